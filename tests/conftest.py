@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests import netguard
+from tests.loopback import LoopbackLLM
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data" / "routellm"
+
+os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+netguard.install()
+
+
+def _load_sample_module():
+    spec = importlib.util.spec_from_file_location("make_sample", ROOT / "samples" / "make_sample.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["make_sample"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+make_sample = _load_sample_module()
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(f"real data not found at {SHARED} (../shared beside the project); skipping")
+    return SHARED
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def small_answerer(small_by_prompt: dict[str, str]):
+    """The loopback 'small model': answers each prompt with the synthetic small answer."""
+
+    def answer(model: str, messages: list[dict]) -> str:
+        return small_by_prompt.get(messages[-1]["content"], "I don't know")
+
+    return answer
+
+
+@pytest.fixture
+def env_key(monkeypatch):
+    monkeypatch.setenv("TIERTOOL_TEST_KEY", "sk-test-not-a-real-key")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    return "TIERTOOL_TEST_KEY"
+
+
+@pytest.fixture
+def synth():
+    return make_sample.synth_log
+
+
+@pytest.fixture
+def server_factory():
+    servers = []
+
+    def make(answer, faults=None) -> LoopbackLLM:
+        s = LoopbackLLM(answer, faults)
+        s.__enter__()
+        servers.append(s)
+        return s
+
+    yield make
+    for s in servers:
+        s.__exit__(None, None, None)
+
+
+def write_config(path: Path, api_base: str | None, key_env: str | None = "TIERTOOL_TEST_KEY",
+                 extra: str = "", per_task: int = 100) -> Path:
+    base = f", api_base: {api_base}" if api_base else ""
+    key = f", api_key_env: {key_env}" if key_env else ""
+    path.write_text(f"""
+tiers:
+  - {{name: small, model: openai/gpt-4o-mini{base}{key}}}
+  - {{name: large, model: openai/gpt-4o{base}{key}}}
+quality: {{target: 0.95, confidence: 0.95}}
+tasks:
+  ticket-triage: {{scorer: exact}}
+  order-extract: {{scorer: json}}
+  math-word-problems: {{scorer: numeric}}
+  default: {{scorer: fuzzy, threshold: 0.85}}
+sample: {{per_task: {per_task}}}
+replay: {{max_attempts: 3, timeout: 10}}
+{extra}
+""", encoding="utf-8")
+    return path

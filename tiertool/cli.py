@@ -1,0 +1,122 @@
+"""Command line: parse options, call the library, print. Domain errors become one line + exit code here."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import typer
+
+from .errors import TiertoolError
+
+app = typer.Typer(
+    help="Prove which LLM task types can move to a cheaper model, and what that saves.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+)
+
+AuditDir = typer.Option(Path(".tiertool"), "--audit", help="Audit folder written by `tiertool audit`.")
+
+
+def _err(msg: str) -> None:
+    typer.echo(f"Error: {msg}", err=True)
+
+
+def _run(fn, *args, **kwargs):
+    """Call into the library; turn a domain error into one line on stderr and its exit code."""
+    try:
+        return fn(*args, **kwargs)
+    except TiertoolError as e:
+        _err(str(e))
+        raise typer.Exit(e.exit_code) from None
+
+
+@app.command()
+def audit(
+    logs: list[Path] = typer.Argument(..., help="Request log file(s): LiteLLM spend logs or OpenAI chat JSONL."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="Config file [default: ./tiertool.yaml]"),
+    out: Path = typer.Option(Path(".tiertool"), "--out", "-o", help="Audit folder to write."),
+    seed: int = typer.Option(0, help="Sampling seed: the same seed samples the same requests."),
+    offline: bool = typer.Option(False, help="Send no model call: answers come from the cache and recorded files."),
+    fmt: str | None = typer.Option(None, "--format", help="Force the log format instead of detecting it."),
+    group_by: str | None = typer.Option(None, "--group-by", help="Dotted path of the task key, e.g. metadata.task"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors."),
+) -> None:
+    """Read LOGS, sample each task type, replay the sample on cheaper tiers, score it, store the evidence."""
+    from .audit import run_audit
+    from .config import load_config
+
+    cfg = _run(load_config, config)
+    say = (lambda _m: None) if quiet else (lambda m: typer.echo(m, err=True))
+    s = _run(run_audit, logs, cfg, out, seed=seed, offline=offline, fmt=fmt, group_by=group_by, log=say)
+    if not quiet:
+        typer.echo(f"audit: {s.records} records, {s.skipped} skipped, {s.tasks} task types, {s.sampled} sampled; "
+                   f"{s.calls_sent} model calls sent, {s.cache_hits} cache hits, {s.failed} failed -> {s.folder}")
+    if s.error:
+        _err(s.error)
+        raise typer.Exit(1)
+    if s.missing_offline:
+        _err(f"--offline: {s.missing_offline} answers are neither cached nor recorded; those samples are unscored "
+             f"(run without --offline to fetch them)")
+        raise typer.Exit(1)
+
+
+@app.command()
+def recommend(
+    audit_dir: Path = AuditDir,
+    out: Path = typer.Option(Path("tiers.yaml"), "--out", "-o", help="Where to write the assignment."),
+    litellm_config: Path | None = typer.Option(None, "--litellm-config",
+                                                  help="Also write a LiteLLM proxy config routing each task tag."),
+) -> None:
+    """Pick the cheapest tier per task type whose pass rate is proven to meet the bar; write tiers.yaml."""
+    from .recommend import litellm_config as lc
+    from .recommend import recommend as rec_fn
+    from .recommend import tiers_doc, write_yaml
+    from .store import load_audit
+
+    rec = _run(lambda: rec_fn(load_audit(audit_dir)))
+    write_yaml(out, tiers_doc(rec), "# Task tiers chosen by `tiertool recommend`; evidence in the audit folder.\n")
+    moved = sum(d.tier != rec.config.reference.name for d in rec.decisions)
+    s = rec.savings
+    monthly = s.per_30_days(s.saved_usd)
+    typer.echo(f"{moved} of {len(rec.decisions)} task types move to a cheaper tier; saves {s.saved_fraction:.1%}"
+               + (f" (${monthly:,.2f} per 30 days)" if monthly is not None else "") + f" -> {out}")
+    if litellm_config:
+        write_yaml(litellm_config, lc(rec), "# LiteLLM proxy config written by `tiertool recommend`: requests tagged "
+                   "task:<name> go to their task's tier; the rest to the `default` deployment.\n")
+        typer.echo(f"LiteLLM proxy config -> {litellm_config}")
+
+
+@app.command()
+def report(
+    audit_dir: Path = AuditDir,
+    tiers: Path | None = typer.Option(None, "--tiers", help="Show this tiers.yaml's assignment instead of "
+                                                                "deciding afresh."),
+    fmt: str = typer.Option("term", "--format", "-f", help="term, md or json."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the report to a file."),
+) -> None:
+    """Show the decisions, their evidence and the savings."""
+    from .report import FORMATS, build, load_tiers, render
+    from .store import load_audit
+
+    if fmt not in FORMATS:
+        _err(f"--format {fmt}: expected one of {', '.join(FORMATS)}")
+        raise typer.Exit(2)
+    from .recommend import recommend as rec_fn
+
+    def make() -> str:
+        audit = load_audit(audit_dir)
+        assignment = load_tiers(tiers) if tiers else None
+        color = fmt == "term" and out is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        return render(build(audit, rec_fn(audit, assignment)), fmt, color=color)
+
+    text = _run(make)
+    if out:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"report -> {out}", err=True)
+    else:
+        typer.echo(text, nl=False)
+
+
+def main() -> None:
+    app()

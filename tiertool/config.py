@@ -1,0 +1,152 @@
+"""tiertool.yaml: validated once at the boundary, so the rest of the code trusts its config."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+
+DEFAULT_CONFIG = "tiertool.yaml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Tier(_Strict):
+    name: str
+    model: str
+    api_base: str | None = None
+    api_key_env: str | None = None
+    concurrency: int | None = Field(default=None, ge=1, le=1024)
+
+    def api_key(self) -> str | None:
+        return os.environ.get(self.api_key_env) if self.api_key_env else None
+
+
+class Quality(_Strict):
+    target: float = Field(default=0.95, gt=0, le=1)
+    confidence: float = Field(default=0.95, ge=0.5, lt=1)
+
+
+class ExactSpec(_Strict):
+    scorer: Literal["exact"]
+
+
+class JsonSpec(_Strict):
+    scorer: Literal["json"]
+
+
+class NumericSpec(_Strict):
+    scorer: Literal["numeric"]
+    tolerance: float = Field(default=1e-6, ge=0)
+
+
+class FuzzySpec(_Strict):
+    scorer: Literal["fuzzy"]
+    threshold: float = Field(default=0.85, ge=0, le=1)
+
+
+ScorerSpec = Annotated[ExactSpec | JsonSpec | NumericSpec | FuzzySpec, Field(discriminator="scorer")]
+
+
+class Sample(_Strict):
+    per_task: int = Field(default=100, ge=1)
+
+
+class Replay(_Strict):
+    concurrency: int = Field(default=8, ge=1, le=1024)
+    timeout: float = Field(default=60.0, gt=0)
+    max_attempts: int = Field(default=4, ge=1, le=20)
+    recorded: tuple[str, ...] = ()  # JSON-lines files of recorded answers (see samples/)
+    cache: str | None = None  # default: <audit folder>/cache.sqlite
+
+    @field_validator("recorded", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: Any) -> Any:
+        return (v,) if isinstance(v, str) else v
+
+
+class Config(_Strict):
+    tiers: tuple[Tier, ...] = Field(min_length=2)
+    quality: Quality = Quality()
+    tasks: dict[str, ScorerSpec] = Field(default_factory=lambda: {"default": FuzzySpec(scorer="fuzzy")})
+    group_by: str = "auto"
+    sample: Sample = Sample()
+    replay: Replay = Replay()
+    base_dir: str = Field(default=".", exclude=True)  # folder of the config file; relative paths start here
+
+    @model_validator(mode="after")
+    def _unique_tiers(self) -> Config:
+        names = [t.name for t in self.tiers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"tier names must be unique, got {names}")
+        return self
+
+    @property
+    def reference(self) -> Tier:
+        return self.tiers[-1]
+
+    def spec_for(self, task: str) -> ScorerSpec:
+        return self.tasks.get(task) or self.tasks.get("default") or FuzzySpec(scorer="fuzzy")
+
+    def path(self, p: str) -> Path:
+        return Path(self.base_dir, p)
+
+
+def _describe(err: dict[str, Any], model: type[BaseModel]) -> str:
+    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-after"))
+    if err["type"] == "extra_forbidden":
+        parent = err["loc"][:-1]
+        allowed = _allowed_keys(model, parent)
+        return f"{loc}: unknown key" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
+    if err["type"] == "too_short":
+        return f"{loc}: needs at least {err['ctx']['min_length']} entries (cheapest first, the reference last)"
+    if err["type"] == "union_tag_invalid":
+        return f"{loc}: scorer must be one of {err['ctx']['expected_tags']}"
+    if err["type"] == "union_tag_not_found":
+        return f"{loc}: missing 'scorer' (one of exact, json, numeric, fuzzy)"
+    return f"{loc}: {err['msg']}" if loc else err["msg"]
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Walk the model along an error location to list the keys allowed there."""
+    cur: Any = model
+    for part in loc:
+        if isinstance(part, int) or cur is None:
+            continue
+        field = getattr(cur, "model_fields", {}).get(part)
+        if field is None:
+            # a dict of scorer specs, or a discriminated union member name
+            return []
+        ann = field.annotation
+        cur = next((a for a in getattr(ann, "__args__", (ann,)) if hasattr(a, "model_fields")), None)
+    return sorted(getattr(cur, "model_fields", {}))
+
+
+def parse_config(data: Any, source: str = DEFAULT_CONFIG, base_dir: str = ".") -> Config:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping with at least 'tiers', got {type(data).__name__}")
+    try:
+        return Config.model_validate({**data, "base_dir": base_dir})
+    except ValidationError as e:
+        raise ConfigError(f"{source}: {_describe(e.errors()[0], Config)}") from None
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read tiertool.yaml (from the working folder when no path is given)."""
+    import yaml
+
+    p = Path(path or DEFAULT_CONFIG)
+    if not p.is_file():
+        hint = "" if path else " (or pass --config FILE)"
+        raise ConfigError(f"{p}: config file not found; create one{hint}, see README 'Config'")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: not valid YAML: {str(e).splitlines()[0]}") from None
+    return parse_config(data, str(p), str(p.parent))

@@ -1,0 +1,22 @@
+"""The one place that imports litellm: lazily, offline-safe, quiet, with its own retries and cache off."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from types import ModuleType
+
+
+@cache
+def litellm() -> ModuleType:
+    """Import litellm on first use (it takes seconds) with the bundled price map and no telemetry."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    os.environ.setdefault("LITELLM_TELEMETRY", "False")
+    import litellm as _litellm
+
+    _litellm.suppress_debug_info = True
+    _litellm.telemetry = False
+    _litellm.num_retries = 0  # tiertool retries with tenacity, where it can see each attempt
+    _litellm.cache = None
+    _litellm.drop_params = True
+    return _litellm

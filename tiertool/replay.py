@@ -1,0 +1,207 @@
+"""Send the calls an audit needs through litellm: bounded concurrency, retries, and the cache first."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .cache import Cache
+from .config import Replay, Tier
+from .errors import ReplayError
+from .llm import litellm
+from .records import Answer
+
+
+@dataclass(frozen=True)
+class Call:
+    """One model call: a request's messages sent to one tier."""
+
+    key: str
+    tier: Tier
+    messages: tuple[dict[str, Any], ...]
+    params: dict[str, Any]
+
+
+@dataclass
+class ReplayStats:
+    sent: int = 0  # calls that reached the provider and were answered
+    cached: int = 0
+    failed: int = 0
+    retried: int = 0
+    spend: float = 0.0
+    missing: list[str] = field(default_factory=list)  # offline: keys with no recorded answer
+
+
+class TierStopped(Exception):
+    """A permanent error that no other call of this tier can get past (bad key, unknown model, no route)."""
+
+
+def where(tier: Tier) -> str:
+    return f"api_base {tier.api_base}" if tier.api_base else "the provider's default endpoint"
+
+
+def key_hint(tier: Tier) -> str:
+    if tier.api_key_env:
+        return f"check {tier.api_key_env} (api_key_env of tier '{tier.name}' in tiertool.yaml)"
+    return f"set the provider's API key or api_key_env for tier '{tier.name}' in tiertool.yaml"
+
+
+def preflight(tiers: list[Tier]) -> None:
+    """Fail before any call when a tier has no credentials, naming what to set."""
+    problems = []
+    for tier in tiers:
+        if tier.api_key_env:
+            if not tier.api_key():
+                problems.append(f"tier '{tier.name}' ({tier.model}): environment variable {tier.api_key_env} "
+                                f"is not set (api_key_env in tiertool.yaml)")
+            continue
+        missing = litellm().validate_environment(tier.model).get("missing_keys") or []
+        if missing:
+            problems.append(f"tier '{tier.name}' ({tier.model}): set {' or '.join(missing)}, or api_key_env "
+                            f"for this tier in tiertool.yaml")
+    if problems:
+        raise ReplayError("; ".join(problems) + " (or run with --offline to use cached answers only)")
+
+
+def _classify(exc: BaseException) -> str:
+    """'fatal' stops the tier, 'request' fails this call only, 'retry' is worth another attempt."""
+    lt = litellm()
+    if isinstance(exc, (lt.AuthenticationError, lt.PermissionDeniedError, lt.NotFoundError)):
+        return "fatal"
+    if isinstance(exc, lt.BadRequestError):
+        return "request"
+    return "retry"
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Whether the endpoint could not be reached at all (litellm wraps this as a 500, so walk the chain)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (ConnectionError, TimeoutError)) or type(seen).__name__ in (
+                "APIConnectionError", "ConnectError", "ConnectTimeout", "Timeout", "ClientConnectorError"):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None) or {}
+    try:
+        value = headers.get("retry-after")
+        return min(float(value), 120.0) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+class Replayer:
+    def __init__(self, cache: Cache, settings: Replay, offline: bool = False,
+                 on_answer: Callable[[Call, Answer], None] | None = None) -> None:
+        self.cache = cache
+        self.settings = settings
+        self.offline = offline
+        self.on_answer = on_answer
+        self.stats = ReplayStats()
+        self.stopped: dict[str, str] = {}  # tier name -> why
+        self.answers: dict[str, Answer] = {}  # filled as answers arrive, so a stopped run keeps them
+        self.ok: Counter[str] = Counter()  # answered calls per tier
+
+    def run(self, calls: list[Call]) -> dict[str, Answer]:
+        """Answer every call (cache first); raise ReplayError if a tier could not be called at all."""
+        answers = self.answers
+        todo: list[Call] = []
+        for call in {c.key: c for c in calls}.values():
+            hit = self.cache.get(call.key)
+            if hit is not None:
+                self.stats.cached += 1
+                answers[call.key] = hit
+            elif self.offline:
+                self.stats.missing.append(call.key)
+            else:
+                todo.append(call)
+        if todo:
+            preflight(list({c.tier.name: c.tier for c in todo}.values()))
+            asyncio.run(self._run_all(todo))
+        if self.stopped:
+            raise ReplayError("; ".join(f"tier '{t}': {why}" for t, why in self.stopped.items()))
+        return answers
+
+    async def _run_all(self, calls: list[Call]) -> None:
+        limits = {c.tier.name: asyncio.Semaphore(c.tier.concurrency or self.settings.concurrency) for c in calls}
+        await asyncio.gather(*(self._one(c, limits[c.tier.name]) for c in calls))
+
+    async def _one(self, call: Call, limit: asyncio.Semaphore) -> Answer | None:
+        from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+        tier = call.tier
+        backoff = wait_exponential_jitter(multiplier=0.5, max=30)
+
+        def wait(state: Any) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            return max(backoff(state), _retry_after(exc) or 0.0)
+
+        def before_sleep(state: Any) -> None:
+            self.stats.retried += 1
+
+        async with limit:
+            if tier.name in self.stopped:
+                return None
+            try:
+                async for attempt in AsyncRetrying(
+                    stop=stop_after_attempt(self.settings.max_attempts), wait=wait, reraise=True,
+                    retry=retry_if_exception(lambda e: _classify(e) == "retry" and tier.name not in self.stopped),
+                    before_sleep=before_sleep,
+                ):
+                    with attempt:
+                        answer = await self._send(call)
+            except Exception as exc:  # noqa: BLE001 - every failure is recorded, none is dropped
+                self.answers[call.key] = self._failed(call, exc)
+                return self.answers[call.key]
+        self.cache.put(call.key, tier.model, answer)
+        self.answers[call.key] = answer
+        self.ok[tier.name] += 1
+        self.stats.sent += 1
+        self.stats.spend += answer.cost
+        if self.on_answer:
+            self.on_answer(call, answer)
+        return answer
+
+    async def _send(self, call: Call) -> Answer:
+        tier = call.tier
+        response = await litellm().acompletion(
+            model=tier.model, messages=list(call.messages), api_base=tier.api_base, api_key=tier.api_key(),
+            timeout=self.settings.timeout, max_retries=0, **call.params,
+        )
+        choices = getattr(response, "choices", None)
+        if not choices or getattr(choices[0], "message", None) is None:
+            raise litellm().APIError(status_code=502, message="response has no choices", llm_provider="",
+                                     model=tier.model)
+        usage = getattr(response, "usage", None)
+        return Answer(
+            text=choices[0].message.content or "",
+            origin="call",
+            cost=float((getattr(response, "_hidden_params", None) or {}).get("response_cost") or 0.0),
+            input_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+            output_tokens=getattr(usage, "completion_tokens", 0) or 0,
+        )
+
+    def _failed(self, call: Call, exc: BaseException) -> Answer:
+        tier, kind = call.tier, _classify(exc)
+        message = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        key = tier.api_key()
+        if key:
+            message = message.replace(key, "***")
+        lt = litellm()
+        if kind == "fatal":
+            hint = key_hint(tier) if isinstance(exc, lt.AuthenticationError) else \
+                f"check the model name '{tier.model}' and {where(tier)}"
+            self.stopped.setdefault(tier.name, f"{tier.model} at {where(tier)} failed: {message}; {hint}")
+        elif _unreachable(exc) and not self.ok[tier.name]:
+            self.stopped.setdefault(
+                tier.name, f"cannot reach {tier.model} at {where(tier)} ({message}); check api_base for tier "
+                f"'{tier.name}' in tiertool.yaml and that the endpoint is up")
+        self.stats.failed += 1
+        return Answer(text=None, origin="call", error=message)
