@@ -78,7 +78,7 @@ def server_factory():
 
 
 def write_config(path: Path, api_base: str | None, key_env: str | None = "TIERTOOL_TEST_KEY",
-                 extra: str = "", per_task: int = 100) -> Path:
+                 extra: str = "", sample: str = "{round: 20, max_per_task: 400}") -> Path:
     base = f", api_base: {api_base}" if api_base else ""
     key = f", api_key_env: {key_env}" if key_env else ""
     path.write_text(f"""
@@ -91,7 +91,7 @@ tasks:
   order-extract: {{scorer: json}}
   math-word-problems: {{scorer: numeric}}
   default: {{scorer: fuzzy, threshold: 0.85}}
-sample: {{per_task: {per_task}}}
+sample: {sample}
 replay: {{max_attempts: 3, timeout: 10}}
 {extra}
 """, encoding="utf-8")

@@ -55,7 +55,24 @@ ScorerSpec = Annotated[ExactSpec | JsonSpec | NumericSpec | FuzzySpec, Field(dis
 
 
 class Sample(_Strict):
-    per_task: int = Field(default=100, ge=1)
+    sequential: bool = True  # replay in rounds and stop each task type once its decision is settled
+    round: int = Field(default=20, ge=1)  # requests added per task type per round
+    max_per_task: int = Field(default=400, ge=1)  # cap on a task type's sample when sequential
+    per_task: int = Field(default=100, ge=1)  # the fixed sample size when sequential is false
+
+    @property
+    def cap(self) -> int:
+        return self.max_per_task if self.sequential else self.per_task
+
+
+class PriceOverride(_Strict):
+    """USD per million tokens; overrides litellm's price map for one model."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cached_input: float | None = Field(default=None, ge=0)
+    cache_write: float | None = Field(default=None, ge=0)
+    batch_discount: float = Field(default=0.0, ge=0, lt=1)  # e.g. 0.5 for half price on batch requests
 
 
 class Replay(_Strict):
@@ -72,12 +89,13 @@ class Replay(_Strict):
 
 
 class Config(_Strict):
-    tiers: tuple[Tier, ...] = Field(min_length=2)
+    tiers: tuple[Tier, ...] = Field(min_length=2, max_length=4)
     quality: Quality = Quality()
     tasks: dict[str, ScorerSpec] = Field(default_factory=lambda: {"default": FuzzySpec(scorer="fuzzy")})
     group_by: str = "auto"
     sample: Sample = Sample()
     replay: Replay = Replay()
+    prices: dict[str, PriceOverride] = Field(default_factory=dict)
     base_dir: str = Field(default=".", exclude=True)  # folder of the config file; relative paths start here
 
     @model_validator(mode="after")
@@ -106,6 +124,8 @@ def _describe(err: dict[str, Any], model: type[BaseModel]) -> str:
         return f"{loc}: unknown key" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
     if err["type"] == "too_short":
         return f"{loc}: needs at least {err['ctx']['min_length']} entries (cheapest first, the reference last)"
+    if err["type"] == "too_long":
+        return f"{loc}: at most {err['ctx']['max_length']} entries are supported"
     if err["type"] == "union_tag_invalid":
         return f"{loc}: scorer must be one of {err['ctx']['expected_tags']}"
     if err["type"] == "union_tag_not_found":

@@ -38,7 +38,7 @@ def build(audit: Audit, rec: Recommendation) -> dict[str, Any]:
     meta = audit.meta
     return {
         "tasks": [_task_row(d, total, costs.get(d.task)) for d in rec.decisions],
-        "savings": savings_dict(rec.savings),
+        "savings": savings_dict(rec.savings, rec),
         "quality": rec.config.quality.model_dump(),
         "reference": {"tier": rec.config.reference.name, "model": rec.config.reference.model},
         "audit": {
@@ -54,7 +54,8 @@ def _task_row(d: Decision, total: int, cost: Any) -> dict[str, Any]:
     return {
         "task": d.task, "requests": d.requests, "share": round(d.requests / total, 4), "tier": d.tier,
         "model": d.model, "sampled": d.sampled, "pass_rate": round(d.pass_rate, 4),
-        "lower_bound": round(d.lower_bound, 4), "scorer": d.scorer, "reason": d.reason,
+        "lower_bound": round(d.lower_bound, 4), "scorer": d.scorer, "status": d.status, "reason": d.reason,
+        "more_samples": d.more_samples,
         "current_usd": round(cost.current_usd, 6) if cost else None,
         "projected_usd": round(cost.projected_usd, 6) if cost else None,
         "tiers": [{"tier": e.tier, "model": e.model, "scored": e.scored, "passed": e.passed, "errors": e.errors,
@@ -110,12 +111,29 @@ def render_md(data: dict[str, Any]) -> str:
     if s["monthly_saved_usd"] is not None:
         lines.append(f"- per 30 days: {_usd(s['monthly_current_usd'])} -> {_usd(s['monthly_projected_usd'])} "
                      f"(saves {_usd(s['monthly_saved_usd'])})")
+    lines += [f"- {line}" for line in _savings_evidence(s)]
     lines.append(f"- audit: {data['audit']['calls']} model calls sent, {data['audit']['cache_hits']} cache hits")
     lines += ["", "## Why", ""] + [f"- **{_md(t['task'])}**: {_md(t['reason'])}" for t in data["tasks"]]
     warnings = _warnings(data)
     if warnings:
         lines += ["", "## Warnings", ""] + [f"- {_md(w)}" for w in warnings]
     return "\n".join(lines) + "\n"
+
+
+def _savings_evidence(s: dict[str, Any]) -> list[str]:
+    """The lines that let finance check the savings: interval, oracle, the audit's own cost."""
+    out = []
+    if s.get("monthly_saved_interval_usd"):
+        low, high = s["monthly_saved_interval_usd"]
+        out.append(f"95% interval of the saving per 30 days (days resampled): {_usd(low)} to {_usd(high)}")
+    if s.get("oracle_captured") is not None:
+        out.append(f"oracle (each sampled request on its cheapest passing tier) would save "
+                   f"{_usd(s['oracle_saved_usd'])}; this recommendation captures {s['oracle_captured']:.0%}")
+    if s.get("audit_cost_usd") is not None:
+        be = s.get("break_even_days")
+        out.append(f"the audit cost {_usd(s['audit_cost_usd'])}"
+                   + (f", earned back in {be:g} days" if be and s["audit_cost_usd"] > 0 else ""))
+    return out
 
 
 def _md(text: str) -> str:
@@ -145,6 +163,8 @@ def render_term(data: dict[str, Any], width: int | None = 120, color: bool = Fal
                   f"({s['saved_fraction']:.1%})"
                   + (f"; per 30 days saves {_usd(s['monthly_saved_usd'])}" if s["monthly_saved_usd"] is not None
                      else ""), highlight=False)
+    for line in _savings_evidence(s):
+        console.print(f"  {line}", highlight=False, markup=False)
     for t in data["tasks"]:
         console.print(f"  {t['task']}: {t['reason']}", highlight=False, markup=False)
     for w in _warnings(data):
