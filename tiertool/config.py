@@ -88,6 +88,22 @@ class Replay(_Strict):
         return (v,) if isinstance(v, str) else v
 
 
+class CascadeCheck(_Strict):
+    """A reference-free check run on the cheap answer in production: fail -> escalate to the next tier."""
+
+    check: Literal["json", "regex", "labels", "nonempty"]
+    pattern: str | None = None  # for regex: the answer must match (re.search)
+    labels: tuple[str, ...] = ()  # for labels: the answer, trimmed and case-folded, must be one of these
+
+    @model_validator(mode="after")
+    def _needs(self) -> CascadeCheck:
+        if self.check == "regex" and not self.pattern:
+            raise ValueError("check 'regex' needs a 'pattern'")
+        if self.check == "labels" and not self.labels:
+            raise ValueError("check 'labels' needs 'labels'")
+        return self
+
+
 class Config(_Strict):
     tiers: tuple[Tier, ...] = Field(min_length=2, max_length=4)
     quality: Quality = Quality()
@@ -96,6 +112,7 @@ class Config(_Strict):
     sample: Sample = Sample()
     replay: Replay = Replay()
     prices: dict[str, PriceOverride] = Field(default_factory=dict)
+    cascade: dict[str, CascadeCheck] = Field(default_factory=dict)  # optional: task -> check on the cheap answer
     base_dir: str = Field(default=".", exclude=True)  # folder of the config file; relative paths start here
 
     @model_validator(mode="after")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .cascade import Cascade, cascades
 from .config import Config, parse_config
 from .decide import Decision, decide
 from .savings import Savings, oracle, period_days, project
@@ -20,6 +21,7 @@ class Recommendation:
     savings: Savings
     oracle_usd: float | None = None  # projected spend if each request went to its cheapest passing tier
     audit_cost_usd: float = 0.0  # what the audit's own model calls cost
+    cascades: tuple[Cascade, ...] = ()  # only for tasks the config's `cascade:` names
 
 
 def audit_config(audit: Audit) -> Config:
@@ -36,7 +38,8 @@ def recommend(audit: Audit, assignment: dict[str, str] | None = None) -> Recomme
     days = period_days(audit.meta.get("first_time"), audit.meta.get("last_time"))
     savings = project(audit.volume, {d.task: d.model for d in decisions}, days, config.prices)
     oracle_usd = oracle(audit.volume, cheapest_passing(audit, config), config.reference.model, config.prices)
-    return Recommendation(config, decisions, savings, oracle_usd, float(audit.meta.get("spend_usd") or 0.0))
+    return Recommendation(config, decisions, savings, oracle_usd, float(audit.meta.get("spend_usd") or 0.0),
+                          tuple(cascades(audit, config)))
 
 
 def cheapest_passing(audit: Audit, config: Config) -> dict[str, dict[str, float]]:
@@ -122,7 +125,16 @@ def tiers_doc(rec: Recommendation) -> dict[str, Any]:
             for d in rec.decisions
         },
         "savings": savings_dict(rec.savings, rec),
+        **({"cascade": cascade_dict(rec)} if rec.cascades else {}),
     }
+
+
+def cascade_dict(rec: Recommendation) -> dict[str, Any]:
+    return {c.task: {"try": c.tier, "check": c.check, "sampled": c.sampled,
+                     "escalation_rate": round(c.escalation_rate, 4), "quality": round(c.quality, 4),
+                     "quality_lower_bound": round(c.quality_lower_bound, 4),
+                     "expected_cost_usd": round(c.expected_cost_usd, 6),
+                     "reference_cost_usd": round(c.reference_cost_usd, 6)} for c in rec.cascades}
 
 
 def litellm_config(rec: Recommendation, model_name: str | None = None) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from .decide import Decision
 from .errors import InputError
-from .recommend import Recommendation, savings_dict
+from .recommend import Recommendation, cascade_dict, savings_dict
 from .store import Audit
 
 FORMATS = ("term", "md", "json")
@@ -39,6 +39,7 @@ def build(audit: Audit, rec: Recommendation) -> dict[str, Any]:
     return {
         "tasks": [_task_row(d, total, costs.get(d.task)) for d in rec.decisions],
         "savings": savings_dict(rec.savings, rec),
+        "cascade": cascade_dict(rec),
         "quality": rec.config.quality.model_dump(),
         "reference": {"tier": rec.config.reference.name, "model": rec.config.reference.model},
         "audit": {
