@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,8 +47,10 @@ def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tierto
     out = Path(out)
     reader = read_logs(logs, fmt, group_by or config.group_by)
     volume, sampler = Volume(), Sampler(config.sample.per_task, seed)
+    typed: dict[str, Counter[str]] = defaultdict(Counter)  # how each task's requests were typed (for the report)
     for req in reader:
         volume.add(req)
+        typed[req.task][req.task_source] += 1
         if req.replayable:
             sampler.add(req)
     stats = reader.stats
@@ -86,7 +89,7 @@ def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tierto
         "seed": seed, "offline": offline, "config": config.model_dump(mode="json"),
         "formats": stats.formats, "lines": stats.lines, "records": stats.records, "skipped": stats.skipped,
         "skip_reasons": dict(stats.reasons), "skip_examples": [[s.source, s.reason] for s in stats.examples],
-        "first_time": volume.first, "last_time": volume.last,
+        "task_sources": {t: dict(c) for t, c in typed.items()}, "first_time": volume.first, "last_time": volume.last,
         "calls": rs.sent, "cache_hits": rs.cached, "failed": rs.failed, "retried": rs.retried,
         "spend_usd": rs.spend, "missing_offline": len(rs.missing), "error": error,
     }
