@@ -132,5 +132,41 @@ def report(
         raise typer.Exit(1)
 
 
+@app.command()
+def monitor(
+    logs: list[Path] = typer.Argument(..., help="A newer request log whose traffic already follows tiers.yaml."),
+    tiers: Path = typer.Option(Path("tiers.yaml"), "--tiers", help="The assignment in force."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="Config file [default: ./tiertool.yaml]"),
+    per_task: int | None = typer.Option(None, "--per-task", min=1, help="Requests sampled per task "
+                                        "[default: sample.per_task]."),
+    seed: int = typer.Option(0, help="Sampling seed."),
+    offline: bool = typer.Option(False, help="Send no model call: reference answers come from the cache."),
+    fmt: str = typer.Option("term", "--format", "-f", help="term or json."),
+) -> None:
+    """Re-score each cheaper tier on live traffic against the reference; exit 1 when a task fell below the bar."""
+    import json
+
+    from .config import load_config
+    from .monitor import as_dict, monitor, render
+    from .report import load_tiers
+
+    if fmt not in ("term", "json"):
+        _err(f"--format {fmt}: expected term or json")
+        raise typer.Exit(2)
+    cfg = _run(load_config, config)
+    assignment = _run(load_tiers, tiers)
+    cache = cfg.path(cfg.replay.cache) if cfg.replay.cache else Path(".tiertool") / "cache.sqlite"
+    result = _run(monitor, logs, cfg, assignment, cache, per_task=per_task, seed=seed, offline=offline,
+                  log=lambda m: typer.echo(m, err=True))
+    typer.echo(json.dumps(as_dict(result), indent=2) if fmt == "json" else render(result), nl=fmt == "json")
+    for t in result.flagged:
+        typer.echo(f"below the bar: {t.task}: tier {t.tier} passed {t.passed}/{t.scored} "
+                   f"(at most {t.upper_bound:.1%} at {result.confidence:g} confidence) < {result.target:g}", err=True)
+    if result.error:
+        _err(result.error)
+    if result.flagged or result.error:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()
