@@ -20,7 +20,9 @@ API_KEY = re.compile(
     r"|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"
     r")"
 )
-BEARER = re.compile(r"(?i)\b(bearer|api[_-]?key|token|secret|password)(\s*[:=]?\s*)([^\s\"',;]{8,})")
+# A bearer token (long, or with a digit), or the value given to a key/token/secret/password field.
+BEARER = re.compile(r"(?i)\b(bearer)(\s+)((?=[\w.~+/=-]*\d)[\w.~+/=-]{12,}|[\w.~+/=-]{20,})"
+                    r"|\b(api[_-]?key|access[_-]?token|token|secret|password|passwd)(\s*[:=]\s*)([^\s\"',;]{6,})")
 LONG_TOKEN = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{32,}(?![A-Za-z0-9_-])")
 # Digit runs with optional single separators; cards and phones are told apart below.
 DIGITS = re.compile(r"(?<![\w.])\+?\(?\d(?:[\d]|[ .()-]{1,2}(?=\(?\d)){5,24}\d(?![\w]|\.\d)")
@@ -60,7 +62,7 @@ def _long_token(m: re.Match[str]) -> str:
 def redact(text: str) -> str:
     """The text with e-mails, phone numbers, card numbers and API-key-like strings masked."""
     text = API_KEY.sub("[key]", text)
-    text = BEARER.sub(lambda m: f"{m.group(1)}{m.group(2)}[key]", text)
+    text = BEARER.sub(lambda m: f"{m.group(1) or m.group(4)}{m.group(2) or m.group(5)}[key]", text)
     text = EMAIL.sub("[email]", text)
     text = LONG_TOKEN.sub(_long_token, text)
     return DIGITS.sub(_digits, text)
