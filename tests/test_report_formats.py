@@ -179,3 +179,40 @@ def test_html_renders_in_chromium_draws_charts_and_never_runs_log_script(in_host
     shot = tmp_path / "shot.png"
     _browser([f"--screenshot={shot}", "--window-size=1200,1800", page.as_uri()], tmp_path / "profile2")
     assert shot.stat().st_size > 10_000
+
+
+def test_warnings_for_low_traffic_inferred_types_and_non_replayable_share(tmp_path, monkeypatch):
+    import shutil as sh
+
+    from tests.conftest import ROOT, make_sample, write_jsonl
+
+    rows, small = make_sample.synth_log(1000, seed=8)
+    recorded = []
+    for i, r in enumerate(rows):
+        user = r["messages"][-1]["content"]
+        answer = small[user]
+        if i < 20:  # a rare task the small tier always gets right: too little traffic to prove it
+            r["request_tags"] = ["task:rare-task"]
+            answer = r["response"]["choices"][0]["message"]["content"]
+        elif i < 50:  # no task key at all
+            r["request_tags"] = []
+        elif r["request_tags"] == ["task:order-extract"] and i % 2:  # prompt not captured
+            r["messages"] = []
+        recorded.append({"model": make_sample.SMALL, "messages": r["messages"], "output": answer})
+    write_jsonl(tmp_path / "logs.jsonl", rows)
+    write_jsonl(tmp_path / "recorded.jsonl", recorded)
+    sh.copy(ROOT / "samples" / "tiertool.yaml", tmp_path / "tiertool.yaml")
+    monkeypatch.chdir(tmp_path)
+    assert cli("audit", "logs.jsonl", "--offline").exit_code == 0
+    data = json.loads(cli("report", "--format", "json", "--today", TODAY).output)
+    by_kind = {}
+    for w in data["warnings"]:
+        by_kind.setdefault(w["kind"], []).append(w)
+    assert [w["task"] for w in by_kind["low_traffic"]] == ["rare-task"]
+    assert [w["task"] for w in by_kind["inferred_task_type"]] == ["untagged"]
+    assert ("30 of 30 requests were not typed by a task key in the log (no task key: 30)"
+            in by_kind["inferred_task_type"][0]["message"])
+    non = {w["task"] for w in by_kind["non_replayable"]}
+    assert None in non and "order-extract" in non  # overall share, and the task that lost half its prompts
+    term = cli("report", "--today", TODAY).output
+    assert "warning: rare-task: only 20 replayable requests" in term

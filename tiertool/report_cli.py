@@ -55,6 +55,8 @@ def run_report(audit_dir: Path, *, tiers: Path | None = None, fmt: str = "term",
     if step_summary:
         _append(Path(step_summary), text if fmt == "md" else render_md(data))
     lines = tuple(gate_lines(data))
+    if check and "bar" not in {r["gate"] for r in data["gates"]}:
+        lines += ("note: no --baseline and no ./tiers.yaml: the bar and diff gates did not run",)
     return ReportResult(text, lines, any(not r["passed"] for r in data.get("gates", [])))
 
 

@@ -34,8 +34,10 @@ def examples(audit: Audit, n: int) -> dict[str, list[dict[str, Any]]]:
         from .examples import worst_examples as impl  # type: ignore[import-not-found]
     except ImportError:
         impl = worst_examples
-    out = {task: [dict(rec) if isinstance(rec, dict) else {f: getattr(rec, f, None) for f in FIELDS} for rec in recs]
-           for task, recs in impl(audit, n).items()}
+    found = impl(audit, n)
+    order = [t for t in audit.tasks if t in found] + [t for t in found if t not in audit.tasks]
+    out = {task: [dict(rec) if isinstance(rec, dict) else {f: getattr(rec, f, None) for f in FIELDS}
+                  for rec in found[task]] for task in order}
     prompts = read_prompts({rec["source"] for recs in out.values() for rec in recs}, audit)
     for recs in out.values():
         for rec in recs:

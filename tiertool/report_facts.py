@@ -92,13 +92,14 @@ def warnings(data: dict[str, Any], rec: Recommendation, today: date | None = Non
         if t["tier"] == data["reference"]["tier"] and t["replayable"] < need and hopeful:
             add("low_traffic", f"{t['task']}: only {t['replayable']:,} replayable requests, but {need} all-passing "
                 "samples are needed to prove any cheaper tier; it stays on the reference", t["task"])
-        elif t["requests"] and 1 - t["replayable_share"] >= NON_REPLAYABLE_WARN:
+        if t["requests"] and 1 - t["replayable_share"] >= NON_REPLAYABLE_WARN:
             add("non_replayable", f"{t['task']}: {1 - t['replayable_share']:.0%} of its requests could not be "
                 "replayed; the decision rests on the rest", t["task"])
         n_inf = inferred(t["task_sources"])
         if n_inf:
-            how = ", ".join(f"{k} {v:,}" for k, v in t["task_sources"].items() if k not in RELIABLE_TYPING)
-            add("inferred_task_type", f"{t['task']}: {n_inf:,} of {t['requests']:,} requests were typed without a "
+            how = ", ".join(f"{'no task key' if k == 'none' else k}: {v:,}" for k, v in t["task_sources"].items()
+                            if k not in RELIABLE_TYPING)
+            add("inferred_task_type", f"{t['task']}: {n_inf:,} of {t['requests']:,} requests were not typed by a "
                 f"task key in the log ({how}); check that they belong together", t["task"])
     for model, when, tasks, past in deprecations(assigned_models(data["tasks"]), today or date.today()):
         add("deprecated_model", f"{model} (tasks {', '.join(tasks)}) "
