@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -72,6 +73,8 @@ def test_savings_floor(proj):
     r = cli("report", "--fail-under-savings", "0.9", "--today", TODAY, "--format", "json")
     assert r.exit_code == 1
     assert _failed(r) == ["gate failed: savings: projected savings 45.1% < floor 90.0%"]
+    gates = {g["gate"]: g for g in json.loads(r.stdout)["gates"]}
+    assert not gates["savings"]["passed"] and gates["deprecation"]["passed"] and gates["audit"]["passed"]
     assert cli("report", "--fail-under-savings", "0.45", "--today", TODAY).exit_code == 0
 
 
