@@ -216,3 +216,13 @@ def test_warnings_for_low_traffic_inferred_types_and_non_replayable_share(tmp_pa
     assert None in non and "order-extract" in non  # overall share, and the task that lost half its prompts
     term = cli("report", "--today", TODAY).output
     assert "warning: rare-task: only 20 replayable requests" in term
+
+
+def test_examples_say_when_the_log_line_is_gone(hostile, tmp_path, monkeypatch):
+    work = tmp_path / "moved"
+    shutil.copytree(hostile, work)
+    (work / "logs.jsonl").unlink()
+    monkeypatch.chdir(work)
+    data = json.loads(cli("report", "--format", "json", "--examples", "1").output)
+    assert all(e["prompt"] is None and e["answer"] is not None for recs in data["examples"].values() for e in recs)
+    assert "(not available" in cli("report", "--format", "html", "--examples", "1").output
