@@ -7,7 +7,7 @@ whose decision is still open, so task types that settle early stop costing calls
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,13 +62,15 @@ def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tierto
     out = Path(out)
     reader = read_logs(logs, fmt, group_by or config.group_by)
     volume, sampler = Volume(), Sampler(config.sample.cap, seed)
-    replayable: dict[str, int] = defaultdict(int)
+    typed: dict[str, Counter[str]] = defaultdict(Counter)  # how each task's requests were typed (for the report)
+    replayable: Counter[str] = Counter()
     for req in reader:
         volume.add(req)
-        replayable[req.task] += 0
+        typed[req.task][req.task_source] += 1
         if req.replayable:
             replayable[req.task] += 1
             sampler.add(req)
+    replayable.update(dict.fromkeys(typed, 0))  # every task type, replayable or not
     stats = reader.stats
     samples = sampler.samples()
     fam = family_for(dict(replayable), config)
@@ -112,8 +114,8 @@ def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tierto
         "seed": seed, "offline": offline, "config": config.model_dump(mode="json"),
         "formats": stats.formats, "lines": stats.lines, "records": stats.records, "skipped": stats.skipped,
         "skip_reasons": dict(stats.reasons), "skip_examples": [[s.source, s.reason] for s in stats.examples],
-        "first_time": volume.first, "last_time": volume.last, "rounds": rounds.round,
-        "family": {"tested": list(fam.tested), "alpha": fam.alpha, "needed": fam.needed},
+        "task_sources": {t: dict(c) for t, c in typed.items()}, "first_time": volume.first, "last_time": volume.last,
+        "rounds": rounds.round, "family": {"tested": list(fam.tested), "alpha": fam.alpha, "needed": fam.needed},
         "calls": rs.sent, "cache_hits": rs.cached, "failed": rs.failed, "retried": rs.retried,
         "spend_usd": rs.spend, "missing_offline": len(rs.missing), "error": error,
     }

@@ -108,7 +108,7 @@ def _r6(x: float | None) -> float | None:
 
 
 def _r(x: float | None) -> float | None:
-    return None if x is None else round(x, 2)
+    return None if x is None else round(x, 6)
 
 
 def tiers_doc(rec: Recommendation) -> dict[str, Any]:
