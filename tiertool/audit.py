@@ -16,8 +16,9 @@ from .prices import same_model
 from .records import Answer, Request
 from .replay import Call, Replayer
 from .sample import Sampler
-from .score import make_scorer
-from .store import Result, save_audit
+from .scorers.grade import Grader, grade_results
+from .scorers.labels import load_labels
+from .store import save_audit
 from .volume import Volume
 
 
@@ -41,9 +42,10 @@ def _from_log(req: Request, tier: Tier) -> bool:
 
 def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tiertool", seed: int = 0,
               offline: bool = False, fmt: str | None = None, group_by: str | None = None,
-              log: Callable[[str], None] = lambda _msg: None) -> AuditSummary:
+              labels: str | Path | None = None, log: Callable[[str], None] = lambda _msg: None) -> AuditSummary:
     """Run the audit and store its evidence in `out`; returns what happened, counts reconciled."""
     out = Path(out)
+    grader = Grader(config, load_labels(labels) if labels else None, offline)
     reader = read_logs(logs, fmt, group_by or config.group_by)
     volume, sampler = Volume(), Sampler(config.sample.per_task, seed)
     for req in reader:
@@ -55,6 +57,7 @@ def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tierto
     log(f"read {stats.records} records from {len(reader.paths)} file(s), skipped {stats.skipped}; "
         f"{len(samples)} task types with replayable requests")
 
+    grader.check(samples)  # a scorer that cannot run fails here, before any replay call
     cache = Cache(config.path(config.replay.cache) if config.replay.cache else out / "cache.sqlite")
     for rec in config.replay.recorded:
         cache.load_recorded(config.path(rec))
@@ -79,7 +82,11 @@ def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tierto
     except ReplayError as e:
         answers, error = replayer.answers, str(e)
 
-    results = list(_score(plan, answers, config))
+    grader.replayer = replayer
+    try:
+        results = list(_score(plan, answers, config, grader))
+    except ReplayError as e:  # the judge could not be called at all
+        results, error = [], error or str(e)
     rs = replayer.stats
     meta = {
         "version": __version__, "created": time.time(), "logs": [str(p) for p in reader.paths],
@@ -89,6 +96,7 @@ def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tierto
         "first_time": volume.first, "last_time": volume.last,
         "calls": rs.sent, "cache_hits": rs.cached, "failed": rs.failed, "retried": rs.retried,
         "spend_usd": rs.spend, "missing_offline": len(rs.missing), "error": error,
+        "scorers": grader.choices, "labels": str(labels) if labels else None,
     }
     save_audit(out, meta, volume.by, results)
     cache.close()
@@ -97,29 +105,9 @@ def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tierto
                         len(rs.missing), error)
 
 
-def _score(plan: list[tuple[Request, Tier, Answer | Call]], answers: dict[str, Answer], config: Config):
-    ref_tier = config.reference
+def _score(plan: list[tuple[Request, Tier, Answer | Call]], answers: dict[str, Answer], config: Config,
+           grader: Grader):
     resolved: dict[tuple[str, str], Answer | None] = {}
     for req, tier, item in plan:
         resolved[(req.id, tier.name)] = item if isinstance(item, Answer) else answers.get(item.key)
-    scorers = {}
-    for req, tier, _ in plan:
-        if tier is ref_tier:
-            continue
-        if req.task not in scorers:
-            scorers[req.task] = make_scorer(config.spec_for(req.task))
-        ref = resolved[(req.id, ref_tier.name)]
-        got = resolved[(req.id, tier.name)]
-        base = dict(request_id=req.id, source=req.source, task=req.task, tier=tier.name, model=tier.model,
-                    reference=ref.text if ref else None, answer=got.text if got else None,
-                    origin=got.origin if got else "missing")
-        if ref is None or ref.text is None:
-            why = ref.error if ref and ref.error else "no reference answer (offline and not cached)"
-            yield Result(**base, value=None, passed=None, reason=f"unscored: {why}")
-        elif got is None:
-            yield Result(**base, value=None, passed=None, reason="unscored: no answer (offline and not cached)")
-        elif got.text is None:
-            yield Result(**base, value=0.0, passed=False, reason="call failed", error=got.error)
-        else:
-            s = scorers[req.task](got.text, ref.text)
-            yield Result(**base, value=s.value, passed=s.passed, reason=s.reason)
+    return grade_results(plan, resolved, config.reference, grader)
