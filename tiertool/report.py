@@ -32,7 +32,23 @@ def load_tiers(path: str | Path) -> dict[str, str]:
         raise InputError(f"{p}: not a tiers file (expected tasks: {{<task>: {{tier: ...}}}}): {e}") from None
 
 
-def build(audit: Audit, rec: Recommendation) -> dict[str, Any]:
+def build(audit: Audit, rec: Recommendation, examples: int = 0) -> dict[str, Any]:
+    data = _build(audit, rec)
+    from .examples import reference_accuracy, worst_examples
+
+    chosen = audit.meta.get("scorers") or {}
+    for row in data["tasks"]:
+        if row["task"] in chosen:
+            row["scorer"], row["scorer_reason"] = chosen[row["task"]]["scorer"], chosen[row["task"]]["reason"]
+    accuracy = reference_accuracy(audit)
+    if accuracy:
+        data["reference_accuracy"] = accuracy
+    if examples:
+        data["examples"] = worst_examples(audit, examples)
+    return data
+
+
+def _build(audit: Audit, rec: Recommendation) -> dict[str, Any]:
     total = sum(d.requests for d in rec.decisions) or 1
     costs = {t.task: t for t in rec.savings.by_task}
     meta = audit.meta
@@ -112,10 +128,38 @@ def render_md(data: dict[str, Any]) -> str:
                      f"(saves {_usd(s['monthly_saved_usd'])})")
     lines.append(f"- audit: {data['audit']['calls']} model calls sent, {data['audit']['cache_hits']} cache hits")
     lines += ["", "## Why", ""] + [f"- **{_md(t['task'])}**: {_md(t['reason'])}" for t in data["tasks"]]
+    lines += _md_evidence(data)
     warnings = _warnings(data)
     if warnings:
         lines += ["", "## Warnings", ""] + [f"- {_md(w)}" for w in warnings]
     return "\n".join(lines) + "\n"
+
+
+def _md_evidence(data: dict[str, Any]) -> list[str]:
+    """Scorer choices, the reference's own accuracy and the worst examples, when the report has them."""
+    lines = ["", "## Scorers", ""] + [f"- **{_md(t['task'])}**: `{t['scorer']}`"
+                                       + (f" ({_md(t['scorer_reason'])})" if t.get("scorer_reason") else "")
+                                       for t in data["tasks"]]
+    for task, acc in data.get("reference_accuracy", {}).items():
+        lines.append(f"- reference tier accuracy on **{_md(task)}** vs expected answers: {acc['passed']}/"
+                     f"{acc['scored']} ({acc['accuracy']:.1%})")
+    for task, rows in data.get("examples", {}).items():
+        lines += ["", f"## Worst examples: {_md(task)}", ""]
+        for r in rows:
+            lines += [f"- `{r['request_id']}` ({r['source']}) tier **{r['tier']}**, score "
+                      f"{_score_text(r)}: {_md(r['reason'])}",
+                      f"  - reference: {_md(_clip(r['reference']))}", f"  - answer: {_md(_clip(r['answer']))}"]
+    return lines
+
+
+def _score_text(r: dict[str, Any]) -> str:
+    return "-" if r["score"] is None else f"{r['score']:.2f} ({'pass' if r['passed'] else 'fail'})"
+
+
+def _clip(text: str | None, n: int = 300) -> str:
+    if text is None:
+        return "(none)"
+    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def _md(text: str) -> str:
@@ -147,6 +191,15 @@ def render_term(data: dict[str, Any], width: int | None = 120, color: bool = Fal
                      else ""), highlight=False)
     for t in data["tasks"]:
         console.print(f"  {t['task']}: {t['reason']}", highlight=False, markup=False)
+    for task, acc in data.get("reference_accuracy", {}).items():
+        console.print(f"  reference accuracy on {task} vs expected: {acc['passed']}/{acc['scored']} "
+                      f"({acc['accuracy']:.1%})", highlight=False, markup=False)
+    for task, rows in data.get("examples", {}).items():
+        console.print(f"\nWorst examples: {task}", highlight=False, markup=False)
+        for r in rows:
+            console.print(f"  {r['request_id']} ({r['source']}) {r['tier']} score {_score_text(r)}: {r['reason']}\n"
+                          f"    reference: {_clip(r['reference'], 200)!r}\n    answer:    {_clip(r['answer'], 200)!r}",
+                          highlight=False, markup=False)
     for w in _warnings(data):
         console.print(f"[yellow]warning:[/] {w}", highlight=False)
     return buf.getvalue()
