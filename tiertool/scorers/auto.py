@@ -40,8 +40,9 @@ def choose(spec: AutoSpec, references: list[str]) -> tuple[ScorerSpec, str]:
         return JsonSpec(scorer="json"), f"auto: {sum(map(_is_json, refs))}/{n} reference answers are JSON -> json"
     labels = Counter(normalise(r, punctuation=True) for r in refs)
     short = all(len(lab.split()) <= MAX_LABEL_WORDS for lab in labels)
-    if short and len(labels) <= MAX_LABELS and (len(labels) < n / 2 or n < 4 and len(labels) == 1):
-        names = tuple(sorted({r.strip().strip(".!") for r in refs}, key=str.casefold))
+    if short and len(labels) <= MAX_LABELS and len(labels) <= n / 2:
+        names = tuple(sorted({r.strip().strip(".!").casefold(): r.strip().strip(".!") for r in refs}.values(),
+                             key=str.casefold))
         shown = ", ".join(sorted(labels)[:6]) + (", ..." if len(labels) > 6 else "")
         return (ExactSpec(scorer="exact", ignore_punctuation=True, labels=names),
                 f"auto: {n} reference answers use {len(labels)} labels ({shown}) -> exact")

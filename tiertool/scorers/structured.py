@@ -18,16 +18,23 @@ _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.S)
 def parse_json(text: str) -> Any:
     """JSON from a bare, fenced or chatty answer; raises ValueError when there is none."""
     text = text.strip()
-    m = _FENCE.search(text)
-    if m:
-        text = m.group(1).strip()
     try:
         return json.loads(text)
     except ValueError:
-        starts = [i for i in (text.find("{"), text.find("[")) if i >= 0]
-        if not starts:
-            raise
-        return json.JSONDecoder().raw_decode(text[min(starts):])[0]
+        pass
+    for m in _FENCE.finditer(text):
+        try:
+            return json.loads(m.group(1).strip())
+        except ValueError:
+            continue
+    decoder = json.JSONDecoder()
+    starts = [i for i, ch in enumerate(text) if ch in "{["][:50]  # bounded: chatty text has few braces
+    for i in starts:
+        try:
+            return decoder.raw_decode(text, i)[0]
+        except ValueError:
+            continue
+    raise ValueError("no JSON object or array found")
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
