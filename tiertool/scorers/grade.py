@@ -83,13 +83,14 @@ class Grader:
         if calls and self.replayer is not None:
             self.replayer.run(calls)
 
-    def score(self, req: Request, tier: str, reference: str, candidate: str) -> Score:
+    def score(self, req: Request, tier: str, reference: str, candidate: str, reference_tier: bool = False) -> Score:
         """Score one answer; raises Unscorable when it cannot be scored (it is then stored unscored)."""
-        label = self.labels.grade(req.id, tier)
+        label = self.labels.grade(req.id, tier, reference_tier)
         if label is not None:
             return label
         self.choose(req.task, [reference])
-        return self._apply(self.scorers[req.task], req, candidate, reference)
+        s = self._apply(self.scorers[req.task], req, candidate, reference)
+        return Score(s.value, s.passed, "vs expected: " + s.reason) if self.truth(req) is not None else s
 
     def _apply(self, scorer: Any, req: Request, candidate: str, reference: str) -> Score:
         from .combine import Combined
@@ -136,7 +137,7 @@ def grade_results(plan: list[tuple[Request, Any, Any]], resolved: dict[tuple[str
             todo.append((req, tier, resolved.get((req.id, tier.name)), target, missing))
     grader.prefetch((req, got.text, target) for req, tier, got, target, _why in todo
                     if target is not None and got is not None and got.text is not None
-                    and grader.labels.grade(req.id, tier.name) is None)
+                    and grader.labels.grade(req.id, tier.name, tier.name == ref_tier.name) is None)
     out = []
     for req, tier, got, target, missing in todo:
         base = dict(request_id=req.id, source=req.source, task=req.task, tier=tier.name, model=tier.model,
@@ -149,10 +150,9 @@ def grade_results(plan: list[tuple[Request, Any, Any]], resolved: dict[tuple[str
             out.append(Result(**base, value=0.0, passed=False, reason="call failed", error=got.error))
         else:
             try:
-                s = grader.score(req, tier.name, target, got.text)
+                s = grader.score(req, tier.name, target, got.text, tier.name == ref_tier.name)
             except Unscorable as e:
                 out.append(Result(**base, value=None, passed=None, reason=f"unscored: {e}"))
                 continue
-            vs = "vs expected: " if target is not None and grader.truth(req) is not None else ""
-            out.append(Result(**base, value=s.value, passed=s.passed, reason=vs + s.reason))
+            out.append(Result(**base, value=s.value, passed=s.passed, reason=s.reason))
     return out

@@ -24,8 +24,9 @@ class Labels:
     grades: dict[tuple[str, str | None], tuple[Score, str]] = field(default_factory=dict)  # -> (score, source)
     expected: dict[str, str] = field(default_factory=dict)
 
-    def grade(self, request_id: str, tier: str) -> Score | None:
-        hit = self.grades.get((request_id, tier)) or self.grades.get((request_id, None))
+    def grade(self, request_id: str, tier: str, reference_tier: bool = False) -> Score | None:
+        """The imported grade of this answer; a row without a tier grades the cheaper tiers only."""
+        hit = self.grades.get((request_id, tier)) or (None if reference_tier else self.grades.get((request_id, None)))
         if hit is None:
             return None
         score, source = hit
