@@ -245,3 +245,24 @@ def test_auto_is_the_default_and_report_shows_choice_and_worst_examples(tmp_path
     term = runner.invoke(app, ["report", "--examples", "1"]).output
     assert "Worst examples: support-reply" in term
     assert "Worst examples" not in runner.invoke(app, ["report"]).output
+
+
+def test_judge_rejecting_the_key_keeps_other_results_and_reports_the_judge(tmp_path, synth, server_factory, env_key,
+                                                                            monkeypatch):
+    from tests.loopback import Faults
+
+    rows, small = synth(300, seed=5, weights={TASKS_MATH: 0.5, "ticket-triage": 0.5})
+    monkeypatch.chdir(tmp_path)
+    log = write_jsonl(tmp_path / "spend.jsonl", rows)
+    server = server_factory(small_answerer(small))
+    judge = server_factory(lambda m, msgs: judge_text("tie"), Faults(status=401))
+    write_cfg(tmp_path / "tiertool.yaml", server.api_base,
+              JUDGE.format(task=TASKS_MATH) + "\n  ticket-triage: {scorer: exact}", judge_base=judge.api_base)
+    r = runner.invoke(app, ["audit", str(log)])
+    assert r.exit_code == 1 and "judge" in r.output and "judge-model" in r.output
+    res = load_audit(".tiertool").results
+    triage = [x for x in res if x.task == "ticket-triage"]
+    math = [x for x in res if x.task == TASKS_MATH]
+    assert len(triage) == len(math) == 15
+    assert all(x.passed is not None for x in triage)
+    assert all(x.passed is None and "unscored: judge" in x.reason for x in math)

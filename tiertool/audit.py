@@ -82,11 +82,9 @@ def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tierto
     except ReplayError as e:
         answers, error = replayer.answers, str(e)
 
-    grader.replayer = replayer
-    try:
-        results = list(_score(plan, answers, config, grader))
-    except ReplayError as e:  # the judge could not be called at all
-        results, error = [], error or str(e)
+    grader.replayer = replayer  # judge calls go through the same cache, retries and counts
+    results = list(_score(plan, answers, config, grader))
+    error = error or grader.error
     rs = replayer.stats
     meta = {
         "version": __version__, "created": time.time(), "logs": [str(p) for p in reader.paths],

@@ -28,6 +28,7 @@ class Grader:
         self.scorers: dict[str, Any] = {}
         self.choices: dict[str, dict[str, str]] = {}  # task -> {scorer, reason}
         self.replayer: Any = None  # set by the audit once replay starts; judge calls go through it
+        self.error: str | None = None  # the judge could not be called at all
 
     def check(self, tasks: Iterable[str]) -> None:
         """Build every scorer the tasks need and prove each can run, before any replay money is spent."""
@@ -81,7 +82,10 @@ class Grader:
                 elif isinstance(s, Combined):
                     stack.extend(s.scorers)
         if calls and self.replayer is not None:
-            self.replayer.run(calls)
+            try:
+                self.replayer.run(calls)
+            except ReplayError as e:  # answers stay unscored; the audit reports why
+                self.error = f"judge: {e}"
 
     def score(self, req: Request, tier: str, reference: str, candidate: str, reference_tier: bool = False) -> Score:
         """Score one answer; raises Unscorable when it cannot be scored (it is then stored unscored)."""
