@@ -147,7 +147,7 @@ def render(g: dict[str, Any], m: dict[str, Any]) -> str:
         lines.append(f"| {name} | {s['pass_rate']:.1%} | {s['true_accuracy']:.1%} | {s['agreement']:.1%} | "
                      f"{s['precision']:.1%} | {s['recall']:.1%} | {s['kappa']:.3f} |")
     c = g["counts"]
-    lines += ["", f"auto on the large answers: {g['auto_reason']}.", "",
+    lines += ["", f"auto on the large answers: {g['auto_reason'].removeprefix('auto: ')}.", "",
               f"Large accuracy {g['large_accuracy']:.1%}; both correct {c['both']}, only large {c['only_large']}, "
               f"only small {c['only_small']}, neither {c['neither']}.", "",
               f"MT-Bench ({m['pairs']} question-turns; GPT-4 grades 1-10; [[N]] ratings parsed from the judgment "
