@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, load_script
 
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_scorers", ROOT / "benchmarks" / "bench_scorers.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["bench_scorers"] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-bench = _bench()
+bench = load_script(ROOT / "benchmarks" / "bench_scorers.py")
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from collections import Counter
 
 import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import small_answerer, write_jsonl
+from tests.test_end_to_end import _closed_port
 from tiertool.cli import app
 from tiertool.scorers.judge import judge_text
 from tiertool.scorers.structured import final_number
@@ -113,14 +113,6 @@ def test_judge_output_that_breaks_the_format_is_unscored_not_passed(tmp_path, ma
     assert audit(str(log)).exit_code == 0
     results = [x for x in load_audit(".tiertool").results if x.tier == "small"]
     assert results and all(x.passed is None and "not the expected JSON" in x.reason for x in results)
-
-
-def _closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_unreachable_judge_fails_before_any_replay_call(tmp_path, math_log, server_factory):
