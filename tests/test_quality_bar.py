@@ -78,6 +78,7 @@ def test_judge_pairwise_both_orders_agrees_with_the_numeric_truth_and_is_cached(
     assert r.exit_code == 0, r.output
     judged = [msgs for model, msgs in server.calls if model == "judge-model"]
     assert len(judged) == 2 * 15
+    assert all("The final number decides." in m[0]["content"] and m[0]["role"] == "system" for m in judged)
     # each pair is the same two answers with the order swapped
     pairs = Counter(frozenset(_answers(m)) for m in judged)
     assert set(pairs.values()) == {2}

@@ -105,13 +105,18 @@ def test_all_of_and_any_of_with_weights_and_threshold():
 
 
 @pytest.mark.parametrize("tasks, expect", [
-    ({"t": {"scorer": "exact", "colour": 1}}, "tasks.t.exact.colour: unknown key; allowed: ignore_case, "
+    ({"t": {"scorer": "exact", "colour": 1}}, "tasks.t.colour: unknown key; allowed: ignore_case, "
      "ignore_punctuation, ignore_whitespace, labels, scorer"),
-    ({"t": {"scorer": "regex", "patterns": ["("]}}, "tasks.t.regex: pattern '(' is not a valid regular expression"),
-    ({"t": {"scorer": "judge"}}, "tasks.t.judge: give exactly one of 'tier'"),
+    ({"exact": {"scorer": "exact", "colour": 1}}, "tasks.exact.colour: unknown key; allowed: ignore_case"),
+    ({"t": {"scorer": "regex", "patterns": ["("]}}, "tasks.t: pattern '(' is not a valid regular expression"),
+    ({"t": {"scorer": "judge"}}, "tasks.t: give exactly one of 'tier'"),
     ({"t": {"scorer": "all_of", "scorers": [{"scorer": "exact"}], "weights": [1, 2]}},
-     "tasks.t.all_of: weights: 2 given for 1 scorers"),
-    ({"t": {"scorer": "any_of", "scorers": [{"scorer": "magic"}]}}, "tasks.t.any_of.scorers.0: scorer must be one of"),
+     "tasks.t: weights: 2 given for 1 scorers"),
+    ({"t": {"scorer": "any_of", "scorers": [{"scorer": "magic"}]}}, "tasks.t.scorers.0: scorer must be one of"),
+    ({"t": {"scorer": "any_of", "scorers": [{"scorer": "numeric", "tolerance": -1}]}},
+     "tasks.t.scorers.0.tolerance: Input should be greater than or equal to 0"),
+    ({"t": {"scorer": "auto", "judge": {"scorer": "judge", "tier": "large", "rubrik": "x"}}},
+     "tasks.t.judge.rubrik: unknown key; allowed: api_base, api_key_env, max_chars, model, rubric, scorer, tier"),
     ({"t": {"threshold": 1}}, "tasks.t: missing 'scorer' (one of exact, contains, regex, length, json, numeric, "
      "fuzzy, embedding, judge, all_of, any_of, auto)"),
 ])

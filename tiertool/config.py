@@ -9,7 +9,17 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
-from .scorers.specs import SCORER_NAMES, AutoSpec, ExactSpec, FuzzySpec, JsonSpec, NumericSpec, ScorerSpec, spec_keys
+from .scorers.specs import (
+    SCORER_NAMES,
+    AutoSpec,
+    ExactSpec,
+    FuzzySpec,
+    JsonSpec,
+    NumericSpec,
+    ScorerSpec,
+    drop_union_tags,
+    spec_keys,
+)
 
 __all__ = ["ExactSpec", "FuzzySpec", "JsonSpec", "NumericSpec", "ScorerSpec"]
 
@@ -81,7 +91,7 @@ class Config(_Strict):
 
 
 def _describe(err: dict[str, Any], model: type[BaseModel]) -> str:
-    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-after"))
+    loc = ".".join(str(p) for p in drop_union_tags(err["loc"]) if not str(p).startswith("function-after"))
     if err["type"] == "extra_forbidden":
         parent = err["loc"][:-1]
         allowed = _allowed_keys(model, parent) or spec_keys(parent)

@@ -13,11 +13,17 @@ from ..records import Score
 INSTALL_HINT = "pip install 'tiertool[embedding]' (sentence-transformers)"
 
 
-def check_installed(task: str) -> None:
-    """A missing extra is a config error before any replay call, naming what to install."""
+def check_installed(task: str, model: str) -> None:
+    """A missing extra or model is a config error before any replay call, naming what to install."""
     if importlib.util.find_spec("sentence_transformers") is None:
         raise ConfigError(f"tasks.{task}: scorer 'embedding' needs the optional extra, which is not installed: "
                           f"{INSTALL_HINT}; or choose another scorer (e.g. fuzzy)")
+    try:
+        _model(model)
+    except Exception as e:  # noqa: BLE001 - any failure to load means the scorer cannot run
+        raise ConfigError(f"tasks.{task}: embedding model {model!r} cannot be loaded "
+                          f"({str(e).splitlines()[0][:200] if str(e) else type(e).__name__}); check the model "
+                          f"name, or download it once with network access") from None
 
 
 @cache

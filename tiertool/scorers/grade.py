@@ -41,7 +41,7 @@ class Grader:
             spec = self.config.spec_for(task)
             for part in _walk(spec):
                 if isinstance(part, EmbeddingSpec):
-                    check_installed(task)
+                    check_installed(task, part.model)
                 if isinstance(part, JudgeSpec):
                     judges.append(make_scorer(part, self.config.base_dir, self.config.tiers))
             if not isinstance(spec, AutoSpec):

@@ -149,3 +149,13 @@ def spec_keys(loc: tuple[Any, ...]) -> list[str]:
         return []
     spec = SPECS[SCORER_NAMES.index(names[-1])]
     return sorted(f.alias or name for name, f in spec.model_fields.items())
+
+
+def drop_union_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """pydantic puts the scorer name into error locations (tasks.x.exact.colour); users wrote tasks.x.colour."""
+    out: list[Any] = []
+    for i, part in enumerate(loc):
+        after_key = i == 2 and loc[0] == "tasks" or i > 0 and isinstance(loc[i - 1], int) and "scorers" in loc[:i]
+        if not (part in SCORER_NAMES and after_key):
+            out.append(part)
+    return tuple(out)
