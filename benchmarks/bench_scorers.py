@@ -44,7 +44,7 @@ def _scorer(spec: dict[str, Any]) -> Any:
 
 def read_gsm8k(data: Path) -> list[dict[str, Any]]:
     with (data / "gsm8k_responses.csv").open(encoding="utf-8", newline="") as f:
-        return [{"small_ok": r[SMALL] == "True", "large_ok": r[LARGE] == "True",
+        return [{"prompt": r["prompt"], "small_ok": r[SMALL] == "True", "large_ok": r[LARGE] == "True",
                  "small": r[f"{SMALL}_response"], "large": r[f"{LARGE}_response"]} for r in csv.DictReader(f)]
 
 
@@ -138,7 +138,80 @@ def mt_bench(data: Path, margins: tuple[int, ...] = (0, 1, 2)) -> dict[str, Any]
     return out
 
 
-def render(g: dict[str, Any], m: dict[str, Any]) -> str:
+
+TURN1 = re.compile(r"\[The Start of Assistant's Answer\]\n(.*)\n\[The End of Assistant's Answer\]", re.S)
+TURN2 = re.compile(r".*### Assistant A:\n(.*?)\n*<\|The End of Assistant A's Conversation with User\|>", re.S)
+
+
+def mt_bench_answers(data: Path) -> dict[tuple[int, int, str], str]:
+    """Each model's answer per (question, turn), as embedded in the judge prompt."""
+    out = {}
+    with (data / "mt_bench_judgements.jsonl").open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            j = json.loads(line)
+            m = (TURN1 if j["turn"] == 1 else TURN2).search(j["user_prompt"])
+            if not m:
+                raise ValueError(f"mt_bench_judgements.jsonl:{n}: no answer found in user_prompt")
+            out[(j["question_id"], j["turn"], j["model"])] = m.group(1).strip()
+    return out
+
+
+def pipeline(data: Path, margin: int = 1) -> dict[str, Any]:
+    """The same data through `tiertool audit --offline --labels`: the large answers form the log, the small
+    answers a recorded-answers file, MT-Bench grades a labels file. Returns each task's evidence."""
+    from tiertool.audit import run_audit
+    from tiertool.config import parse_config
+    from tiertool.decide import decide
+    from tiertool.store import load_audit
+
+    small_model, large_model = f"together_ai/{SMALL}", f"openai/{LARGE}"
+
+    def completion(text: str) -> dict[str, Any]:  # a logged response object, as a gateway writes it
+        return {"choices": [{"message": {"role": "assistant", "content": text}}], "model": LARGE}
+
+    log, recorded, labels = [], [], []
+    for i, r in enumerate(read_gsm8k(data)):
+        msgs = [{"role": "user", "content": r["prompt"]}]
+        log.append({"id": f"gsm8k-{i}", "model": large_model, "messages": msgs, "response": completion(r["large"]),
+                    "metadata": {"task": "gsm8k"}})
+        recorded.append({"model": small_model, "messages": msgs, "output": r["small"]})
+    grades, categories, _ = read_mt_bench(data)
+    answers = mt_bench_answers(data)
+    with (data / "mt_bench_question.jsonl").open(encoding="utf-8") as f:
+        questions = {q["question_id"]: q["turns"] for q in map(json.loads, f)}
+    for (q, t, model), _grade in sorted(grades.items()):
+        if model != LARGE or (q, t, SMALL) not in grades:
+            continue
+        msgs = [{"role": "user", "content": questions[q][0]}]
+        if t == 2:
+            msgs += [{"role": "assistant", "content": answers[(q, 1, LARGE)]},
+                     {"role": "user", "content": questions[q][1]}]
+        log.append({"id": f"mt{q}-{t}", "model": large_model, "messages": msgs,
+                    "response": completion(answers[(q, t, LARGE)]), "metadata": {"task": f"mt-bench/{categories[q]}"}})
+        recorded.append({"model": small_model, "messages": msgs, "output": answers[(q, t, SMALL)]})
+        labels.append({"request_id": f"mt{q}-{t}", "tier": "small",
+                       "passed": grades[(q, t, SMALL)] >= grades[(q, t, LARGE)] - margin})
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, rows in (("log.jsonl", log), ("recorded.jsonl", recorded), ("labels.jsonl", labels)):
+            Path(tmp, name).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        cfg = parse_config({"tiers": [{"name": "small", "model": small_model}, {"name": "large", "model": large_model}],
+                            "tasks": {"gsm8k": {"scorer": "numeric"}}, "sample": {"per_task": 2000},
+                            "replay": {"recorded": "recorded.jsonl"}}, base_dir=tmp)
+        summary = run_audit([Path(tmp, "log.jsonl")], cfg, Path(tmp, "audit"), offline=True,
+                            labels=Path(tmp, "labels.jsonl"))
+        audit = load_audit(Path(tmp, "audit"))
+        decisions = decide(audit, cfg)
+    labelled = {r.task for r in audit.results if r.reason.startswith("imported label")}
+    out: dict[str, Any] = {"records": summary.records, "calls": summary.calls_sent, "tasks": {}}
+    for d in decisions:
+        e = d.evidence[0]
+        scorer = "imported labels" if d.task in labelled else audit.meta["scorers"][d.task]["scorer"]
+        out["tasks"][d.task] = {"scorer": scorer, "passed": e.passed,
+                                "scored": e.scored, "lower_bound": e.lower_bound, "tier": d.tier,
+                                "reason": d.reason}
+    return out
+
+def render(g: dict[str, Any], m: dict[str, Any], p: dict[str, Any]) -> str:
     lines = [f"GSM8K ({g['problems']} problems; small = Mixtral-8x7B, large = GPT-4-1106). Small answer scored "
              "against the large answer; the scorer's pass vs the small answer's true correctness.", "",
              "| scorer | small pass rate | true small accuracy | agreement | precision | recall | Cohen's kappa |",
@@ -158,6 +231,13 @@ def render(g: dict[str, Any], m: dict[str, Any]) -> str:
     for cat, r in m["categories"].items():
         lines.append(f"| {cat} | {r['pairs']} | {r['small_mean']:.2f} | {r['large_mean']:.2f} | "
                      f"{r['pass_rate_margin_0']:.1%} | {r['pass_rate_margin_1']:.1%} | {r['pass_rate_margin_2']:.1%} |")
+    lines += ["", f"Through the pipeline: `tiertool audit --offline --labels` on {p['records']} requests "
+              f"(large answers in the log, small answers recorded, MT-Bench grades as labels at margin 1; "
+              f"{p['calls']} model calls).",
+              "", "| task | scorer | small passed | lower bound | tier | why |", "|---|---|---:|---:|---|---|"]
+    for task, t in p["tasks"].items():
+        lines.append(f"| {task} | {t['scorer']} | {t['passed']}/{t['scored']} | {t['lower_bound']:.3f} | {t['tier']} | "
+                     f"{t['reason']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -170,8 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"data not found at {args.data} (../shared/data/routellm beside the project); pass --data DIR",
               file=sys.stderr)
         return 2
-    g, m = gsm8k(args.data), mt_bench(args.data)
-    print(json.dumps({"gsm8k": g, "mt_bench": m}, indent=2) if args.json else render(g, m), end="")
+    g, m, p = gsm8k(args.data), mt_bench(args.data), pipeline(args.data)
+    print(json.dumps({"gsm8k": g, "mt_bench": m, "pipeline": p}, indent=2) if args.json else render(g, m, p), end="")
     return 0
 
 

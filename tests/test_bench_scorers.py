@@ -62,6 +62,20 @@ def test_mt_bench_grades_per_category_and_grade_bar_pass_rates(shared_data):
     assert cats["coding"]["pass_rate_margin_1"] < 0.7 < cats["writing"]["pass_rate_margin_1"]
 
 
+def test_the_audit_pipeline_reproduces_the_figures_offline_with_imported_labels(shared_data, gsm8k_figures):
+    p = bench.pipeline(shared_data, margin=1)
+    m = bench.mt_bench(shared_data)
+    assert p["records"] == 1319 + 160 and p["calls"] == 0
+    g = p["tasks"]["gsm8k"]
+    assert g["scorer"] == "numeric" and g["scored"] == 1319
+    assert g["passed"] == round(gsm8k_figures["scorers"]["numeric"]["pass_rate"] * 1319)
+    for cat, row in m["categories"].items():
+        t = p["tasks"][f"mt-bench/{cat}"]
+        assert t["scorer"] == "imported labels" and t["scored"] == row["pairs"]
+        assert t["passed"] / t["scored"] == pytest.approx(row["pass_rate_margin_1"])
+        assert t["tier"] == "large"  # 20 question-turns cannot prove a 0.95 bar
+
+
 def test_benchmark_command_prints_both_tables(shared_data, capsys):
     assert bench.main(["--data", str(shared_data)]) == 0
     out = capsys.readouterr().out
