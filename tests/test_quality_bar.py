@@ -169,9 +169,11 @@ def test_labels_override_scores_and_expected_answers_grade_every_tier(tmp_path, 
         {"request_id": failing, "passed": True, "reason": "checked by hand"},
         {"request_id": passing, "tier": "small", "score": 0.2},
         {"request_id": truth_id, "expected": "The answer is 999999."},
+        {"request_id": "not-sampled", "passed": False},
     ])
     r = audit(str(log), "--labels", "labels.jsonl")
     assert r.exit_code == 0, r.output
+    assert "labels labels.jsonl: applied to 3 of 4 labelled requests; 1 not in the sample" in r.output
     res = {(x.request_id, x.tier): x for x in load_audit(".tiertool").results}
     assert res[(failing, "small")].passed and "imported label (labels.jsonl:1): checked by hand" in \
         res[(failing, "small")].reason

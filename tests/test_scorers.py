@@ -166,3 +166,24 @@ def test_final_number_reads_thousands_separators(n, fmt, sentence):
        st.sampled_from(["{}", "```json\n{}\n```", "Sure, here it is: {} Let me know!", "```\n{}\n```"]))
 def test_parse_json_finds_the_object_in_fenced_or_chatty_text(obj, wrap):
     assert parse_json(wrap.replace("{}", json.dumps(obj))) == obj
+
+
+def test_a_records_expected_answer_grades_every_tier_and_the_reference():
+    """Once a log format fills `Request.expected`, every tier is graded against it (the reference included)."""
+    from tiertool.records import Answer, Request
+    from tiertool.scorers.grade import Grader, grade_results
+
+    cfg = parse_config({"tiers": TIERS, "tasks": {"math": {"scorer": "numeric"}}})
+    small, large = cfg.tiers
+    reqs = [Request(id=f"r{i}", source=f"log:{i}", model="m2", messages=({"role": "user", "content": "q"},),
+                    task="math", expected=e) for i, e in enumerate(["#### 12", None])]
+    answers = {("r0", "small"): "12", ("r0", "large"): "13", ("r1", "small"): "7", ("r1", "large"): "7"}
+    plan = [(r, t, None) for r in reqs for t in (small, large)]
+    resolved = {k: Answer(v, "log") for k, v in answers.items()}
+    grader = Grader(cfg)
+    grader.check(["math"])
+    got = {(x.request_id, x.tier): x for x in grade_results(plan, resolved, large, grader)}
+    assert set(got) == {("r0", "small"), ("r0", "large"), ("r1", "small")}
+    assert got[("r0", "small")].passed and got[("r0", "small")].reason.startswith("vs expected: ")
+    assert got[("r0", "large")].passed is False and got[("r0", "large")].reference == "#### 12"
+    assert got[("r1", "small")].passed and got[("r1", "small")].reference == "7"

@@ -85,6 +85,8 @@ def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tierto
     grader.replayer = replayer  # judge calls go through the same cache, retries and counts
     results = list(_score(plan, answers, config, grader))
     error = error or grader.error
+    if labels:
+        log(grader.labels.summary(labels))
     rs = replayer.stats
     meta = {
         "version": __version__, "created": time.time(), "logs": [str(p) for p in reader.paths],

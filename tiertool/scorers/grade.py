@@ -64,7 +64,10 @@ class Grader:
 
     def truth(self, req: Request) -> str | None:
         """The request's ground-truth answer, from the labels file or the log record."""
-        return self.labels.expected.get(req.id) or getattr(req, "expected", None)
+        if req.id in self.labels.expected:
+            self.labels.used.add(req.id)
+            return self.labels.expected[req.id]
+        return getattr(req, "expected", None)
 
     def prefetch(self, items: Iterable[tuple[Request, str, str]]) -> None:
         """Send the judge calls for many (request, candidate, reference) at once (cached, concurrent)."""

@@ -23,18 +23,27 @@ FORMAT = ("expected {request_id (or id), tier?, passed (true/false) and/or score
 class Labels:
     grades: dict[tuple[str, str | None], tuple[Score, str]] = field(default_factory=dict)  # -> (score, source)
     expected: dict[str, str] = field(default_factory=dict)
+    used: set[str] = field(default_factory=set)  # request ids whose label or expected answer was applied
 
     def grade(self, request_id: str, tier: str, reference_tier: bool = False) -> Score | None:
         """The imported grade of this answer; a row without a tier grades the cheaper tiers only."""
         hit = self.grades.get((request_id, tier)) or (None if reference_tier else self.grades.get((request_id, None)))
         if hit is None:
             return None
+        self.used.add(request_id)
         score, source = hit
         return Score(score.value, score.passed, f"imported label ({source})" + (f": {score.reason}"
                                                                                if score.reason else ""))
 
     def __len__(self) -> int:
         return len(self.grades) + len(self.expected)
+
+    def summary(self, path: str | Path) -> str:
+        """How many labelled requests the audit used: a label for an unsampled request is not silently lost."""
+        ids = {rid for rid, _ in self.grades} | set(self.expected)
+        unused = len(ids - self.used)
+        return (f"labels {path}: applied to {len(ids & self.used)} of {len(ids)} labelled requests"
+                + (f"; {unused} not in the sample (or their answers could not be scored)" if unused else ""))
 
 
 def _bool(v: Any) -> bool:
