@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 from hypothesis import given
@@ -187,3 +188,41 @@ def test_a_records_expected_answer_grades_every_tier_and_the_reference():
     assert got[("r0", "small")].passed and got[("r0", "small")].reason.startswith("vs expected: ")
     assert got[("r0", "large")].passed is False and got[("r0", "large")].reference == "#### 12"
     assert got[("r1", "small")].passed and got[("r1", "small")].reference == "7"
+
+
+FAKE_ST = '''
+"""A stand-in for sentence-transformers (the real one needs torch): bag-of-words vectors."""
+import numpy as np
+
+
+class SentenceTransformer:
+    def __init__(self, name):
+        if name != "bow":
+            raise OSError(f"We couldn't connect to 'https://huggingface.co' to load {name}")
+
+    def encode(self, texts, normalize_embeddings=False):
+        vecs = np.zeros((len(texts), 64))
+        for i, t in enumerate(texts):
+            for w in t.lower().split():
+                vecs[i, sum(map(ord, w)) % 64] += 1
+        return vecs / np.linalg.norm(vecs, axis=1, keepdims=True) if normalize_embeddings else vecs
+'''
+
+
+def test_embedding_scorer_with_the_extra_installed(tmp_path, monkeypatch, request):
+    from tiertool.scorers.embedding import _model, check_installed
+
+    pkg = tmp_path / "sentence_transformers"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(FAKE_ST)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _model.cache_clear()
+    request.addfinalizer(lambda: (sys.modules.pop("sentence_transformers", None), _model.cache_clear()))
+    check_installed("t", "bow")
+    with pytest.raises(ConfigError, match="embedding model 'nope' cannot be loaded .*couldn't connect"):
+        check_installed("t", "nope")
+    s = scorer({"scorer": "embedding", "model": "bow", "threshold": 0.9})
+    same = s("the parcel ships today", "today the parcel ships")
+    assert same.passed and same.value == pytest.approx(1.0) and same.reason.startswith("cosine 1.00 >=")
+    other = s("completely unrelated words here", "the parcel ships today")
+    assert not other.passed and other.value < 0.9
