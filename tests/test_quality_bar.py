@@ -239,6 +239,7 @@ def test_auto_is_the_default_and_report_shows_choice_and_worst_examples(tmp_path
     assert "## Worst examples: math-word-problems" in md and "- reference: " in md and "- answer: " in md
     term = runner.invoke(app, ["report", "--examples", "1"]).output
     assert "Worst examples: support-reply" in term
+    assert "support-reply: scorer auto: free text" in term and "tasks.support-reply.scorer" in term
     assert "Worst examples" not in runner.invoke(app, ["report"]).output
 
 

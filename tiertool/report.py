@@ -191,6 +191,9 @@ def render_term(data: dict[str, Any], width: int | None = 120, color: bool = Fal
                      else ""), highlight=False)
     for t in data["tasks"]:
         console.print(f"  {t['task']}: {t['reason']}", highlight=False, markup=False)
+    for t in data["tasks"]:
+        if t.get("scorer_reason", "").startswith("auto"):
+            console.print(f"  {t['task']}: scorer {t['scorer_reason']}", highlight=False, markup=False)
     for task, acc in data.get("reference_accuracy", {}).items():
         console.print(f"  reference accuracy on {task} vs expected: {acc['passed']}/{acc['scored']} "
                       f"({acc['accuracy']:.1%})", highlight=False, markup=False)
