@@ -42,12 +42,12 @@ def _answers(messages) -> tuple[str, str]:
     return m.group(1), m.group(2)
 
 
-def routed(small: dict[str, str], judge):
+def routed(small: dict[str, str], judge, judge_model: str = "judge-model"):
     """Loopback answerer: the judge model answers as a judge, the others as the small model."""
     base = small_answerer(small)
 
     def answer(model, messages):
-        return judge(*_answers(messages)) if model == "judge-model" else base(model, messages)
+        return judge(*_answers(messages)) if model == judge_model else base(model, messages)
 
     return answer
 
@@ -70,13 +70,18 @@ def audit(*args: str):
     return runner.invoke(app, ["audit", *args], catch_exceptions=False)
 
 
-def test_judge_pairwise_both_orders_agrees_with_the_numeric_truth_and_is_cached(tmp_path, math_log, server_factory):
+@pytest.mark.parametrize("judge_model, spec", [
+    ("judge-model", JUDGE.format(task=TASKS_MATH)),
+    ("gpt-4o", f"  {TASKS_MATH}: {{scorer: judge, tier: large, rubric: 'The final number decides.'}}"),
+])
+def test_judge_pairwise_both_orders_agrees_with_the_numeric_truth_and_is_cached(tmp_path, math_log, server_factory,
+                                                                                judge_model, spec):
     log, _, small = math_log
-    server = server_factory(routed(small, fair_judge))
-    write_cfg(tmp_path / "tiertool.yaml", server.api_base, JUDGE.format(task=TASKS_MATH))
+    server = server_factory(routed(small, fair_judge, judge_model))
+    write_cfg(tmp_path / "tiertool.yaml", server.api_base, spec)
     r = audit(str(log))
     assert r.exit_code == 0, r.output
-    judged = [msgs for model, msgs in server.calls if model == "judge-model"]
+    judged = [msgs for model, msgs in server.calls if model == judge_model]
     assert len(judged) == 2 * 15
     assert all("The final number decides." in m[0]["content"] and m[0]["role"] == "system" for m in judged)
     # each pair is the same two answers with the order swapped

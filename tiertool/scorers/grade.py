@@ -46,7 +46,8 @@ class Grader:
                     judges.append(make_scorer(part, self.config.base_dir, self.config.tiers))
             if not isinstance(spec, AutoSpec):
                 self.scorers[task] = make_scorer(spec, self.config.base_dir, self.config.tiers)
-                self.choices[task] = {"scorer": spec.scorer, "reason": "set in tiertool.yaml"}
+                where = task if task in self.config.tasks else "default"
+                self.choices[task] = {"scorer": spec.scorer, "reason": f"set in tiertool.yaml (tasks.{where})"}
         if not self.offline:
             for judge in {j.tier.name: j for j in judges}.values():
                 judge.check()
