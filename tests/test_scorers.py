@@ -226,3 +226,20 @@ def test_embedding_scorer_with_the_extra_installed(tmp_path, monkeypatch, reques
     assert same.passed and same.value == pytest.approx(1.0) and same.reason.startswith("cosine 1.00 >=")
     other = s("completely unrelated words here", "the parcel ships today")
     assert not other.passed and other.value < 0.9
+
+
+@given(st.lists(st.tuples(st.floats(0, 1), st.booleans(), st.floats(0.01, 10)), min_size=1, max_size=5),
+       st.sampled_from(["all_of", "any_of"]), st.none() | st.floats(0, 1))
+def test_combined_score_is_the_weighted_mean_and_pass_follows_the_rule(members, name, threshold):
+    from tiertool.records import Score
+    from tiertool.scorers.combine import Combined
+    from tiertool.scorers.text import Exact
+
+    scores = [Score(v, p, "r") for v, p, _ in members]
+    weights = tuple(w for _, _, w in members)
+    s = Combined((Exact(),) * len(members), weights, threshold, name).combine(scores)
+    assert min(x.value for x in scores) - 1e-9 <= s.value <= max(x.value for x in scores) + 1e-9
+    if threshold is not None:
+        assert s.passed is (s.value >= threshold)
+    else:
+        assert s.passed is (all if name == "all_of" else any)(x.passed for x in scores)
