@@ -18,15 +18,16 @@ os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 netguard.install()
 
 
-def _load_sample_module():
-    spec = importlib.util.spec_from_file_location("make_sample", ROOT / "samples" / "make_sample.py")
+def load_script(path: Path):
+    """Import a script that is not in a package (samples/, benchmarks/) by its path."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     mod = importlib.util.module_from_spec(spec)
-    sys.modules["make_sample"] = mod
+    sys.modules[path.stem] = mod
     spec.loader.exec_module(mod)
     return mod
 
 
-make_sample = _load_sample_module()
+make_sample = load_script(ROOT / "samples" / "make_sample.py")
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import __version__
@@ -22,7 +22,8 @@ from .prices import same_model
 from .records import Answer, Request
 from .replay import Call, Replayer
 from .sample import Sampler
-from .score import make_scorer
+from .scorers.grade import Grader, grade_results
+from .scorers.labels import load_labels
 from .sequential import Rounds
 from .store import Result, save_audit
 from .volume import Volume
@@ -57,9 +58,10 @@ def _item(req: Request, tier: Tier) -> Answer | Call:
 
 def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tiertool", seed: int = 0,
               offline: bool = False, fmt: str | None = None, group_by: str | None = None,
-              log: Callable[[str], None] = lambda _msg: None) -> AuditSummary:
+              labels: str | Path | None = None, log: Callable[[str], None] = lambda _msg: None) -> AuditSummary:
     """Run the audit and store its evidence in `out`; returns what happened, counts reconciled."""
     out = Path(out)
+    grader = Grader(config, load_labels(labels) if labels else None, offline)
     reader = read_logs(logs, fmt, group_by or config.group_by)
     volume, sampler = Volume(), Sampler(config.sample.cap, seed)
     typed: dict[str, Counter[str]] = defaultdict(Counter)  # how each task's requests were typed (for the report)
@@ -78,6 +80,7 @@ def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tierto
         f"{len(replayable)} task types, {len(fam.tested)} with enough traffic to test "
         f"(a proof needs {fam.needed} all-passing samples)")
 
+    grader.check(samples)  # a scorer that cannot run fails here, before any replay call
     cache = Cache(config.path(config.replay.cache) if config.replay.cache else out / "cache.sqlite")
     for rec in config.replay.recorded:
         cache.load_recorded(config.path(rec))
@@ -86,6 +89,7 @@ def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tierto
                     config.quality.target, config.sample.sequential, config.sample.round, config.sample.cap)
     tiers = {t.name: t for t in config.tiers}
     replayer = Replayer(cache, config.replay, offline=offline)
+    grader.replayer = replayer  # judge calls go through the same cache, retries and counts
     results: list[Result] = []
     error = None
     while plan := rounds.next():
@@ -99,7 +103,7 @@ def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tierto
             answers = replayer.run(calls)
         except ReplayError as e:
             answers, error = replayer.answers, str(e)
-        scored = list(_score(items, answers, config, rounds.round))
+        scored = _score(items, answers, config, grader, rounds.round)
         results += scored
         for task, (_, stop, open_tiers) in plan.items():
             rounds.record(task, stop, {t: [bool(r.passed) for r in scored if r.task == task and r.tier == t
@@ -108,6 +112,9 @@ def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tierto
         if error:
             break
 
+    error = error or grader.error
+    if labels:
+        log(grader.labels.summary(labels))
     rs = replayer.stats
     meta = {
         "version": __version__, "created": time.time(), "logs": [str(p) for p in reader.paths],
@@ -118,6 +125,7 @@ def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tierto
         "rounds": rounds.round, "family": {"tested": list(fam.tested), "alpha": fam.alpha, "needed": fam.needed},
         "calls": rs.sent, "cache_hits": rs.cached, "failed": rs.failed, "retried": rs.retried,
         "spend_usd": rs.spend, "missing_offline": len(rs.missing), "error": error,
+        "scorers": grader.choices, "labels": str(labels) if labels else None,
     }
     save_audit(out, meta, volume.by, results)
     cache.close()
@@ -126,29 +134,10 @@ def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tierto
                         len(rs.missing), rounds.round, error)
 
 
-def _score(items: list[Item], answers: dict[str, Answer], config: Config, round_no: int) -> Iterator[Result]:
-    ref_tier = config.reference
+def _score(items: list[Item], answers: dict[str, Answer], config: Config, grader: Grader, round_no: int
+           ) -> list[Result]:
+    """Grade one round's answers; each result remembers its round (sequential decisions look per round)."""
     resolved: dict[tuple[str, str], Answer | None] = {}
     for req, tier, item in items:
         resolved[(req.id, tier.name)] = item if isinstance(item, Answer) else answers.get(item.key)
-    scorers = {}
-    for req, tier, _ in items:
-        if tier is ref_tier:
-            continue
-        if req.task not in scorers:
-            scorers[req.task] = make_scorer(config.spec_for(req.task))
-        ref = resolved[(req.id, ref_tier.name)]
-        got = resolved[(req.id, tier.name)]
-        base = dict(request_id=req.id, source=req.source, task=req.task, tier=tier.name, model=tier.model,
-                    reference=ref.text if ref else None, answer=got.text if got else None,
-                    origin=got.origin if got else "missing", round=round_no)
-        if ref is None or ref.text is None:
-            why = ref.error if ref and ref.error else "no reference answer (offline and not cached)"
-            yield Result(**base, value=None, passed=None, reason=f"unscored: {why}")
-        elif got is None:
-            yield Result(**base, value=None, passed=None, reason="unscored: no answer (offline and not cached)")
-        elif got.text is None:
-            yield Result(**base, value=0.0, passed=False, reason="call failed", error=got.error)
-        else:
-            s = scorers[req.task](got.text, ref.text)
-            yield Result(**base, value=s.value, passed=s.passed, reason=s.reason)
+    return [replace(r, round=round_no) for r in grade_results(items, resolved, config.reference, grader)]

@@ -41,6 +41,8 @@ def audit(
     fmt: str | None = typer.Option(None, "--format", help="Force the log format instead of detecting it."),
     group_by: str | None = typer.Option(None, "--group-by", help="Dotted path of the task key, e.g. metadata.task"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors."),
+    labels: Path | None = typer.Option(None, "--labels", help="Imported grades / expected answers (JSONL or CSV, "
+                                       "per request_id) that override computed scores."),
 ) -> None:
     """Read LOGS, sample each task type, replay the sample on cheaper tiers, score it, store the evidence."""
     from .audit import run_audit
@@ -48,7 +50,8 @@ def audit(
 
     cfg = _run(load_config, config)
     say = (lambda _m: None) if quiet else (lambda m: typer.echo(m, err=True))
-    s = _run(run_audit, logs, cfg, out, seed=seed, offline=offline, fmt=fmt, group_by=group_by, log=say)
+    s = _run(run_audit, logs, cfg, out, seed=seed, offline=offline, fmt=fmt, group_by=group_by,
+             labels=labels, log=say)
     if not quiet:
         typer.echo(f"audit: {s.records} records, {s.skipped} skipped, {s.tasks} task types, {s.sampled} sampled; "
                    f"{s.calls_sent} model calls sent, {s.cache_hits} cache hits, {s.failed} failed -> {s.folder}")

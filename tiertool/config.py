@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
+from .scorers.specs import (
+    SCORER_NAMES,
+    AutoSpec,
+    ExactSpec,
+    FuzzySpec,
+    JsonSpec,
+    NumericSpec,
+    ScorerSpec,
+    drop_union_tags,
+    spec_keys,
+)
+
+__all__ = ["ExactSpec", "FuzzySpec", "JsonSpec", "NumericSpec", "ScorerSpec"]
 
 DEFAULT_CONFIG = "tiertool.yaml"
 
@@ -31,27 +44,6 @@ class Tier(_Strict):
 class Quality(_Strict):
     target: float = Field(default=0.95, gt=0, le=1)
     confidence: float = Field(default=0.95, ge=0.5, lt=1)
-
-
-class ExactSpec(_Strict):
-    scorer: Literal["exact"]
-
-
-class JsonSpec(_Strict):
-    scorer: Literal["json"]
-
-
-class NumericSpec(_Strict):
-    scorer: Literal["numeric"]
-    tolerance: float = Field(default=1e-6, ge=0)
-
-
-class FuzzySpec(_Strict):
-    scorer: Literal["fuzzy"]
-    threshold: float = Field(default=0.85, ge=0, le=1)
-
-
-ScorerSpec = Annotated[ExactSpec | JsonSpec | NumericSpec | FuzzySpec, Field(discriminator="scorer")]
 
 
 class Sample(_Strict):
@@ -107,7 +99,7 @@ class CascadeCheck(_Strict):
 class Config(_Strict):
     tiers: tuple[Tier, ...] = Field(min_length=2, max_length=4)
     quality: Quality = Quality()
-    tasks: dict[str, ScorerSpec] = Field(default_factory=lambda: {"default": FuzzySpec(scorer="fuzzy")})
+    tasks: dict[str, ScorerSpec] = Field(default_factory=dict)  # no entry: `auto` picks per task
     group_by: str = "auto"
     sample: Sample = Sample()
     replay: Replay = Replay()
@@ -127,17 +119,17 @@ class Config(_Strict):
         return self.tiers[-1]
 
     def spec_for(self, task: str) -> ScorerSpec:
-        return self.tasks.get(task) or self.tasks.get("default") or FuzzySpec(scorer="fuzzy")
+        return self.tasks.get(task) or self.tasks.get("default") or AutoSpec(scorer="auto")
 
     def path(self, p: str) -> Path:
         return Path(self.base_dir, p)
 
 
 def _describe(err: dict[str, Any], model: type[BaseModel]) -> str:
-    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-after"))
+    loc = ".".join(str(p) for p in drop_union_tags(err["loc"]) if not str(p).startswith("function-after"))
     if err["type"] == "extra_forbidden":
         parent = err["loc"][:-1]
-        allowed = _allowed_keys(model, parent)
+        allowed = _allowed_keys(model, parent) or spec_keys(parent)
         return f"{loc}: unknown key" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
     if err["type"] == "too_short":
         return f"{loc}: needs at least {err['ctx']['min_length']} entries (cheapest first, the reference last)"
@@ -146,8 +138,9 @@ def _describe(err: dict[str, Any], model: type[BaseModel]) -> str:
     if err["type"] == "union_tag_invalid":
         return f"{loc}: scorer must be one of {err['ctx']['expected_tags']}"
     if err["type"] == "union_tag_not_found":
-        return f"{loc}: missing 'scorer' (one of exact, json, numeric, fuzzy)"
-    return f"{loc}: {err['msg']}" if loc else err["msg"]
+        return f"{loc}: missing 'scorer' (one of {', '.join(SCORER_NAMES)})"
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{loc}: {msg}" if loc else msg
 
 
 def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:

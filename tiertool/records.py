@@ -32,6 +32,7 @@ class Request:
     finish_reason: str | None = None
     latency_s: float | None = None
     is_batch: bool = False
+    expected: str | None = None
 
     @property
     def replayable(self) -> bool:

@@ -55,6 +55,15 @@ def build(audit: Audit, rec: Recommendation, examples: int = 0, today: date | No
             "error": meta.get("error"),
         },
     }
+    chosen = meta.get("scorers") or {}
+    for row in data["tasks"]:
+        if row["task"] in chosen:  # what `auto` (or the config) picked, and why
+            row["scorer"], row["scorer_reason"] = chosen[row["task"]]["scorer"], chosen[row["task"]]["reason"]
+    from .examples import reference_accuracy
+
+    accuracy = reference_accuracy(audit)
+    if accuracy:
+        data["reference_accuracy"] = accuracy
     data["warnings"] = warnings(data, rec, today)
     if examples > 0:
         from .report_examples import examples as worst
@@ -160,6 +169,12 @@ def render_md(data: dict[str, Any]) -> str:
     lines += [f"| {_md(r[0])} | {' | '.join(r[1:])} |" for r in _saving_rows(data)]
     lines += ["", f"Audit: {data['audit']['calls']} model calls sent, {data['audit']['cache_hits']} cache hits."]
     lines += ["", "## Why", ""] + [f"- **{_md(t['task'])}**: {_md(t['reason'])}" for t in data["tasks"]]
+    lines += ["", "## Scorers", ""] + [f"- **{_md(t['task'])}**: `{t['scorer']}`"
+                                       + (f" ({_md(t['scorer_reason'])})" if t.get("scorer_reason") else "")
+                                       for t in data["tasks"]]
+    for task, acc in data.get("reference_accuracy", {}).items():
+        lines.append(f"- reference tier accuracy on **{_md(task)}** vs expected answers: {acc['passed']}/"
+                     f"{acc['scored']} ({acc['accuracy']:.1%})")
     if data["warnings"]:
         lines += ["", "## Warnings", ""] + [f"- {_md(w['message'])}" for w in data["warnings"]]
     if data.get("examples"):
@@ -245,6 +260,12 @@ def render_term(data: dict[str, Any], width: int | None = 120, color: bool = Fal
         console.print(f"  {line}", markup=False)
     for t in data["tasks"]:
         console.print(f"  {t['task']}: {t['reason']}", markup=False)
+    for t in data["tasks"]:
+        if t.get("scorer_reason", "").startswith("auto"):
+            console.print(f"  {t['task']}: scorer {t['scorer_reason']}", markup=False)
+    for task, acc in data.get("reference_accuracy", {}).items():
+        console.print(f"  reference accuracy on {task} vs expected: {acc['passed']}/{acc['scored']} "
+                      f"({acc['accuracy']:.1%})", markup=False)
     for w in data["warnings"]:
         console.print(f"[yellow]warning:[/] {escape(w['message'])}")
     for task, recs in (data.get("examples") or {}).items():

@@ -1,8 +1,7 @@
 """Worst-scoring examples per task for the report, with their prompts read back from the log.
 
-`worst_examples` stands in for issue 5's `tiertool.examples.worst_examples` (same name, signature and
-records); the report uses that one when it exists. Prompts are not kept in the audit, so they are read
-from the log line each example came from (its `source`, "file:line"), only when examples are asked for.
+Prompts are not kept in the audit, so they are read from the log line each example came from (its `source`,
+"file:line"), only when examples are asked for.
 """
 
 from __future__ import annotations
@@ -14,30 +13,12 @@ from typing import Any
 
 from .store import Audit
 
-FIELDS = ("request_id", "source", "tier", "model", "reference", "answer", "value", "reason")
-
-
-def worst_examples(audit: Audit, n: int) -> dict[str, list[dict[str, Any]]]:
-    """Per task, the `n` scored answers furthest below the reference (failures first, lowest score first)."""
-    by: dict[str, list[Any]] = defaultdict(list)
-    for r in audit.results:
-        if r.reference is not None and (r.passed is not None or r.error):
-            by[r.task].append(r)
-    return {task: [{f: getattr(r, f) for f in FIELDS}
-                   for r in sorted(rows, key=lambda r: (bool(r.passed), r.value or 0.0, r.request_id, r.tier))[:n]]
-            for task, rows in by.items()}
-
 
 def examples(audit: Audit, n: int) -> dict[str, list[dict[str, Any]]]:
-    """Worst examples (issue 5's function when present), each with a `prompt` (None when the log is gone)."""
-    try:
-        from .examples import worst_examples as impl  # type: ignore[import-not-found]
-    except ImportError:
-        impl = worst_examples
-    found = impl(audit, n)
-    order = [t for t in audit.tasks if t in found] + [t for t in found if t not in audit.tasks]
-    out = {task: [dict(rec) if isinstance(rec, dict) else {f: getattr(rec, f, None) for f in FIELDS}
-                  for rec in found[task]] for task in order}
+    """The worst examples (tiertool.examples), each with its `prompt` (None when the log line is gone)."""
+    from .examples import worst_examples
+
+    out = worst_examples(audit, n)
     prompts = read_prompts({rec["source"] for recs in out.values() for rec in recs}, audit)
     for recs in out.values():
         for rec in recs:

@@ -202,7 +202,7 @@ class Rounds:
     closes when proven (p-value <= the family level), futile (the mirror test at FUTILITY_ALPHA), or when
     even the optimistic end of its pass rate (70% upper bound) could not be proven within the cap.
     Once a tier is proven for a task, dearer tiers stop.
-    Fixed: one round of `per_task` requests on every tier.
+    Fixed: one round of `per_task` requests on every tier, for every task type.
     """
 
     def __init__(self, tiers: list[str], available: dict[str, int], fam: Family, target: float,
@@ -211,7 +211,9 @@ class Rounds:
         self.sequential, self.step = sequential, step
         self.limit = {t: min(n, cap) for t, n in available.items()}
         self.done = dict.fromkeys(available, 0)
-        self.tests = {(task, tier): Test([], "open" if task in fam.tested else "skipped")
+        # a sequential audit spends nothing on task types that cannot be proven; a fixed one scores them too,
+        # so their pass rates are on record
+        self.tests = {(task, tier): Test([], "open" if task in fam.tested or not sequential else "skipped")
                       for task in available for tier in tiers}
         self.round = 0
 
