@@ -10,7 +10,7 @@ from pathlib import Path
 from . import __version__
 from .cache import Cache, cache_key
 from .config import Config, Tier
-from .errors import ReplayError
+from .errors import InputError, ReplayError
 from .ingest import read_logs
 from .prices import same_model
 from .records import Answer, Request
@@ -41,16 +41,26 @@ def _from_log(req: Request, tier: Tier) -> bool:
 
 def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tiertool", seed: int = 0,
               offline: bool = False, fmt: str | None = None, group_by: str | None = None,
-              log: Callable[[str], None] = lambda _msg: None) -> AuditSummary:
+              log: Callable[[str], None] = lambda _msg: None, mapping: str | None = None,
+              strict: bool = False) -> AuditSummary:
     """Run the audit and store its evidence in `out`; returns what happened, counts reconciled."""
     out = Path(out)
-    reader = read_logs(logs, fmt, group_by or config.group_by)
+    reader = read_logs(logs, fmt, group_by or config.group_by, mapping)
     volume, sampler = Volume(), Sampler(config.sample.per_task, seed)
+    non_replayable = 0
     for req in reader:
         volume.add(req)
         if req.replayable:
             sampler.add(req)
+        else:
+            non_replayable += 1
     stats = reader.stats
+    if strict and stats.skipped:
+        first = stats.examples[0]
+        raise InputError(f"--strict: {stats.skipped} log line(s) skipped; first {first.source}: {first.reason}")
+    if non_replayable:
+        log(f"{non_replayable} records are not replayable (no captured prompt, or failed): they count for volume "
+            f"and savings but are never replayed")
     samples = sampler.samples()
     log(f"read {stats.records} records from {len(reader.paths)} file(s), skipped {stats.skipped}; "
         f"{len(samples)} task types with replayable requests")
@@ -85,7 +95,8 @@ def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tierto
         "version": __version__, "created": time.time(), "logs": [str(p) for p in reader.paths],
         "seed": seed, "offline": offline, "config": config.model_dump(mode="json"),
         "formats": stats.formats, "lines": stats.lines, "records": stats.records, "skipped": stats.skipped,
-        "skip_reasons": dict(stats.reasons), "skip_examples": [[s.source, s.reason] for s in stats.examples],
+        "skip_reasons": dict(stats.reasons), "non_replayable": non_replayable, "joined": stats.joined,
+        "typing": dict(stats.typing), "skip_examples": [[s.source, s.reason] for s in stats.examples],
         "first_time": volume.first, "last_time": volume.last,
         "calls": rs.sent, "cache_hits": rs.cached, "failed": rs.failed, "retried": rs.retried,
         "spend_usd": rs.spend, "missing_offline": len(rs.missing), "error": error,
