@@ -5,6 +5,7 @@ Observations that are not generations (spans, events) are not LLM requests: skip
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ..records import Request
@@ -50,6 +51,16 @@ def _messages(value: Any) -> tuple[dict[str, Any], ...]:
     return check_messages(value)
 
 
+def _value(v: Any) -> Any:
+    """Model parameters are exported as strings ("0.3", "5", "true"): restore their JSON values."""
+    if isinstance(v, str):
+        try:
+            return json.loads(v)
+        except ValueError:
+            return v
+    return v
+
+
 def _output(value: Any) -> str | None:
     value = maybe_json(value)
     if isinstance(value, dict) and "content" in value:
@@ -74,7 +85,7 @@ def _parse(obj: dict[str, Any], source: str, group_by: str, k: dict[str, str]) -
     cached = usage.get("input_cached_tokens", usage.get("cache_read_input_tokens"))
     return Request(
         id=str(obj.get("id") or source), source=source, model=model, messages=_messages(obj.get("input")),
-        params=params_of({p: maybe_json(v) for p, v in as_dict(obj.get(k["params"]), k["params"]).items()}),
+        params=params_of({p: _value(v) for p, v in as_dict(obj.get(k["params"]), k["params"]).items()}),
         output=_output(obj.get("output")), task=task, task_source=how,
         input_tokens=to_int(usage.get("input"), "usage.input"), output_tokens=to_int(usage.get("output"), "output"),
         cached_tokens=to_int(cached, "usage.input_cached_tokens"),
