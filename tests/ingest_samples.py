@@ -107,7 +107,8 @@ def langfuse_api(tmp: Path) -> Path:
 
 
 def helicone(tmp: Path) -> Path:
-    full = {"request_id": "h-1", "request_created_at": "2026-01-03T08:00:00.000Z", "request_path": "/v1/chat/completions",
+    full = {"request_id": "h-1", "request_created_at": "2026-01-03T08:00:00.000Z",
+            "request_path": "/v1/chat/completions",
             "request_body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi there"}],
                              "temperature": 0.5},
             "response_body": chat_completion("Hello!", model="gpt-4o-mini"), "response_status": 200,
