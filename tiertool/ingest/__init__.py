@@ -34,6 +34,7 @@ from .common import BadRecord
 from .tasktype import TaskTyper
 
 EXAMPLES_PER_REASON = 5
+MAX_REASONS = 1000
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ class ReadStats:
 
     def skip(self, source: str, reason: str) -> None:
         self.skipped += 1
+        if reason not in self.reasons and len(self.reasons) >= MAX_REASONS:  # memory stays bounded
+            reason = f"other reasons (more than {MAX_REASONS} distinct ones)"
         if self.reasons[reason] < EXAMPLES_PER_REASON:
             self.examples.append(Skipped(source, reason))
         self.reasons[reason] += 1

@@ -34,7 +34,7 @@ def kind(path: Path) -> str:
         head = fh.read(8192)
     if head.startswith(SQLITE_MAGIC):
         return "sqlite"
-    if not head.strip():
+    if not head:
         return "empty"
     if b"\x00" in head and head[:2] not in BOMS:
         return "binary"
@@ -55,9 +55,11 @@ def decode_error(e: Exception, line: bytes | str) -> str:
     if isinstance(e, UnicodeDecodeError) or "UTF-8" in msg or "utf-8" in msg:
         return "not UTF-8 text (re-save the file as UTF-8, e.g. iconv -f latin1 -t utf-8)"
     pos = getattr(e, "pos", None)
-    end = len(line.rstrip())
-    if pos is not None and pos >= end - 1 and line.lstrip()[:1] in (b"{", b"[", "{", "["):
+    ends_early = "end of data" in msg or "Unterminated" in msg or (pos is not None and pos >= len(line.rstrip()))
+    if ends_early and line.lstrip()[:1] in (b"{", b"[", "{", "["):
         return "truncated JSON (the line ends before the object closes)"
+    if "after document" in msg or "Extra data" in msg:
+        return "not valid JSON (text after the object)"
     return f"not valid JSON ({msg.split(':')[0]})"
 
 
