@@ -43,7 +43,8 @@ def skeleton(messages: tuple[dict, ...]) -> str:
     user = mask(user[:2000] + (" " + user[-400:] if len(user) > 2400 else ""))
     if len(user) > 140:
         user = user[:100] + " … " + user[-40:]
-    return f"{mask(system[:600])[:160]} || {user}"
+    system = mask(system[:600])[:160]
+    return f"{system} || {user}" if system or user else ""
 
 
 def group_name(skel: str, taken: set[str]) -> str:
@@ -83,6 +84,8 @@ class TaskTyper:
         if req.task_source != "none" or not req.messages:
             return req
         skel = skeleton(req.messages)
+        if not skel:
+            return req
         hit = self._cache.get(skel)
         if hit is None:
             hit = self._match(skel)
