@@ -176,3 +176,16 @@ def test_inspect_lists_every_format_it_read(tmp_path):
     assert data["records"] + data["skipped"] == data["lines"]
     assert data["joined"] == 3
     assert sum(t["requests"] for t in data["tasks"]) == data["records"]
+
+
+def test_real_paired_outputs_csv_reads_every_row(shared_data):
+    import pandas
+
+    path = shared_data / "gsm8k_responses.csv"
+    mapping = "prompt=prompt,response=gpt-4-1106-preview_response,model='gpt-4-1106-preview'"
+    r = runner.invoke(app, ["inspect", str(path), "--map", mapping, "--json", "--strict"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["records"] == len(pandas.read_csv(path)) and data["skipped"] == 0
+    assert data["replayable"] == data["records"]
+    assert sum(t["requests"] for t in data["typing"]) == data["records"]

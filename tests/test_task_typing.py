@@ -59,19 +59,30 @@ def test_typing_order_and_shares(tmp_path):
     rows = [
         {**base, "tags": ["task:tagged"], "metadata": {"task": "meta", "team": "t1"}},  # tag beats metadata
         {**base, "metadata": {"task": "meta", "team": "t2"}},
-        {**base, "metadata": {"team": "t3"}},  # inferred
-        {**base, "messages": []} | {"messages": [{"role": "assistant", "content": "x"}]},
+        *[{**base, "metadata": {"team": "t3"}}] * 3,  # inferred
+        {**base, "messages": [{"role": "assistant", "content": "x"}]},  # nothing to cluster on
     ]
     path = S.jsonl(tmp_path / "chat.jsonl", rows)
     got = [(r.task, r.task_source) for r in read_logs([path])]
     assert got[:3] == [("tagged", "tag"), ("meta", "metadata"), ("auto:write-haiku-about-rain", "inferred")]
-    assert got[3] == ("untagged", "none")  # nothing to cluster on: no user prompt
+    assert got[5] == ("untagged", "none")
     assert [r.task for r in read_logs([path], group_by="metadata.team")][:3] == ["t1", "t2", "t3"]
     out = json.loads(runner.invoke(app, ["inspect", str(path), "--json"]).output)
-    shares = {t["source"]: t["share"] for t in out["typing"]}
-    assert shares == {"tag": 0.25, "metadata": 0.25, "inferred": 0.25, "none": 0.25}
+    shares = {t["source"]: t["requests"] for t in out["typing"]}
+    assert shares == {"tag": 1, "metadata": 1, "inferred": 3, "none": 1}
     inferred = next(t for t in out["tasks"] if t["typed_by"] == "inferred")
-    assert inferred["similarity_mean"] == 1.0 and inferred["requests"] == 1
+    assert inferred["similarity_mean"] == 1.0 and inferred["requests"] == 3
+
+
+def test_free_form_prompts_are_not_made_into_task_types(tmp_path):
+    rng = random.Random(3)
+    words = ["apple", "river", "quantum", "tax", "poem", "engine", "soup", "galaxy", "law", "piano", "moss"]
+    rows = [{"model": "gpt-4o", "messages": [{"role": "user", "content": " ".join(rng.choices(words, k=8))}]}
+            for _ in range(60)]
+    path = S.jsonl(tmp_path / "chat.jsonl", rows)
+    out = json.loads(runner.invoke(app, ["inspect", str(path), "--json"]).output)
+    assert out["tasks"] == [{"task": "untagged", "requests": 60, "share": 1.0, "replayable": 60, "typed_by": "none"}]
+    assert out["typing"] == [{"source": "none", "how": "untyped", "requests": 60, "share": 1.0}]
 
 
 def test_inspect_text_shows_typing_tightness_spend_and_span(tmp_path):

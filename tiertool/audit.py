@@ -55,6 +55,8 @@ def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tierto
         else:
             non_replayable += 1
     stats = reader.stats
+    volume.rename(reader.renames)
+    sampler.rename(reader.renames)
     if strict and stats.skipped:
         first = stats.examples[0]
         raise InputError(f"--strict: {stats.skipped} log line(s) skipped; first {first.source}: {first.reason}")

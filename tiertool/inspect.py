@@ -66,7 +66,12 @@ def inspect_logs(paths: list[str | Path], fmt: str | None = None, group_by: str 
             first = r.time if first is None or r.time < first else first
             last = r.time if last is None or r.time > last else last
     st = reader.stats
-    groups = {g.name: g for g in reader.typer.groups} if reader.typer else {}
+    for old, new in reader.renames.items():  # inferred groups too small to be a task type
+        count, rep, _ = tasks.pop(old)
+        t = tasks.setdefault(new, [0, 0, "none"])
+        t[0] += count
+        t[1] += rep
+    groups = {g.name: g for g in reader.typer.kept()} if reader.typer else {}
     n = st.records or 1
     task_rows = []
     for name, (count, rep, source) in sorted(tasks.items(), key=lambda kv: (-kv[1][0], kv[0])):

@@ -50,3 +50,11 @@ class Volume:
         if req.time is not None:
             self.first = req.time if self.first is None else min(self.first, req.time)
             self.last = req.time if self.last is None else max(self.last, req.time)
+
+    def rename(self, renames: dict[str, str]) -> None:
+        """Merge the aggregates of renamed tasks into their new task."""
+        for (task, model) in [k for k in self.by if k[0] in renames]:
+            usage = self.by.pop((task, model))
+            into = self.by[(renames[task], model)]
+            for f in fields(Usage):
+                setattr(into, f.name, getattr(into, f.name) + getattr(usage, f.name))

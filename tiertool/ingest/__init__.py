@@ -135,6 +135,14 @@ class LogReader:
             stats.records += 1
             stats.typing[req.task_source] += 1
             yield req
+        if typer is not None:
+            self.renames = typer.dissolved()
+            moved = sum(g.requests for g in typer.groups if g.name in self.renames)
+            stats.typing["inferred"] -= moved
+            stats.typing["none"] += moved
+            stats.typing += Counter()  # drop zero counts
+
+    renames: dict[str, str] = {}  # task -> task: inferred groups dissolved after reading (see TaskTyper)
 
     def _joined(self) -> Iterator[Request]:
         """Batch result files are read first and joined to their request lines when both are given."""

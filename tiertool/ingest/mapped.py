@@ -1,5 +1,6 @@
 """Any other CSV or JSON-lines log, read through a column map: `--map prompt=question,response=answer,
-model=model_name,task=category` (dotted paths reach into JSON objects)."""
+model=model_name,task=category` (dotted paths reach into JSON objects; a quoted value such as
+`model='gpt-4o'` is the same for every row)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def parse_map(spec: str | None) -> dict[str, str]:
         if key not in KEYS:
             raise InputError(f"--map: unknown key '{key}'; known: {', '.join(KEYS)}")
         out[key] = col
-    missing = [k for k in REQUIRED if k not in out]
+    missing = [k for k in REQUIRED if k not in out]  # model='gpt-4o' (quoted) is a literal for every row
     if missing:
         raise InputError(f"--map needs {' and '.join(f'{k}=COLUMN' for k in missing)}")
     return out
@@ -36,9 +37,13 @@ def parse_map(spec: str | None) -> dict[str, str]:
 
 def check_columns(path: str, columns: list[str], mapping: dict[str, str]) -> None:
     """A CSV header must hold every mapped column: else one clear error, not a skip per line."""
-    absent = [f"{k}={c}" for k, c in mapping.items() if c not in columns]
+    absent = [f"{k}={c}" for k, c in mapping.items() if c not in columns and not _literal(c)]
     if absent:
         raise InputError(f"{path}:1: --map {', '.join(absent)}: no such column; columns are: {', '.join(columns)}")
+
+
+def _literal(col: str) -> bool:
+    return len(col) >= 2 and col[0] == col[-1] == "'"
 
 
 def sniff(obj: dict[str, Any]) -> bool:
@@ -50,6 +55,8 @@ def parse(obj: dict[str, Any], source: str, group_by: str, mapping: dict[str, st
         col = mapping.get(key)
         if col is None:
             return None
+        if _literal(col):
+            return col[1:-1]
         return obj[col] if col in obj else dotted(obj, col)
 
     prompt, model = get("prompt"), get("model")

@@ -73,8 +73,10 @@ class Group:
 class TaskTyper:
     """Give untyped requests with a prompt an inferred task (`task_source="inferred"`)."""
 
-    def __init__(self, threshold: float = 80.0, max_groups: int = 200, cache_size: int = 100_000) -> None:
+    def __init__(self, threshold: float = 80.0, max_groups: int = 200, cache_size: int = 100_000,
+                 min_requests: int = 3) -> None:
         self.threshold, self.max_groups, self.cache_size = threshold, max_groups, cache_size
+        self.min_requests = min_requests
         self.groups: list[Group] = []
         self._skeletons: list[str] = []
         self._cache: dict[str, tuple[int, float]] = {}
@@ -112,3 +114,11 @@ class TaskTyper:
         self.groups.append(Group(group_name(skel, {g.name for g in self.groups}), skel))
         self._skeletons.append(skel)
         return len(self.groups) - 1, 1.0
+
+    def dissolved(self) -> dict[str, str]:
+        """Groups too small to be a task type (a template seen fewer than `min_requests` times is not a
+        template: free-form prompts): their requests go back to untyped. Call after reading."""
+        return {g.name: "untagged" for g in self.groups if g.requests < self.min_requests}
+
+    def kept(self) -> list[Group]:
+        return [g for g in self.groups if g.requests >= self.min_requests]
