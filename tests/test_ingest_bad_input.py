@@ -175,3 +175,24 @@ def test_records_plus_skipped_is_lines(tmp_path_factory, lines):
     except ValueError:
         assert s.lines == len(lines)  # otherwise every physical line is accounted for
     assert sum(s.reasons.values()) == s.skipped
+
+
+def test_sqlite_that_is_not_llm_logs_db(tmp_path):
+    import sqlite3
+    path = tmp_path / "other.db"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE t (x)")
+    con.commit()
+    con.close()
+    r = inspect(str(path))
+    assert r.exit_code == 2 and "other.db: SQLite file without an llm `responses` table" in r.output
+    r = inspect(str(S.llm_db(tmp_path)), "--format", "helicone")
+    assert r.exit_code == 2 and "the only SQLite log read is llm's logs.db" in r.output
+
+
+def test_oversized_single_document_says_how_to_convert(tmp_path, monkeypatch):
+    monkeypatch.setattr(sources, "MAX_DOC", 100)
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps([GOOD, GOOD], indent=2), encoding="utf-8")
+    r = inspect(str(path))
+    assert r.exit_code == 2 and "convert it to JSON lines first, e.g. jq -c '.[]'" in r.output

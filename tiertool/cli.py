@@ -36,7 +36,7 @@ def _run(fn, *args, **kwargs):
 
 @app.command()
 def audit(
-    logs: list[Path] = typer.Argument(..., help="Request log file(s): LiteLLM spend logs or OpenAI chat JSONL."),
+    logs: list[Path] = typer.Argument(..., help="Request log file(s), any supported format (see `tiertool inspect`)."),
     config: Path | None = typer.Option(None, "--config", "-c", help="Config file [default: ./tiertool.yaml]"),
     out: Path = typer.Option(Path(".tiertool"), "--out", "-o", help="Audit folder to write."),
     seed: int = typer.Option(0, help="Sampling seed: the same seed samples the same requests."),

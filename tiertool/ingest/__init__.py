@@ -146,7 +146,7 @@ class LogReader:
 
     def _joined(self) -> Iterator[Request]:
         """Batch result files are read first and joined to their request lines when both are given."""
-        roles = {p: self._role(p) for p in self.paths}
+        roles = {p: self._role(p) for p in self.paths} if len(self.paths) > 1 else {}
         if not ({"batch-request", "batch-result"} <= set(roles.values())):
             for path in self.paths:
                 yield from self._read(path)

@@ -83,16 +83,15 @@ def _lines(fh: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
 
 
 def _document(path: Path, first: bytes) -> Any:
-    """The whole file as one JSON value when it is one (an array or a pretty-printed object), else None."""
-    start = first.lstrip()[:1]
-    if start == b"{":
-        try:
-            loads(first)
-            return None  # the first line is a whole object: JSON lines
-        except ValueError:
-            pass
-    elif start != b"[":
+    """The whole file as one JSON value when it is one (an array, or a pretty-printed object), else None."""
+    if first.lstrip()[:1] not in (b"{", b"["):
         return None
+    try:
+        value = loads(first)
+    except ValueError:
+        value = None
+    else:  # the first line is complete: JSON lines, unless it is the file's only line and an array
+        return value if isinstance(value, list) and len(first) >= path.stat().st_size - 3 else None
     size = path.stat().st_size
     if size > MAX_DOC:
         raise InputError(f"{path}: one JSON document of {size >> 20} MiB (over {MAX_DOC >> 20} MiB); "
