@@ -189,3 +189,22 @@ def test_real_paired_outputs_csv_reads_every_row(shared_data):
     assert data["records"] == len(pandas.read_csv(path)) and data["skipped"] == 0
     assert data["replayable"] == data["records"]
     assert sum(t["requests"] for t in data["typing"]) == data["records"]
+
+
+def test_otel_older_indexed_attributes_and_message_events(tmp_path):
+    attrs = {"gen_ai.system": "openai", "gen_ai.request.model": "gpt-4o-mini", "gen_ai.prompt.0.role": "system",
+             "gen_ai.prompt.0.content": "Be kind", "gen_ai.prompt.1.role": "user", "gen_ai.prompt.1.content": "Hi",
+             "gen_ai.completion.0.content": "Hello", "gen_ai.completion.0.finish_reason": "stop",
+             "gen_ai.usage.prompt_tokens": 7, "gen_ai.usage.completion_tokens": 2,
+             "gen_ai.usage.cache_read_input_tokens": 4, "traceloop.workflow.name": "greeter"}
+    span = {"traceId": "t", "spanId": "s", "name": "openai.chat", "startTimeUnixNano": "1767225600000000000",
+            "attributes": [S._attr(k, v) for k, v in attrs.items()], "status": {"code": 2}}
+    evented = {**span, "spanId": "e", "attributes": [S._attr("gen_ai.request.model", "gpt-4o")],
+               "events": [{"name": "gen_ai.user.message", "attributes": [S._attr("content", "Ping")]},
+                          {"name": "gen_ai.choice", "attributes": [S._attr("content", "Pong")]}]}
+    path = S.jsonl(tmp_path / "spans.jsonl", [{"resourceSpans": [{"scopeSpans": [{"spans": [span, evented]}]}]}])
+    (a, b), _ = read(path)
+    assert a.messages == ({"role": "system", "content": "Be kind"}, {"role": "user", "content": "Hi"})
+    assert (a.output, a.finish_reason, a.input_tokens, a.output_tokens, a.cached_tokens) == ("Hello", "stop", 7, 2, 4)
+    assert (a.task, a.task_source, a.status, a.provider) == ("greeter", "name", "error", "openai")
+    assert b.messages == ({"role": "user", "content": "Ping"},) and b.output == "Pong"

@@ -18,6 +18,10 @@ PARAMS = {"temperature": "temperature", "top_p": "top_p", "max_tokens": "max_tok
           "stop_sequences": "stop", "frequency_penalty": "frequency_penalty",
           "presence_penalty": "presence_penalty"}
 INDEXED = re.compile(r"gen_ai\.(prompt|completion)\.(\d+)\.(role|content|finish_reason)$")
+# The semantic conventions' names first, then those older instrumentations (OpenLLMetry, OpenLIT) write.
+CACHE_READ = ("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens",
+              "gen_ai.usage.cached_input_tokens")
+CACHE_WRITE = ("gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_creation_input_tokens")
 NAME_KEYS = ("traceloop.workflow.name", "langfuse.trace.name", "gen_ai.agent.name")
 
 
@@ -107,6 +111,10 @@ def _messages(attrs: dict[str, Any], events: list[dict[str, Any]]) -> tuple[list
     return msgs, text, finish
 
 
+def _first(attrs: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    return next((attrs[k] for k in keys if k in attrs), None)
+
+
 def parse(span: dict[str, Any], source: str, group_by: str) -> Request:
     if not isinstance(span, dict):
         raise BadRecord("span must be an object")
@@ -138,8 +146,8 @@ def parse(span: dict[str, Any], source: str, group_by: str) -> Request:
         output=text, finish_reason=finish, task=task, task_source=how,
         input_tokens=to_int(usage_in, "gen_ai.usage.input_tokens"),
         output_tokens=to_int(usage_out, "gen_ai.usage.output_tokens"),
-        cached_tokens=to_int(attrs.get("gen_ai.usage.cache_read.input_tokens"), "cache_read.input_tokens"),
-        cache_write_tokens=to_int(attrs.get("gen_ai.usage.cache_creation.input_tokens"), "cache_creation"),
+        cached_tokens=to_int(_first(attrs, CACHE_READ), CACHE_READ[0]),
+        cache_write_tokens=to_int(_first(attrs, CACHE_WRITE), CACHE_WRITE[0]),
         time=start / 1e9 if start else None, latency_s=(end - start) / 1e9 if start and end else None,
         tags=tags, status="error" if status in (2, "STATUS_CODE_ERROR") else "success",
         provider=attrs.get("gen_ai.provider.name") or attrs.get("gen_ai.system"), trace_id=span.get("traceId"),
