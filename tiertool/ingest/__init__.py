@@ -169,14 +169,14 @@ class LogReader:
         yield from pending.values()  # results whose request line was not given: volume only
 
     def _role(self, path: Path) -> str:
-        """The batch role of a file, from its first readable JSON object."""
+        """The batch role of a file, from its first line."""
         if self.fmt == mapped.NAME or sources.kind(path) != "text":
             return ""
-        for _, obj, err in sources.json_units(path):
-            if err is None and isinstance(obj, dict):
-                fmt = self._forced() or next((f for f in FORMAT_LIST if f.sniff(obj)), None)
-                return fmt.role if fmt else ""
-        return ""
+        obj = sources.first_line_value(path)  # batch files are JSON lines
+        if not isinstance(obj, dict):
+            return ""
+        fmt = self._forced() or next((f for f in FORMAT_LIST if f.sniff(obj)), None)
+        return fmt.role if fmt else ""
 
     def _read(self, path: Path) -> Iterator[Request]:
         stats = self.stats

@@ -82,6 +82,16 @@ def _lines(fh: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
         yield n, line
 
 
+def first_line_value(path: Path) -> Any:
+    """The JSON value of the first non-empty line, or None."""
+    with _open(path) as fh:
+        first = next((ln for _, ln in _lines(fh) if ln is not None and ln.strip()), b"")
+    try:
+        return loads(first.removeprefix(b"\xef\xbb\xbf"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
 def _document(path: Path, first: bytes) -> Any:
     """The whole file as one JSON value when it is one (an array, or a pretty-printed object), else None."""
     if first.lstrip()[:1] not in (b"{", b"["):
