@@ -147,6 +147,11 @@ def test_csv_errors_name_the_columns(tmp_path):
     assert r.exit_code == 2 and f"{path}:1: --map prompt=question: no such column" in r.output
     out = json.loads(inspect(str(path), "--map", "prompt=q,model=a", "--json").output)
     assert out["records"] == 1 and out["skip_reasons"][0]["reason"] == "row has 1 fields, the header has 2"
+    r = inspect(str(path), "--format", "helicone")
+    assert r.exit_code == 2 and "a CSV log is read with --map" in r.output
+    txt = tmp_path / "export.txt"  # a CSV by content, not by name
+    txt.write_text("q,a\nhi,gpt-4o\n", encoding="utf-8")
+    assert json.loads(inspect(str(txt), "--map", "prompt=q,model=a", "--json").output)["records"] == 1
 
 
 LINES = st.one_of(

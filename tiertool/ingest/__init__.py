@@ -195,7 +195,12 @@ class LogReader:
             units = ((f"{path}:responses row {rowid}", row, None) for rowid, row in llm_logs.db_rows(path))
             yield from self._parse_units(path, units, FORMATS[llm_logs.NAME])
             return
+        if what == "text" and self.fmt == mapped.NAME and not isinstance(sources.first_line_value(path), dict):
+            what = "csv"  # --map on a file that is not JSON lines: CSV whatever its name
         if what == "csv":
+            if self.fmt not in (None, mapped.NAME):
+                raise InputError(f"{path}: a CSV log is read with --map prompt=COLUMN,model=COLUMN, "
+                                 f"not --format {self.fmt}")
             if not self.mapping:
                 header = sources.csv_header(path)
                 if not {"prompt", "model"} <= set(header):
