@@ -43,7 +43,7 @@ def test_each_bad_line_is_named_with_file_line_and_reason(tmp_path):
     assert "truncated" in by_line[f"{path}:2"]
     assert "not valid JSON" in by_line[f"{path}:3"]
     assert by_line[f"{path}:4"] == "expected a JSON object, got list"
-    assert "'prompt_tokens' must be a number, got 'many'" in by_line[f"{path}:5"]
+    assert "'prompt_tokens' must be a finite number, got 'many'" in by_line[f"{path}:5"]
     assert "not a record of any known format (fields hello)" in by_line[f"{path}:6"]
     assert by_line[f"{path}:7"] == "empty line"
     assert "not UTF-8" in by_line[f"{path}:9"]

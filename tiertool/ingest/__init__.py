@@ -224,7 +224,12 @@ class LogReader:
                 stats.skip(source, err)
                 continue
             if isinstance(obj, dict) and "resourceSpans" in obj:
-                items = [(f"{source} span {k}", span) for k, span in enumerate(otel_genai.expand(obj), 1)]
+                try:
+                    items = [(f"{source} span {k}", span) for k, span in enumerate(otel_genai.expand(obj), 1)]
+                except BadRecord as e:
+                    stats.lines += 1
+                    stats.skip(source, str(e))
+                    continue
                 if not items:
                     stats.lines += 1
                     stats.skip(source, "OTLP export with no spans")
@@ -253,7 +258,7 @@ class LogReader:
                 except BadRecord as e:
                     stats.skip(src, str(e))
                     continue
-                except (TypeError, ValueError, AttributeError, KeyError) as e:  # wrong shapes deep inside
+                except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as e:  # wrong shapes deep down
                     stats.skip(src, f"unexpected shape for {use.name} ({type(e).__name__}: {e})")
                     continue
                 yield req

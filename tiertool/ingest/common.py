@@ -77,8 +77,8 @@ def to_int(value: Any, name: str) -> int:
         raise BadRecord(f"'{name}' must be a number, got {type(value).__name__}")
     try:
         return int(float(value))
-    except ValueError:
-        raise BadRecord(f"'{name}' must be a number, got {value!r}") from None
+    except (ValueError, OverflowError):
+        raise BadRecord(f"'{name}' must be a finite number, got {value!r}") from None
 
 
 def to_float(value: Any, name: str) -> float | None:

@@ -54,15 +54,25 @@ def attributes(items: Any) -> dict[str, Any]:
     return {a["key"]: any_value(a.get("value")) for a in items if isinstance(a, dict) and "key" in a}
 
 
+def _items(obj: Any, key: str, where: str) -> list:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise BadRecord(f"OTLP '{where}.{key}' must be a list, got {type(value).__name__}")
+    return value
+
+
 def expand(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Each span of an export request, with its resource's attributes under `_resource`."""
-    if "resourceSpans" not in doc:
-        yield doc
-        return
-    for rs in doc.get("resourceSpans") or []:
-        resource = attributes(((rs or {}).get("resource") or {}).get("attributes", []))
-        for ss in (rs or {}).get("scopeSpans") or (rs or {}).get("instrumentationLibrarySpans") or []:
-            for span in (ss or {}).get("spans") or []:
+    """Each span of an export request, with its resource's attributes under `_resource`. Raises BadRecord
+    when the export's nesting is not OTLP's."""
+    for rs in _items(doc, "resourceSpans", "export"):
+        if not isinstance(rs, dict):
+            raise BadRecord("OTLP 'resourceSpans' items must be objects")
+        res = rs.get("resource") or {}
+        resource = attributes(res.get("attributes", []) if isinstance(res, dict) else [])
+        for ss in _items(rs, "scopeSpans", "resourceSpans") or _items(rs, "instrumentationLibrarySpans", "rs"):
+            for span in _items(ss, "spans", "scopeSpans"):
                 yield {**span, "_resource": resource} if isinstance(span, dict) else span
 
 
