@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime, timezone
 from typing import Any
 
@@ -23,6 +24,7 @@ class NotARequest(BadRecord):
 
 
 REDACTED = ("redacted-by-litellm",)
+MAX_TIME = 32503680000.0  # year 3000
 
 
 def maybe_json(value: Any) -> Any:
@@ -87,9 +89,12 @@ def to_float(value: Any, name: str) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise BadRecord(f"'{name}' must be a number, got {type(value).__name__}")
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise BadRecord(f"'{name}' must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise BadRecord(f"'{name}' must be a finite number, got {value!r}")
+    return number
 
 
 def to_time(value: Any) -> float | None:
@@ -98,7 +103,10 @@ def to_time(value: Any) -> float | None:
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         scale = 1e9 if value > 1e17 else 1e6 if value > 1e14 else 1e3 if value > 1e11 else 1.0
-        return float(value) / scale
+        seconds = float(value) / scale
+        if not 0 <= seconds < MAX_TIME:
+            raise BadRecord(f"time {value!r} is out of range (expected unix seconds, ms, us or ns)")
+        return seconds
     if isinstance(value, str):
         try:
             when = datetime.fromisoformat(value.replace("Z", "+00:00"))
