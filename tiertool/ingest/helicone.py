@@ -62,5 +62,5 @@ def parse(obj: dict[str, Any], source: str, group_by: str) -> Request:
         output=text, finish_reason=finish, task=task, task_source=how, **tokens,
         cost=cost, cost_source="logged" if cost is not None else None, time=to_time(obj.get("request_created_at")),
         latency_s=delay / 1000 if delay is not None else None, tags=tags, metadata=props,
-        status="success" if status < 400 else "error", provider=(obj.get("provider") or "").lower() or None,
+        status="success" if 200 <= status < 400 else "error", provider=(obj.get("provider") or "").lower() or None,
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..records import Request
-from .common import BadRecord, as_dict, check_messages, params_of, response_text, task_from, to_int, to_time
+from .common import BadRecord, as_dict, as_tags, check_messages, params_of, response_text, task_from, to_int, to_time
 
 INPUT, OUTPUT = "openai-batch-input", "openai-batch-output"
 
@@ -30,7 +30,7 @@ def parse_input(obj: dict[str, Any], source: str, group_by: str) -> Request:
     if not isinstance(model, str) or not model:
         raise BadRecord("'body.model' must be a non-empty string")
     metadata = as_dict(body.get("metadata"), "body.metadata")
-    tags = tuple(str(t) for t in (metadata.get("tags") or ()) if isinstance(metadata.get("tags"), list))
+    tags = as_tags(metadata.get("tags"), "body.metadata.tags")
     task, how = task_from(tags, metadata, obj, group_by)
     return Request(id=str(obj["custom_id"]), source=source, model=model, requested_model=model, messages=messages,
                    params=params_of(body), task=task, task_source=how, tags=tags, metadata=metadata,
