@@ -201,3 +201,25 @@ def test_oversized_single_document_says_how_to_convert(tmp_path, monkeypatch):
     path.write_text(json.dumps([GOOD, GOOD], indent=2), encoding="utf-8")
     r = inspect(str(path))
     assert r.exit_code == 2 and "convert it to JSON lines first, e.g. jq -c '.[]'" in r.output
+
+
+CELLS = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(CELLS, min_size=1, max_size=4), min_size=1, max_size=15))
+def test_csv_rows_are_all_accounted_for(tmp_path_factory, rows):
+    import csv
+    import io
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["q", "m", "a"])
+    writer.writerows(rows)
+    path = tmp_path_factory.mktemp("csvprop") / "log.csv"
+    path.write_text(buf.getvalue(), encoding="utf-8")
+    reader = read_logs([path], mapping="prompt=q,model=m,response=a")
+    reqs = list(reader)
+    s = reader.stats
+    assert s.records == len(reqs) and s.records + s.skipped == s.lines == len(rows)
+    good = [r for r in rows if len(r) == 3 and r[1].strip()]
+    assert s.records == len(good)
