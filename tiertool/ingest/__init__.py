@@ -9,60 +9,22 @@ its request line makes one record with it (counted in `joined`).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from ..errors import InputError
 from ..records import Request, Skipped
-from . import (
-    anthropic,
-    helicone,
-    langfuse,
-    litellm_payload,
-    litellm_spend,
-    llm_logs,
-    mapped,
-    openai_batch,
-    openai_chat,
-    otel_genai,
-    sources,
-)
+from . import llm_logs, mapped, otel_genai, sources
 from .common import BadRecord
+from .formats import FORMAT_LIST, FORMAT_NAMES, FORMATS, Format, sniff_format
+
+__all__ = ["FORMATS", "FORMAT_NAMES", "LogReader", "ReadStats", "read_logs", "sniff_format"]
 from .tasktype import TaskTyper
 
 EXAMPLES_PER_REASON = 5
 MAX_REASONS = 1000
-
-
-@dataclass(frozen=True)
-class Format:
-    name: str
-    sniff: Callable[[dict[str, Any]], bool]
-    parse: Callable[[dict[str, Any], str, str], Request]
-    role: str = ""  # batch-request | batch-result: joined on the request id when both are given
-
-
-# Most specific first: the first format whose sniff accepts a line reads it.
-FORMAT_LIST = (
-    Format(litellm_spend.NAME, litellm_spend.sniff, litellm_spend.parse),
-    Format(helicone.NAME, helicone.sniff, helicone.parse),
-    Format(litellm_payload.NAME, litellm_payload.sniff, litellm_payload.parse),
-    Format(anthropic.RESULT, anthropic.sniff_result, anthropic.parse_result, "batch-result"),
-    Format(anthropic.REQUEST, anthropic.sniff_request, anthropic.parse_request, "batch-request"),
-    Format(openai_batch.INPUT, openai_batch.sniff_input, openai_batch.parse_input, "batch-request"),
-    Format(openai_batch.OUTPUT, openai_batch.sniff_output, openai_batch.parse_output, "batch-result"),
-    Format(anthropic.MESSAGE, anthropic.sniff_message, anthropic.parse_message),
-    Format(langfuse.BUCKET, langfuse.sniff_bucket, langfuse.parse_bucket),
-    Format(langfuse.API, langfuse.sniff_api, langfuse.parse_api),
-    Format(llm_logs.NAME, llm_logs.sniff, llm_logs.parse),
-    Format(otel_genai.NAME, otel_genai.sniff, otel_genai.parse),
-    Format(openai_chat.NAME, openai_chat.sniff, openai_chat.parse),
-)
-FORMATS: dict[str, Format] = {f.name: f for f in FORMAT_LIST}
-FORMAT_NAMES = (*FORMATS, mapped.NAME)
 
 
 @dataclass
@@ -86,11 +48,6 @@ class ReadStats:
         if self.reasons[reason] < EXAMPLES_PER_REASON:
             self.examples.append(Skipped(source, reason))
         self.reasons[reason] += 1
-
-
-def sniff_format(obj: dict) -> str | None:
-    """The format a JSON object looks like, or None."""
-    return next((f.name for f in FORMAT_LIST if f.sniff(obj)), None)
 
 
 def _describe(obj: dict) -> str:
