@@ -30,3 +30,22 @@ def test_non_replayable_records_count_but_are_never_replayed(tmp_path, synth, se
     sent = {msgs[-1]["content"] for _, msgs in server.calls}
     assert sent and not (sent & hidden)
     assert len(server.calls) == 300
+
+
+def test_audit_types_untagged_requests_by_template_with_final_names(tmp_path, synth, server_factory, env_key,
+                                                                      monkeypatch):
+    import json
+    rows, small = synth(300, seed=8)
+    chat = [{"model": "gpt-4o", "messages": r["messages"], "response": r["response"]} for r in rows]
+    log = write_jsonl(tmp_path / "chat.jsonl", chat)
+    server = server_factory(small_answerer(small))
+    write_config(tmp_path / "tiertool.yaml", server.api_base, per_task=10)
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(app, ["audit", str(log)], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    data = json.loads(runner.invoke(app, ["report", "--format", "json"]).output)
+    names = {t["task"] for t in data["tasks"]}
+    assert len(names) == 4 and all(n.startswith("auto:") and "#" not in n for n in names), names
+    assert sum(t["requests"] for t in data["tasks"]) == 300
+    assert all(t["sampled"] == 10 for t in data["tasks"])
+    assert load_audit(tmp_path / ".tiertool").meta["typing"] == {"inferred": 300}

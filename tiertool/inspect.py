@@ -66,9 +66,9 @@ def inspect_logs(paths: list[str | Path], fmt: str | None = None, group_by: str 
             first = r.time if first is None or r.time < first else first
             last = r.time if last is None or r.time > last else last
     st = reader.stats
-    for old, new in reader.renames.items():  # inferred groups too small to be a task type
-        count, rep, _ = tasks.pop(old)
-        t = tasks.setdefault(new, [0, 0, "none"])
+    for old, new in reader.renames.items():  # inferred groups: final names, or untagged when too small
+        count, rep, source = tasks.pop(old)
+        t = tasks.setdefault(new, [0, 0, "none" if new == "untagged" else source])
         t[0] += count
         t[1] += rep
     groups = {g.name: g for g in reader.typer.kept()} if reader.typer else {}

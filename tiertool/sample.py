@@ -45,9 +45,9 @@ class Sampler:
                 for task, heap in self._heaps.items()}
 
     def rename(self, renames: dict[str, str]) -> None:
-        """Merge tasks (inferred groups dissolved after reading). Exact: the smallest keys of a union are
-        among the smallest keys of its parts."""
+        """Rename tasks, merging those renamed alike (inferred groups named or dissolved after reading).
+        Exact: the smallest keys of a union are among the smallest keys of its parts."""
         for old, new in renames.items():
             heap = self._heaps.pop(old, None)
             for _, _, req in heap or ():
-                self.add(replace(req, task=new, task_source="none"))
+                self.add(replace(req, task=new, task_source="none" if new == "untagged" else req.task_source))

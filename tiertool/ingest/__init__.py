@@ -93,13 +93,15 @@ class LogReader:
             stats.typing[req.task_source] += 1
             yield req
         if typer is not None:
-            self.renames = typer.dissolved()
-            moved = sum(g.requests for g in typer.groups if g.name in self.renames)
+            self.renames = typer.renames()
+            moved = sum(g.requests for g in typer.groups if self.renames[g.key] == "untagged")
             stats.typing["inferred"] -= moved
             stats.typing["none"] += moved
             stats.typing += Counter()  # drop zero counts
 
-    renames: dict[str, str] = {}  # task -> task: inferred groups dissolved after reading (see TaskTyper)
+    # Provisional inferred group -> final task name, set once reading is done (see TaskTyper.renames):
+    # consumers of the stream (audit, inspect) apply it to their aggregates.
+    renames: dict[str, str] = {}
 
     def _joined(self) -> Iterator[Request]:
         """Batch result files are read first and joined to their request lines when both are given."""

@@ -1,13 +1,19 @@
 """Inferred task types for requests nothing tags: cluster by prompt template, streaming.
 
-A request's skeleton is its system prompt plus the head and tail of its first user message, with numbers,
-quoted strings, URLs and e-mail addresses masked. Requests whose skeletons are close (rapidfuzz ratio at or
-above the threshold) to a group's first skeleton join that group. Memory is bounded: at most `max_groups`
-skeletons and a bounded exact-skeleton cache; nothing per request is kept. A group is named from the words of
-its first skeleton, so the same log gives the same names."""
+A request's template is its system prompt plus the head and tail of its first user message, with numbers,
+quoted strings, URLs and e-mail addresses masked. A request joins a group when, with the same system prompt,
+its user message starts or ends like the group's first one (the fixed part of a template is usually a prefix or
+a suffix), else when its whole template is close to the group's (rapidfuzz ratio >= threshold), else when its
+system prompt alone is the group's; otherwise it starts a group. Memory is bounded: at most `max_groups`
+groups and a bounded exact-template cache; nothing per request is kept.
+
+While reading, requests carry a provisional group key; after reading, `renames()` gives each group its final,
+human-readable name (from the words all its requests share) and sends groups too small to be a task type back
+to "untagged". The same log gives the same names."""
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, replace
 
@@ -25,8 +31,10 @@ MASKS = (
 )
 WORD = re.compile(r"[a-z]+")
 STOP = {"a", "an", "the", "you", "are", "is", "of", "to", "and", "in", "for", "on", "with", "your", "please",
-        "this", "that", "following", "be", "as", "q", "url", "email"}
+        "this", "that", "following", "be", "as", "q", "url", "email", "i", "me", "my", "it"}
 PREFIX = "auto:"
+FIXED = 20  # characters of a shared prefix or suffix that make a template
+HEAD, TAIL = 100, 40
 
 
 def mask(text: str) -> str:
@@ -35,39 +43,47 @@ def mask(text: str) -> str:
     return text.strip()
 
 
-def skeleton(messages: tuple[dict, ...]) -> str:
-    """The fixed part of a prompt: system prompt + head and tail of the first user message, masked."""
-    system = " ".join(content_text(m.get("content")) or "" for m in messages if m.get("role") in ("system",
-                                                                                                 "developer"))
+def template(messages: tuple[dict, ...]) -> tuple[str, str, str]:
+    """(system, head, tail): the masked system prompt and the masked head and tail of the first user message."""
+    system = " ".join(content_text(m.get("content")) or "" for m in messages
+                      if m.get("role") in ("system", "developer"))
     user = next((content_text(m.get("content")) or "" for m in messages if m.get("role") == "user"), "")
     user = mask(user[:2000] + (" " + user[-400:] if len(user) > 2400 else ""))
-    if len(user) > 140:
-        user = user[:100] + " … " + user[-40:]
-    system = mask(system[:600])[:160]
-    return f"{system} || {user}" if system or user else ""
+    return mask(system[:600])[:160], user[:HEAD], user[-TAIL:]
 
 
-def group_name(skel: str, taken: set[str]) -> str:
-    system, _, user = skel.partition(" || ")
-    words = [w for w in WORD.findall((system or user).lower()) if w not in STOP][:4] or ["prompt"]
-    base = PREFIX + "-".join(words)
-    name, i = base, 2
-    while name in taken:
-        name, i = f"{base}-{i}", i + 1
-    return name
+def _words(text: str, n: int = 4) -> list[str]:
+    return [w for w in WORD.findall(text.lower()) if w not in STOP][:n]
 
 
 @dataclass
 class Group:
-    name: str
+    key: str  # provisional, while reading
     skeleton: str
+    system: str
+    prefix: str  # what all members' user messages start with (masked)
+    suffix: str  # ... and end with
     requests: int = 0
     similarity_sum: float = 0.0
     similarity_min: float = 1.0
+    name: str = ""  # final, after reading
 
     @property
     def similarity_mean(self) -> float:
         return self.similarity_sum / self.requests if self.requests else 1.0
+
+    def add(self, score: float, head: str, tail: str) -> None:
+        self.requests += 1
+        self.similarity_sum += score
+        self.similarity_min = min(self.similarity_min, score)
+        self.prefix = self.prefix[:len(os.path.commonprefix([self.prefix, head]))]
+        n = len(os.path.commonprefix([self.suffix[::-1], tail[::-1]]))
+        self.suffix = self.suffix[len(self.suffix) - n:] if n else ""
+
+    def label(self) -> str:
+        words = (_words(self.system) or (_words(self.prefix) if len(self.prefix) >= 12 else [])
+                 or (_words(self.suffix) if len(self.suffix) >= 12 else []) or _words(self.skeleton))
+        return PREFIX + "-".join(words or ["prompt"])
 
 
 class TaskTyper:
@@ -79,46 +95,69 @@ class TaskTyper:
         self.min_requests = min_requests
         self.groups: list[Group] = []
         self._skeletons: list[str] = []
+        self._by_fixed: dict[tuple[str, str, str], int] = {}  # (kind, system, prefix/suffix/"") -> group
         self._cache: dict[str, tuple[int, float]] = {}
         self.unmatched = 0  # untyped requests that matched no group once max_groups were made
 
     def assign(self, req: Request) -> Request:
         if req.task_source != "none" or not req.messages:
             return req
-        skel = skeleton(req.messages)
-        if not skel:
+        system, head, tail = template(req.messages)
+        if not (system or head):
             return req
+        skel = f"{system} || {head} … {tail}"
         hit = self._cache.get(skel)
         if hit is None:
-            hit = self._match(skel)
+            hit = self._match(system, head, tail, skel)
             if hit is None:
                 self.unmatched += 1
                 return req
             if len(self._cache) >= self.cache_size:
                 self._cache.clear()
             self._cache[skel] = hit
-        idx, score = hit
-        g = self.groups[idx]
-        g.requests += 1
-        g.similarity_sum += score
-        g.similarity_min = min(g.similarity_min, score)
-        return replace(req, task=g.name, task_source="inferred")
+        g = self.groups[hit[0]]
+        g.add(hit[1], head, tail)
+        return replace(req, task=g.key, task_source="inferred")
 
-    def _match(self, skel: str) -> tuple[int, float] | None:
+    def _match(self, system: str, head: str, tail: str, skel: str) -> tuple[int, float] | None:
+        fixed = self._by_fixed
+        idx = (fixed.get(("head", system, head[:FIXED])) if len(head) >= FIXED else None)
+        if idx is None and len(tail) >= FIXED:
+            idx = fixed.get(("tail", system, tail[-FIXED:]))
+        if idx is not None:
+            return idx, fuzz.ratio(skel, self._skeletons[idx]) / 100.0
         if self._skeletons:
             best = process.extractOne(skel, self._skeletons, scorer=fuzz.ratio, score_cutoff=self.threshold)
             if best is not None:
                 return best[2], best[1] / 100.0
+        idx = fixed.get(("system", system, "")) if len(system) >= FIXED else None
+        if idx is not None:
+            return idx, fuzz.ratio(skel, self._skeletons[idx]) / 100.0
         if len(self.groups) >= self.max_groups:
             return None
-        self.groups.append(Group(group_name(skel, {g.name for g in self.groups}), skel))
+        idx = len(self.groups)
+        self.groups.append(Group(f"{PREFIX}#{idx}", skel, system, head, tail))
         self._skeletons.append(skel)
-        return len(self.groups) - 1, 1.0
+        fixed.setdefault(("head", system, head[:FIXED]), idx)
+        fixed.setdefault(("tail", system, tail[-FIXED:]), idx)
+        fixed.setdefault(("system", system, ""), idx)
+        return idx, 1.0
 
-    def dissolved(self) -> dict[str, str]:
-        """Groups too small to be a task type (a template seen fewer than `min_requests` times is not a
-        template: free-form prompts): their requests go back to untyped. Call after reading."""
-        return {g.name: "untagged" for g in self.groups if g.requests < self.min_requests}
+    def renames(self) -> dict[str, str]:
+        """Provisional key -> final name, after reading: readable names for groups that are task types,
+        "untagged" for groups too small to be one (fewer than `min_requests`: free-form prompts)."""
+        out, taken = {}, set()
+        for g in self.groups:
+            if g.requests < self.min_requests:
+                out[g.key] = "untagged"
+                continue
+            base = g.label()
+            name, i = base, 2
+            while name in taken:
+                name, i = f"{base}-{i}", i + 1
+            taken.add(name)
+            g.name = out[g.key] = name
+        return out
 
     def kept(self) -> list[Group]:
-        return [g for g in self.groups if g.requests >= self.min_requests]
+        return [g for g in self.groups if g.name]
