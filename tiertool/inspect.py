@@ -105,8 +105,8 @@ def _spend(models: dict[str, _Model]) -> dict[str, Any]:
     computed, computed_n, unpriced = 0.0, 0, []
     for name, m in models.items():
         unlogged = m.requests - m.logged_n
-        if not unlogged:
-            continue
+        if not unlogged or not (m.unlogged_in or m.unlogged_out):
+            continue  # nothing to price (failed requests log no tokens)
         price = lookup(name)
         if price is None:
             unpriced.append(name)
@@ -117,6 +117,10 @@ def _spend(models: dict[str, _Model]) -> dict[str, Any]:
     return {"logged_usd": logged, "logged_requests": sum(m.logged_n for m in models.values()),
             "computed_usd": computed, "computed_requests": computed_n, "total_usd": logged + computed,
             "unpriced_models": sorted(unpriced)}
+
+
+def _usd(x: float) -> str:
+    return f"${x:,.2f}" if x >= 1 or x == 0 else f"${x:.6f}"
 
 
 def render_text(s: dict[str, Any], max_tasks: int = 30) -> str:
@@ -145,8 +149,9 @@ def render_text(s: dict[str, Any], max_tasks: int = 30) -> str:
     out.append(f"tokens: input {tk['input']:,} (cached {tk['cached']:,}), output {tk['output']:,} "
                f"(reasoning {tk['reasoning']:,})")
     sp = s["spend"]
-    out.append(f"spend: ${sp['total_usd']:,.2f} = logged ${sp['logged_usd']:,.2f} ({sp['logged_requests']:,} requests)"
-               f" + computed from litellm's price map ${sp['computed_usd']:,.2f} ({sp['computed_requests']:,})"
+    out.append(f"spend: {_usd(sp['total_usd'])} = logged {_usd(sp['logged_usd'])} ({sp['logged_requests']:,} "
+               f"requests) + computed from litellm's price map {_usd(sp['computed_usd'])} "
+               f"({sp['computed_requests']:,})"
                + (f"; unpriced models: {', '.join(sp['unpriced_models'])}" if sp["unpriced_models"] else ""))
     tm = s["time"]
     if tm["first"] is not None:
