@@ -16,7 +16,7 @@ from . import __version__
 from .cache import Cache, cache_key
 from .config import Config, Tier
 from .decide import family_for
-from .errors import ReplayError
+from .errors import InputError, ReplayError
 from .ingest import read_logs
 from .prices import same_model
 from .records import Answer, Request
@@ -46,6 +46,13 @@ class AuditSummary:
     error: str | None = None  # a tier that could not be called at all
 
 
+def _renamed(typed: dict[str, Counter[str]], renames: dict[str, str]) -> dict[str, Counter[str]]:
+    out: dict[str, Counter[str]] = defaultdict(Counter)
+    for task, sources in typed.items():
+        out[renames.get(task, task)].update(sources)
+    return dict(out)
+
+
 def _from_log(req: Request, tier: Tier) -> bool:
     return req.output is not None and same_model(req.model, tier.model)
 
@@ -58,11 +65,12 @@ def _item(req: Request, tier: Tier) -> Answer | Call:
 
 def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tiertool", seed: int = 0,
               offline: bool = False, fmt: str | None = None, group_by: str | None = None,
-              labels: str | Path | None = None, log: Callable[[str], None] = lambda _msg: None) -> AuditSummary:
+              labels: str | Path | None = None, log: Callable[[str], None] = lambda _msg: None,
+              mapping: str | None = None, strict: bool = False) -> AuditSummary:
     """Run the audit and store its evidence in `out`; returns what happened, counts reconciled."""
     out = Path(out)
     grader = Grader(config, load_labels(labels) if labels else None, offline)
-    reader = read_logs(logs, fmt, group_by or config.group_by)
+    reader = read_logs(logs, fmt, group_by or config.group_by, mapping)
     volume, sampler = Volume(), Sampler(config.sample.cap, seed)
     typed: dict[str, Counter[str]] = defaultdict(Counter)  # how each task's requests were typed (for the report)
     replayable: Counter[str] = Counter()
@@ -72,8 +80,19 @@ def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tierto
         if req.replayable:
             replayable[req.task] += 1
             sampler.add(req)
-    replayable.update(dict.fromkeys(typed, 0))  # every task type, replayable or not
     stats = reader.stats
+    volume.rename(reader.renames)  # inferred task types get their final names only once all is read
+    sampler.rename(reader.renames)
+    typed = _renamed(typed, reader.renames)
+    replayable = Counter({t: sum(n for task, n in replayable.items() if reader.renames.get(task, task) == t)
+                          for t in typed})  # every task type, replayable or not
+    non_replayable = stats.records - sum(replayable.values())
+    if strict and stats.skipped:
+        first = stats.examples[0]
+        raise InputError(f"--strict: {stats.skipped} log line(s) skipped; first {first.source}: {first.reason}")
+    if non_replayable:
+        log(f"{non_replayable} records are not replayable (no captured prompt, or failed): they count for volume "
+            f"and savings but are never replayed")
     samples = sampler.samples()
     fam = family_for(dict(replayable), config)
     log(f"read {stats.records} records from {len(reader.paths)} file(s), skipped {stats.skipped}; "
@@ -120,7 +139,8 @@ def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tierto
         "version": __version__, "created": time.time(), "logs": [str(p) for p in reader.paths],
         "seed": seed, "offline": offline, "config": config.model_dump(mode="json"),
         "formats": stats.formats, "lines": stats.lines, "records": stats.records, "skipped": stats.skipped,
-        "skip_reasons": dict(stats.reasons), "skip_examples": [[s.source, s.reason] for s in stats.examples],
+        "skip_reasons": dict(stats.reasons), "non_replayable": non_replayable, "joined": stats.joined,
+        "typing": dict(stats.typing), "skip_examples": [[s.source, s.reason] for s in stats.examples],
         "task_sources": {t: dict(c) for t, c in typed.items()}, "first_time": volume.first, "last_time": volume.last,
         "rounds": rounds.round, "family": {"tested": list(fam.tested), "alpha": fam.alpha, "needed": fam.needed},
         "calls": rs.sent, "cache_hits": rs.cached, "failed": rs.failed, "retried": rs.retried,

@@ -16,6 +16,9 @@ app = typer.Typer(
 )
 
 AuditDir = typer.Option(Path(".tiertool"), "--audit", help="Audit folder written by `tiertool audit`.")
+MapOpt = typer.Option(None, "--map", help="Columns of a CSV / plain JSONL log: prompt=COL,model=COL[,response=COL,"
+                      "task=COL,system=COL,id=COL,time=COL,input_tokens=COL,output_tokens=COL,cost=COL,expected=COL]")
+StrictOpt = typer.Option(False, "--strict", help="Exit 2 if any log line is skipped.")
 
 
 def _err(msg: str) -> None:
@@ -33,13 +36,15 @@ def _run(fn, *args, **kwargs):
 
 @app.command()
 def audit(
-    logs: list[Path] = typer.Argument(..., help="Request log file(s): LiteLLM spend logs or OpenAI chat JSONL."),
+    logs: list[Path] = typer.Argument(..., help="Request log file(s), any supported format (see `tiertool inspect`)."),
     config: Path | None = typer.Option(None, "--config", "-c", help="Config file [default: ./tiertool.yaml]"),
     out: Path = typer.Option(Path(".tiertool"), "--out", "-o", help="Audit folder to write."),
     seed: int = typer.Option(0, help="Sampling seed: the same seed samples the same requests."),
     offline: bool = typer.Option(False, help="Send no model call: answers come from the cache and recorded files."),
     fmt: str | None = typer.Option(None, "--format", help="Force the log format instead of detecting it."),
     group_by: str | None = typer.Option(None, "--group-by", help="Dotted path of the task key, e.g. metadata.task"),
+    mapping: str | None = MapOpt,
+    strict: bool = StrictOpt,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors."),
     labels: Path | None = typer.Option(None, "--labels", help="Imported grades / expected answers (JSONL or CSV, "
                                        "per request_id) that override computed scores."),
@@ -51,7 +56,7 @@ def audit(
     cfg = _run(load_config, config)
     say = (lambda _m: None) if quiet else (lambda m: typer.echo(m, err=True))
     s = _run(run_audit, logs, cfg, out, seed=seed, offline=offline, fmt=fmt, group_by=group_by,
-             labels=labels, log=say)
+             labels=labels, log=say, mapping=mapping, strict=strict)
     if not quiet:
         typer.echo(f"audit: {s.records} records, {s.skipped} skipped, {s.tasks} task types, {s.sampled} sampled; "
                    f"{s.calls_sent} model calls sent, {s.cache_hits} cache hits, {s.failed} failed -> {s.folder}")
@@ -62,6 +67,28 @@ def audit(
         _err(f"--offline: {s.missing_offline} answers are neither cached nor recorded; those samples are unscored "
              f"(run without --offline to fetch them)")
         raise typer.Exit(1)
+
+
+@app.command()
+def inspect(
+    logs: list[Path] = typer.Argument(..., help="Request log file(s), any supported format (detected)."),
+    fmt: str | None = typer.Option(None, "--format", help="Force the log format instead of detecting it."),
+    group_by: str | None = typer.Option(None, "--group-by", help="Dotted path of the task key, e.g. metadata.task"),
+    mapping: str | None = MapOpt,
+    strict: bool = StrictOpt,
+    as_json: bool = typer.Option(False, "--json", help="One JSON object instead of text."),
+) -> None:
+    """Show what the logs hold: formats, records, skipped lines and why, task types, tokens, spend, models."""
+    import json
+
+    from .inspect import inspect_logs, render_text
+
+    s = _run(inspect_logs, logs, fmt, group_by, mapping)
+    typer.echo(json.dumps(s, indent=1) if as_json else render_text(s), nl=as_json)
+    if strict and s["skipped"]:
+        _err(f"--strict: {s['skipped']} line(s) skipped; first: "
+             + "; ".join(f"{r['examples'][0]}: {r['reason']}" for r in s["skip_reasons"][:3]))
+        raise typer.Exit(2)
 
 
 @app.command()

@@ -17,7 +17,7 @@ class Request:
     params: dict[str, Any] = field(default_factory=dict)
     output: str | None = None
     task: str = "untagged"
-    task_source: str = "none"  # tag | metadata | group_by | none
+    task_source: str = "none"  # group_by | tag | name | metadata | inferred | none
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0  # part of input_tokens
@@ -32,7 +32,17 @@ class Request:
     finish_reason: str | None = None
     latency_s: float | None = None
     is_batch: bool = False
-    expected: str | None = None
+    provider: str | None = None  # openai, anthropic, ... when the log says
+    trace_id: str | None = None
+    cost_source: str | None = None  # "logged" when `cost` came from the log; None when it must be computed
+    expected: str | None = None  # a reference answer logged with the request (eval sets), if any
+
+    @property
+    def system(self) -> str | None:
+        """The system prompt text, if the request had one."""
+        parts = [m.get("content") for m in self.messages if m.get("role") in ("system", "developer")]
+        texts = [p if isinstance(p, str) else str(p) for p in parts if p]
+        return "\n".join(texts) or None
 
     @property
     def replayable(self) -> bool:

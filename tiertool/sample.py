@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 from collections import defaultdict
+from dataclasses import replace
 
 from .records import Request
 
@@ -42,3 +43,11 @@ class Sampler:
         """Each task's sample, smallest key first (the order later rounds extend)."""
         return {task: [r for _, _, r in sorted(heap, key=lambda t: (-t[0], t[1]))]
                 for task, heap in self._heaps.items()}
+
+    def rename(self, renames: dict[str, str]) -> None:
+        """Rename tasks, merging those renamed alike (inferred groups named or dissolved after reading).
+        Exact: the smallest keys of a union are among the smallest keys of its parts."""
+        for old, new in renames.items():
+            heap = self._heaps.pop(old, None)
+            for _, _, req in heap or ():
+                self.add(replace(req, task=new, task_source="none" if new == "untagged" else req.task_source))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 from .records import Request
 
@@ -70,6 +70,11 @@ class Volume:
         if req.time is not None:
             self.first = req.time if self.first is None else min(self.first, req.time)
             self.last = req.time if self.last is None else max(self.last, req.time)
+
+    def rename(self, renames: dict[str, str]) -> None:
+        """Merge the aggregates of renamed (inferred) task types into their final names."""
+        for key in [k for k in self.by if k.task in renames]:
+            self.by[replace(key, task=renames[key.task])].merge(self.by.pop(key))
 
 
 def totals(by: dict[Key, Usage], days: bool = False) -> dict[Key, Usage]:

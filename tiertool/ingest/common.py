@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import math
+from datetime import datetime, timezone
 from typing import Any
 
 TASK_TAG_PREFIXES = ("task:", "taskName:", "feature:")
@@ -15,6 +16,15 @@ DECODING_PARAMS = (
 
 class BadRecord(ValueError):
     """Raised by a format parser: the line is JSON but not a usable record of that format."""
+
+
+class NotARequest(BadRecord):
+    """The line is valid but is not an LLM request (a non-LLM span, an embedding call): skipped, counted,
+    and not an error under --strict."""
+
+
+REDACTED = ("redacted-by-litellm",)
+MAX_TIME = 32503680000.0  # year 3000
 
 
 def maybe_json(value: Any) -> Any:
@@ -57,6 +67,8 @@ def check_messages(messages: Any) -> tuple[dict[str, Any], ...]:
         return ()
     if not isinstance(messages, list) or not all(isinstance(m, dict) and "role" in m for m in messages):
         raise BadRecord("'messages' must be a list of {role, content} objects")
+    if any(m.get("content") in REDACTED for m in messages):
+        return ()  # the gateway logged a placeholder, not the prompt: not replayable
     return tuple(messages)
 
 
@@ -67,8 +79,8 @@ def to_int(value: Any, name: str) -> int:
         raise BadRecord(f"'{name}' must be a number, got {type(value).__name__}")
     try:
         return int(float(value))
-    except ValueError:
-        raise BadRecord(f"'{name}' must be a number, got {value!r}") from None
+    except (ValueError, OverflowError):
+        raise BadRecord(f"'{name}' must be a finite number, got {value!r}") from None
 
 
 def to_float(value: Any, name: str) -> float | None:
@@ -77,22 +89,36 @@ def to_float(value: Any, name: str) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise BadRecord(f"'{name}' must be a number, got {type(value).__name__}")
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise BadRecord(f"'{name}' must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise BadRecord(f"'{name}' must be a finite number, got {value!r}")
+    return number
 
 
 def to_time(value: Any) -> float | None:
-    """Unix seconds from an ISO-8601 string or a number (seconds or milliseconds)."""
+    """Unix seconds from an ISO-8601 string or a number (seconds, milli-, micro- or nanoseconds)."""
     if value in (None, ""):
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value) / (1000.0 if value > 1e11 else 1.0)
+        scale = 1e9 if value > 1e17 else 1e6 if value > 1e14 else 1e3 if value > 1e11 else 1.0
+        seconds = float(value) / scale
+        if not 0 <= seconds < MAX_TIME:
+            raise BadRecord(f"time {value!r} is out of range (expected unix seconds, ms, us or ns)")
+        return seconds
     if isinstance(value, str):
         try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
+            try:
+                return to_time(float(value))
+            except ValueError:
+                pass
             raise BadRecord(f"time {value!r} is not ISO-8601") from None
+        if when.tzinfo is None:  # exports write UTC without an offset
+            when = when.replace(tzinfo=timezone.utc)
+        return when.timestamp()
     raise BadRecord(f"time must be a string or number, got {type(value).__name__}")
 
 
@@ -106,10 +132,11 @@ def dotted(obj: Any, path: str) -> Any:
     return obj
 
 
-def task_from(tags: tuple[str, ...], metadata: dict[str, Any], raw: dict[str, Any], group_by: str
-              ) -> tuple[str, str]:
-    """(task, how it was found): an explicit group_by path wins, then a task tag, then metadata.task."""
-    if group_by != "auto":
+def task_from(tags: tuple[str, ...], metadata: dict[str, Any], raw: dict[str, Any], group_by: str,
+              name: Any = None) -> tuple[str, str]:
+    """(task, how it was found): an explicit group_by path wins, then a task tag or property, then the
+    trace / workflow / run `name`, then metadata.task. "none" leaves the request to template inference."""
+    if group_by not in ("auto", "", None):
         value = dotted(raw, group_by)
         if value not in (None, ""):
             return str(value), "group_by"
@@ -118,6 +145,8 @@ def task_from(tags: tuple[str, ...], metadata: dict[str, Any], raw: dict[str, An
         for prefix in TASK_TAG_PREFIXES:
             if tag.startswith(prefix) and tag[len(prefix):].strip():
                 return tag[len(prefix):].strip(), "tag"
+    if isinstance(name, str) and name.strip():
+        return name.strip(), "name"
     value = metadata.get("task") if isinstance(metadata, dict) else None
     if value not in (None, ""):
         return str(value), "metadata"
@@ -126,3 +155,65 @@ def task_from(tags: tuple[str, ...], metadata: dict[str, Any], raw: dict[str, An
 
 def params_of(obj: dict[str, Any]) -> dict[str, Any]:
     return {k: obj[k] for k in DECODING_PARAMS if obj.get(k) is not None}
+
+
+PROPERTY_KEYS = {"task": "task:", "taskname": "taskName:", "task_name": "taskName:", "feature": "feature:"}
+
+
+def property_tags(props: Any) -> tuple[str, ...]:
+    """Key/value properties (Helicone properties, OTel attributes) as tags: {"task": "x"} -> ("task:x",)."""
+    if not isinstance(props, dict):
+        return ()
+    out = []
+    for key, value in props.items():
+        k = str(key).lower().removeprefix("helicone-property-")
+        if k in PROPERTY_KEYS and value not in (None, ""):
+            out.append(PROPERTY_KEYS[k] + str(value))
+        elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            out.append(f"{key}:{value}")
+    return tuple(out)
+
+
+def as_tags(value: Any, name: str) -> tuple[str, ...]:
+    """A tag list (list of strings, a JSON string of one, or a comma-separated string)."""
+    value = maybe_json(value)
+    if value in (None, "", []):
+        return ()
+    if isinstance(value, str):
+        return tuple(t.strip() for t in value.split(",") if t.strip())
+    if not isinstance(value, list):
+        raise BadRecord(f"'{name}' must be a list of strings, got {type(value).__name__}")
+    return tuple(str(t) for t in value)
+
+
+def as_dict(value: Any, name: str) -> dict[str, Any]:
+    value = maybe_json(value)
+    if value in (None, ""):
+        return {}
+    if not isinstance(value, dict):
+        raise BadRecord(f"'{name}' must be an object, got {type(value).__name__}")
+    return value
+
+
+def need_str(obj: dict[str, Any], key: str) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str) or not value:
+        raise BadRecord(f"'{key}' must be a non-empty string")
+    return value
+
+
+def text_messages(system: Any, prompt: Any) -> tuple[dict[str, Any], ...]:
+    """Messages from a plain system prompt and user prompt (either may be missing)."""
+    msgs = []
+    if isinstance(system, str) and system:
+        msgs.append({"role": "system", "content": system})
+    if isinstance(prompt, str) and prompt:
+        msgs.append({"role": "user", "content": prompt})
+    return tuple(msgs)
+
+
+def anthropic_messages(system: Any, messages: Any) -> tuple[dict[str, Any], ...]:
+    """Anthropic's top-level `system` (string or text blocks) folded into OpenAI-style messages."""
+    msgs = check_messages(messages)
+    sys_text = content_text(maybe_json(system)) if system else None
+    return ((({"role": "system", "content": sys_text},) if sys_text else ()) + msgs)

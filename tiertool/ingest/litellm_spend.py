@@ -59,6 +59,8 @@ def parse(obj: dict[str, Any], source: str, group_by: str) -> Request:
         output_tokens=to_int(obj.get("completion_tokens"), "completion_tokens"),
         cached_tokens=to_int(cached, "cached_tokens"),
         cost=to_float(obj.get("spend"), "spend"),
+        cost_source="logged" if obj.get("spend") not in (None, "") else None,
+        provider=obj.get("custom_llm_provider") or None,
         time=start,
         latency_s=(end - start) if start is not None and end is not None else None,
         tags=tags,

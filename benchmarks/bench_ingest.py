@@ -1,0 +1,110 @@
+"""Benchmark: `tiertool inspect` on a generated 1,000,000-line LiteLLM spend log vs
+`pandas.read_json(lines=True)` on the same file, in one run; both in fresh subprocesses, timed and with
+their peak resident memory (os.wait4 rusage). Targets: at least as fast as pandas, under 1 GB peak.
+
+    .venv/bin/python benchmarks/bench_ingest.py            # 1,000,000 lines
+    .venv/bin/python benchmarks/bench_ingest.py --lines 100000
+
+The log is written to a temporary folder and deleted afterwards. A third of the rows stored their prompts
+(`store_prompts_in_spend_logs`), three quarters carry a `task:` tag, the rest are typed by template inference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TEMPLATES = [
+    ("Classify the support ticket into one of: billing, bug, feature-request, account, shipping. "
+     "Answer with the label only.", "Ticket {n}: {who} reports that the {thing} stopped working after {d} days"),
+    ("Extract the order as JSON with keys id, items and total.", "{who} ordered {d} x {thing} for ${n}.00"),
+    ("You are a helpful assistant.", "Summarise in one sentence: {who} bought a {thing} and returned it after {d} "
+                                     "days because it broke."),
+]
+TASKS = ["ticket-triage", "order-extract", "summarise", "support-reply", "math"]
+WHO = ["Alice", "Bob", "Chandra", "Dmitri", "Eve", "Fatima"]
+THINGS = ["printer", "laptop", "kettle", "bicycle", "phone"]
+MODELS = [("gpt-4o", "openai"), ("gpt-4o-mini", "openai"), ("claude-3-5-haiku-20241022", "anthropic")]
+
+
+def write_log(path: Path, n: int, seed: int = 0) -> None:
+    rng = random.Random(seed)
+    t0 = 1767225600
+    with path.open("w", encoding="utf-8") as fh:
+        for i in range(n):
+            model, provider = MODELS[i % 3]
+            pt, ct = rng.randint(30, 900), rng.randint(1, 300)
+            start = t0 + i * 2.6
+            row = {"request_id": f"chatcmpl-{i:09d}", "call_type": "acompletion", "api_key": "88dc28d0f030c5",
+                   "spend": round(pt * 2.5e-6 + ct * 1e-5, 8), "total_tokens": pt + ct, "prompt_tokens": pt,
+                   "completion_tokens": ct, "startTime": f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(start))}Z",
+                   "endTime": f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(start + 1))}Z", "model": model,
+                   "model_id": "dep-1", "model_group": model, "custom_llm_provider": provider,
+                   "api_base": "https://api.example.com", "user": "u-1", "team_id": "team-1",
+                   "metadata": {"user_api_key_alias": "prod", "user_api_key_team_id": "team-1",
+                                "additional_usage_values": {}},
+                   "cache_hit": "False", "cache_key": "Cache OFF",
+                   "request_tags": [f"task:{TASKS[i % 5]}"] if i % 4 else [],
+                   "end_user": "", "requester_ip_address": "", "messages": {}, "response": {}, "status": "success"}
+            if i % 3 == 0:
+                system, user = TEMPLATES[i % len(TEMPLATES)]
+                text = user.format(n=rng.randint(1, 99999), who=rng.choice(WHO), thing=rng.choice(THINGS),
+                                   d=rng.randint(1, 30))
+                row["messages"] = [{"role": "system", "content": system}, {"role": "user", "content": text}]
+                row["response"] = {"id": f"r{i}", "object": "chat.completion", "model": model,
+                                   "choices": [{"index": 0, "finish_reason": "stop",
+                                                "message": {"role": "assistant", "content": "billing"}}],
+                                   "usage": {"prompt_tokens": pt, "completion_tokens": ct}}
+            fh.write(json.dumps(row) + "\n")
+
+
+def run(cmd: list[str]) -> tuple[float, float, bytes]:
+    """(seconds, peak RSS in MiB, stdout) of a command run alone; the child is reaped here so its rusage is its own."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    chunks = []
+    while chunk := proc.stdout.read(1 << 16):
+        chunks.append(chunk)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - t
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        sys.exit(f"{' '.join(cmd)} exited {proc.returncode}")
+    return elapsed, usage.ru_maxrss / 1024, b"".join(chunks)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lines", type=int, default=1_000_000)
+    args = ap.parse_args()
+    tiertool = str(Path(sys.executable).with_name("tiertool"))
+    pandas_code = ("import sys, pandas; df = pandas.read_json(sys.argv[1], lines=True); "
+                   "print(len(df), df['spend'].sum())")
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "spend.jsonl"
+        t = time.perf_counter()
+        write_log(log, args.lines)
+        size = log.stat().st_size
+        print(f"generated {args.lines:,} lines ({size / 2**20:,.0f} MiB) in {time.perf_counter() - t:.1f} s")
+        tt, tm, out = run([tiertool, "inspect", str(log), "--json"])
+        summary = json.loads(out)
+        assert summary["records"] == args.lines, summary["records"]
+        pt, pm, out = run([sys.executable, "-c", pandas_code, str(log)])
+        assert int(out.split()[0]) == args.lines
+    print(f"tiertool inspect          : {tt:7.1f} s  peak {tm:7.0f} MiB  "
+          f"({summary['records']:,} records, {len(summary['tasks'])} task types)")
+    print(f"pandas.read_json(lines=True): {pt:7.1f} s  peak {pm:7.0f} MiB")
+    print(f"ratio tiertool/pandas     : time {tt / pt:.2f}x  memory {tm / pm:.2f}x")
+    print(f"targets: time <= pandas: {'met' if tt <= pt else 'NOT met'}; "
+          f"peak < 1 GB: {'met' if tm < 1024 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
