@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .cache import Cache, cache_key
@@ -14,7 +15,7 @@ from .errors import ReplayError
 from .ingest import read_logs
 from .prices import same_model
 from .records import Answer, Request
-from .replay import Call, Replayer
+from .replay import UNSENT, Call, Replayer
 from .sample import Sampler
 from .score import make_scorer
 from .store import Result, save_audit
@@ -33,6 +34,8 @@ class AuditSummary:
     failed: int
     missing_offline: int
     error: str | None = None  # a tier that could not be called at all
+    over_budget: int = 0  # calls not sent because --budget would not cover them
+    unsent: tuple[str, ...] = ()  # "file:line on tier" of every answer neither cached nor sent
 
 
 def _from_log(req: Request, tier: Tier) -> bool:
@@ -41,8 +44,12 @@ def _from_log(req: Request, tier: Tier) -> bool:
 
 def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tiertool", seed: int = 0,
               offline: bool = False, fmt: str | None = None, group_by: str | None = None,
-              log: Callable[[str], None] = lambda _msg: None) -> AuditSummary:
-    """Run the audit and store its evidence in `out`; returns what happened, counts reconciled."""
+              log: Callable[[str], None] = lambda _msg: None,
+              replay_options: dict[str, Any] | None = None) -> AuditSummary:
+    """Run the audit and store its evidence in `out`; returns what happened, counts reconciled.
+
+    `replay_options` go to the Replayer (budget, approve, progress); a declined plan raises PlanDeclined.
+    """
     out = Path(out)
     reader = read_logs(logs, fmt, group_by or config.group_by)
     volume, sampler = Volume(), Sampler(config.sample.per_task, seed)
@@ -68,11 +75,11 @@ def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tierto
                     plan.append((req, tier, Answer(req.output, "log")))
                 else:
                     plan.append((req, tier, Call(cache_key(tier.model, req.messages, req.params), tier,
-                                                 req.messages, req.params)))
+                                                 req.messages, req.params, req.input_tokens, req.output_tokens)))
     calls = [item for _, _, item in plan if isinstance(item, Call)]
     log(f"{sum(len(v) for v in samples.values())} sampled requests need {len({c.key for c in calls})} "
         f"answers not in the log")
-    replayer = Replayer(cache, config.replay, offline=offline)
+    replayer = Replayer(cache, config.replay, offline=offline, **(replay_options or {}))
     error = None
     try:
         answers = replayer.run(calls)
@@ -89,12 +96,19 @@ def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tierto
         "first_time": volume.first, "last_time": volume.last,
         "calls": rs.sent, "cache_hits": rs.cached, "failed": rs.failed, "retried": rs.retried,
         "spend_usd": rs.spend, "missing_offline": len(rs.missing), "error": error,
+        "budget_usd": replayer.budget.cap, "over_budget": rs.over_budget,
     }
     save_audit(out, meta, volume.by, results)
     cache.close()
     return AuditSummary(out, stats.records, stats.skipped, len({t for t, _ in volume.by}),
                         sum(len(v) for v in samples.values()), rs.sent, rs.cached, rs.failed,
-                        len(rs.missing), error)
+                        len(rs.missing), error, rs.over_budget, _unsent(plan, answers))
+
+
+def _unsent(plan: list[tuple[Request, Tier, Answer | Call]], answers: dict[str, Answer]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(
+        f"{req.source} on tier {tier.name}" for req, tier, item in plan
+        if isinstance(item, Call) and (answers.get(item.key) or Answer(None, UNSENT)).origin == UNSENT))
 
 
 def _score(plan: list[tuple[Request, Tier, Answer | Call]], answers: dict[str, Answer], config: Config):
@@ -118,6 +132,8 @@ def _score(plan: list[tuple[Request, Tier, Answer | Call]], answers: dict[str, A
             yield Result(**base, value=None, passed=None, reason=f"unscored: {why}")
         elif got is None:
             yield Result(**base, value=None, passed=None, reason="unscored: no answer (offline and not cached)")
+        elif got.text is None and got.origin == UNSENT:
+            yield Result(**base, value=None, passed=None, reason=f"unscored: {got.error}", error=got.error)
         elif got.text is None:
             yield Result(**base, value=0.0, passed=False, reason="call failed", error=got.error)
         else:

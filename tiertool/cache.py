@@ -60,6 +60,9 @@ class Cache:
             raise InputError(
                 f"{self.path}: not a tiertool cache ({e}); delete it or point replay.cache elsewhere") from None
 
+    def has(self, key: str) -> bool:
+        return self.db.execute("SELECT 1 FROM answers WHERE key = ?", (key,)).fetchone() is not None
+
     def get(self, key: str) -> Answer | None:
         row = self.db.execute(
             "SELECT output, input_tokens, output_tokens, origin FROM answers WHERE key = ?", (key,)
