@@ -60,12 +60,18 @@ def audit(
     say = (lambda _m: None) if quiet else (lambda m: typer.echo(m, err=True))
     options = {"budget": budget, "progress": make_progress(quiet),
                "approve": lambda plan: _approve(plan, dry_run, yes, quiet)}
-    try:
-        s = _run(run_audit, logs, cfg, out, seed=seed, offline=offline, fmt=fmt, group_by=group_by, log=say,
-                 replay_options=options)
-    except PlanDeclined:
+
+    def go():
+        try:
+            return run_audit(logs, cfg, out, seed=seed, offline=offline, fmt=fmt, group_by=group_by, log=say,
+                             replay_options=options)
+        except PlanDeclined:
+            return None
+
+    s = _run(go)
+    if s is None:
         typer.echo("--dry-run: nothing sent" if dry_run else "cancelled: nothing sent", err=True)
-        raise typer.Exit(0 if dry_run else 1) from None
+        raise typer.Exit(0 if dry_run else 1)
     if not quiet:
         typer.echo(f"audit: {s.records} records, {s.skipped} skipped, {s.tasks} task types, {s.sampled} sampled; "
                    f"{s.calls_sent} model calls sent, {s.cache_hits} cache hits, {s.failed} failed -> {s.folder}")
@@ -88,14 +94,17 @@ def audit(
 
 def _approve(plan, dry_run: bool, yes: bool, quiet: bool) -> bool:
     """Show the plan; ask on a terminal unless --yes; --dry-run stops here."""
-    if dry_run or not quiet or (sys.stdin.isatty() and not yes):
+    ask = not (yes or dry_run) and _interactive()
+    if dry_run or ask or not quiet:
         for line in plan.lines():
             typer.echo(line, err=True)
     if dry_run:
         return False
-    if yes or not sys.stdin.isatty():
-        return True
-    return typer.confirm("send these calls?", default=True, err=True)
+    return typer.confirm("send these calls?", default=True, err=True) if ask else True
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
 
 
 @app.command()

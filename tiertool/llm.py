@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from functools import cache
 from types import ModuleType
@@ -19,4 +20,8 @@ def litellm() -> ModuleType:
     _litellm.num_retries = 0  # tiertool retries with tenacity, where it can see each attempt
     _litellm.cache = None
     _litellm.drop_params = True
+    # tiertool reports every failure itself, once; litellm's own log lines (e.g. its background logging worker
+    # complaining when a second audit round starts a new event loop) would only be noise on the user's terminal.
+    for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     return _litellm

@@ -7,15 +7,15 @@ import time
 
 
 class Bucket:
-    """A token bucket refilled at `per_minute / 60` a second, holding at most one minute's worth.
+    """A token bucket holding one second's worth of the limit, refilled so that no 60-second window
+    ever takes more than `per_minute` (providers smooth their quotas the same way, so no minute-long burst).
 
-    A taker subtracts at once and sleeps off its deficit, so takers are served in arrival order and the
-    long-run rate never exceeds the limit.
+    A taker subtracts at once and sleeps off its deficit, so takers are served in arrival order.
     """
 
     def __init__(self, per_minute: int) -> None:
-        self.capacity = float(per_minute)
-        self.rate = per_minute / 60.0
+        self.capacity = max(per_minute / 60.0, 1.0)
+        self.rate = max(per_minute - self.capacity, per_minute / 2) / 60.0
         self.level = self.capacity
         self.stamp = time.monotonic()
 
@@ -23,7 +23,7 @@ class Bucket:
         now = time.monotonic()
         self.level = min(self.capacity, self.level + (now - self.stamp) * self.rate)
         self.stamp = now
-        self.level -= min(amount, self.capacity)
+        self.level -= amount
         if self.level < 0:
             await asyncio.sleep(-self.level / self.rate)
 
