@@ -222,6 +222,7 @@ def test_offline_lists_what_is_missing(tmp_path, logfile, server_factory, key):
     assert len(listed) == 20 and "on tier small" in listed[0] and "and 180 more" in r.output
 
 
+@pytest.mark.slow
 def test_sigkill_midway_then_rerun_sends_only_the_missing_calls(tmp_path, logfile, server_factory, key):
     log, _, small = logfile
     answer = small_answerer(small)
@@ -420,3 +421,18 @@ def test_bucket_never_lets_a_window_take_more_than_the_limit():
     assert times[-1] - times[0] >= 0.95 * 30 / (1180 / 60)
     # no one-second window holds more than the burst plus a second's refill
     assert max(sum(a <= t < a + 1 for t in times) for a in times) <= 20 + 1180 / 60 + 1
+
+
+def test_errors_left_after_retries_are_recorded_per_request_and_reported(tmp_path, logfile, server_factory, key):
+    log, _, small = logfile
+    server = server_factory(small_answerer(small), Faults(server_error=0.3, seed=4))
+    config(tmp_path, server.api_base, replay=", max_attempts: 1")
+    r = audit(tmp_path, log, "--yes")
+    assert r.exit_code == 0, r.output
+    _, data = decisions(tmp_path)
+    failed = data["audit"]["failed"]
+    assert 30 < failed == len(data["failures"]) == server.attempts - len(server.calls) < 100
+    assert all(f["tier"] == "small" and f["source"].startswith(str(log)) and f["error"] for f in data["failures"])
+    term = runner.invoke(cli.app, ["report", "--audit", str(tmp_path / ".tiertool")]).output
+    assert f"{failed} replay calls failed after retries" in term
+    assert "on tier small: " in term and f"and {failed - 10} more failed or unsent" in term

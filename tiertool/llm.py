@@ -20,6 +20,7 @@ def litellm() -> ModuleType:
     _litellm.num_retries = 0  # tiertool retries with tenacity, where it can see each attempt
     _litellm.cache = None
     _litellm.drop_params = True
+    _litellm.disable_hf_tokenizer_download = True  # token counts come from the installed package, not the network
     # tiertool reports every failure itself, once; litellm's own log lines (e.g. its background logging worker
     # complaining when a second audit round starts a new event loop) would only be noise on the user's terminal.
     for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm"):

@@ -16,6 +16,7 @@ from .recommend import Recommendation, savings_dict
 from .store import Audit
 
 FORMATS = ("term", "md", "json")
+MAX_LISTED = 10  # failed requests listed in the term and md reports (json lists them all)
 
 
 def load_tiers(path: str | Path) -> dict[str, str]:
@@ -47,6 +48,8 @@ def build(audit: Audit, rec: Recommendation) -> dict[str, Any]:
             "failed": meta.get("failed", 0), "spend_usd": round(meta.get("spend_usd", 0.0), 6),
             "error": meta.get("error"),
         },
+        "failures": [{"request_id": r.request_id, "source": r.source, "task": r.task, "tier": r.tier,
+                      "error": r.error} for r in audit.results if r.error],
     }
 
 
@@ -77,6 +80,11 @@ def _warnings(data: dict[str, Any]) -> list[str]:
         out.append(f"audit incomplete: {data['audit']['error']}")
     if data["audit"]["failed"]:
         out.append(f"{data['audit']['failed']} replay calls failed after retries (counted as failures)")
+    for f in data.get("failures", [])[:MAX_LISTED]:
+        out.append(f"{f['source']} on tier {f['tier']}: {f['error']}")
+    if len(data.get("failures", [])) > MAX_LISTED:
+        out.append(f"... and {len(data['failures']) - MAX_LISTED} more failed or unsent requests "
+                   f"(all in `tiertool report --format json`, key 'failures')")
     if data["savings"]["unpriced_models"]:
         out.append(f"no price for {', '.join(data['savings']['unpriced_models'])}: left out of the savings")
     if data["savings"]["period_days"] is None:
