@@ -436,3 +436,14 @@ def test_errors_left_after_retries_are_recorded_per_request_and_reported(tmp_pat
     term = runner.invoke(cli.app, ["report", "--audit", str(tmp_path / ".tiertool")]).output
     assert f"{failed} replay calls failed after retries" in term
     assert "on tier small: " in term and f"and {failed - 10} more failed or unsent" in term
+
+
+def test_dry_run_needs_no_key(tmp_path, logfile, server_factory, monkeypatch):
+    monkeypatch.delenv("TIERTOOL_TEST_KEY", raising=False)
+    log, _, small = logfile
+    server = server_factory(small_answerer(small))
+    config(tmp_path, server.api_base)
+    r = audit(tmp_path, log, "--dry-run")
+    assert r.exit_code == 0 and "200 calls" in r.output and server.attempts == 0
+    r = audit(tmp_path, log, "--yes")
+    assert r.exit_code == 1 and "TIERTOOL_TEST_KEY" in r.output and server.attempts == 0

@@ -157,8 +157,8 @@ class Replayer:
             else:
                 todo.append(call)
         if todo:
+            self.approve(calls)  # before the key check, so that --dry-run needs no key
             preflight(list({c.tier.name: c.tier for c in todo}.values()))
-            self.approve(calls)
             asyncio.run(self._run_all(todo))
         if self.stopped:
             raise ReplayError("; ".join(f"tier '{t}': {why}" for t, why in self.stopped.items()))
