@@ -447,3 +447,12 @@ def test_dry_run_needs_no_key(tmp_path, logfile, server_factory, monkeypatch):
     assert r.exit_code == 0 and "200 calls" in r.output and server.attempts == 0
     r = audit(tmp_path, log, "--yes")
     assert r.exit_code == 1 and "TIERTOOL_TEST_KEY" in r.output and server.attempts == 0
+
+
+def test_a_key_echoed_in_an_error_is_masked(monkeypatch):
+    from tiertool.replay import scrub
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-provider-key-987654321")
+    tier = Tier(name="t", model="m", api_key_env="TIERTOOL_TEST_KEY")
+    monkeypatch.setenv("TIERTOOL_TEST_KEY", KEY)
+    assert scrub(f"bad key {KEY} / sk-provider-key-987654321", tier) == "bad key *** / ***"

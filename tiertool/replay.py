@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -73,6 +74,14 @@ def preflight(tiers: list[Tier]) -> None:
                             f"for this tier in tiertool.yaml")
     if problems:
         raise ReplayError("; ".join(problems) + " (or run with --offline to use cached answers only)")
+
+
+def scrub(text: str, tier: Tier) -> str:
+    """Mask every credential the process holds (the tier's key, any *_KEY / *_TOKEN variable) in a message."""
+    secrets = {tier.api_key() or ""} | {v for k, v in os.environ.items() if k.endswith(("_KEY", "_TOKEN"))}
+    for secret in sorted((x for x in secrets if len(x) >= 8), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def _classify(exc: BaseException) -> str:
@@ -255,10 +264,7 @@ class Replayer:
 
     def _failed(self, call: Call, exc: BaseException) -> Answer:
         tier, kind = call.tier, _classify(exc)
-        message = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-        key = tier.api_key()
-        if key:
-            message = message.replace(key, "***")
+        message = scrub(str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__, tier)
         lt = litellm()
         if kind == "fatal":
             hint = key_hint(tier) if isinstance(exc, lt.AuthenticationError) else \
