@@ -243,6 +243,7 @@ def test_sigkill_midway_then_rerun_sends_only_the_missing_calls(tmp_path, logfil
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
+    time.sleep(0.3)  # let the server's handlers of the killed client's last requests finish
     answered_before = len(server.calls)
     cache = Cache(tmp_path / ".tiertool" / "cache.sqlite")
     kept = cache.db.execute("SELECT count(*) FROM answers").fetchone()[0]

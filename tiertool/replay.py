@@ -189,8 +189,7 @@ class Replayer:
         tier = call.tier
         async with limit:
             if tier.name in self.stopped:
-                self.progress.update(tier.name, failed=1)
-                return None
+                return self._skip(call)
             worst = worst_case_usd(call) if self.budget.cap is not None else None
             if not await self.budget.reserve(worst):
                 self.stats.over_budget += 1
@@ -200,6 +199,9 @@ class Replayer:
                                                 f"would not cover it ({why}, ${self.budget.spent:,.4f} spent)")
                 return None
             await self.limits[tier.name].acquire(input_estimate(call) + output_estimate(call))
+            if tier.name in self.stopped:  # stopped while this call waited for its rate limit
+                await self.budget.settle(worst, 0.0)
+                return self._skip(call)
             try:
                 answer = await self._attempts(call)
             except Exception as exc:  # noqa: BLE001 - every failure is recorded, none is dropped
@@ -217,6 +219,11 @@ class Replayer:
         if self.on_answer:
             self.on_answer(call, answer)
         return answer
+
+    def _skip(self, call: Call) -> None:
+        """A call of a stopped tier: not sent, and said so in the audit."""
+        self.progress.update(call.tier.name, failed=1)
+        self.answers[call.key] = Answer(None, UNSENT, error=f"not sent: tier '{call.tier.name}' stopped")
 
     async def _attempts(self, call: Call) -> Answer:
         """Send with retries: exponential backoff with jitter, or the provider's Retry-After if longer."""
