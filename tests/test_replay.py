@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from tests.conftest import ROOT, small_answerer, write_jsonl
@@ -457,3 +459,30 @@ def test_a_key_echoed_in_an_error_is_masked(monkeypatch):
     tier = Tier(name="t", model="m", api_key_env="TIERTOOL_TEST_KEY")
     monkeypatch.setenv("TIERTOOL_TEST_KEY", KEY)
     assert scrub(f"bad key {KEY} / sk-provider-key-987654321", tier) == "bad key *** / ***"
+
+
+@settings(max_examples=60, deadline=None)
+@given(cap=st.floats(0, 1), calls=st.lists(st.tuples(st.floats(0.001, 0.5), st.floats(0, 1)), max_size=40),
+       concurrency=st.integers(1, 8))
+def test_budget_property_spend_never_passes_the_cap(cap, calls, concurrency):
+    """Whatever the worst cases, actual costs (at most the worst case) and concurrency: spend <= cap."""
+    from tiertool.plan import Budget
+
+    async def main() -> tuple[float, int]:
+        budget, limit, sent = Budget(cap), asyncio.Semaphore(concurrency), 0
+
+        async def one(worst: float, share: float) -> None:
+            nonlocal sent
+            async with limit:
+                if await budget.reserve(worst):
+                    sent += 1
+                    await asyncio.sleep(0)
+                    await budget.settle(worst, worst * share)
+
+        budget.bind()
+        await asyncio.gather(*(one(w, s) for w, s in calls))
+        return budget.spent, sent
+
+    spent, sent = asyncio.run(main())
+    assert spent <= cap + 1e-9
+    assert sent == len(calls) or any(w > cap - spent for w, _ in calls)  # nothing refused that would have fit
