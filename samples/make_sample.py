@@ -97,7 +97,7 @@ def synth_log(n: int, seed: int = 7, weights: dict[str, float] | None = None, mo
 
 
 def main(folder: Path) -> None:
-    rows, small = synth_log(600)
+    rows, small = synth_log(1000)
     with (folder / "logs.jsonl").open("w", encoding="utf-8") as fh:
         for r in rows:
             fh.write(json.dumps(r) + "\n")

@@ -18,15 +18,16 @@ os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 netguard.install()
 
 
-def _load_sample_module():
-    spec = importlib.util.spec_from_file_location("make_sample", ROOT / "samples" / "make_sample.py")
+def load_script(path: Path):
+    """Import a script that is not in a package (samples/, benchmarks/) by its path."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     mod = importlib.util.module_from_spec(spec)
-    sys.modules["make_sample"] = mod
+    sys.modules[path.stem] = mod
     spec.loader.exec_module(mod)
     return mod
 
 
-make_sample = _load_sample_module()
+make_sample = load_script(ROOT / "samples" / "make_sample.py")
 
 
 @pytest.fixture
@@ -78,7 +79,7 @@ def server_factory():
 
 
 def write_config(path: Path, api_base: str | None, key_env: str | None = "TIERTOOL_TEST_KEY",
-                 extra: str = "", per_task: int = 100) -> Path:
+                 extra: str = "", sample: str = "{round: 20, max_per_task: 400}") -> Path:
     base = f", api_base: {api_base}" if api_base else ""
     key = f", api_key_env: {key_env}" if key_env else ""
     path.write_text(f"""
@@ -91,7 +92,7 @@ tasks:
   order-extract: {{scorer: json}}
   math-word-problems: {{scorer: numeric}}
   default: {{scorer: fuzzy, threshold: 0.85}}
-sample: {{per_task: {per_task}}}
+sample: {sample}
 replay: {{max_attempts: 3, timeout: 10}}
 {extra}
 """, encoding="utf-8")

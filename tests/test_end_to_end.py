@@ -40,7 +40,6 @@ def test_audit_recommend_report_moves_exactly_the_tasks_that_pass(project):
     assert r.exit_code == 0, r.output
     # the log holds the reference (gpt-4o) answers: only the small tier is called
     assert {m for m, _ in server.calls} == {"gpt-4o-mini"}
-    assert len(server.calls) == 4 * 100  # four task types, 100 sampled each
 
     r = run("recommend", "--litellm-config", "proxy.yaml")
     assert r.exit_code == 0, r.output
@@ -56,13 +55,25 @@ def test_audit_recommend_report_moves_exactly_the_tasks_that_pass(project):
     counts = Counter(row["request_tags"][0].split(":", 1)[1] for row in rows)
     by_task = {t["task"]: t for t in data["tasks"]}
     assert {t: v["requests"] for t, v in by_task.items()} == dict(counts)
-    assert by_task["ticket-triage"]["sampled"] == 100
     assert by_task["ticket-triage"]["lower_bound"] >= 0.95 > by_task["math-word-problems"]["tiers"][0]["lower_bound"]
     assert by_task["math-word-problems"]["pass_rate"] == 1.0  # the reference's own
-    assert data["audit"]["calls"] == len(server.calls)
+    # sequential sampling: every scored sample is one call, and settled task types stopped early
+    assert data["audit"]["calls"] == len(server.calls) == sum(t["sampled"] for t in data["tasks"])
+    assert by_task["support-reply"]["sampled"] < by_task["ticket-triage"]["sampled"] <= 400
     s = data["savings"]
     assert s["projected_usd"] < s["current_usd"]
     assert s["saved_fraction"] == pytest.approx(1 - s["projected_usd"] / s["current_usd"], abs=1e-3)
+
+
+def test_fixed_sample_mode_scores_exactly_per_task(project):
+    tmp, log, server, _ = project
+    write_config(tmp / "tiertool.yaml", server.api_base, sample="{sequential: false, per_task: 100}")
+    assert run("audit", str(log)).exit_code == 0
+    assert len(server.calls) == 4 * 100
+    assert run("recommend").exit_code == 0
+    tiers = yaml.safe_load((tmp / "tiers.yaml").read_text())["tasks"]
+    assert {t: v["tier"] for t, v in tiers.items()} == {
+        "ticket-triage": "small", "order-extract": "small", "math-word-problems": "large", "support-reply": "large"}
 
 
 def test_second_audit_sends_no_calls(project):
@@ -83,7 +94,7 @@ def test_reference_is_replayed_when_the_log_has_no_answers(tmp_path, synth, serv
             for r in rows]
     log = write_jsonl(tmp_path / "chat.jsonl", chat)
     server = server_factory(small_answerer(small))
-    write_config(tmp_path / "tiertool.yaml", server.api_base, per_task=20)
+    write_config(tmp_path / "tiertool.yaml", server.api_base, sample="{sequential: false, per_task: 20}")
     monkeypatch.chdir(tmp_path)
     r = run("audit", str(log))
     assert r.exit_code == 0, r.output
@@ -101,7 +112,7 @@ def _closed_port() -> int:
 
 
 def test_unreachable_endpoint_fails_fast_naming_model_and_api_base(tmp_path, synth, env_key, monkeypatch):
-    rows, _ = synth(200)
+    rows, _ = synth(1000)
     log = write_jsonl(tmp_path / "spend.jsonl", rows)
     base = f"http://127.0.0.1:{_closed_port()}/v1"
     write_config(tmp_path / "tiertool.yaml", base)
@@ -116,7 +127,7 @@ def test_unreachable_endpoint_fails_fast_naming_model_and_api_base(tmp_path, syn
 
 def test_missing_key_fails_before_any_call_naming_the_variable(tmp_path, synth, server_factory, monkeypatch):
     monkeypatch.delenv("TIERTOOL_TEST_KEY", raising=False)
-    rows, small = synth(200)
+    rows, small = synth(1000)
     log = write_jsonl(tmp_path / "spend.jsonl", rows)
     server = server_factory(small_answerer(small))
     write_config(tmp_path / "tiertool.yaml", server.api_base)
@@ -129,7 +140,7 @@ def test_missing_key_fails_before_any_call_naming_the_variable(tmp_path, synth, 
 
 def test_provider_default_endpoint_without_key_names_the_provider_variable(tmp_path, synth, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    rows, _ = synth(50)
+    rows, _ = synth(1000)
     log = write_jsonl(tmp_path / "spend.jsonl", rows)
     write_config(tmp_path / "tiertool.yaml", None, key_env=None)
     monkeypatch.chdir(tmp_path)

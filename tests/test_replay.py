@@ -47,7 +47,7 @@ tasks:
   order-extract: {{scorer: json}}
   math-word-problems: {{scorer: numeric}}
   default: {{scorer: fuzzy, threshold: 0.85}}
-sample: {{per_task: {per_task}}}
+sample: {{sequential: false, per_task: {per_task}}}
 replay: {{max_attempts: 8, timeout: 5, backoff: 0.01{replay}}}
 """, encoding="utf-8")
     return path
@@ -434,11 +434,14 @@ def test_errors_left_after_retries_are_recorded_per_request_and_reported(tmp_pat
     assert r.exit_code == 0, r.output
     _, data = decisions(tmp_path)
     failed = data["audit"]["failed"]
-    assert 30 < failed == len(data["failures"]) == server.attempts - len(server.calls) < 100
-    assert all(f["tier"] == "small" and f["source"].startswith(str(log)) and f["error"] for f in data["failures"])
-    term = runner.invoke(cli.app, ["report", "--audit", str(tmp_path / ".tiertool")]).output
-    assert f"{failed} replay calls failed after retries" in term
-    assert "on tier small: " in term and f"and {failed - 10} more failed or unsent" in term
+    failures = data["audit"]["failures"]
+    assert 30 < failed == len(failures) == server.attempts - len(server.calls) < 100
+    assert all(f["tier"] == "small" and f["source"].startswith(str(log)) and f["error"] for f in failures)
+    listed = [w["message"] for w in data["warnings"] if w["kind"] == "replay_failure"]
+    assert len(listed) == 11 and all(" on tier small: " in m for m in listed[:10])
+    md = runner.invoke(cli.app, ["report", "-f", "md", "--audit", str(tmp_path / ".tiertool")]).output
+    assert f"{failed} replay calls failed after retries" in md
+    assert listed[0] in md.replace("\\", "") and f"and {failed - 10} more failed requests" in md
 
 
 def test_dry_run_needs_no_key(tmp_path, logfile, server_factory, monkeypatch):
@@ -486,3 +489,16 @@ def test_budget_property_spend_never_passes_the_cap(cap, calls, concurrency):
     spent, sent = asyncio.run(main())
     assert spent <= cap + 1e-9
     assert sent == len(calls) or any(w > cap - spent for w, _ in calls)  # nothing refused that would have fit
+
+
+def test_sequential_audit_asks_once_for_the_most_it_could_send(tmp_path, logfile, server_factory, key, monkeypatch):
+    log, _, small = logfile
+    server = server_factory(small_answerer(small))
+    path = config(tmp_path, server.api_base)
+    path.write_text(path.read_text().replace("sequential: false, per_task: 50", "round: 20, max_per_task: 100"))
+    monkeypatch.setattr(cli, "_interactive", lambda: True)
+    r = audit(tmp_path, log, input="y\n")
+    assert r.exit_code == 0, r.output
+    assert r.output.count("send these calls?") == 1  # one question for all the rounds
+    planned = int(r.output.split("plan: at most ")[1].split()[0])
+    assert planned == 400 and 0 < len(server.calls) <= planned

@@ -1,25 +1,35 @@
-"""`tiertool audit`: read the log, sample each task type, replay the sample on cheaper tiers, score, store."""
+"""`tiertool audit`: read the log, sample each task type, replay the sample on cheaper tiers, score, store.
+
+Replay runs in rounds (sequential.Rounds): each round scores more of each task type's sample on the tiers
+whose decision is still open, so task types that settle early stop costing calls.
+"""
 
 from __future__ import annotations
 
 import time
+from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from . import __version__
 from .cache import Cache, cache_key
 from .config import Config, Tier
+from .decide import family_for
 from .errors import ReplayError
 from .ingest import read_logs
 from .prices import same_model
 from .records import Answer, Request
 from .replay import UNSENT, Call, Replayer
 from .sample import Sampler
-from .score import make_scorer
+from .scorers.grade import Grader, grade_results
+from .scorers.labels import load_labels
+from .sequential import Rounds
 from .store import Result, save_audit
 from .volume import Volume
+
+Item = tuple[Request, Tier, "Answer | Call"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,7 @@ class AuditSummary:
     cache_hits: int
     failed: int
     missing_offline: int
+    rounds: int = 0
     error: str | None = None  # a tier that could not be called at all
     over_budget: int = 0  # calls not sent because --budget would not cover them
     unsent: tuple[str, ...] = ()  # "file:line on tier" of every answer neither cached nor sent
@@ -42,100 +53,112 @@ def _from_log(req: Request, tier: Tier) -> bool:
     return req.output is not None and same_model(req.model, tier.model)
 
 
+def _item(req: Request, tier: Tier) -> Answer | Call:
+    if _from_log(req, tier):
+        return Answer(req.output, "log")
+    return Call(cache_key(tier.model, req.messages, req.params), tier, req.messages, req.params,
+                req.input_tokens, req.output_tokens)
+
+
 def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tiertool", seed: int = 0,
               offline: bool = False, fmt: str | None = None, group_by: str | None = None,
-              log: Callable[[str], None] = lambda _msg: None,
+              labels: str | Path | None = None, log: Callable[[str], None] = lambda _msg: None,
               replay_options: dict[str, Any] | None = None) -> AuditSummary:
     """Run the audit and store its evidence in `out`; returns what happened, counts reconciled.
 
     `replay_options` go to the Replayer (budget, approve, progress); a declined plan raises PlanDeclined.
     """
     out = Path(out)
+    grader = Grader(config, load_labels(labels) if labels else None, offline)
     reader = read_logs(logs, fmt, group_by or config.group_by)
-    volume, sampler = Volume(), Sampler(config.sample.per_task, seed)
+    volume, sampler = Volume(), Sampler(config.sample.cap, seed)
+    typed: dict[str, Counter[str]] = defaultdict(Counter)  # how each task's requests were typed (for the report)
+    replayable: Counter[str] = Counter()
     for req in reader:
         volume.add(req)
+        typed[req.task][req.task_source] += 1
         if req.replayable:
+            replayable[req.task] += 1
             sampler.add(req)
+    replayable.update(dict.fromkeys(typed, 0))  # every task type, replayable or not
     stats = reader.stats
     samples = sampler.samples()
+    fam = family_for(dict(replayable), config)
     log(f"read {stats.records} records from {len(reader.paths)} file(s), skipped {stats.skipped}; "
-        f"{len(samples)} task types with replayable requests")
+        f"{len(replayable)} task types, {len(fam.tested)} with enough traffic to test "
+        f"(a proof needs {fam.needed} all-passing samples)")
 
+    grader.check(samples)  # a scorer that cannot run fails here, before any replay call
     cache = Cache(config.path(config.replay.cache) if config.replay.cache else out / "cache.sqlite")
     for rec in config.replay.recorded:
         cache.load_recorded(config.path(rec))
-
-    # What each sampled request needs: the reference answer and one answer per cheaper tier.
-    plan: list[tuple[Request, Tier, Answer | Call]] = []
-    for reqs in samples.values():
-        for req in reqs:
-            for tier in config.tiers:
-                if _from_log(req, tier):
-                    plan.append((req, tier, Answer(req.output, "log")))
-                else:
-                    plan.append((req, tier, Call(cache_key(tier.model, req.messages, req.params), tier,
-                                                 req.messages, req.params, req.input_tokens, req.output_tokens)))
-    calls = [item for _, _, item in plan if isinstance(item, Call)]
-    log(f"{sum(len(v) for v in samples.values())} sampled requests need {len({c.key for c in calls})} "
-        f"answers not in the log")
+    cheaper = list(config.tiers[:-1])
+    rounds = Rounds([t.name for t in cheaper], {t: len(samples.get(t, [])) for t in replayable}, fam,
+                    config.quality.target, config.sample.sequential, config.sample.round, config.sample.cap)
+    tiers = {t.name: t for t in config.tiers}
     replayer = Replayer(cache, config.replay, offline=offline, **(replay_options or {}))
+    grader.replayer = replayer  # judge calls go through the same cache, retries, budget and counts
+    # The plan shown before sending covers every call the rounds could need (they may stop early).
+    replayer.approve([item for reqs in samples.values() for req in reqs for tier in config.tiers
+                      if isinstance(item := _item(req, tier), Call)], upper_bound=True)
+    results: list[Result] = []
+    every: list[Item] = []
     error = None
-    try:
-        answers = replayer.run(calls)
-    except ReplayError as e:
-        answers, error = replayer.answers, str(e)
+    while plan := rounds.next():
+        items: list[Item] = []
+        for task, (first, stop, open_tiers) in plan.items():
+            for req in samples[task][first:stop]:
+                items += [(req, tier, _item(req, tier)) for tier in [config.reference, *map(tiers.get, open_tiers)]]
+        every += items
+        calls = [item for _, _, item in items if isinstance(item, Call)]
+        log(f"round {rounds.round + 1}: {len(plan)} task types, {len({c.key for c in calls})} answers to fetch")
+        try:
+            answers = replayer.run(calls)
+        except ReplayError as e:
+            answers, error = replayer.answers, str(e)
+        scored = _score(items, answers, config, grader, rounds.round)
+        results += scored
+        for task, (_, stop, open_tiers) in plan.items():
+            rounds.record(task, stop, {t: [bool(r.passed) for r in scored if r.task == task and r.tier == t
+                                           and (r.passed is not None or r.error)] for t in open_tiers})
+        rounds.finish_round()
+        if error:
+            break
 
-    results = list(_score(plan, answers, config))
+    error = error or grader.error
+    if labels:
+        log(grader.labels.summary(labels))
     rs = replayer.stats
     meta = {
         "version": __version__, "created": time.time(), "logs": [str(p) for p in reader.paths],
         "seed": seed, "offline": offline, "config": config.model_dump(mode="json"),
         "formats": stats.formats, "lines": stats.lines, "records": stats.records, "skipped": stats.skipped,
         "skip_reasons": dict(stats.reasons), "skip_examples": [[s.source, s.reason] for s in stats.examples],
-        "first_time": volume.first, "last_time": volume.last,
+        "task_sources": {t: dict(c) for t, c in typed.items()}, "first_time": volume.first, "last_time": volume.last,
+        "rounds": rounds.round, "family": {"tested": list(fam.tested), "alpha": fam.alpha, "needed": fam.needed},
         "calls": rs.sent, "cache_hits": rs.cached, "failed": rs.failed, "retried": rs.retried,
         "spend_usd": rs.spend, "missing_offline": len(rs.missing), "error": error,
         "budget_usd": replayer.budget.cap, "over_budget": rs.over_budget,
+        "scorers": grader.choices, "labels": str(labels) if labels else None,
     }
     save_audit(out, meta, volume.by, results)
     cache.close()
-    return AuditSummary(out, stats.records, stats.skipped, len({t for t, _ in volume.by}),
-                        sum(len(v) for v in samples.values()), rs.sent, rs.cached, rs.failed,
-                        len(rs.missing), error, rs.over_budget, _unsent(plan, answers))
+    return AuditSummary(out, stats.records, stats.skipped, len(replayable),
+                        len({(r.task, r.request_id) for r in results}), rs.sent, rs.cached, rs.failed,
+                        len(rs.missing), rounds.round, error, rs.over_budget, _unsent(every, replayer.answers))
 
 
-def _unsent(plan: list[tuple[Request, Tier, Answer | Call]], answers: dict[str, Answer]) -> tuple[str, ...]:
+def _unsent(items: list[Item], answers: dict[str, Answer]) -> tuple[str, ...]:
+    """Where each answer that was neither cached nor sent was needed: "file:line on tier NAME"."""
     return tuple(dict.fromkeys(
-        f"{req.source} on tier {tier.name}" for req, tier, item in plan
+        f"{req.source} on tier {tier.name}" for req, tier, item in items
         if isinstance(item, Call) and (answers.get(item.key) or Answer(None, UNSENT)).origin == UNSENT))
 
 
-def _score(plan: list[tuple[Request, Tier, Answer | Call]], answers: dict[str, Answer], config: Config):
-    ref_tier = config.reference
+def _score(items: list[Item], answers: dict[str, Answer], config: Config, grader: Grader, round_no: int
+           ) -> list[Result]:
+    """Grade one round's answers; each result remembers its round (sequential decisions look per round)."""
     resolved: dict[tuple[str, str], Answer | None] = {}
-    for req, tier, item in plan:
+    for req, tier, item in items:
         resolved[(req.id, tier.name)] = item if isinstance(item, Answer) else answers.get(item.key)
-    scorers = {}
-    for req, tier, _ in plan:
-        if tier is ref_tier:
-            continue
-        if req.task not in scorers:
-            scorers[req.task] = make_scorer(config.spec_for(req.task))
-        ref = resolved[(req.id, ref_tier.name)]
-        got = resolved[(req.id, tier.name)]
-        base = dict(request_id=req.id, source=req.source, task=req.task, tier=tier.name, model=tier.model,
-                    reference=ref.text if ref else None, answer=got.text if got else None,
-                    origin=got.origin if got else "missing")
-        if ref is None or ref.text is None:
-            why = ref.error if ref and ref.error else "no reference answer (offline and not cached)"
-            yield Result(**base, value=None, passed=None, reason=f"unscored: {why}")
-        elif got is None:
-            yield Result(**base, value=None, passed=None, reason="unscored: no answer (offline and not cached)")
-        elif got.text is None and got.origin == UNSENT:
-            yield Result(**base, value=None, passed=None, reason=f"unscored: {got.error}", error=got.error)
-        elif got.text is None:
-            yield Result(**base, value=0.0, passed=False, reason="call failed", error=got.error)
-        else:
-            s = scorers[req.task](got.text, ref.text)
-            yield Result(**base, value=s.value, passed=s.passed, reason=s.reason)
+    return [replace(r, round=round_no) for r in grade_results(items, resolved, config.reference, grader)]

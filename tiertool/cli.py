@@ -41,6 +41,8 @@ def audit(
     fmt: str | None = typer.Option(None, "--format", help="Force the log format instead of detecting it."),
     group_by: str | None = typer.Option(None, "--group-by", help="Dotted path of the task key, e.g. metadata.task"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors."),
+    labels: Path | None = typer.Option(None, "--labels", help="Imported grades / expected answers (JSONL or CSV, "
+                                       "per request_id) that override computed scores."),
     concurrency: int | None = typer.Option(None, "--concurrency", min=1, max=1024,
                                            help="Calls in flight per tier (overrides replay.concurrency)."),
     budget: float | None = typer.Option(None, "--budget", min=0.0, help="Hard cap in USD: a call whose worst "
@@ -63,8 +65,8 @@ def audit(
 
     def go():
         try:
-            return run_audit(logs, cfg, out, seed=seed, offline=offline, fmt=fmt, group_by=group_by, log=say,
-                             replay_options=options)
+            return run_audit(logs, cfg, out, seed=seed, offline=offline, fmt=fmt, group_by=group_by,
+                             labels=labels, log=say, replay_options=options)
         except PlanDeclined:
             return None
 
@@ -138,30 +140,80 @@ def report(
     audit_dir: Path = AuditDir,
     tiers: Path | None = typer.Option(None, "--tiers", help="Show this tiers.yaml's assignment instead of "
                                                                 "deciding afresh."),
-    fmt: str = typer.Option("term", "--format", "-f", help="term, md or json."),
+    fmt: str = typer.Option("term", "--format", "-f", help="term, md, html or json."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the report to a file."),
+    examples: int = typer.Option(0, "--examples", min=0, help="Show the N worst-scoring examples per task "
+                                 "(prompts and answers are customer data: off by default)."),
+    redact: bool = typer.Option(False, "--redact", help="Mask e-mails, phone and card numbers and API keys."),
+    check: bool = typer.Option(False, "--check", help="Run the CI gates; exit 1 when one fails."),
+    baseline: Path | None = typer.Option(None, "--baseline", help="Committed tiers.yaml to gate against "
+                                         "[default with --check: --tiers, else ./tiers.yaml if present]."),
+    fail_under_savings: str | None = typer.Option(None, "--fail-under-savings",
+                                                  help="Gate: projected savings at least this (0.2 or 20%)."),
+    new_log: list[Path] | None = typer.Option(None, "--log", help="Gate: a newer log whose task mix must not "
+                                              "have drifted from the audited one."),
+    drift_threshold: float = typer.Option(0.25, "--drift-threshold", min=0,
+                                          help="Gate: largest population stability index allowed."),
+    today: str | None = typer.Option(None, "--today", help="Judge deprecation dates as of this day "
+                                     "(YYYY-MM-DD) [default: today]."),
 ) -> None:
-    """Show the decisions, their evidence and the savings."""
-    from .report import FORMATS, build, load_tiers, render
-    from .store import load_audit
+    """Show the decisions, their evidence and the savings; with --check, gate CI on them."""
+    from .report_cli import run_report
 
-    if fmt not in FORMATS:
-        _err(f"--format {fmt}: expected one of {', '.join(FORMATS)}")
+    if fmt not in ("term", "md", "html", "json"):
+        _err(f"--format {fmt}: expected one of term, md, html, json")
         raise typer.Exit(2)
-    from .recommend import recommend as rec_fn
-
-    def make() -> str:
-        audit = load_audit(audit_dir)
-        assignment = load_tiers(tiers) if tiers else None
-        color = fmt == "term" and out is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-        return render(build(audit, rec_fn(audit, assignment)), fmt, color=color)
-
-    text = _run(make)
+    gating = check or baseline is not None or fail_under_savings is not None or bool(new_log)
+    color = fmt == "term" and out is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    result = _run(run_report, audit_dir, tiers=tiers, fmt=fmt, examples=examples, redact=redact, check=gating,
+                  baseline=baseline, fail_under_savings=fail_under_savings, new_logs=new_log or [],
+                  drift_threshold=drift_threshold, color=color, step_summary=os.environ.get("GITHUB_STEP_SUMMARY"),
+                  today=today)
     if out:
-        out.write_text(text, encoding="utf-8")
+        out.write_text(result.text, encoding="utf-8")
         typer.echo(f"report -> {out}", err=True)
     else:
-        typer.echo(text, nl=False)
+        typer.echo(result.text, nl=False)
+    for line in result.gate_lines:
+        typer.echo(line, err=True)
+    if result.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def monitor(
+    logs: list[Path] = typer.Argument(..., help="A newer request log whose traffic already follows tiers.yaml."),
+    tiers: Path = typer.Option(Path("tiers.yaml"), "--tiers", help="The assignment in force."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="Config file [default: ./tiertool.yaml]"),
+    per_task: int | None = typer.Option(None, "--per-task", min=1, help="Requests sampled per task "
+                                        "[default: sample.per_task]."),
+    seed: int = typer.Option(0, help="Sampling seed."),
+    offline: bool = typer.Option(False, help="Send no model call: reference answers come from the cache."),
+    fmt: str = typer.Option("term", "--format", "-f", help="term or json."),
+) -> None:
+    """Re-score each cheaper tier on live traffic against the reference; exit 1 when a task fell below the bar."""
+    import json
+
+    from .config import load_config
+    from .monitor import as_dict, monitor, render
+    from .report import load_tiers
+
+    if fmt not in ("term", "json"):
+        _err(f"--format {fmt}: expected term or json")
+        raise typer.Exit(2)
+    cfg = _run(load_config, config)
+    assignment = _run(load_tiers, tiers)
+    cache = cfg.path(cfg.replay.cache) if cfg.replay.cache else Path(".tiertool") / "cache.sqlite"
+    result = _run(monitor, logs, cfg, assignment, cache, per_task=per_task, seed=seed, offline=offline,
+                  log=lambda m: typer.echo(m, err=True))
+    typer.echo(json.dumps(as_dict(result), indent=2) if fmt == "json" else render(result), nl=fmt == "json")
+    for t in result.flagged:
+        typer.echo(f"below the bar: {t.task}: tier {t.tier} passed {t.passed}/{t.scored} "
+                   f"(at most {t.upper_bound:.1%} at {result.confidence:g} confidence) < {result.target:g}", err=True)
+    if result.error:
+        _err(result.error)
+    if result.flagged or result.error:
+        raise typer.Exit(1)
 
 
 def main() -> None:

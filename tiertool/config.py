@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
+from .scorers.specs import (
+    SCORER_NAMES,
+    AutoSpec,
+    ExactSpec,
+    FuzzySpec,
+    JsonSpec,
+    NumericSpec,
+    ScorerSpec,
+    drop_union_tags,
+    spec_keys,
+)
+
+__all__ = ["ExactSpec", "FuzzySpec", "JsonSpec", "NumericSpec", "ScorerSpec"]
 
 DEFAULT_CONFIG = "tiertool.yaml"
 
@@ -35,29 +48,25 @@ class Quality(_Strict):
     confidence: float = Field(default=0.95, ge=0.5, lt=1)
 
 
-class ExactSpec(_Strict):
-    scorer: Literal["exact"]
-
-
-class JsonSpec(_Strict):
-    scorer: Literal["json"]
-
-
-class NumericSpec(_Strict):
-    scorer: Literal["numeric"]
-    tolerance: float = Field(default=1e-6, ge=0)
-
-
-class FuzzySpec(_Strict):
-    scorer: Literal["fuzzy"]
-    threshold: float = Field(default=0.85, ge=0, le=1)
-
-
-ScorerSpec = Annotated[ExactSpec | JsonSpec | NumericSpec | FuzzySpec, Field(discriminator="scorer")]
-
-
 class Sample(_Strict):
-    per_task: int = Field(default=100, ge=1)
+    sequential: bool = True  # replay in rounds and stop each task type once its decision is settled
+    round: int = Field(default=20, ge=1)  # requests added per task type per round
+    max_per_task: int = Field(default=400, ge=1)  # cap on a task type's sample when sequential
+    per_task: int = Field(default=100, ge=1)  # the fixed sample size when sequential is false
+
+    @property
+    def cap(self) -> int:
+        return self.max_per_task if self.sequential else self.per_task
+
+
+class PriceOverride(_Strict):
+    """USD per million tokens; overrides litellm's price map for one model."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cached_input: float | None = Field(default=None, ge=0)
+    cache_write: float | None = Field(default=None, ge=0)
+    batch_discount: float = Field(default=0.0, ge=0, lt=1)  # e.g. 0.5 for half price on batch requests
 
 
 class Replay(_Strict):
@@ -74,13 +83,31 @@ class Replay(_Strict):
         return (v,) if isinstance(v, str) else v
 
 
+class CascadeCheck(_Strict):
+    """A reference-free check run on the cheap answer in production: fail -> escalate to the next tier."""
+
+    check: Literal["json", "regex", "labels", "nonempty"]
+    pattern: str | None = None  # for regex: the answer must match (re.search)
+    labels: tuple[str, ...] = ()  # for labels: the answer, trimmed and case-folded, must be one of these
+
+    @model_validator(mode="after")
+    def _needs(self) -> CascadeCheck:
+        if self.check == "regex" and not self.pattern:
+            raise ValueError("check 'regex' needs a 'pattern'")
+        if self.check == "labels" and not self.labels:
+            raise ValueError("check 'labels' needs 'labels'")
+        return self
+
+
 class Config(_Strict):
-    tiers: tuple[Tier, ...] = Field(min_length=2)
+    tiers: tuple[Tier, ...] = Field(min_length=2, max_length=4)
     quality: Quality = Quality()
-    tasks: dict[str, ScorerSpec] = Field(default_factory=lambda: {"default": FuzzySpec(scorer="fuzzy")})
+    tasks: dict[str, ScorerSpec] = Field(default_factory=dict)  # no entry: `auto` picks per task
     group_by: str = "auto"
     sample: Sample = Sample()
     replay: Replay = Replay()
+    prices: dict[str, PriceOverride] = Field(default_factory=dict)
+    cascade: dict[str, CascadeCheck] = Field(default_factory=dict)  # optional: task -> check on the cheap answer
     base_dir: str = Field(default=".", exclude=True)  # folder of the config file; relative paths start here
 
     @model_validator(mode="after")
@@ -95,25 +122,28 @@ class Config(_Strict):
         return self.tiers[-1]
 
     def spec_for(self, task: str) -> ScorerSpec:
-        return self.tasks.get(task) or self.tasks.get("default") or FuzzySpec(scorer="fuzzy")
+        return self.tasks.get(task) or self.tasks.get("default") or AutoSpec(scorer="auto")
 
     def path(self, p: str) -> Path:
         return Path(self.base_dir, p)
 
 
 def _describe(err: dict[str, Any], model: type[BaseModel]) -> str:
-    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-after"))
+    loc = ".".join(str(p) for p in drop_union_tags(err["loc"]) if not str(p).startswith("function-after"))
     if err["type"] == "extra_forbidden":
         parent = err["loc"][:-1]
-        allowed = _allowed_keys(model, parent)
+        allowed = _allowed_keys(model, parent) or spec_keys(parent)
         return f"{loc}: unknown key" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
     if err["type"] == "too_short":
         return f"{loc}: needs at least {err['ctx']['min_length']} entries (cheapest first, the reference last)"
+    if err["type"] == "too_long":
+        return f"{loc}: at most {err['ctx']['max_length']} entries are supported"
     if err["type"] == "union_tag_invalid":
         return f"{loc}: scorer must be one of {err['ctx']['expected_tags']}"
     if err["type"] == "union_tag_not_found":
-        return f"{loc}: missing 'scorer' (one of exact, json, numeric, fuzzy)"
-    return f"{loc}: {err['msg']}" if loc else err["msg"]
+        return f"{loc}: missing 'scorer' (one of {', '.join(SCORER_NAMES)})"
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{loc}: {msg}" if loc else msg
 
 
 def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:

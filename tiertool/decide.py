@@ -1,10 +1,10 @@
 """Decide each task's tier on evidence: the cheapest tier whose pass rate is *proven* to meet the bar.
 
-A tier passes a task when the one-sided lower confidence bound of its pass rate is at least
-`quality.target`. The bound is exact (Clopper-Pearson), not Wilson: Wilson under-covers near p = 1,
-which is exactly where tiering decisions sit. The confidence is Bonferroni-corrected over every
-(task, cheaper tier) test of the audit, so the chance of *any* wrong downgrade stays at most
-1 - `quality.confidence`.
+For every (task type, cheaper tier) the audit tests H0: pass rate <= `quality.target`. The level of each test
+is Bonferroni-corrected over the whole family of tests (sequential.family), so the chance of *any* wrong
+downgrade across the audit stays at most 1 - `quality.confidence`. Sequential audits use an anytime-valid
+test (sequential.py), fixed-size ones the exact Clopper-Pearson bound; either way the reported lower bound
+is at the level the decision used, so "lower bound >= target" and "moved" always agree.
 """
 
 from __future__ import annotations
@@ -14,6 +14,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from .config import Config
+from .sequential import (
+    Family,
+    exact_lower_bound,
+    family,
+    log_evidence_above,
+    lower_bound,
+    p_value,
+)
 from .store import Audit, Result
 
 
@@ -41,66 +49,119 @@ class Decision:
     scorer: str
     reason: str
     evidence: tuple[TierEvidence, ...]
+    status: str = "moved"  # moved | kept | not-enough-traffic | undecided
+    more_samples: int | None = None  # samples that would settle an undecided or low-traffic task
 
 
-def lower_bound(passed: int, n: int, alpha: float) -> float:
-    """Exact one-sided lower confidence bound (level 1 - alpha) of a binomial proportion."""
-    if n == 0 or passed == 0:
-        return 0.0
-    from scipy.stats import beta
-
-    return float(beta.ppf(alpha, passed, n - passed + 1))
+def family_for(replayable: dict[str, int], config: Config) -> Family:
+    """The family of tests, fixed from replayable traffic before any outcome is seen."""
+    s = config.sample
+    return family(replayable, len(config.tiers) - 1, config.quality.confidence, config.quality.target, s.cap,
+                  s.sequential)
 
 
-def samples_to_prove(target: float, alpha: float) -> int:
-    """Smallest n at which n passes out of n prove the target (the least evidence that can decide)."""
-    return math.ceil(math.log(alpha) / math.log(target)) if target < 1 else 0
+def audit_family(audit: Audit, config: Config) -> Family:
+    return family_for({t: audit.replayable(t) for t in audit.tasks}, config)
+
+
+def looks_of(rows: list[Result]) -> list[tuple[int, int]]:
+    """Cumulative (passed, scored) at the end of each round; a failed call counts as a failure."""
+    per_round: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for r in rows:
+        if r.passed is None and not r.error:
+            continue
+        per_round[r.round][0] += bool(r.passed)
+        per_round[r.round][1] += 1
+    looks, k, n = [], 0, 0
+    for rnd in sorted(per_round):
+        k, n = k + per_round[rnd][0], n + per_round[rnd][1]
+        looks.append((k, n))
+    return looks
+
+
+def _projected_need(k: int, n: int, target: float, alpha: float) -> int | None:
+    """Samples in all at which the observed pass rate, if it held, would prove the target; None if it can't."""
+    rate = k / n if n else 1.0
+    if rate <= target:
+        return None
+    threshold = math.log(1.0 / alpha)
+
+    def proves(m: int) -> bool:
+        return log_evidence_above(round(rate * m), m, target) >= threshold
+
+    lo, hi = max(n, 1), max(n, 1)
+    while not proves(hi):
+        if hi > 1_000_000:
+            return None
+        lo, hi = hi, hi * 2
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if proves(mid) else (mid + 1, hi)
+    return hi
 
 
 def decide(audit: Audit, config: Config) -> list[Decision]:
     """One decision per task type of the audit, largest task first."""
     cheaper = config.tiers[:-1]
-    ref = config.reference
+    q = config.quality
+    fam = audit_family(audit, config)
     by: dict[tuple[str, str], list[Result]] = defaultdict(list)
     for r in audit.results:
-        by[(r.task, r.tier)].append(r)
-    tested = [t for t in audit.tasks if any(by.get((t, tier.name)) for tier in cheaper)]
-    alpha = (1 - config.quality.confidence) / max(1, len(tested) * len(cheaper))
-    need = samples_to_prove(config.quality.target, alpha)
+        if r.reference is not None:
+            by[(r.task, r.tier)].append(r)
     decisions = []
     for task in audit.tasks:
-        requests = audit.requests(task)
         evidence = []
         for tier in cheaper:
-            rows = [r for r in by.get((task, tier.name), []) if r.reference is not None]
-            scored = [r for r in rows if r.passed is not None or r.error]
-            k = sum(1 for r in scored if r.passed)
-            n = len(scored)
-            lb = lower_bound(k, n, alpha) if n else None
+            rows = by.get((task, tier.name), [])
+            looks = looks_of(rows)
+            k, n = looks[-1] if looks else (0, 0)
+            if not n:
+                lb, meets = None, False
+            elif config.sample.sequential:
+                lb = lower_bound(looks, fam.alpha)
+                meets = task in fam.tested and p_value(looks, q.target) <= fam.alpha
+            else:
+                lb = exact_lower_bound(k, n, fam.alpha)
+                meets = task in fam.tested and lb >= q.target
             evidence.append(TierEvidence(tier.name, tier.model, n, k, sum(1 for r in rows if r.error),
-                                         k / n if n else None, lb, lb is not None and lb >= config.quality.target))
-        sampled = max((e.scored for e in evidence), default=0)
-        chosen = next((e for e in evidence if e.meets), None)
-        scorer = config.spec_for(task).scorer
-        if chosen:
-            reason = (f"{chosen.passed}/{chosen.scored} passed; lower bound {chosen.lower_bound:.3f} >= "
-                      f"target {config.quality.target:g} at {config.quality.confidence:g} confidence")
-            decisions.append(Decision(task, requests, sampled, chosen.tier, chosen.model, chosen.pass_rate or 0.0,
-                                      chosen.lower_bound or 0.0, scorer, reason, tuple(evidence)))
-            continue
-        replayable = sum(u.replayable for (t, _), u in audit.volume.items() if t == task)
-        best = max(evidence, key=lambda e: (e.pass_rate or 0.0, e.scored), default=None)
-        if sampled == 0 or best is None:
-            reason = "no replayable request sampled" if replayable == 0 else "no cheaper answer could be scored"
-        elif (best.pass_rate or 0.0) < config.quality.target or sampled >= need:
-            reason = (f"no cheaper tier proven: best {best.tier} passed {best.passed}/{best.scored}, lower bound "
-                      f"{best.lower_bound or 0:.3f} < target {config.quality.target:g}")
-        elif replayable < need:
-            reason = (f"not enough traffic to decide: {best.tier} passed {best.passed}/{best.scored}, but only "
-                      f"{replayable} replayable requests exist and {need} all-passing samples are needed")
-        else:
-            reason = (f"not enough samples to decide: {best.tier} passed {best.passed}/{best.scored}; at least "
-                      f"{need} needed (raise sample.per_task)")
-        decisions.append(Decision(task, requests, sampled, ref.name, ref.model, 1.0, 1.0, scorer, reason,
-                                  tuple(evidence)))
+                                         k / n if n else None, lb, meets))
+        decisions.append(_decision(task, audit, config, fam, tuple(evidence)))
     return decisions
+
+
+def _decision(task: str, audit: Audit, config: Config, fam: Family, evidence: tuple[TierEvidence, ...]) -> Decision:
+    q, ref = config.quality, config.reference
+    requests, replayable = audit.requests(task), audit.replayable(task)
+    sampled = max((e.scored for e in evidence), default=0)
+    scorer = config.spec_for(task).scorer
+    chosen = next((e for e in evidence if e.meets), None)
+    level = f"{1 - fam.alpha:.4g} per test ({q.confidence:g} for the whole audit)"
+    if chosen:
+        reason = (f"{chosen.tier}: {chosen.passed}/{chosen.scored} passed; lower bound {chosen.lower_bound:.3f} >= "
+                  f"target {q.target:g} at confidence {level}")
+        return Decision(task, requests, sampled, chosen.tier, chosen.model, chosen.pass_rate or 0.0,
+                        chosen.lower_bound or 0.0, scorer, reason, evidence)
+
+    def keep(reason: str, status: str, more: int | None = None) -> Decision:
+        return Decision(task, requests, sampled, ref.name, ref.model, 1.0, 1.0, scorer, reason, evidence, status,
+                        more)
+
+    if task not in fam.tested:
+        more = max(fam.to_join - min(replayable, config.sample.cap), 0)
+        return keep(f"not enough traffic to decide: {replayable} replayable requests; testing it too would need "
+                    f"at least {fam.to_join} all-passing samples ({more} more)", "not-enough-traffic", more)
+    scored = [e for e in evidence if e.scored]
+    if not scored:
+        return keep("no cheaper answer could be scored (see the audit's errors)", "undecided")
+    best = max(scored, key=lambda e: (e.pass_rate or 0.0, e.scored))
+    shown = f"best {best.tier} passed {best.passed}/{best.scored}, lower bound {best.lower_bound or 0:.3f}"
+    if (best.pass_rate or 0.0) <= q.target:
+        return keep(f"no cheaper tier meets the bar: {shown} < target {q.target:g}", "kept")
+    total = _projected_need(best.passed, best.scored, q.target, fam.alpha) if config.sample.sequential else None
+    if total is not None and total > best.scored:
+        more = total - best.scored
+        room = "" if total <= replayable else f"; the log has only {replayable} replayable requests"
+        return keep(f"undecided: {shown} < target {q.target:g}; about {more} more samples at this pass rate "
+                    f"would settle it (raise sample.max_per_task){room}", "undecided", more)
+    return keep(f"no cheaper tier proven: {shown} < target {q.target:g}", "kept")

@@ -82,6 +82,7 @@ class TierPlan:
 class Plan:
     tiers: dict[str, TierPlan] = field(default_factory=dict)
     budget: float | None = None
+    upper_bound: bool = False  # the audit may need fewer calls (sequential rounds stop where the proof settles)
 
     @property
     def calls(self) -> int:
@@ -94,7 +95,7 @@ class Plan:
 
     def lines(self) -> list[str]:
         """The plan as plain lines, one per tier and a total."""
-        out = [f"plan: {self.calls} model calls to send"
+        out = [f"plan: {'at most ' if self.upper_bound else ''}{self.calls} model calls to send"
                + (f", budget ${self.budget:,.4f}" if self.budget is not None else "")]
         for t in self.tiers.values():
             usd = f"~{_usd(t.usd)} (at most {_usd(t.worst_usd)})" if t.usd is not None else "no price for this model"
@@ -110,8 +111,9 @@ def _usd(x: float | None) -> str:
     return "?" if x is None else f"${x:,.4f}"
 
 
-def make_plan(todo: list[Call], cached: list[Call], budget: float | None = None) -> Plan:
-    plan = Plan(budget=budget)
+def make_plan(todo: list[Call], cached: list[Call], budget: float | None = None, upper_bound: bool = False
+              ) -> Plan:
+    plan = Plan(budget=budget, upper_bound=upper_bound)
     for call in cached:
         plan.tiers.setdefault(call.tier.name, TierPlan(call.tier.name, call.tier.model)).cached += 1
     for call in todo:

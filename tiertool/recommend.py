@@ -7,9 +7,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .cascade import Cascade, cascades
 from .config import Config, parse_config
 from .decide import Decision, decide
-from .savings import Savings, period_days, project
+from .savings import Savings, oracle, period_days, project
 from .store import Audit
 
 
@@ -18,6 +19,9 @@ class Recommendation:
     config: Config
     decisions: tuple[Decision, ...]
     savings: Savings
+    oracle_usd: float | None = None  # projected spend if each request went to its cheapest passing tier
+    audit_cost_usd: float = 0.0  # what the audit's own model calls cost
+    cascades: tuple[Cascade, ...] = ()  # only for tasks the config's `cascade:` names
 
 
 def audit_config(audit: Audit) -> Config:
@@ -32,8 +36,31 @@ def recommend(audit: Audit, assignment: dict[str, str] | None = None) -> Recomme
     if assignment:
         decisions = tuple(_assigned(d, assignment.get(d.task, d.tier), config) for d in decisions)
     days = period_days(audit.meta.get("first_time"), audit.meta.get("last_time"))
-    savings = project(audit.volume, {d.task: d.model for d in decisions}, days)
-    return Recommendation(config, decisions, savings)
+    savings = project(audit.volume, {d.task: d.model for d in decisions}, days, config.prices)
+    oracle_usd = oracle(audit.volume, cheapest_passing(audit, config), config.reference.model, config.prices)
+    return Recommendation(config, decisions, savings, oracle_usd, float(audit.meta.get("spend_usd") or 0.0),
+                          tuple(cascades(audit, config)))
+
+
+def cheapest_passing(audit: Audit, config: Config) -> dict[str, dict[str, float]]:
+    """Per task, the sample's share of requests whose cheapest passing tier is each model (the oracle)."""
+    order = {t.name: i for i, t in enumerate(config.tiers)}
+    best: dict[tuple[str, str], int] = {}
+    for r in audit.results:
+        key = (r.task, r.request_id)
+        best.setdefault(key, len(config.tiers) - 1)
+        if r.passed and order.get(r.tier, 99) < best[key]:
+            best[key] = order[r.tier]
+    counts: dict[str, dict[str, float]] = {}
+    for (task, _), i in best.items():
+        shares = counts.setdefault(task, {})
+        model = config.tiers[i].model
+        shares[model] = shares.get(model, 0) + 1
+    for shares in counts.values():
+        n = sum(shares.values())
+        for m in shares:
+            shares[m] /= n
+    return counts
 
 
 def _assigned(d: Decision, name: str, config: Config) -> Decision:
@@ -49,7 +76,17 @@ def _assigned(d: Decision, name: str, config: Config) -> Decision:
                    reason=f"assigned by the tiers file; this audit: {d.reason}")
 
 
-def savings_dict(s: Savings) -> dict[str, Any]:
+def savings_dict(s: Savings, rec: Recommendation | None = None) -> dict[str, Any]:
+    monthly = s.per_30_days(s.saved_usd)
+    extra: dict[str, Any] = {}
+    if rec is not None:
+        oracle_saved = s.current_usd - rec.oracle_usd if rec.oracle_usd is not None else None
+        extra = {
+            "oracle_saved_usd": _r6(oracle_saved),
+            "oracle_captured": round(s.saved_usd / oracle_saved, 4) if oracle_saved and oracle_saved > 0 else None,
+            "audit_cost_usd": round(rec.audit_cost_usd, 6),
+            "break_even_days": round(rec.audit_cost_usd / (monthly / 30), 2) if monthly and monthly > 0 else None,
+        }
     return {
         "current_usd": round(s.current_usd, 6),
         "projected_usd": round(s.projected_usd, 6),
@@ -59,12 +96,19 @@ def savings_dict(s: Savings) -> dict[str, Any]:
         "monthly_current_usd": _r(s.per_30_days(s.current_usd)),
         "monthly_projected_usd": _r(s.per_30_days(s.projected_usd)),
         "monthly_saved_usd": _r(s.per_30_days(s.saved_usd)),
+        "monthly_saved_interval_usd": [_r(x) for x in s.interval_30d] if s.interval_30d else None,
+        "sources": {t.task: t.source for t in s.by_task},
         "unpriced_models": list(s.unpriced),
+        **extra,
     }
 
 
+def _r6(x: float | None) -> float | None:
+    return None if x is None else round(x, 6)
+
+
 def _r(x: float | None) -> float | None:
-    return None if x is None else round(x, 2)
+    return None if x is None else round(x, 6)
 
 
 def tiers_doc(rec: Recommendation) -> dict[str, Any]:
@@ -77,11 +121,20 @@ def tiers_doc(rec: Recommendation) -> dict[str, Any]:
         "tasks": {
             d.task: {"tier": d.tier, "model": d.model, "pass_rate": round(d.pass_rate, 4),
                      "lower_bound": round(d.lower_bound, 4), "sampled": d.sampled, "requests": d.requests,
-                     "scorer": d.scorer, "reason": d.reason}
+                     "scorer": d.scorer, "status": d.status, "reason": d.reason}
             for d in rec.decisions
         },
-        "savings": savings_dict(rec.savings),
+        "savings": savings_dict(rec.savings, rec),
+        **({"cascade": cascade_dict(rec)} if rec.cascades else {}),
     }
+
+
+def cascade_dict(rec: Recommendation) -> dict[str, Any]:
+    return {c.task: {"try": c.tier, "check": c.check, "sampled": c.sampled,
+                     "escalation_rate": round(c.escalation_rate, 4), "quality": round(c.quality, 4),
+                     "quality_lower_bound": round(c.quality_lower_bound, 4),
+                     "expected_cost_usd": round(c.expected_cost_usd, 6),
+                     "reference_cost_usd": round(c.reference_cost_usd, 6)} for c in rec.cascades}
 
 
 def litellm_config(rec: Recommendation, model_name: str | None = None) -> dict[str, Any]:

@@ -20,8 +20,9 @@ class Request:
     task_source: str = "none"  # tag | metadata | group_by | none
     input_tokens: int = 0
     output_tokens: int = 0
-    cached_tokens: int = 0
-    reasoning_tokens: int = 0
+    cached_tokens: int = 0  # part of input_tokens
+    cache_write_tokens: int = 0  # part of input_tokens
+    reasoning_tokens: int = 0  # part of output_tokens
     cost: float | None = None  # cost as logged by the gateway, if it logged one
     time: float | None = None  # unix seconds
     tags: tuple[str, ...] = ()
@@ -31,6 +32,7 @@ class Request:
     finish_reason: str | None = None
     latency_s: float | None = None
     is_batch: bool = False
+    expected: str | None = None
 
     @property
     def replayable(self) -> bool:

@@ -136,19 +136,19 @@ class Replayer:
         self.ok: Counter[str] = Counter()  # answered calls per tier
         self.limits: dict[str, TierLimits] = {}
 
-    def approve(self, calls: list[Call]) -> None:
+    def approve(self, calls: list[Call], upper_bound: bool = False) -> None:
         """Show the plan for these calls and ask once; raise PlanDeclined when the answer is no.
 
-        `run` does this itself before its first send; an audit that replays in rounds may call it first with
-        every call it could need, so the plan shows the whole audit.
+        `run` does this itself before its first send; an audit that replays in rounds calls it first with
+        every call it could need (`upper_bound`: the rounds may stop early), so the plan shows the whole audit.
         """
-        if self.approved:
+        if self.approved or self.offline:
             return
         todo, cached = [], []
         for call in {c.key: c for c in calls}.values():
             (cached if self.cache.has(call.key) else todo).append(call)
         self.approved = True
-        if todo and not self.approve_hook(make_plan(todo, cached, self.budget.cap)):
+        if todo and not self.approve_hook(make_plan(todo, cached, self.budget.cap, upper_bound)):
             raise PlanDeclined("nothing sent")
 
     def run(self, calls: list[Call]) -> dict[str, Answer]:

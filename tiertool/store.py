@@ -15,7 +15,7 @@ from typing import Any
 
 from .cache import private_dir
 from .errors import InputError
-from .volume import USAGE_COLUMNS, Usage
+from .volume import USAGE_COLUMNS, Key, Usage
 
 AUDIT_DB = "audit.sqlite"
 
@@ -36,6 +36,7 @@ class Result:
     reason: str
     origin: str  # where the answer came from: log | cache | call | recorded
     error: str | None = None
+    round: int = 0  # the sampling round that scored it (sequential audits look after every round)
 
 
 RESULT_COLUMNS = tuple(Result.__dataclass_fields__)
@@ -44,12 +45,13 @@ RESULT_COLUMNS = tuple(Result.__dataclass_fields__)
 def _connect(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path)
     db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-    db.execute(f"CREATE TABLE IF NOT EXISTS volume (task TEXT, model TEXT, {', '.join(USAGE_COLUMNS)})")
+    db.execute(f"CREATE TABLE IF NOT EXISTS volume (task TEXT, model TEXT, batch INTEGER, day TEXT, "
+               f"{', '.join(USAGE_COLUMNS)})")
     db.execute(f"CREATE TABLE IF NOT EXISTS results ({', '.join(RESULT_COLUMNS)})")
     return db
 
 
-def save_audit(folder: Path, meta: dict[str, Any], volume: dict[tuple[str, str], Usage],
+def save_audit(folder: Path, meta: dict[str, Any], volume: dict[Key, Usage],
                results: Iterable[Result]) -> Path:
     """Replace the folder's audit with this one, in one transaction."""
     private_dir(folder)
@@ -60,8 +62,8 @@ def save_audit(folder: Path, meta: dict[str, Any], volume: dict[tuple[str, str],
         for table in ("meta", "volume", "results"):
             db.execute(f"DELETE FROM {table}")
         db.executemany("INSERT INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in meta.items()])
-        db.executemany(f"INSERT INTO volume VALUES ({', '.join('?' * (len(USAGE_COLUMNS) + 2))})",
-                       [(t, m, *u.as_row()) for (t, m), u in volume.items()])
+        db.executemany(f"INSERT INTO volume VALUES ({', '.join('?' * (len(USAGE_COLUMNS) + 4))})",
+                       [(k.task, k.model, int(k.batch), k.day, *u.as_row()) for k, u in volume.items()])
         db.executemany(f"INSERT INTO results VALUES ({', '.join('?' * len(RESULT_COLUMNS))})",
                        [tuple(getattr(r, c) for c in RESULT_COLUMNS) for r in results])
     db.close()
@@ -74,19 +76,22 @@ class Audit:
 
     folder: Path
     meta: dict[str, Any]
-    volume: dict[tuple[str, str], Usage]
+    volume: dict[Key, Usage]  # per task, model, batch flag and day
     results: tuple[Result, ...]
 
     @property
     def tasks(self) -> list[str]:
         """Task types by descending request count."""
         counts: dict[str, int] = {}
-        for (task, _), u in self.volume.items():
-            counts[task] = counts.get(task, 0) + u.requests
+        for key, u in self.volume.items():
+            counts[key.task] = counts.get(key.task, 0) + u.requests
         return sorted(counts, key=lambda t: (-counts[t], t))
 
     def requests(self, task: str) -> int:
-        return sum(u.requests for (t, _), u in self.volume.items() if t == task)
+        return sum(u.requests for k, u in self.volume.items() if k.task == task)
+
+    def replayable(self, task: str) -> int:
+        return sum(u.replayable for k, u in self.volume.items() if k.task == task)
 
 
 def load_audit(folder: str | Path) -> Audit:
@@ -97,7 +102,8 @@ def load_audit(folder: str | Path) -> Audit:
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         meta = {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
-        volume = {(row[0], row[1]): Usage(*row[2:]) for row in db.execute("SELECT * FROM volume")}
+        volume = {Key(row[0], row[1], bool(row[2]), row[3]): Usage(*row[4:])
+                  for row in db.execute("SELECT * FROM volume")}
         results = tuple(Result(*row) for row in db.execute(f"SELECT {', '.join(RESULT_COLUMNS)} FROM results"))
         db.close()
     except sqlite3.DatabaseError as e:

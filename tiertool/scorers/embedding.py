@@ -1,0 +1,46 @@
+"""`embedding` (optional extra): cosine similarity of local sentence embeddings."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from ..errors import ConfigError
+from ..records import Score
+
+INSTALL_HINT = "pip install 'tiertool[embedding]' (sentence-transformers)"
+
+
+def check_installed(task: str, model: str) -> None:
+    """A missing extra or model is a config error before any replay call, naming what to install."""
+    if importlib.util.find_spec("sentence_transformers") is None:
+        raise ConfigError(f"tasks.{task}: scorer 'embedding' needs the optional extra, which is not installed: "
+                          f"{INSTALL_HINT}; or choose another scorer (e.g. fuzzy)")
+    try:
+        _model(model)
+    except Exception as e:  # noqa: BLE001 - any failure to load means the scorer cannot run
+        raise ConfigError(f"tasks.{task}: embedding model {model!r} cannot be loaded "
+                          f"({str(e).splitlines()[0][:200] if str(e) else type(e).__name__}); check the model "
+                          f"name, or download it once with network access") from None
+
+
+@cache
+def _model(name: str) -> Any:
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(name)
+
+
+@dataclass(frozen=True)
+class Embedding:
+    model: str
+    threshold: float = 0.8
+    name: str = "embedding"
+
+    def __call__(self, candidate: str, reference: str) -> Score:
+        a, b = _model(self.model).encode([candidate, reference], normalize_embeddings=True)
+        value = float(max(-1.0, min(1.0, float((a * b).sum()))))
+        ok = value >= self.threshold
+        return Score(max(0.0, value), ok, f"cosine {value:.2f} {'>=' if ok else '<'} {self.threshold:.2f}")
