@@ -502,3 +502,14 @@ def test_sequential_audit_asks_once_for_the_most_it_could_send(tmp_path, logfile
     assert r.output.count("send these calls?") == 1  # one question for all the rounds
     planned = int(r.output.split("plan: at most ")[1].split()[0])
     assert planned == 400 and 0 < len(server.calls) <= planned
+
+
+def test_plain_progress_shows_every_round():
+    lines: list[str] = []
+    bar = PlainProgress(lines.append)
+    for _ in range(2):
+        bar.start({"small": 4})
+        for _ in range(4):
+            bar.update("small", done=1)
+        bar.stop()
+    assert [x.split(" (")[0] for x in lines] == ["small: 1/4", "small: 2/4", "small: 3/4", "small: 4/4"] * 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from functools import cache
 from types import ModuleType
 
@@ -13,6 +14,8 @@ def litellm() -> ModuleType:
     """Import litellm on first use (it takes seconds) with the bundled price map and no telemetry."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("LITELLM_TELEMETRY", "False")
+    # pydantic's note about litellm's own TypedDicts, printed when litellm builds them (not tiertool's concern)
+    warnings.filterwarnings("ignore", message=r"Items .* `ReadOnly` qualifier", category=UserWarning)
     import litellm as _litellm
 
     _litellm.suppress_debug_info = True

@@ -61,6 +61,10 @@ class PlainProgress(Progress):
         self.write = write
         self.shown: dict[str, int] = {}
 
+    def start(self, totals: dict[str, int]) -> None:
+        super().start(totals)
+        self.shown = {}  # each round (Replayer.run) counts from zero again
+
     def show(self, tier: str, count: TierCount) -> None:
         step = (count.done + count.failed) * 10 // max(count.total, 1)
         if step > self.shown.get(tier, 0):
