@@ -11,7 +11,6 @@ import socket
 import stat
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -224,6 +223,14 @@ def test_offline_lists_what_is_missing(tmp_path, logfile, server_factory, key):
     assert len(listed) == 20 and "on tier small" in listed[0] and "and 180 more" in r.output
 
 
+def _audit_process(folder: Path, log: Path) -> subprocess.Popen:
+    """`tiertool audit` in its own process, with the loopback-only network guard installed."""
+    code = ("from tests import netguard; netguard.install(); import sys; from tiertool.cli import main; "
+            f"sys.argv = ['tiertool', 'audit', {str(log)!r}, '--config', {str(folder / 'tiertool.yaml')!r}, "
+            f"'--out', {str(folder / '.tiertool')!r}, '--yes', '-q']; main()")
+    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "TIERTOOL_TEST_KEY": KEY})
+
+
 @pytest.mark.slow
 def test_sigkill_midway_then_rerun_sends_only_the_missing_calls(tmp_path, logfile, server_factory, key):
     log, _, small = logfile
@@ -235,10 +242,7 @@ def test_sigkill_midway_then_rerun_sends_only_the_missing_calls(tmp_path, logfil
 
     server = server_factory(slow)
     config(tmp_path, server.api_base, replay=", concurrency: 4")
-    code = ("from tests import netguard; netguard.install(); import sys; from tiertool.cli import main; "
-            f"sys.argv = ['tiertool', 'audit', {str(log)!r}, '--config', {str(tmp_path / 'tiertool.yaml')!r}, "
-            f"'--out', {str(tmp_path / '.tiertool')!r}, '--yes', '-q']; main()")
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "TIERTOOL_TEST_KEY": KEY})
+    proc = _audit_process(tmp_path, log)
     deadline = time.monotonic() + 60
     while len(server.calls) < 60 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -259,32 +263,33 @@ def test_sigkill_midway_then_rerun_sends_only_the_missing_calls(tmp_path, logfil
     assert len(set(resent) & sent_before) <= answered_before - kept  # only the lost in-flight ones again
 
 
+@pytest.mark.slow
 def test_two_audits_sharing_one_cache_do_not_corrupt_it(tmp_path, synth, server_factory, key):
-    server = None
-    results = {}
-    folders = []
+    answers: dict[str, str] = {}
+    when: dict[str, float] = {}  # prompt -> when the server answered it
+    answer = small_answerer(answers)
+
+    def slow(model, messages):
+        time.sleep(0.01)
+        when[messages[-1]["content"]] = time.monotonic()
+        return answer(model, messages)
+
+    server = server_factory(slow)
+    folders, prompts = [], []
     for seed in (1, 2):
         rows, small = synth(600, seed=seed)
         folder = tmp_path / f"a{seed}"
         folder.mkdir()
-        if server is None:
-            answers = dict(small)
-            server = server_factory(small_answerer(answers))
         answers.update(small)
+        prompts.append({r["messages"][-1]["content"] for r in rows})
         write_jsonl(folder / "spend.jsonl", rows)
         config(folder, server.api_base, replay=f", cache: {tmp_path / 'shared' / 'cache.sqlite'}", per_task=40)
         folders.append(folder)
 
-    def go(folder: Path) -> None:
-        results[folder] = run_audit([folder / "spend.jsonl"], load_config(folder / "tiertool.yaml"),
-                                    folder / ".tiertool")
-
-    threads = [threading.Thread(target=go, args=(f,)) for f in folders]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert all(s.error is None and s.failed == 0 for s in results.values())
+    procs = [_audit_process(f, f / "spend.jsonl") for f in folders]  # two processes, one cache file
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    spans = [[t for q, t in when.items() if q in ps and q not in prompts[1 - i]] for i, ps in enumerate(prompts)]
+    assert max(min(x) for x in spans) < min(max(x) for x in spans)  # the two audits really wrote at once
     cache = Cache(tmp_path / "shared" / "cache.sqlite")
     assert cache.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     rows = cache.db.execute("SELECT count(*) FROM answers").fetchone()[0]
@@ -513,3 +518,4 @@ def test_plain_progress_shows_every_round():
             bar.update("small", done=1)
         bar.stop()
     assert [x.split(" (")[0] for x in lines] == ["small: 1/4", "small: 2/4", "small: 3/4", "small: 4/4"] * 2
+
