@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .cache import Cache, cache_key
@@ -20,7 +21,7 @@ from .errors import InputError, ReplayError
 from .ingest import read_logs
 from .prices import same_model
 from .records import Answer, Request
-from .replay import Call, Replayer
+from .replay import UNSENT, Call, Replayer
 from .sample import Sampler
 from .scorers.grade import Grader, grade_results
 from .scorers.labels import load_labels
@@ -44,6 +45,8 @@ class AuditSummary:
     missing_offline: int
     rounds: int = 0
     error: str | None = None  # a tier that could not be called at all
+    over_budget: int = 0  # calls not sent because --budget would not cover them
+    unsent: tuple[str, ...] = ()  # "file:line on tier" of every answer neither cached nor sent
 
 
 def _renamed(typed: dict[str, Counter[str]], renames: dict[str, str]) -> dict[str, Counter[str]]:
@@ -60,14 +63,19 @@ def _from_log(req: Request, tier: Tier) -> bool:
 def _item(req: Request, tier: Tier) -> Answer | Call:
     if _from_log(req, tier):
         return Answer(req.output, "log")
-    return Call(cache_key(tier.model, req.messages, req.params), tier, req.messages, req.params)
+    return Call(cache_key(tier.model, req.messages, req.params), tier, req.messages, req.params,
+                req.input_tokens, req.output_tokens)
 
 
 def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tiertool", seed: int = 0,
               offline: bool = False, fmt: str | None = None, group_by: str | None = None,
               labels: str | Path | None = None, log: Callable[[str], None] = lambda _msg: None,
-              mapping: str | None = None, strict: bool = False) -> AuditSummary:
-    """Run the audit and store its evidence in `out`; returns what happened, counts reconciled."""
+              mapping: str | None = None, strict: bool = False,
+              replay_options: dict[str, Any] | None = None) -> AuditSummary:
+    """Run the audit and store its evidence in `out`; returns what happened, counts reconciled.
+
+    `replay_options` go to the Replayer (budget, approve, progress); a declined plan raises PlanDeclined.
+    """
     out = Path(out)
     grader = Grader(config, load_labels(labels) if labels else None, offline)
     reader = read_logs(logs, fmt, group_by or config.group_by, mapping)
@@ -107,15 +115,20 @@ def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tierto
     rounds = Rounds([t.name for t in cheaper], {t: len(samples.get(t, [])) for t in replayable}, fam,
                     config.quality.target, config.sample.sequential, config.sample.round, config.sample.cap)
     tiers = {t.name: t for t in config.tiers}
-    replayer = Replayer(cache, config.replay, offline=offline)
-    grader.replayer = replayer  # judge calls go through the same cache, retries and counts
+    replayer = Replayer(cache, config.replay, offline=offline, **(replay_options or {}))
+    grader.replayer = replayer  # judge calls go through the same cache, retries, budget and counts
+    # The plan shown before sending covers every call the rounds could need (they may stop early).
+    replayer.approve([item for reqs in samples.values() for req in reqs for tier in config.tiers
+                      if isinstance(item := _item(req, tier), Call)], upper_bound=True)
     results: list[Result] = []
+    every: list[Item] = []
     error = None
     while plan := rounds.next():
         items: list[Item] = []
         for task, (first, stop, open_tiers) in plan.items():
             for req in samples[task][first:stop]:
                 items += [(req, tier, _item(req, tier)) for tier in [config.reference, *map(tiers.get, open_tiers)]]
+        every += items
         calls = [item for _, _, item in items if isinstance(item, Call)]
         log(f"round {rounds.round + 1}: {len(plan)} task types, {len({c.key for c in calls})} answers to fetch")
         try:
@@ -145,13 +158,21 @@ def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tierto
         "rounds": rounds.round, "family": {"tested": list(fam.tested), "alpha": fam.alpha, "needed": fam.needed},
         "calls": rs.sent, "cache_hits": rs.cached, "failed": rs.failed, "retried": rs.retried,
         "spend_usd": rs.spend, "missing_offline": len(rs.missing), "error": error,
+        "budget_usd": replayer.budget.cap, "over_budget": rs.over_budget,
         "scorers": grader.choices, "labels": str(labels) if labels else None,
     }
     save_audit(out, meta, volume.by, results)
     cache.close()
     return AuditSummary(out, stats.records, stats.skipped, len(replayable),
                         len({(r.task, r.request_id) for r in results}), rs.sent, rs.cached, rs.failed,
-                        len(rs.missing), rounds.round, error)
+                        len(rs.missing), rounds.round, error, rs.over_budget, _unsent(every, replayer.answers))
+
+
+def _unsent(items: list[Item], answers: dict[str, Answer]) -> tuple[str, ...]:
+    """Where each answer that was neither cached nor sent was needed: "file:line on tier NAME"."""
+    return tuple(dict.fromkeys(
+        f"{req.source} on tier {tier.name}" for req, tier, item in items
+        if isinstance(item, Call) and (answers.get(item.key) or Answer(None, UNSENT)).origin == UNSENT))
 
 
 def _score(items: list[Item], answers: dict[str, Answer], config: Config, grader: Grader, round_no: int

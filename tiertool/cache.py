@@ -53,12 +53,29 @@ class Cache:
         os.close(fd)
         try:
             self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute(SCHEMA)
+            self._setup()
         except sqlite3.DatabaseError as e:
             raise InputError(
                 f"{self.path}: not a tiertool cache ({e}); delete it or point replay.cache elsewhere") from None
+
+    def _setup(self) -> None:
+        """WAL mode and the table. Switching to WAL needs the file to itself and SQLite does not wait for
+        that (it answers 'database is locked' at once), so when another audit is opening the same cache
+        at this moment, try again shortly."""
+        for attempt in range(60):
+            try:
+                if self.db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self.db.execute(SCHEMA)
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) and "busy" not in str(e) or attempt == 59:
+                    raise
+                time.sleep(0.05)
+
+    def has(self, key: str) -> bool:
+        return self.db.execute("SELECT 1 FROM answers WHERE key = ?", (key,)).fetchone() is not None
 
     def get(self, key: str) -> Answer | None:
         row = self.db.execute(

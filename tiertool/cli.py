@@ -48,25 +48,71 @@ def audit(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors."),
     labels: Path | None = typer.Option(None, "--labels", help="Imported grades / expected answers (JSONL or CSV, "
                                        "per request_id) that override computed scores."),
+    concurrency: int | None = typer.Option(None, "--concurrency", min=1, max=1024,
+                                           help="Calls in flight per tier (overrides replay.concurrency)."),
+    budget: float | None = typer.Option(None, "--budget", min=0.0, help="Hard cap in USD: a call whose worst "
+                                        "case could pass it is not sent."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (calls, tokens, USD per tier) and stop."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before sending."),
 ) -> None:
     """Read LOGS, sample each task type, replay the sample on cheaper tiers, score it, store the evidence."""
     from .audit import run_audit
     from .config import load_config
+    from .plan import PlanDeclined
+    from .progress import make_progress
 
     cfg = _run(load_config, config)
+    if concurrency:
+        cfg = cfg.model_copy(update={"replay": cfg.replay.model_copy(update={"concurrency": concurrency})})
     say = (lambda _m: None) if quiet else (lambda m: typer.echo(m, err=True))
-    s = _run(run_audit, logs, cfg, out, seed=seed, offline=offline, fmt=fmt, group_by=group_by,
-             labels=labels, log=say, mapping=mapping, strict=strict)
+    options = {"budget": budget, "progress": make_progress(quiet),
+               "approve": lambda plan: _approve(plan, dry_run, yes, quiet)}
+
+    def go():
+        try:
+            return run_audit(logs, cfg, out, seed=seed, offline=offline, fmt=fmt, group_by=group_by,
+                             labels=labels, log=say, mapping=mapping, strict=strict,
+                             replay_options=options)
+        except PlanDeclined:
+            return None
+
+    s = _run(go)
+    if s is None:
+        typer.echo("--dry-run: nothing sent" if dry_run else "cancelled: nothing sent", err=True)
+        raise typer.Exit(0 if dry_run else 1)
     if not quiet:
         typer.echo(f"audit: {s.records} records, {s.skipped} skipped, {s.tasks} task types, {s.sampled} sampled; "
                    f"{s.calls_sent} model calls sent, {s.cache_hits} cache hits, {s.failed} failed -> {s.folder}")
     if s.error:
         _err(s.error)
         raise typer.Exit(1)
+    for line in s.unsent[:20]:
+        typer.echo(f"  not answered: {line}", err=True)
+    if len(s.unsent) > 20:
+        typer.echo(f"  ... and {len(s.unsent) - 20} more (see `tiertool report`)", err=True)
     if s.missing_offline:
         _err(f"--offline: {s.missing_offline} answers are neither cached nor recorded; those samples are unscored "
              f"(run without --offline to fetch them)")
         raise typer.Exit(1)
+    if s.over_budget:
+        _err(f"--budget ${budget:,.4f} reached: {s.over_budget} calls not sent, their samples are unscored "
+             f"(raise --budget and re-run: cached answers cost nothing)")
+        raise typer.Exit(1)
+
+
+def _approve(plan, dry_run: bool, yes: bool, quiet: bool) -> bool:
+    """Show the plan; ask on a terminal unless --yes; --dry-run stops here."""
+    ask = not (yes or dry_run) and _interactive()
+    if dry_run or ask or not quiet:
+        for line in plan.lines():
+            typer.echo(line, err=True)
+    if dry_run:
+        return False
+    return typer.confirm("send these calls?", default=True, err=True) if ask else True
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
 
 
 @app.command()

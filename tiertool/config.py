@@ -36,6 +36,8 @@ class Tier(_Strict):
     api_base: str | None = None
     api_key_env: str | None = None
     concurrency: int | None = Field(default=None, ge=1, le=1024)
+    rpm: int | None = Field(default=None, ge=1)  # requests per minute this tier may send
+    tpm: int | None = Field(default=None, ge=1)  # tokens per minute (input + expected output)
 
     def api_key(self) -> str | None:
         return os.environ.get(self.api_key_env) if self.api_key_env else None
@@ -71,6 +73,7 @@ class Replay(_Strict):
     concurrency: int = Field(default=8, ge=1, le=1024)
     timeout: float = Field(default=60.0, gt=0)
     max_attempts: int = Field(default=4, ge=1, le=20)
+    backoff: float = Field(default=0.5, gt=0, le=60)  # first retry wait in seconds; doubles, with jitter
     recorded: tuple[str, ...] = ()  # JSON-lines files of recorded answers (see samples/)
     cache: str | None = None  # default: <audit folder>/cache.sqlite
 

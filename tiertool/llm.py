@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import warnings
 from functools import cache
 from types import ModuleType
 
@@ -12,6 +14,8 @@ def litellm() -> ModuleType:
     """Import litellm on first use (it takes seconds) with the bundled price map and no telemetry."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("LITELLM_TELEMETRY", "False")
+    # pydantic's note about litellm's own TypedDicts, printed when litellm builds them (not tiertool's concern)
+    warnings.filterwarnings("ignore", message=r"Items .* `ReadOnly` qualifier", category=UserWarning)
     import litellm as _litellm
 
     _litellm.suppress_debug_info = True
@@ -19,4 +23,9 @@ def litellm() -> ModuleType:
     _litellm.num_retries = 0  # tiertool retries with tenacity, where it can see each attempt
     _litellm.cache = None
     _litellm.drop_params = True
+    _litellm.disable_hf_tokenizer_download = True  # token counts come from the installed package, not the network
+    # tiertool reports every failure itself, once; litellm's own log lines (e.g. its background logging worker
+    # complaining when a second audit round starts a new event loop) would only be noise on the user's terminal.
+    for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     return _litellm

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,7 +13,13 @@ from .cache import Cache
 from .config import Replay, Tier
 from .errors import ReplayError
 from .llm import litellm
+from .plan import Budget, PlanDeclined, input_estimate, make_plan, output_estimate, worst_case_usd
+from .prices import lookup
+from .progress import Progress
+from .ratelimit import TierLimits
 from .records import Answer
+
+UNSENT = "unsent"  # Answer.origin of a call that was never sent (offline and not cached, or over the budget)
 
 
 @dataclass(frozen=True)
@@ -23,6 +30,8 @@ class Call:
     tier: Tier
     messages: tuple[dict[str, Any], ...]
     params: dict[str, Any]
+    input_tokens: int = 0  # as logged (0: unknown); for the plan, the budget and tpm
+    output_tokens: int = 0  # expected answer length, e.g. the logged reference answer's (0: unknown)
 
 
 @dataclass
@@ -33,6 +42,7 @@ class ReplayStats:
     retried: int = 0
     spend: float = 0.0
     missing: list[str] = field(default_factory=list)  # offline: keys with no recorded answer
+    over_budget: int = 0  # calls not sent because they could have broken --budget
 
 
 class TierStopped(Exception):
@@ -66,13 +76,21 @@ def preflight(tiers: list[Tier]) -> None:
         raise ReplayError("; ".join(problems) + " (or run with --offline to use cached answers only)")
 
 
+def scrub(text: str, tier: Tier) -> str:
+    """Mask every credential the process holds (the tier's key, any *_KEY / *_TOKEN variable) in a message."""
+    secrets = {tier.api_key() or ""} | {v for k, v in os.environ.items() if k.endswith(("_KEY", "_TOKEN"))}
+    for secret in sorted((x for x in secrets if len(x) >= 8), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
 def _classify(exc: BaseException) -> str:
     """'fatal' stops the tier, 'request' fails this call only, 'retry' is worth another attempt."""
     lt = litellm()
     if isinstance(exc, (lt.AuthenticationError, lt.PermissionDeniedError, lt.NotFoundError)):
         return "fatal"
     if isinstance(exc, lt.BadRequestError):
-        return "request"
+        return "fatal" if "LLM Provider NOT provided" in str(exc) else "request"
     return "retry"
 
 
@@ -98,16 +116,40 @@ def _retry_after(exc: BaseException) -> float | None:
 
 
 class Replayer:
+    """Answers calls cache first; `run` may be called repeatedly (audit rounds, judge calls): the budget,
+    the stats and the stopped tiers carry over from one call to the next."""
+
     def __init__(self, cache: Cache, settings: Replay, offline: bool = False,
-                 on_answer: Callable[[Call, Answer], None] | None = None) -> None:
+                 on_answer: Callable[[Call, Answer], None] | None = None, *, budget: float | None = None,
+                 approve: Callable[[Any], bool] | None = None, progress: Progress | None = None) -> None:
         self.cache = cache
         self.settings = settings
         self.offline = offline
         self.on_answer = on_answer
+        self.budget = Budget(budget)
+        self.approve_hook = approve
+        self.approved = approve is None
+        self.progress = progress or Progress()
         self.stats = ReplayStats()
         self.stopped: dict[str, str] = {}  # tier name -> why
         self.answers: dict[str, Answer] = {}  # filled as answers arrive, so a stopped run keeps them
         self.ok: Counter[str] = Counter()  # answered calls per tier
+        self.limits: dict[str, TierLimits] = {}
+
+    def approve(self, calls: list[Call], upper_bound: bool = False) -> None:
+        """Show the plan for these calls and ask once; raise PlanDeclined when the answer is no.
+
+        `run` does this itself before its first send; an audit that replays in rounds calls it first with
+        every call it could need (`upper_bound`: the rounds may stop early), so the plan shows the whole audit.
+        """
+        if self.approved or self.offline:
+            return
+        todo, cached = [], []
+        for call in {c.key: c for c in calls}.values():
+            (cached if self.cache.has(call.key) else todo).append(call)
+        self.approved = True
+        if todo and not self.approve_hook(make_plan(todo, cached, self.budget.cap, upper_bound)):
+            raise PlanDeclined("nothing sent")
 
     def run(self, calls: list[Call]) -> dict[str, Answer]:
         """Answer every call (cache first); raise ReplayError if a tier could not be called at all."""
@@ -120,9 +162,11 @@ class Replayer:
                 answers[call.key] = hit
             elif self.offline:
                 self.stats.missing.append(call.key)
+                answers[call.key] = Answer(None, UNSENT, error="offline: neither cached nor recorded")
             else:
                 todo.append(call)
         if todo:
+            self.approve(calls)  # before the key check, so that --dry-run needs no key
             preflight(list({c.tier.name: c.tier for c in todo}.values()))
             asyncio.run(self._run_all(todo))
         if self.stopped:
@@ -130,14 +174,63 @@ class Replayer:
         return answers
 
     async def _run_all(self, calls: list[Call]) -> None:
+        self.budget.bind()
         limits = {c.tier.name: asyncio.Semaphore(c.tier.concurrency or self.settings.concurrency) for c in calls}
-        await asyncio.gather(*(self._one(c, limits[c.tier.name]) for c in calls))
+        for c in calls:
+            if c.tier.name not in self.limits:
+                self.limits[c.tier.name] = TierLimits(c.tier.rpm, c.tier.tpm)
+        self.progress.start(dict(Counter(c.tier.name for c in calls)))
+        try:
+            await asyncio.gather(*(self._one(c, limits[c.tier.name]) for c in calls))
+        finally:
+            self.progress.stop()
 
     async def _one(self, call: Call, limit: asyncio.Semaphore) -> Answer | None:
+        tier = call.tier
+        async with limit:
+            if tier.name in self.stopped:
+                return self._skip(call)
+            worst = worst_case_usd(call) if self.budget.cap is not None else None
+            if not await self.budget.reserve(worst):
+                self.stats.over_budget += 1
+                self.progress.update(tier.name, failed=1)
+                why = "no price for this model" if worst is None else f"its worst case ${worst:.4f}"
+                self.answers[call.key] = Answer(None, UNSENT, error=f"not sent: --budget ${self.budget.cap:,.4f} "
+                                                f"would not cover it ({why}, ${self.budget.spent:,.4f} spent)")
+                return None
+            await self.limits[tier.name].acquire(input_estimate(call) + output_estimate(call))
+            if tier.name in self.stopped:  # stopped while this call waited for its rate limit
+                await self.budget.settle(worst, 0.0)
+                return self._skip(call)
+            try:
+                answer = await self._attempts(call)
+            except Exception as exc:  # noqa: BLE001 - every failure is recorded, none is dropped
+                await self.budget.settle(worst, 0.0)
+                self.answers[call.key] = self._failed(call, exc)
+                self.progress.update(tier.name, failed=1)
+                return self.answers[call.key]
+            await self.budget.settle(worst, answer.cost)
+        self.cache.put(call.key, tier.model, answer)
+        self.answers[call.key] = answer
+        self.ok[tier.name] += 1
+        self.stats.sent += 1
+        self.stats.spend += answer.cost
+        self.progress.update(tier.name, done=1, spend=answer.cost)
+        if self.on_answer:
+            self.on_answer(call, answer)
+        return answer
+
+    def _skip(self, call: Call) -> None:
+        """A call of a stopped tier: not sent, and said so in the audit."""
+        self.progress.update(call.tier.name, failed=1)
+        self.answers[call.key] = Answer(None, UNSENT, error=f"not sent: tier '{call.tier.name}' stopped")
+
+    async def _attempts(self, call: Call) -> Answer:
+        """Send with retries: exponential backoff with jitter, or the provider's Retry-After if longer."""
         from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
         tier = call.tier
-        backoff = wait_exponential_jitter(multiplier=0.5, max=30)
+        backoff = wait_exponential_jitter(multiplier=self.settings.backoff, max=30, jitter=self.settings.backoff)
 
         def wait(state: Any) -> float:
             exc = state.outcome.exception() if state.outcome else None
@@ -145,29 +238,16 @@ class Replayer:
 
         def before_sleep(state: Any) -> None:
             self.stats.retried += 1
+            self.progress.update(tier.name, retried=1)
 
-        async with limit:
-            if tier.name in self.stopped:
-                return None
-            try:
-                async for attempt in AsyncRetrying(
-                    stop=stop_after_attempt(self.settings.max_attempts), wait=wait, reraise=True,
-                    retry=retry_if_exception(lambda e: _classify(e) == "retry" and tier.name not in self.stopped),
-                    before_sleep=before_sleep,
-                ):
-                    with attempt:
-                        answer = await self._send(call)
-            except Exception as exc:  # noqa: BLE001 - every failure is recorded, none is dropped
-                self.answers[call.key] = self._failed(call, exc)
-                return self.answers[call.key]
-        self.cache.put(call.key, tier.model, answer)
-        self.answers[call.key] = answer
-        self.ok[tier.name] += 1
-        self.stats.sent += 1
-        self.stats.spend += answer.cost
-        if self.on_answer:
-            self.on_answer(call, answer)
-        return answer
+        async for attempt in AsyncRetrying(
+            stop=stop_after_attempt(self.settings.max_attempts), wait=wait, reraise=True,
+            retry=retry_if_exception(lambda e: _classify(e) == "retry" and tier.name not in self.stopped),
+            before_sleep=before_sleep,
+        ):
+            with attempt:
+                return await self._send(call)
+        raise AssertionError("unreachable: tenacity reraises the last error")
 
     async def _send(self, call: Call) -> Answer:
         tier = call.tier
@@ -180,20 +260,18 @@ class Replayer:
             raise litellm().APIError(status_code=502, message="response has no choices", llm_provider="",
                                      model=tier.model)
         usage = getattr(response, "usage", None)
-        return Answer(
-            text=choices[0].message.content or "",
-            origin="call",
-            cost=float((getattr(response, "_hidden_params", None) or {}).get("response_cost") or 0.0),
-            input_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-            output_tokens=getattr(usage, "completion_tokens", 0) or 0,
-        )
+        i = getattr(usage, "prompt_tokens", 0) or 0
+        o = getattr(usage, "completion_tokens", 0) or 0
+        cost = (getattr(response, "_hidden_params", None) or {}).get("response_cost")
+        if cost is None:
+            price = lookup(tier.model)
+            cost = price.cost(i, o) if price else 0.0
+        return Answer(text=choices[0].message.content or "", origin="call", cost=float(cost),
+                      input_tokens=i, output_tokens=o)
 
     def _failed(self, call: Call, exc: BaseException) -> Answer:
         tier, kind = call.tier, _classify(exc)
-        message = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-        key = tier.api_key()
-        if key:
-            message = message.replace(key, "***")
+        message = scrub(str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__, tier)
         lt = litellm()
         if kind == "fatal":
             hint = key_hint(tier) if isinstance(exc, lt.AuthenticationError) else \

@@ -53,6 +53,8 @@ def build(audit: Audit, rec: Recommendation, examples: int = 0, today: date | No
             "calls": meta.get("calls", 0), "cache_hits": meta.get("cache_hits", 0),
             "failed": meta.get("failed", 0), "spend_usd": round(meta.get("spend_usd", 0.0), 6),
             "error": meta.get("error"),
+            "failures": [{"request_id": r.request_id, "source": r.source, "task": r.task, "tier": r.tier,
+                          "error": r.error} for r in audit.results if r.error],
         },
     }
     chosen = meta.get("scorers") or {}

@@ -60,6 +60,9 @@ def assigned_models(tasks: list[dict[str, Any]]) -> dict[str, list[str]]:
     return models
 
 
+FAILURES_LISTED = 10  # failed requests named in the warnings (the json lists them all)
+
+
 def warnings(data: dict[str, Any], rec: Recommendation, today: date | None = None) -> list[dict[str, Any]]:
     """What a reader must know before trusting the figures, as {kind, task, message}."""
     out: list[dict[str, Any]] = []
@@ -72,6 +75,12 @@ def warnings(data: dict[str, Any], rec: Recommendation, today: date | None = Non
         add("audit_incomplete", f"audit incomplete: {a['error']}")
     if a["failed"]:
         add("replay_failures", f"{a['failed']} replay calls failed after retries (counted as failures)")
+    failures = a.get("failures", [])
+    for f in failures[:FAILURES_LISTED]:
+        add("replay_failure", f"{f['source']} on tier {f['tier']}: {f['error']}", f["task"])
+    if len(failures) > FAILURES_LISTED:
+        add("replay_failure", f"... and {len(failures) - FAILURES_LISTED} more failed requests "
+            "(all in `tiertool report --format json`, key audit.failures)")
     total = sum(t["requests"] for t in data["tasks"])
     replayable = sum(t["replayable"] for t in data["tasks"])
     if total and replayable < total:

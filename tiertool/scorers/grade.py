@@ -154,6 +154,8 @@ def grade_results(plan: list[tuple[Request, Any, Any]], resolved: dict[tuple[str
             out.append(Result(**base, value=None, passed=None, reason=f"unscored: {missing}"))
         elif got is None:
             out.append(Result(**base, value=None, passed=None, reason="unscored: no answer (offline and not cached)"))
+        elif got.text is None and got.origin == "unsent":  # offline, over the budget, or its tier stopped
+            out.append(Result(**base, value=None, passed=None, reason=f"unscored: {got.error}"))
         elif got.text is None:
             out.append(Result(**base, value=0.0, passed=False, reason="call failed", error=got.error))
         else:
