@@ -97,3 +97,14 @@ replay: {{max_attempts: 3, timeout: 10}}
 {extra}
 """, encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def project(tmp_path, synth, server_factory, env_key, monkeypatch):
+    """A 3,000-request LiteLLM spend log in four task types, a loopback small model, and a config for both."""
+    rows, small = synth(3000, seed=11)
+    log = write_jsonl(tmp_path / "spend.jsonl", rows)
+    server = server_factory(small_answerer(small))
+    write_config(tmp_path / "tiertool.yaml", server.api_base)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path, log, server, rows

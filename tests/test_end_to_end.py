@@ -24,16 +24,6 @@ def run(*args: str):
     return runner.invoke(app, list(args), catch_exceptions=False)
 
 
-@pytest.fixture
-def project(tmp_path, synth, server_factory, env_key, monkeypatch):
-    rows, small = synth(3000, seed=11)
-    log = write_jsonl(tmp_path / "spend.jsonl", rows)
-    server = server_factory(small_answerer(small))
-    write_config(tmp_path / "tiertool.yaml", server.api_base)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path, log, server, rows
-
-
 def test_audit_recommend_report_moves_exactly_the_tasks_that_pass(project):
     tmp, log, server, rows = project
     r = run("audit", str(log))

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from tests.conftest import small_answerer, write_config, write_jsonl
+from tests.conftest import write_config
 from tiertool.cli import app
 from tiertool.config import parse_config
 from tiertool.prices import lookup
@@ -68,12 +68,8 @@ def test_unpriced_models_are_named_not_guessed():
     assert s.unpriced == ("mystery-model",) and s.current_usd == 0
 
 
-def test_report_shows_oracle_audit_cost_and_break_even(tmp_path, synth, server_factory, env_key, monkeypatch):
-    rows, small = synth(3000, seed=11)
-    log = write_jsonl(tmp_path / "spend.jsonl", rows)
-    server = server_factory(small_answerer(small))
-    write_config(tmp_path / "tiertool.yaml", server.api_base)
-    monkeypatch.chdir(tmp_path)
+def test_report_shows_oracle_audit_cost_and_break_even(project):
+    _, log, _, _ = project
     assert runner.invoke(app, ["audit", str(log)]).exit_code == 0
     s = json.loads(runner.invoke(app, ["report", "--format", "json"]).output)["savings"]
     assert 0 < s["oracle_captured"] <= 1 and s["oracle_saved_usd"] >= s["saved_usd"]
@@ -82,13 +78,8 @@ def test_report_shows_oracle_audit_cost_and_break_even(tmp_path, synth, server_f
     assert set(s["sources"]) == {"ticket-triage", "order-extract", "math-word-problems", "support-reply"}
 
 
-def test_litellm_config_routes_each_task_tag_through_the_router(tmp_path, synth, server_factory, env_key,
-                                                                 monkeypatch):
-    rows, small = synth(3000, seed=11)
-    log = write_jsonl(tmp_path / "spend.jsonl", rows)
-    server = server_factory(small_answerer(small))
-    write_config(tmp_path / "tiertool.yaml", server.api_base)
-    monkeypatch.chdir(tmp_path)
+def test_litellm_config_routes_each_task_tag_through_the_router(project):
+    tmp_path, log, server, _ = project
     assert runner.invoke(app, ["audit", str(log)]).exit_code == 0
     assert runner.invoke(app, ["recommend", "--litellm-config", "proxy.yaml"]).exit_code == 0
     proxy = yaml.safe_load((tmp_path / "proxy.yaml").read_text())
@@ -110,3 +101,29 @@ def test_litellm_config_routes_each_task_tag_through_the_router(tmp_path, synth,
            ("task:ticket-triage", "task:order-extract", "task:math-word-problems", None)}
     assert [m for m, _ in server.calls[before:]] == ["gpt-4o-mini", "gpt-4o-mini", "gpt-4o", "gpt-4o"]
     assert len(got) == 4
+
+
+def test_cascade_is_estimated_when_the_config_asks(project):
+    tmp_path, log, server, _ = project
+    write_config(tmp_path / "tiertool.yaml", server.api_base,
+                 extra="cascade:\n  order-extract: {check: json}\n  math-word-problems: {check: regex, "
+                       "pattern: 'Answer: \\d+$'}\n")
+    assert runner.invoke(app, ["audit", str(log)]).exit_code == 0
+    assert runner.invoke(app, ["recommend"]).exit_code == 0
+    cascade = yaml.safe_load((tmp_path / "tiers.yaml").read_text())["cascade"]
+    extract = cascade["order-extract"]
+    assert extract["escalation_rate"] == 0 and extract["quality"] == 1.0  # every small answer is valid JSON
+    assert extract["expected_cost_usd"] < extract["reference_cost_usd"]
+    math = cascade["math-word-problems"]  # the check passes on wrong answers too: quality stays low
+    assert math["escalation_rate"] == 0 and math["quality"] < 0.95 and math["quality_lower_bound"] < math["quality"]
+    report = json.loads(runner.invoke(app, ["report", "--format", "json"]).output)
+    assert report["cascade"] == cascade
+
+
+def test_cascade_check_needs_its_options(tmp_path, monkeypatch):
+    (tmp_path / "tiertool.yaml").write_text("tiers: [{name: a, model: m}, {name: b, model: n}]\n"
+                                            "cascade: {t: {check: regex}}\n")
+    (tmp_path / "log.jsonl").write_text("")
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(app, ["audit", "log.jsonl"])
+    assert r.exit_code == 2 and "cascade.t" in r.output and "pattern" in r.output
