@@ -147,17 +147,18 @@ def _decision(task: str, audit: Audit, config: Config, fam: Family, evidence: tu
         return Decision(task, requests, sampled, ref.name, ref.model, 1.0, 1.0, scorer, reason, evidence, status,
                         more)
 
+    scored = [e for e in evidence if e.scored]
+    best = max(scored, key=lambda e: (e.pass_rate or 0.0, e.scored)) if scored else None
+    shown = f"best {best.tier} passed {best.passed}/{best.scored}, lower bound {best.lower_bound or 0:.3f}" \
+        if best else ""
+    if best and (best.pass_rate or 0.0) <= q.target:
+        return keep(f"no cheaper tier meets the bar: {shown} < target {q.target:g}", "kept")
     if task not in fam.tested:
         more = max(fam.to_join - min(replayable, config.sample.cap), 0)
         return keep(f"not enough traffic to decide: {replayable} replayable requests; testing it too would need "
                     f"at least {fam.to_join} all-passing samples ({more} more)", "not-enough-traffic", more)
-    scored = [e for e in evidence if e.scored]
-    if not scored:
+    if best is None:
         return keep("no cheaper answer could be scored (see the audit's errors)", "undecided")
-    best = max(scored, key=lambda e: (e.pass_rate or 0.0, e.scored))
-    shown = f"best {best.tier} passed {best.passed}/{best.scored}, lower bound {best.lower_bound or 0:.3f}"
-    if (best.pass_rate or 0.0) <= q.target:
-        return keep(f"no cheaper tier meets the bar: {shown} < target {q.target:g}", "kept")
     total = _projected_need(best.passed, best.scored, q.target, fam.alpha) if config.sample.sequential else None
     if total is not None and total > best.scored:
         more = total - best.scored
