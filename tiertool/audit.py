@@ -117,17 +117,18 @@ def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tierto
     tiers = {t.name: t for t in config.tiers}
     replayer = Replayer(cache, config.replay, offline=offline, **(replay_options or {}))
     grader.replayer = replayer  # judge calls go through the same cache, retries, budget and counts
+
+    def needed(plan: dict[str, tuple[int, int, list[str]]]) -> list[Item]:
+        return [(req, tier, _item(req, tier)) for task, (first, stop, open_tiers) in plan.items()
+                for req in samples[task][first:stop] for tier in [config.reference, *map(tiers.get, open_tiers)]]
+
     # The plan shown before sending covers every call the rounds could need (they may stop early).
-    replayer.approve([item for reqs in samples.values() for req in reqs for tier in config.tiers
-                      if isinstance(item := _item(req, tier), Call)], upper_bound=True)
+    replayer.approve([item for _, _, item in needed(rounds.most()) if isinstance(item, Call)], upper_bound=True)
     results: list[Result] = []
     every: list[Item] = []
     error = None
     while plan := rounds.next():
-        items: list[Item] = []
-        for task, (first, stop, open_tiers) in plan.items():
-            for req in samples[task][first:stop]:
-                items += [(req, tier, _item(req, tier)) for tier in [config.reference, *map(tiers.get, open_tiers)]]
+        items = needed(plan)
         every += items
         calls = [item for _, _, item in items if isinstance(item, Call)]
         log(f"round {rounds.round + 1}: {len(plan)} task types, {len({c.key for c in calls})} answers to fetch")

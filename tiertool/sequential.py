@@ -217,6 +217,15 @@ class Rounds:
                       for task in available for tier in tiers}
         self.round = 0
 
+    def most(self) -> dict[str, tuple[int, int, list[str]]]:
+        """The most the rounds could ask for, as `next()` would in one go: for the plan shown before sending."""
+        plan = {}
+        for task in self.done:
+            open_tiers = [t for t in self.tiers if self.tests[(task, t)].state == "open"]
+            if open_tiers and self.limit[task]:
+                plan[task] = (0, self.limit[task], open_tiers)
+        return plan
+
     def next(self) -> dict[str, tuple[int, int, list[str]]]:
         """task -> (first, stop, tiers): score sample[first:stop] on these tiers. Empty when all settled."""
         plan = {}
