@@ -18,7 +18,7 @@ from .cache import Cache, cache_key
 from .config import Config, Tier
 from .decide import family_for
 from .errors import InputError, ReplayError
-from .ingest import read_logs
+from .ingest import LogReader, read_logs
 from .prices import same_model
 from .records import Answer, Request
 from .replay import UNSENT, Call, Replayer
@@ -49,11 +49,29 @@ class AuditSummary:
     unsent: tuple[str, ...] = ()  # "file:line on tier" of every answer neither cached nor sent
 
 
-def _renamed(typed: dict[str, Counter[str]], renames: dict[str, str]) -> dict[str, Counter[str]]:
-    out: dict[str, Counter[str]] = defaultdict(Counter)
+def _read(reader: LogReader, cap: int, seed: int
+          ) -> tuple[Volume, dict[str, list[Request]], Counter[str], dict[str, Counter[str]]]:
+    """One streaming pass: the volume, each task's sample, replayable counts (every task type, 0 included) and
+    how each task's requests were typed. Inferred task types get their final names only once all is read."""
+    volume, sampler = Volume(), Sampler(cap, seed)
+    typed: dict[str, Counter[str]] = defaultdict(Counter)
+    replayable: Counter[str] = Counter()
+    for req in reader:
+        volume.add(req)
+        typed[req.task][req.task_source] += 1
+        if req.replayable:
+            replayable[req.task] += 1
+            sampler.add(req)
+    renames = reader.renames
+    volume.rename(renames)
+    sampler.rename(renames)
+    final: dict[str, Counter[str]] = defaultdict(Counter)
     for task, sources in typed.items():
-        out[renames.get(task, task)].update(sources)
-    return dict(out)
+        final[renames.get(task, task)].update(sources)
+    counts = Counter(dict.fromkeys(final, 0))
+    for task, n in replayable.items():
+        counts[renames.get(task, task)] += n
+    return volume, sampler.samples(), counts, dict(final)
 
 
 def _from_log(req: Request, tier: Tier) -> bool:
@@ -79,21 +97,8 @@ def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tierto
     out = Path(out)
     grader = Grader(config, load_labels(labels) if labels else None, offline)
     reader = read_logs(logs, fmt, group_by or config.group_by, mapping)
-    volume, sampler = Volume(), Sampler(config.sample.cap, seed)
-    typed: dict[str, Counter[str]] = defaultdict(Counter)  # how each task's requests were typed (for the report)
-    replayable: Counter[str] = Counter()
-    for req in reader:
-        volume.add(req)
-        typed[req.task][req.task_source] += 1
-        if req.replayable:
-            replayable[req.task] += 1
-            sampler.add(req)
+    volume, samples, replayable, typed = _read(reader, config.sample.cap, seed)
     stats = reader.stats
-    volume.rename(reader.renames)  # inferred task types get their final names only once all is read
-    sampler.rename(reader.renames)
-    typed = _renamed(typed, reader.renames)
-    replayable = Counter({t: sum(n for task, n in replayable.items() if reader.renames.get(task, task) == t)
-                          for t in typed})  # every task type, replayable or not
     non_replayable = stats.records - sum(replayable.values())
     if strict and stats.skipped:
         first = stats.examples[0]
@@ -101,7 +106,6 @@ def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tierto
     if non_replayable:
         log(f"{non_replayable} records are not replayable (no captured prompt, or failed): they count for volume "
             f"and savings but are never replayed")
-    samples = sampler.samples()
     fam = family_for(dict(replayable), config)
     log(f"read {stats.records} records from {len(reader.paths)} file(s), skipped {stats.skipped}; "
         f"{len(replayable)} task types, {len(fam.tested)} with enough traffic to test "
