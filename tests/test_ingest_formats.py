@@ -208,3 +208,13 @@ def test_otel_older_indexed_attributes_and_message_events(tmp_path):
     assert (a.output, a.finish_reason, a.input_tokens, a.output_tokens, a.cached_tokens) == ("Hello", "stop", 7, 2, 4)
     assert (a.task, a.task_source, a.status, a.provider) == ("greeter", "name", "error", "openai")
     assert b.messages == ({"role": "user", "content": "Ping"},) and b.output == "Pong"
+
+
+def test_a_plain_string_answer_that_is_json_stays_the_answer(tmp_path):
+    from tiertool.ingest import read_logs
+
+    row = {"model": "gpt-4o", "messages": [{"role": "user", "content": "extract"}],
+           "response": '{"customer": "Ada", "quantity": 2}'}
+    (tmp_path / "chat.jsonl").write_text(json.dumps(row) + "\n")
+    (req,) = list(read_logs([tmp_path / "chat.jsonl"]))
+    assert req.output == '{"customer": "Ada", "quantity": 2}'

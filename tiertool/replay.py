@@ -45,10 +45,6 @@ class ReplayStats:
     over_budget: int = 0  # calls not sent because they could have broken --budget
 
 
-class TierStopped(Exception):
-    """A permanent error that no other call of this tier can get past (bad key, unknown model, no route)."""
-
-
 def where(tier: Tier) -> str:
     return f"api_base {tier.api_base}" if tier.api_base else "the provider's default endpoint"
 

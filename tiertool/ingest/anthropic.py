@@ -15,6 +15,7 @@ from .common import (
     anthropic_messages,
     as_dict,
     content_text,
+    need_str,
     params_of,
     task_from,
     to_int,
@@ -49,9 +50,7 @@ def usage_tokens(usage: Any) -> dict[str, int]:
 
 
 def _message_fields(msg: dict[str, Any]) -> dict[str, Any]:
-    model = msg.get("model")
-    if not isinstance(model, str) or not model:
-        raise BadRecord("'model' must be a non-empty string")
+    model = need_str(msg, "model")
     content = msg.get("content")
     if not isinstance(content, list):
         raise BadRecord("'content' must be a list of content blocks")

@@ -48,17 +48,19 @@ def content_text(content: Any) -> str | None:
 
 
 def response_text(response: Any) -> tuple[str | None, str | None]:
-    """(text, finish_reason) of a chat completion response, or of a plain string."""
+    """(text, finish_reason) of a chat completion response, or of a plain string. A string that merely looks
+    like JSON (an answer that *is* JSON) stays the answer unless it parses to a chat completion."""
+    raw = response
     response = maybe_json(response)
     if isinstance(response, str):
         return (response or None), None
     if not isinstance(response, dict) or not response:
-        return None, None
+        return ((raw or None) if isinstance(raw, str) else None), None
     choices = response.get("choices")
     if isinstance(choices, list) and choices and isinstance(choices[0], dict):
         msg = choices[0].get("message") or {}
         return content_text(msg.get("content")), choices[0].get("finish_reason")
-    return None, None
+    return ((raw or None) if isinstance(raw, str) else None), None
 
 
 def check_messages(messages: Any) -> tuple[dict[str, Any], ...]:

@@ -7,12 +7,12 @@ from typing import Any
 
 from ..records import Request
 from .common import (
-    BadRecord,
     NotARequest,
     as_dict,
     as_tags,
     check_messages,
     maybe_json,
+    need_str,
     params_of,
     response_text,
     task_from,
@@ -34,9 +34,7 @@ def parse(obj: dict[str, Any], source: str, group_by: str) -> Request:
     call_type = str(obj.get("call_type") or "")
     if call_type not in CHAT_CALLS:
         raise NotARequest(f"call_type {call_type!r} is not a chat/text completion")
-    model = obj.get("model")
-    if not isinstance(model, str) or not model:
-        raise BadRecord("'model' must be a non-empty string")
+    model = need_str(obj, "model")
     hidden = as_dict(obj.get("hidden_params"), "hidden_params")
     metadata = as_dict(obj.get("metadata"), "metadata")
     requester = as_dict(metadata.get("requester_metadata"), "metadata.requester_metadata")

@@ -9,6 +9,7 @@ from .common import (
     BadRecord,
     check_messages,
     maybe_json,
+    need_str,
     params_of,
     response_text,
     task_from,
@@ -25,9 +26,7 @@ def sniff(obj: dict[str, Any]) -> bool:
 
 
 def parse(obj: dict[str, Any], source: str, group_by: str) -> Request:
-    model = obj.get("model")
-    if not isinstance(model, str) or not model:
-        raise BadRecord("'model' must be a non-empty string")
+    model = need_str(obj, "model")
     tags = maybe_json(obj.get("request_tags")) or []
     if not isinstance(tags, list):
         raise BadRecord("'request_tags' must be a list of strings")

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..records import Request
-from .common import BadRecord, as_dict, params_of, task_from, text_messages, to_float, to_int, to_time
+from .common import BadRecord, as_dict, need_str, params_of, task_from, text_messages, to_float, to_int, to_time
 
 NAME = "llm-logs"
 
@@ -21,9 +21,7 @@ def sniff(obj: dict[str, Any]) -> bool:
 
 
 def parse(obj: dict[str, Any], source: str, group_by: str) -> Request:
-    model = obj.get("model")
-    if not isinstance(model, str) or not model:
-        raise BadRecord("'model' must be a non-empty string")
+    model = need_str(obj, "model")
     prompt, system = obj.get("prompt"), obj.get("system")
     if prompt is not None and not isinstance(prompt, str):
         raise BadRecord(f"'prompt' must be text, got {type(prompt).__name__}")

@@ -5,7 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from ..records import Request
-from .common import BadRecord, check_messages, maybe_json, params_of, response_text, task_from, to_int, to_time
+from .common import (
+    BadRecord,
+    check_messages,
+    maybe_json,
+    need_str,
+    params_of,
+    response_text,
+    task_from,
+    to_int,
+    to_time,
+)
 
 NAME = "openai-chat"
 
@@ -15,14 +25,15 @@ def sniff(obj: dict[str, Any]) -> bool:
 
 
 def parse(obj: dict[str, Any], source: str, group_by: str) -> Request:
-    model = obj.get("model")
-    if not isinstance(model, str) or not model:
-        raise BadRecord("'model' must be a non-empty string")
+    model = need_str(obj, "model")
     messages = check_messages(obj.get("messages"))
     if not messages:
         raise BadRecord("'messages' is empty")
-    response = maybe_json(obj.get("response"))
-    text, finish = response_text(response)
+    raw = obj.get("response")
+    text, finish = response_text(raw)
+    response = maybe_json(raw)
+    if not isinstance(response, dict) or "choices" not in response:
+        response = {}  # a plain answer (even one that is JSON) has no usage, id or model of its own
     usage = (response.get("usage") if isinstance(response, dict) else None) or obj.get("usage") or {}
     if not isinstance(usage, dict):
         raise BadRecord("'usage' must be an object")
