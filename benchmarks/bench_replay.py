@@ -1,5 +1,8 @@
 """Replay throughput: tiertool's Replayer next to the raw openai.AsyncOpenAI client, same loopback server, same run.
 
+Rows: the raw client; tiertool in one process (with a budget, so its whole path runs); tiertool with
+`replay.workers` processes (no budget: a hard cap keeps the replay in one process); tiertool's own overhead.
+
     .venv/bin/python benchmarks/bench_replay.py [--calls 1000] [--concurrency 32]
 
 The server is aiohttp in its own process (so that it is not the bottleneck, and not sharing the client's
@@ -112,33 +115,70 @@ def tiertool_run(base: str, n: int, concurrency: int, tag: str, instant: bool = 
     return elapsed
 
 
+def tiertool_workers_run(base: str, n: int, concurrency: int, tag: str, workers: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process and its workers) for n fresh calls over worker processes."""
+    import resource
+
+    from tiertool.cache import Cache, cache_key
+    from tiertool.config import Replay, Tier
+    from tiertool.replay import Call, Replayer
+
+    tier = Tier(name="small", model="openai/gpt-4o-mini", api_base=base, api_key_env="BENCH_KEY")
+
+    def batch(prefix: str, count: int) -> list[Call]:
+        out = []
+        for i in range(count):
+            m = tuple(messages(i, prefix))
+            out.append(Call(cache_key(tier.model, m, {}), tier, m, {}, 10, 5))
+        return out
+
+    replayer = Replayer(Cache(Path(tempfile.mkdtemp()) / "cache.sqlite"), Replay(concurrency=concurrency,
+                                                                                  workers=workers))
+    replayer.run(batch(f"warm-{tag}", 8 * workers))  # start the workers and their first-call setup, untimed
+    assert replayer._pool is not None
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0, c0 = time.perf_counter(), time.process_time()
+    answers = replayer.run(calls := batch(tag, n))
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    replayer.close()  # workers exit, so their CPU time is counted
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu += (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+    assert all(answers[c.key].text == "fine, thanks" for c in calls)
+    return wall, cpu
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--calls", type=int, default=1000)
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--repeat", type=int, default=3, help="runs of each; the best is reported")
+    ap.add_argument("--workers", type=int, default=2, help="processes for the replay.workers row")
     args = ap.parse_args()
     os.environ["BENCH_KEY"] = "sk-bench"
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     proc, base = start_server()
     try:
         n, c = args.calls, args.concurrency
-        raws, ours, own = [], [], []
+        raws, ours, own, split = [], [], [], []
         for r in range(args.repeat):  # interleaved, so that a busy machine slows both alike
             raws.append(asyncio.run(raw_openai(base, n, c)))
             ours.append(tiertool_run(base, n, c, f"tiertool{r}"))
             own.append(tiertool_run(base, n, c, f"instant{r}", instant=True))
+            split.append(tiertool_workers_run(base, n, c, f"workers{r}", args.workers))
     finally:
         proc.terminate()
         proc.join()
     raw_wall, raw_cpu = min(w for w, _ in raws), min(u for _, u in raws)
     our_wall, our_cpu = min(w for w, _ in ours), min(u for _, u in ours)
     own_wall = min(w for w, _ in own)
+    split_wall, split_cpu = min(w for w, _ in split), min(u for _, u in split)
     print(f"{n} calls at concurrency {c} against a loopback aiohttp server (best of {args.repeat}, interleaved)")
     print(f"raw openai.AsyncOpenAI : {n / raw_wall:8.0f} requests/s  {raw_cpu / n * 1e3:6.2f} ms client CPU per call")
     print(f"tiertool Replayer      : {n / our_wall:8.0f} requests/s  {our_cpu / n * 1e3:6.2f} ms client CPU per call")
     print(f"ratio                  : {raw_wall / our_wall:8.2f}  (requests/s, target >= 0.5); "
           f"CPU ratio {raw_cpu / our_cpu:.2f}")
+    print(f"tiertool, {args.workers} workers   : {n / split_wall:8.0f} requests/s  {split_cpu / n * 1e3:6.2f} ms CPU "
+          f"per call (all processes); ratio {raw_wall / split_wall:.2f}")
     print(f"tiertool's own overhead: {own_wall / n * 1e3:8.3f} ms per call (target < 1 ms; provider call made instant)")
 
 

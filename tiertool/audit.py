@@ -131,23 +131,26 @@ def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tierto
     results: list[Result] = []
     every: list[Item] = []
     error = None
-    while plan := rounds.next():
-        items = needed(plan)
-        every += items
-        calls = [item for _, _, item in items if isinstance(item, Call)]
-        log(f"round {rounds.round + 1}: {len(plan)} task types, {len({c.key for c in calls})} answers to fetch")
-        try:
-            answers = replayer.run(calls)
-        except ReplayError as e:
-            answers, error = replayer.answers, str(e)
-        scored = _score(items, answers, config, grader, rounds.round)
-        results += scored
-        for task, (_, stop, open_tiers) in plan.items():
-            rounds.record(task, stop, {t: [bool(r.passed) for r in scored if r.task == task and r.tier == t
-                                           and (r.passed is not None or r.error)] for t in open_tiers})
-        rounds.finish_round()
-        if error:
-            break
+    try:
+        while plan := rounds.next():
+            items = needed(plan)
+            every += items
+            calls = [item for _, _, item in items if isinstance(item, Call)]
+            log(f"round {rounds.round + 1}: {len(plan)} task types, {len({c.key for c in calls})} answers to fetch")
+            try:
+                answers = replayer.run(calls)
+            except ReplayError as e:
+                answers, error = replayer.answers, str(e)
+            scored = _score(items, answers, config, grader, rounds.round)
+            results += scored
+            for task, (_, stop, open_tiers) in plan.items():
+                rounds.record(task, stop, {t: [bool(r.passed) for r in scored if r.task == task and r.tier == t
+                                               and (r.passed is not None or r.error)] for t in open_tiers})
+            rounds.finish_round()
+            if error:
+                break
+    finally:
+        replayer.close()  # worker processes, when replay.workers > 1
 
     error = error or grader.error
     if labels:

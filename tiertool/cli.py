@@ -50,6 +50,8 @@ def audit(
                                        "per request_id) that override computed scores."),
     concurrency: int | None = typer.Option(None, "--concurrency", min=1, max=1024,
                                            help="Calls in flight per tier (overrides replay.concurrency)."),
+    workers: int | None = typer.Option(None, "--workers", min=1, max=64,
+                                       help="Processes replaying in parallel (overrides replay.workers)."),
     budget: float | None = typer.Option(None, "--budget", min=0.0, help="Hard cap in USD: a call whose worst "
                                         "case could pass it is not sent."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (calls, tokens, USD per tier) and stop."),
@@ -62,8 +64,9 @@ def audit(
     from .progress import make_progress
 
     cfg = _run(load_config, config)
-    if concurrency:
-        cfg = cfg.model_copy(update={"replay": cfg.replay.model_copy(update={"concurrency": concurrency})})
+    overrides = {k: v for k, v in (("concurrency", concurrency), ("workers", workers)) if v}
+    if overrides:
+        cfg = cfg.model_copy(update={"replay": cfg.replay.model_copy(update=overrides)})
     say = (lambda _m: None) if quiet else (lambda m: typer.echo(m, err=True))
     options = {"budget": budget, "progress": make_progress(quiet),
                "approve": lambda plan: _approve(plan, dry_run, yes, quiet)}

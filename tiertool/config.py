@@ -74,6 +74,7 @@ class Replay(_Strict):
     timeout: float = Field(default=60.0, gt=0)
     max_attempts: int = Field(default=4, ge=1, le=20)
     backoff: float = Field(default=0.5, gt=0, le=60)  # first retry wait in seconds; doubles, with jitter
+    workers: int = Field(default=1, ge=1, le=64)  # processes replaying in parallel (see tiertool/workers.py)
     recorded: tuple[str, ...] = ()  # JSON-lines files of recorded answers (see samples/)
     cache: str | None = None  # default: <audit folder>/cache.sqlite
 

@@ -18,6 +18,7 @@ from .prices import lookup
 from .progress import Progress
 from .ratelimit import TierLimits
 from .records import Answer
+from .workers import Pool, merge, unsuitable
 
 UNSENT = "unsent"  # Answer.origin of a call that was never sent (offline and not cached, or over the budget)
 
@@ -131,6 +132,7 @@ class Replayer:
         self.answers: dict[str, Answer] = {}  # filled as answers arrive, so a stopped run keeps them
         self.ok: Counter[str] = Counter()  # answered calls per tier
         self.limits: dict[str, TierLimits] = {}
+        self._pool: Pool | None = None
 
     def approve(self, calls: list[Call], upper_bound: bool = False) -> None:
         """Show the plan for these calls and ask once; raise PlanDeclined when the answer is no.
@@ -164,10 +166,35 @@ class Replayer:
         if todo:
             self.approve(calls)  # before the key check, so that --dry-run needs no key
             preflight(list({c.tier.name: c.tier for c in todo}.values()))
-            asyncio.run(self._run_all(todo))
+            if unsuitable(self.settings.workers, todo, self.budget.cap, self.on_answer is not None):
+                asyncio.run(self._run_all(todo))
+            else:
+                self._run_workers(todo)
         if self.stopped:
             raise ReplayError("; ".join(f"tier '{t}': {why}" for t, why in self.stopped.items()))
         return answers
+
+    def _run_workers(self, calls: list[Call]) -> None:
+        """Split the calls over worker processes (tiertool/workers.py) and take in their answers and counts."""
+        if self._pool is None:
+            self._pool = Pool(self.settings.workers)
+        self.progress.start(dict(Counter(c.tier.name for c in calls)))
+        try:
+            answers, stats, stopped, ok = merge(self._pool.run(str(self.cache.path), self.settings, calls))
+        finally:
+            self.progress.stop()
+        self.answers.update(answers)
+        for name, value in stats.items():
+            setattr(self.stats, name, getattr(self.stats, name) + value)
+        for tier, why in stopped.items():
+            self.stopped.setdefault(tier, why)
+        self.ok.update(ok)
+
+    def close(self) -> None:
+        """Stop the worker processes, if any were started."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     async def _run_all(self, calls: list[Call]) -> None:
         self.budget.bind()
