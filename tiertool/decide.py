@@ -9,7 +9,6 @@ is at the level the decision used, so "lower bound >= target" and "moved" always
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -18,8 +17,8 @@ from .sequential import (
     Family,
     exact_lower_bound,
     family,
-    log_evidence_above,
     lower_bound,
+    needed_at,
     p_value,
 )
 from .store import Audit, Result
@@ -77,27 +76,6 @@ def looks_of(rows: list[Result]) -> list[tuple[int, int]]:
         k, n = k + per_round[rnd][0], n + per_round[rnd][1]
         looks.append((k, n))
     return looks
-
-
-def _projected_need(k: int, n: int, target: float, alpha: float) -> int | None:
-    """Samples in all at which the observed pass rate, if it held, would prove the target; None if it can't."""
-    rate = k / n if n else 1.0
-    if rate <= target:
-        return None
-    threshold = math.log(1.0 / alpha)
-
-    def proves(m: int) -> bool:
-        return log_evidence_above(round(rate * m), m, target) >= threshold
-
-    lo, hi = max(n, 1), max(n, 1)
-    while not proves(hi):
-        if hi > 1_000_000:
-            return None
-        lo, hi = hi, hi * 2
-    while lo < hi:
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if proves(mid) else (mid + 1, hi)
-    return hi
 
 
 def decide(audit: Audit, config: Config) -> list[Decision]:
@@ -159,7 +137,8 @@ def _decision(task: str, audit: Audit, config: Config, fam: Family, evidence: tu
                     f"at least {fam.to_join} all-passing samples ({more} more)", "not-enough-traffic", more)
     if best is None:
         return keep("no cheaper answer could be scored (see the audit's errors)", "undecided")
-    total = _projected_need(best.passed, best.scored, q.target, fam.alpha) if config.sample.sequential else None
+    total = needed_at(best.passed / best.scored, q.target, fam.alpha, 1_000_000) \
+        if config.sample.sequential else None
     if total is not None and total > best.scored:
         more = total - best.scored
         room = "" if total <= replayable else f"; the log has only {replayable} replayable requests"

@@ -21,7 +21,7 @@ from .records import Request
 from .replay import Call, Replayer
 from .sample import Sampler
 from .score import make_scorer
-from .sequential import exact_lower_bound as lower_bound
+from .sequential import exact_lower_bound, upper_bound
 
 
 @dataclass(frozen=True)
@@ -117,8 +117,8 @@ def _health(task: str, tier, sample: list[Request], calls, answers, config: Conf
     if n == 0:
         return TaskHealth(task, tier.name, tier.model, requests, on_tier, 0, 0, errors, None, None, None,
                           "no traffic")
-    lb = lower_bound(k, n, alpha)
-    ub = 1.0 - lower_bound(n - k, n, alpha)
+    lb = exact_lower_bound(k, n, alpha)
+    ub = upper_bound(k, n, alpha)
     status = "ok" if lb >= target else "below" if ub < target else "unproven"
     return TaskHealth(task, tier.name, tier.model, requests, on_tier, n, k, errors, k / n, lb, ub, status)
 
