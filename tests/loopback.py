@@ -17,7 +17,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
-
 @dataclass
 class Reply:
     """A whole answer: text and/or tool calls, the model the server says answered, usage, or an error status."""
