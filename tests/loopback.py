@@ -1,6 +1,8 @@
 """A loopback OpenAI-compatible chat server whose answers and faults the test controls.
 
-It records every call (model, messages) so tests can assert on exactly what was sent.
+It records every call (model, messages) so tests can assert on exactly what was sent. An answerer returns the
+answer's text, or a `Reply` when a call needs more than text (tool calls, the answering model's own name, real-looking
+usage, an HTTP error for this one call), as producer fixtures do.
 """
 
 from __future__ import annotations
@@ -14,7 +16,21 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-Answerer = Callable[[str, list[dict[str, Any]]], str]
+
+@dataclass
+class Reply:
+    """A whole answer: text and/or tool calls, the model the server says answered, usage, or an error status."""
+
+    content: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    model: str | None = None  # the answering model as the server names it (default: the requested one)
+    usage: dict[str, Any] | None = None  # the chat completion's `usage` object (default: 10/5/15)
+    finish_reason: str | None = None  # default: "tool_calls" with tool calls, else "stop"
+    status: int | None = None  # answer this call with an OpenAI-style error of this HTTP status instead
+    error: str = "error"
+
+
+Answerer = Callable[[str, list[dict[str, Any]]], str | Reply]
 
 
 @dataclass
@@ -107,12 +123,20 @@ class LoopbackLLM:
         if f.rng.random() < f.slow:
             time.sleep(f.slow_s)
         messages = body["messages"]
-        text = self.answer(body["model"], messages)
+        answer = self.answer(body["model"], messages)
+        reply = answer if isinstance(answer, Reply) else Reply(content=answer)
         with self.lock:
             self.calls.append((body["model"], messages))
+        if reply.status:
+            self._send(h, reply.status, {"error": {"message": reply.error, "type": "invalid_request_error"}})
+            return
+        message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+        if reply.tool_calls:
+            message["tool_calls"] = reply.tool_calls
+        finish = reply.finish_reason or ("tool_calls" if reply.tool_calls else "stop")
         self._send(h, 200, {
             "id": f"chatcmpl-{len(self.calls)}", "object": "chat.completion", "created": int(time.time()),
-            "model": body["model"],
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+            "model": reply.model or body["model"],
+            "choices": [{"index": 0, "finish_reason": finish, "message": message}],
+            "usage": reply.usage or {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
         })
