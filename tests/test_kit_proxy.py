@@ -1,18 +1,20 @@
 """The proxy kit: a real `litellm --config` process routes OpenAI SDK requests to the loopback provider.
 
-One proxy serves the module (a start costs 15-30 s): two deployments behind one model group with tag routing,
-and a pre-call hook, loaded from a file beside the config, that rewrites the model of one group.
+One proxy serves the module (a start costs 20-55 s): two deployments behind one model group with tag routing,
+a pre-call hook, loaded from a file beside the config, that rewrites the model of one group, and the kit's
+spend-row callback, imported from tests.kit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
+import psycopg
 import pytest
 import yaml
 
-from tests.kit.proxy import LiteLLMProxy, skip_unless_installed, start_proxy
+from tests.kit.postgres import SPENDLOGS_TABLE, insert_spend_rows
+from tests.kit.proxy import SPEND_CALLBACK, LiteLLMProxy, skip_unless_installed, start_proxy
 from tests.loopback import LoopbackLLM
 
 HOOK = '''
@@ -53,7 +55,8 @@ def proxy(provider: LoopbackLLM, tmp_path_factory: pytest.TempPathFactory) -> It
             deployment("cheap-only", "cheap-model", provider.api_base),
         ],
         "router_settings": {"enable_tag_filtering": True},
-        "litellm_settings": {"callbacks": ["kit_hook.rewrite_gated"]},
+        "litellm_settings": {"callbacks": ["kit_hook.rewrite_gated", SPEND_CALLBACK]},
+        "general_settings": {"store_prompts_in_spend_logs": True},
     }
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
@@ -95,8 +98,21 @@ def test_pre_call_hook_from_a_file_beside_the_config_rewrites_the_model(proxy, p
     assert ask(proxy, provider, "gated") == "cheap-model"
 
 
-def test_proxy_refuses_to_start_without_a_master_key(tmp_path: Path):
-    skip_unless_installed()
-    with pytest.raises(RuntimeError, match="no master key is set"), \
-            start_proxy({"model_list": []}, env={"LITELLM_MASTER_KEY": None}, timeout=120):
-        pass
+def test_spend_row_built_by_the_proxy_loads_into_litellms_table(proxy, provider, spendlogs_db):
+    prompt = [{"role": "user", "content": "Extract the order number: #1234"}]
+    reply = proxy.client().chat.completions.create(model="app-llm", messages=prompt,
+                                                   extra_body={"metadata": {"tags": ["task:triage"]}})
+    row = proxy.spend_record(reply.id)["spend_row"]
+    with psycopg.connect(spendlogs_db) as conn:
+        assert insert_spend_rows(conn, [row]) == 1  # every field the proxy writes is a column of the table
+        back = conn.execute(f'SELECT model, model_group, request_tags, proxy_server_request FROM "{SPENDLOGS_TABLE}"'
+                            ).fetchone()
+    model, group, tags, request = back
+    assert (model, group) == ("openai/cheap-model", "app-llm")
+    assert "task:triage" in tags
+    assert request["messages"] == prompt  # the prompt is in proxy_server_request, not in `messages`
+
+
+def test_proxy_refuses_to_start_without_a_master_key(litellm_proxy):
+    with pytest.raises(RuntimeError, match="no master key is set"):
+        litellm_proxy({"model_list": []}, env={"LITELLM_MASTER_KEY": None})

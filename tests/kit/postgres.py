@@ -160,9 +160,9 @@ def create_spendlogs(conn: psycopg.Connection[Any]) -> None:
 def insert_spend_rows(conn: psycopg.Connection[Any], rows: Iterable[Mapping[str, Any]]) -> int:
     """COPY spend rows (dicts keyed by column, as LiteLLM's JSON export writes them) into `LiteLLM_SpendLogs`.
 
-    JSON columns take Python objects; timestamps take datetimes or ISO strings in UTC (the column has no time
-    zone, as LiteLLM's). A key that is not a column is an error, so no field is dropped silently. Returns the
-    number of rows written.
+    JSON columns take Python objects, or JSON text as the proxy's own spend rows hold it; timestamps take
+    datetimes or ISO strings in UTC (the column has no time zone, as LiteLLM's). A key that is not a column is
+    an error, so no field is dropped silently. Returns the number of rows written.
     """
     from psycopg import sql
     from psycopg.types.json import Jsonb
@@ -182,7 +182,7 @@ def insert_spend_rows(conn: psycopg.Connection[Any], rows: Iterable[Mapping[str,
                 sql.Identifier(SPENDLOGS_TABLE), sql.SQL(", ").join(map(sql.Identifier, keys)))
             with cur.copy(stmt) as copy:
                 for row in group:
-                    copy.write_row([Jsonb(v) if is_json and v is not None else v
+                    copy.write_row([Jsonb(v) if is_json and not isinstance(v, str | None) else v
                                     for v, is_json in zip(row.values(), json_cols, strict=True)])
                     written += 1
     conn.commit()

@@ -7,6 +7,7 @@ the report of any test that fails while it runs. Facts about starting it are in 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -33,8 +34,10 @@ if TYPE_CHECKING:
 # Any key but LiteLLM's documented `sk-1234`, which 1.110 refuses as publicly known.
 MASTER_KEY = "sk-tiertool-kit-master-key"
 START_TIMEOUT_S = 240.0
+SPEND_CALLBACK = "tests.kit.proxy_spend_rows.writer"
+REPO = Path(__file__).resolve().parents[2]  # on the proxy's PYTHONPATH, so it can import SPEND_CALLBACK
 # Variables of the caller's shell that would make the proxy reach a database or a remote cost map.
-DROPPED_ENV = ("DATABASE_URL", "DIRECT_URL", "LITELLM_MASTER_KEY", "LITELLM_CONFIG_BUCKET_NAME")
+DROPPED_ENV = ("DATABASE_URL", "DIRECT_URL", "LITELLM_CONFIG_BUCKET_NAME")
 
 @dataclass
 class LiteLLMProxy:
@@ -43,6 +46,23 @@ class LiteLLMProxy:
     config: Path
     log: Path
     process: subprocess.Popen[bytes]
+    spend_file: Path  # where tests.kit.proxy_spend_rows.writer appends, when the config lists it
+
+    def spend_record(self, request_id: str, timeout: float = 30.0) -> dict[str, Any]:
+        """The spend callback's record of one request: {"spend_row": ..., "standard_logging_object": ...}.
+
+        The callback runs after the response is sent, so this waits for it.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = self.spend_file.read_text(encoding="utf-8").splitlines() if self.spend_file.exists() else []
+            for record in map(json.loads, lines):
+                if record["spend_row"]["request_id"] == request_id:
+                    return dict(record)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no spend record of {request_id} after {timeout:.0f}s (is {SPEND_CALLBACK} in "
+                                   f"litellm_settings.callbacks?):\n{self.output()}")
+            time.sleep(0.1)
 
     def output(self, tail: int = 6000) -> str:
         """The proxy's stdout and stderr so far (the last `tail` characters), for failure messages."""
@@ -117,7 +137,7 @@ def start_proxy(config: Path | Mapping[str, Any], env: Mapping[str, str | None] 
 
     Callback modules named in the config (`litellm_settings.callbacks: [module.instance]`) are loaded from
     `module.py` beside the config file, else imported: pass a file to keep them beside it. The proxy runs with
-    MASTER_KEY, the bundled cost map, no database, and its working directory in a temp dir; `env` adds to its
+    MASTER_KEY, the bundled cost map, no database, no .env, its working directory in a temp dir; `env` adds to its
     environment (a None value removes a variable).
     """
     with tempfile.TemporaryDirectory(prefix="tiertool-proxy-") as tmp:
@@ -127,16 +147,19 @@ def start_proxy(config: Path | Mapping[str, Any], env: Mapping[str, str | None] 
             path.write_text(yaml.safe_dump(dict(config), sort_keys=False), encoding="utf-8")
         else:
             path = Path(config).resolve()
-        port, log = _free_port(), work / "proxy.log"
-        settings = {"LITELLM_MASTER_KEY": MASTER_KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "PYTHONUNBUFFERED": "1",
+        port, log, spend_file = _free_port(), work / "proxy.log", work / "spend_rows.jsonl"
+        # LITELLM_MODE=PRODUCTION: in its default DEV mode the proxy loads a .env found above its own install dir.
+        settings = {"LITELLM_MASTER_KEY": MASTER_KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+                    "LITELLM_MODE": "PRODUCTION", "PYTHONUNBUFFERED": "1", "TIERTOOL_KIT_SPEND_ROWS": str(spend_file),
+                    "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
                     **(env or {})}
-        environ = {k: v for k, v in {**os.environ, **settings}.items() if k not in DROPPED_ENV or k in settings}
-        environ = {k: v for k, v in environ.items() if v is not None}
+        inherited = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
+        environ = {k: v for k, v in {**inherited, **settings}.items() if v is not None}
         cmd = [_executable(), "--config", str(path), "--port", str(port), "--host", "127.0.0.1"]
         with log.open("wb") as sink:
             process = subprocess.Popen(cmd, cwd=work, env=environ, stdout=sink, stderr=subprocess.STDOUT,
                                        stdin=subprocess.DEVNULL)
-        proxy = LiteLLMProxy(f"http://127.0.0.1:{port}", MASTER_KEY, path, log, process)
+        proxy = LiteLLMProxy(f"http://127.0.0.1:{port}", MASTER_KEY, path, log, process, spend_file)
         _live.append(proxy)
         try:
             _wait_ready(proxy, timeout)
