@@ -66,7 +66,8 @@ def spark() -> Iterator[SparkSession]:
                    .config("spark.sql.shuffle.partitions", "2").config("spark.sql.session.timeZone", "UTC")
                    .config("spark.local.dir", tmp).config("spark.sql.warehouse.dir", str(Path(tmp, "warehouse")))
                    .config("spark.sql.codegen.wholeStage", "false").config("spark.sql.adaptive.enabled", "false")
-                   .config("spark.driver.extraJavaOptions", f"{JVM_OPTIONS} -Dlog4j2.configurationFile=file:{log_config}"))
+                   .config("spark.driver.extraJavaOptions",
+                           f"{JVM_OPTIONS} -Dlog4j2.configurationFile=file:{log_config}"))
         try:
             session = builder.getOrCreate()
         except Exception as e:  # the JVM failed to start: Java too old, no memory, ...
