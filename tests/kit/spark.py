@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 # Tests run many small queries: compiling Java for each query (whole-stage codegen), adaptive re-planning and the
-# JVM's optimising JIT cost more than they save there; results are the same. About 2x faster here (start + first
-# queries, measured interleaved with the defaults).
+# JVM's optimising JIT cost more than they save there; results are the same. Start + two first queries took a
+# median 51 s against 95 s with the defaults (5 and 8 interleaved runs on this shared, loaded 2-core machine).
 JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 # The JVM logs WARN lines (native Hadoop, loopback address) at start-up before setLogLevel can run.
 LOG4J2 = """rootLogger.level = error
