@@ -12,7 +12,6 @@ import itertools
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -22,6 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from tests.kit import free_port
 
 if TYPE_CHECKING:
     import psycopg
@@ -73,12 +74,6 @@ def _run_as() -> tuple[list[str], pwd.struct_passwd | None]:
     return ["runuser", "-u", "postgres", "--"], owner
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _run(cmd: list[str | Path], cwd: Path, log: Path | None = None) -> str:
     out = subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True, timeout=120)
     if out.returncode != 0:
@@ -97,7 +92,7 @@ def start_postgres() -> Iterator[PostgresServer]:
     try:
         if owner:
             os.chown(tmp, owner.pw_uid, owner.pw_gid)
-        data, log, port = tmp / "data", tmp / "server.log", _free_port()
+        data, log, port = tmp / "data", tmp / "server.log", free_port()
         _run([*prefix, bindir / "initdb", "-D", data, "-U", USER, "--auth=trust", "-E", "UTF8", "--no-locale",
               "--no-sync"], cwd=tmp)
         options = f"-c listen_addresses=127.0.0.1 -p {port} -k {tmp} {SERVER_OPTIONS}"

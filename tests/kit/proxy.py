@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,8 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
+from tests.kit import free_port
+
 if TYPE_CHECKING:
     import openai
 
@@ -36,8 +37,9 @@ MASTER_KEY = "sk-tiertool-kit-master-key"
 START_TIMEOUT_S = 240.0
 SPEND_CALLBACK = "tests.kit.proxy_spend_rows.writer"
 REPO = Path(__file__).resolve().parents[2]  # on the proxy's PYTHONPATH, so it can import SPEND_CALLBACK
-# Variables of the caller's shell that would make the proxy reach a database or a remote cost map.
+# Variables of the caller's shell that would make the proxy use a database or load its config from a bucket.
 DROPPED_ENV = ("DATABASE_URL", "DIRECT_URL", "LITELLM_CONFIG_BUCKET_NAME")
+
 
 @dataclass
 class LiteLLMProxy:
@@ -107,12 +109,6 @@ def _executable() -> str:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _wait_ready(proxy: LiteLLMProxy, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -147,7 +143,7 @@ def start_proxy(config: Path | Mapping[str, Any], env: Mapping[str, str | None] 
             path.write_text(yaml.safe_dump(dict(config), sort_keys=False), encoding="utf-8")
         else:
             path = Path(config).resolve()
-        port, log, spend_file = _free_port(), work / "proxy.log", work / "spend_rows.jsonl"
+        port, log, spend_file = free_port(), work / "proxy.log", work / "spend_rows.jsonl"
         # LITELLM_MODE=PRODUCTION: in its default DEV mode the proxy loads a .env found above its own install dir.
         settings = {"LITELLM_MASTER_KEY": MASTER_KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True",
                     "LITELLM_MODE": "PRODUCTION", "PYTHONUNBUFFERED": "1", "TIERTOOL_KIT_SPEND_ROWS": str(spend_file),
