@@ -281,14 +281,16 @@ def _message(n: int, body: dict[str, Any], a: Answer) -> dict[str, Any]:
     if a.text:
         content.append({"type": "text", "text": a.text})
     content += [{"type": "tool_use", "id": t.id, "name": t.name, "input": t.arguments} for t in a.tool_calls]
+    usage: dict[str, Any] = {
+        "input_tokens": a.input_tokens - a.cached_tokens - a.cache_write_tokens, "output_tokens": a.output_tokens,
+        "cache_read_input_tokens": a.cached_tokens, "cache_creation_input_tokens": a.cache_write_tokens,
+        "cache_creation": {"ephemeral_5m_input_tokens": a.cache_write_tokens, "ephemeral_1h_input_tokens": 0},
+        "service_tier": "standard"}
+    if a.reasoning_tokens:
+        usage["output_tokens_details"] = {"thinking_tokens": a.reasoning_tokens}
     return {
         "id": f"msg_{n:06d}", "type": "message", "role": "assistant", "model": a.model or body["model"],
         "content": content,
         "stop_reason": "tool_use" if a.tool_calls else "end_turn", "stop_sequence": None,
-        "usage": {"input_tokens": a.input_tokens - a.cached_tokens - a.cache_write_tokens,
-                  "output_tokens": a.output_tokens, "cache_read_input_tokens": a.cached_tokens,
-                  "cache_creation_input_tokens": a.cache_write_tokens,
-                  "cache_creation": {"ephemeral_5m_input_tokens": a.cache_write_tokens,
-                                     "ephemeral_1h_input_tokens": 0},
-                  "service_tier": "standard"},
+        "usage": usage,
     }
