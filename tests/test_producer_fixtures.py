@@ -26,6 +26,7 @@ FIXTURES = [
     "openai_batch_responses_errors.jsonl",
     "anthropic_messages.jsonl", "anthropic_batch_requests.jsonl", "anthropic_batch_results.jsonl",
 ]
+PREFIXES = ("litellm_", "llm0", "openai_", "anthropic_")  # what make_<producer>.py scripts here write
 VERSION = re.compile(r"\d+\.\d+")
 
 
@@ -65,7 +66,10 @@ def test_fixture_parses_and_names_its_producer(name: str) -> None:
         assert records(path) == provenance["records"] > 0
 
 
-def test_every_fixture_in_the_folder_is_listed() -> None:
-    """A fixture a make_*.py script writes but this test does not know would go unchecked."""
+def test_every_fixture_of_these_producers_is_listed() -> None:
+    """A fixture make_litellm/llm/openai/anthropic.py writes but this test does not know would go unchecked.
+
+    (Other producers' fixtures share the folder and have their own smoke tests.)
+    """
     written = {p.name.removesuffix(".producer.json") for p in HERE.glob("*.producer.json")}
-    assert written == set(FIXTURES)
+    assert {name for name in written if name.startswith(PREFIXES)} == set(FIXTURES)
