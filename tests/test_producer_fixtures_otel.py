@@ -1,5 +1,5 @@
 """The OTel / OpenInference / OpenLLMetry / LangSmith / MLflow fixtures that the producers wrote are there, whole,
-in their container formats, with their provenance; and the loopback `Reply` they were made with answers as sent.
+in their container formats, with their provenance; and the loopback `Answer` they were made with answers as sent.
 
 Counts come from each fixture's `.producer.json` (what the generating script sent) and are checked against the raw
 fixture, so a fixture that lost calls, or a log whose events lost their spans, fails here.
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.loopback import LoopbackLLM, Reply
+from tests.loopback import Answer, Fail, LoopbackLLM, ToolCall
 
 HERE = Path(__file__).resolve().parent / "fixtures" / "producers"
 APP_SCOPE = "tiertool.fixture.app"  # the scripts' own parent spans; every other span is the producer's LLM span
@@ -129,15 +129,12 @@ def test_loopback_reply_answers_with_tool_calls_dated_model_usage_and_errors() -
     """The fixture scripts' answers: a tool call under a dated model name with detailed usage, or an HTTP error."""
     import openai
 
-    calls = [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]
-    usage = {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10,
-             "prompt_tokens_details": {"cached_tokens": 4}}
-
-    def answer(model: str, messages: list[dict[str, Any]]) -> Reply | str:
+    def answer(model: str, messages: list[dict[str, Any]]) -> Answer | str:
         if messages[-1]["content"] == "fail":
-            return Reply(status=400, error="too long")
+            raise Fail(400, "too long")
         if messages[-1]["content"] == "tool":
-            return Reply(tool_calls=calls, model=f"{model}-2024-08-06", usage=usage)
+            return Answer(tool_calls=(ToolCall("f", {}, "call_1"),), model=f"{model}-2024-08-06",
+                          input_tokens=7, output_tokens=3, cached_tokens=4)
         return "plain"
 
     with LoopbackLLM(answer) as server:
@@ -150,4 +147,4 @@ def test_loopback_reply_answers_with_tool_calls_dated_model_usage_and_errors() -
         assert plain.choices[0].message.content == "plain" and plain.usage.total_tokens == 15
         with pytest.raises(openai.BadRequestError, match="too long"):
             client.chat.completions.create(model="m", messages=[{"role": "user", "content": "fail"}])
-        assert len(server.calls) == 3
+        assert len(server.requests) == 3 and len(server.calls) == 2  # a refused call is a request, not a call
