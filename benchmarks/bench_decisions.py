@@ -26,12 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from routellm_tasks import LARGE, SMALL, Labelled, load  # noqa: E402
 
+from tiertool.commands.recommend import recommend  # noqa: E402
 from tiertool.config import parse_config  # noqa: E402
-from tiertool.recommend import recommend  # noqa: E402
-from tiertool.sample import sample_key  # noqa: E402
-from tiertool.sequential import Rounds, exact_lower_bound  # noqa: E402
+from tiertool.decide.sequential import Rounds, exact_lower_bound  # noqa: E402
+from tiertool.ingest.sample import sample_key  # noqa: E402
+from tiertool.ingest.volume import Key, Usage  # noqa: E402
 from tiertool.store import Audit, Result  # noqa: E402
-from tiertool.volume import Key, Usage  # noqa: E402
 
 
 def config_dict(target: float, sequential: bool) -> dict:
@@ -54,7 +54,7 @@ def audit(tasks: dict[str, list[Labelled]], seed: int, target: float, sequential
     cfg_d = config_dict(target, sequential)
     cfg = parse_config(cfg_d)
     order = {t: sorted(rows, key=lambda r: sample_key(seed, r.id))[: cfg.sample.cap] for t, rows in tasks.items()}
-    from tiertool.decide import family_for
+    from tiertool.decide.decisions import family_for
 
     fam = family_for({t: len(rows) for t, rows in tasks.items()}, cfg)
     rounds = Rounds(["small"], {t: len(v) for t, v in order.items()}, fam, target, sequential, cfg.sample.round,
@@ -88,7 +88,7 @@ def fixed_100(tasks: dict[str, list[Labelled]], seed: int, target: float, bound:
 def savings_of(moved: set[str], tasks: dict[str, list[Labelled]], target: float) -> float:
     cfg = parse_config(config_dict(target, True))
     prices = {t.name: t.model for t in cfg.tiers}
-    from tiertool.savings import project
+    from tiertool.pricing.savings import project
 
     s = project(volume(tasks), {t: prices["small"] if t in moved else LARGE for t in tasks}, None)
     return s.saved_fraction

@@ -86,10 +86,10 @@ async def raw_openai(base: str, n: int, concurrency: int) -> float:
 
 def tiertool_run(base: str, n: int, concurrency: int, tag: str, instant: bool = False) -> tuple[float, float]:
     """(wall seconds, client CPU seconds) for n fresh calls through a Replayer."""
-    from tiertool.cache import Cache, cache_key
     from tiertool.config import Replay, Tier
     from tiertool.records import Answer
-    from tiertool.replay import Call, Replayer
+    from tiertool.replay.cache import Cache, cache_key
+    from tiertool.replay.engine import Call, Replayer
 
     tier = Tier(name="small", model="openai/gpt-4o-mini", api_base=base, api_key_env="BENCH_KEY")
     calls = []
@@ -119,9 +119,9 @@ def tiertool_workers_run(base: str, n: int, concurrency: int, tag: str, workers:
     """(wall seconds, CPU seconds of this process and its workers) for n fresh calls over worker processes."""
     import resource
 
-    from tiertool.cache import Cache, cache_key
     from tiertool.config import Replay, Tier
-    from tiertool.replay import Call, Replayer
+    from tiertool.replay.cache import Cache, cache_key
+    from tiertool.replay.engine import Call, Replayer
 
     tier = Tier(name="small", model="openai/gpt-4o-mini", api_base=base, api_key_env="BENCH_KEY")
 

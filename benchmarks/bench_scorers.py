@@ -66,8 +66,8 @@ def gsm8k(data: Path) -> dict[str, Any]:
     rows = read_gsm8k(data)
     truth = [r["small_ok"] for r in rows]
     out: dict[str, Any] = {"problems": len(rows), "scorers": {}}
+    from tiertool.config.scorers import AutoSpec
     from tiertool.scorers.auto import choose
-    from tiertool.scorers.specs import AutoSpec
 
     auto, out["auto_reason"] = choose(AutoSpec(scorer="auto"), [r["large"] for r in rows])
     for name, spec in {**GSM8K_SCORERS, f"auto ({auto.scorer})": auto.model_dump(by_alias=True)}.items():
@@ -159,9 +159,9 @@ def mt_bench_answers(data: Path) -> dict[tuple[int, int, str], str]:
 def pipeline(data: Path, margin: int = 1) -> dict[str, Any]:
     """The same data through `tiertool audit --offline --labels`: the large answers form the log, the small
     answers a recorded-answers file, MT-Bench grades a labels file. Returns each task's evidence."""
-    from tiertool.audit import run_audit
+    from tiertool.commands.audit import run_audit
     from tiertool.config import parse_config
-    from tiertool.decide import decide
+    from tiertool.decide.decisions import decide
     from tiertool.store import load_audit
 
     small_model, large_model = f"together_ai/{SMALL}", f"openai/{LARGE}"

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import write_jsonl
 from tiertool.cli import app
-from tiertool.sequential import (
+from tiertool.decide.sequential import (
     Rounds,
     all_pass_needed,
     exact_lower_bound,

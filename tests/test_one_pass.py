@@ -10,7 +10,7 @@ import shutil
 import yaml
 from typer.testing import CliRunner
 
-from tests.conftest import ROOT, make_sample, small_answerer, write_config, write_jsonl
+from tests.conftest import ROOT, make_sample, write_config, write_jsonl
 from tests.reportkit import _chdir, cli
 from tiertool.cli import app
 from tiertool.scorers.judge import judge_text

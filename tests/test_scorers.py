@@ -10,10 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tiertool.config import parse_config
+from tiertool.config.scorers import AutoSpec, JudgeSpec
 from tiertool.errors import ConfigError
 from tiertool.scorers import make_scorer
 from tiertool.scorers.auto import choose
-from tiertool.scorers.specs import AutoSpec, JudgeSpec
 from tiertool.scorers.structured import final_number, parse_json
 
 TIERS = [{"name": "small", "model": "m1"}, {"name": "large", "model": "m2"}]

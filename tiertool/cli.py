@@ -58,10 +58,10 @@ def audit(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before sending."),
 ) -> None:
     """Read LOGS, sample each task type, replay the sample on cheaper tiers, score it, store the evidence."""
-    from .audit import run_audit
+    from .commands.audit import run_audit
     from .config import load_config
-    from .plan import PlanDeclined
-    from .progress import make_progress
+    from .replay.plan import PlanDeclined
+    from .replay.progress import make_progress
 
     cfg = _run(load_config, config)
     overrides = {k: v for k, v in (("concurrency", concurrency), ("workers", workers)) if v}
@@ -130,7 +130,7 @@ def inspect(
     """Show what the logs hold: formats, records, skipped lines and why, task types, tokens, spend, models."""
     import json
 
-    from .inspect import inspect_logs, render_text
+    from .commands.inspect import inspect_logs, render_text
 
     s = _run(inspect_logs, logs, fmt, group_by, mapping)
     typer.echo(json.dumps(s, indent=1) if as_json else render_text(s), nl=as_json)
@@ -148,9 +148,9 @@ def recommend(
                                                   help="Also write a LiteLLM proxy config routing each task tag."),
 ) -> None:
     """Pick the cheapest tier per task type whose pass rate is proven to meet the bar; write tiers.yaml."""
-    from .recommend import litellm_config as lc
-    from .recommend import recommend as rec_fn
-    from .recommend import tiers_doc, write_yaml
+    from .commands.recommend import litellm_config as lc
+    from .commands.recommend import recommend as rec_fn
+    from .commands.recommend import tiers_doc, write_yaml
     from .store import load_audit
 
     rec = _run(lambda: rec_fn(load_audit(audit_dir)))
@@ -189,7 +189,7 @@ def report(
                                      "(YYYY-MM-DD) [default: today]."),
 ) -> None:
     """Show the decisions, their evidence and the savings; with --check, gate CI on them."""
-    from .report_cli import run_report
+    from .report.command import run_report
 
     if fmt not in ("term", "md", "html", "json"):
         _err(f"--format {fmt}: expected one of term, md, html, json")
@@ -225,9 +225,9 @@ def monitor(
     """Re-score each cheaper tier on live traffic against the reference; exit 1 when a task fell below the bar."""
     import json
 
+    from .commands.monitor import as_dict, monitor, render
     from .config import load_config
-    from .monitor import as_dict, monitor, render
-    from .report import load_tiers
+    from .report.build import load_tiers
 
     if fmt not in ("term", "json"):
         _err(f"--format {fmt}: expected term or json")

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .cache import private_dir
 from .errors import InputError
-from .volume import USAGE_COLUMNS, Key, Usage
+from .ingest.volume import USAGE_COLUMNS, Key, Usage
+from .replay.cache import private_dir
 
 AUDIT_DB = "audit.sqlite"
 

@@ -17,7 +17,7 @@ __all__ = ["Scorer", "Unscorable", "make_scorer"]
 
 def make_scorer(spec: Any, base_dir: str | Path = ".", tiers: tuple[Any, ...] = ()) -> Any:
     """Build the scorer a spec describes; raises ConfigError when it cannot (bad schema file, unknown tier)."""
-    from . import specs as s
+    from ..config import scorers as s
 
     if isinstance(spec, s.ExactSpec):
         from .text import Exact

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from ..config.scorers import AutoSpec, ExactSpec, FuzzySpec, JsonSpec, NumericSpec, ScorerSpec
 from .base import normalise
-from .specs import AutoSpec, ExactSpec, FuzzySpec, JsonSpec, NumericSpec, ScorerSpec
 from .structured import _NUM, parse_json
 
 MAX_LABELS = 20

@@ -32,9 +32,9 @@ class Grader:
 
     def check(self, tasks: Iterable[str]) -> None:
         """Build every scorer the tasks need and prove each can run, before any replay money is spent."""
+        from ..config.scorers import AutoSpec, EmbeddingSpec, JudgeSpec
         from . import make_scorer
         from .embedding import check_installed
-        from .specs import AutoSpec, EmbeddingSpec, JudgeSpec
 
         judges = []
         for task in tasks:

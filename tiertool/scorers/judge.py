@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlparse
 
-from ..cache import cache_key
 from ..config import Tier
 from ..errors import ReplayError
 from ..records import Answer, Score
-from ..replay import Call, preflight, where
+from ..replay.cache import cache_key
+from ..replay.engine import Call, preflight, where
 from .base import Unscorable, clip
 from .structured import parse_json
 

@@ -57,10 +57,10 @@ def chart(task: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
 def render_html(data: dict[str, Any]) -> str:
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
-    env = Environment(loader=PackageLoader("tiertool", "templates"), autoescape=True, undefined=StrictUndefined,
+    env = Environment(loader=PackageLoader("tiertool.report", "templates"), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
-    from .report import _saving_rows, _savings_line
-    from .report import _usd as usd
+    from .build import _saving_rows, _savings_line
+    from .build import _usd as usd
 
     env.filters["usd"] = lambda v: usd(v)
     env.filters["pct"] = lambda v: "-" if v is None else f"{v:.1%}"

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..ingest.volume import Key, Usage, totals
 from .prices import Price, lookup, same_model
-from .volume import Key, Usage, totals
 
 DAY = 86400.0
 

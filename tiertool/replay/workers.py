@@ -17,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from typing import Any
 
-from .config import Replay
+from ..config import Replay
 
 
 def unsuitable(workers: int, calls: list[Any], budget: float | None, hooked: bool) -> str | None:
@@ -61,7 +61,7 @@ class Pool:
 def _shard(cache_path: str, settings: Replay, calls: list[Any]) -> dict[str, Any]:
     """In a worker: answer these calls with an in-process Replayer on its own cache connection."""
     from .cache import Cache
-    from .replay import Replayer
+    from .engine import Replayer
 
     cache = Cache(cache_path)
     try:

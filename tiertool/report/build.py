@@ -11,10 +11,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from .decide import Decision
-from .errors import InputError
-from .recommend import Recommendation, cascade_dict, savings_dict
-from .store import Audit
+from ..commands.recommend import Recommendation, cascade_dict, savings_dict
+from ..decide.decisions import Decision
+from ..errors import InputError
+from ..store import Audit
 
 FORMATS = ("term", "md", "html", "json")
 
@@ -35,7 +35,7 @@ def load_tiers(path: str | Path) -> dict[str, str]:
 
 def build(audit: Audit, rec: Recommendation, examples: int = 0, today: date | None = None) -> dict[str, Any]:
     """The report as one dict (the json format); `examples` adds that many worst examples per task."""
-    from .report_facts import task_facts, warnings
+    from .facts import task_facts, warnings
 
     total = sum(d.requests for d in rec.decisions) or 1
     costs = {t.task: t for t in rec.savings.by_task}
@@ -68,7 +68,7 @@ def build(audit: Audit, rec: Recommendation, examples: int = 0, today: date | No
         data["reference_accuracy"] = accuracy
     data["warnings"] = warnings(data, rec, today)
     if examples > 0:
-        from .report_examples import examples as worst
+        from .prompts import examples as worst
 
         data["examples"] = worst(audit, examples)
     return data
@@ -287,7 +287,7 @@ def render(data: dict[str, Any], fmt: str, color: bool = False) -> str:
     if fmt == "md":
         return render_md(data)
     if fmt == "html":
-        from .report_html import render_html
+        from .html import render_html
 
         return render_html(data)
     return render_term(data, width=None if color else 120, color=color)

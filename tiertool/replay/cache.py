@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
-from .records import Answer
+from ..errors import InputError
+from ..records import Answer
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (

@@ -11,7 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from .store import Audit
+from ..store import Audit
 
 
 def examples(audit: Audit, n: int) -> dict[str, list[dict[str, Any]]]:
@@ -28,7 +28,7 @@ def examples(audit: Audit, n: int) -> dict[str, list[dict[str, Any]]]:
 
 def read_prompts(sources: set[str], audit: Audit) -> dict[str, str]:
     """source ("file:line") -> the request's messages as text, for the lines that can still be read."""
-    from .ingest import FORMATS
+    from ..ingest import FORMATS
 
     wanted: dict[str, set[int]] = defaultdict(set)
     for src in sources:
@@ -58,6 +58,6 @@ def read_prompts(sources: set[str], audit: Audit) -> dict[str, str]:
 
 
 def _text(content: Any) -> str:
-    from .ingest.common import content_text
+    from ..ingest.common import content_text
 
     return content_text(content) or ""

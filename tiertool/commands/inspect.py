@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .ingest import read_logs
-from .prices import lookup
-from .records import Request
+from ..ingest import read_logs
+from ..pricing.prices import lookup
+from ..records import Request
 
 TYPING_ORDER = ("group_by", "tag", "column", "name", "metadata", "inferred", "none")
 TYPING_WORDS = {"group_by": "--group-by path", "tag": "task tag or property", "column": "mapped task column",

@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from .prices import lookup
-from .recommend import Recommendation
-from .savings import period_days, project
-from .store import Audit
+from ..commands.recommend import Recommendation
+from ..pricing.prices import lookup
+from ..pricing.savings import period_days, project
+from ..store import Audit
 
 NON_REPLAYABLE_WARN = 0.10  # warn when a task could replay less than 90% of its requests
 DEPRECATION_SOON_DAYS = 60

@@ -15,9 +15,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
-from .recommend import Recommendation
-from .report_facts import assigned_models, deprecations
+from ..commands.recommend import Recommendation
+from ..errors import InputError
+from .facts import assigned_models, deprecations
 
 PSI_EPS = 1e-4  # share given to a task absent on one side, so the index stays finite
 DEFAULT_DRIFT = 0.25  # the usual "significant shift" level of the population stability index
@@ -131,7 +131,7 @@ def _shares(counts: list[int]) -> list[float]:
 
 
 def task_mix(logs: list[Path], group_by: str) -> dict[str, int]:
-    from .ingest import read_logs
+    from ..ingest import read_logs
 
     reader = read_logs(logs, None, group_by)
     mix = Counter(req.task for req in reader)

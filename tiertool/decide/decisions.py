@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from .config import Config
+from ..config import Config
+from ..store import Audit, Result
 from .sequential import (
     Family,
     exact_lower_bound,
@@ -21,7 +22,6 @@ from .sequential import (
     needed_at,
     p_value,
 )
-from .store import Audit, Result
 
 
 @dataclass(frozen=True)

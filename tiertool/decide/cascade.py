@@ -8,11 +8,11 @@ import json
 import re
 from dataclasses import dataclass
 
-from .config import CascadeCheck, Config
-from .prices import lookup
+from ..config import CascadeCheck, Config
+from ..ingest.volume import totals
+from ..pricing.prices import lookup
+from ..store import Audit
 from .sequential import exact_lower_bound
-from .store import Audit
-from .volume import totals
 
 
 def passes_check(check: CascadeCheck, answer: str) -> bool:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from .errors import InputError
+from ..errors import InputError
 
 
 @dataclass(frozen=True)
@@ -21,10 +21,10 @@ def run_report(audit_dir: Path, *, tiers: Path | None = None, fmt: str = "term",
                fail_under_savings: str | None = None, new_logs: list[Path] | None = None,
                drift_threshold: float = 0.25, color: bool = False, step_summary: str | None = None,
                today: date | str | None = None) -> ReportResult:
+    from ..commands.recommend import audit_config, recommend
+    from ..store import load_audit
     from . import gates as g
-    from .recommend import audit_config, recommend
-    from .report import build, gate_lines, load_tiers, render, render_md
-    from .store import load_audit
+    from .build import build, gate_lines, load_tiers, render, render_md
 
     today = _day(today)
     floor = g.parse_fraction(fail_under_savings) if fail_under_savings is not None else None

@@ -13,21 +13,21 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .cache import Cache, cache_key
-from .config import Config, Tier
-from .decide import family_for
-from .errors import InputError, ReplayError
-from .ingest import LogReader, read_logs
-from .prices import same_model
-from .records import Answer, Request
-from .replay import UNSENT, Call, Replayer
-from .sample import Sampler
-from .scorers.grade import Grader, grade_results
-from .scorers.labels import load_labels
-from .sequential import Rounds
-from .store import Result, save_audit
-from .volume import Volume
+from .. import __version__
+from ..config import Config, Tier
+from ..decide.decisions import family_for
+from ..decide.sequential import Rounds
+from ..errors import InputError, ReplayError
+from ..ingest import LogReader, read_logs
+from ..ingest.sample import Sampler
+from ..ingest.volume import Volume
+from ..pricing.prices import same_model
+from ..records import Answer, Request
+from ..replay.cache import Cache, cache_key
+from ..replay.engine import UNSENT, Call, Replayer
+from ..scorers.grade import Grader, grade_results
+from ..scorers.labels import load_labels
+from ..store import Result, save_audit
 
 Item = tuple[Request, Tier, "Answer | Call"]
 

@@ -8,7 +8,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, fields, replace
 
-from .records import Request
+from ..records import Request
 
 
 @dataclass

@@ -9,15 +9,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..config import Replay, Tier
+from ..errors import ReplayError
+from ..pricing.prices import lookup
+from ..records import Answer
 from .cache import Cache
-from .config import Replay, Tier
-from .errors import ReplayError
 from .llm import litellm
 from .plan import Budget, PlanDeclined, input_estimate, make_plan, output_estimate, worst_case_usd
-from .prices import lookup
 from .progress import Progress
 from .ratelimit import TierLimits
-from .records import Answer
 from .workers import Pool, merge, unsuitable
 
 UNSENT = "unsent"  # Answer.origin of a call that was never sent (offline and not cached, or over the budget)

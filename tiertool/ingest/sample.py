@@ -12,7 +12,7 @@ import heapq
 from collections import defaultdict
 from dataclasses import replace
 
-from .records import Request
+from ..records import Request
 
 
 def sample_key(seed: int, request_id: str) -> int:

@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import ConfigError
-from .scorers.specs import (
+from ..errors import ConfigError
+from .scorers import (
     SCORER_NAMES,
     AutoSpec,
     ExactSpec,

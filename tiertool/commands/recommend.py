@@ -7,11 +7,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .cascade import Cascade, cascades
-from .config import Config, parse_config
-from .decide import Decision, decide
-from .savings import Savings, oracle, period_days, project
-from .store import Audit
+from ..config import Config, parse_config
+from ..decide.cascade import Cascade, cascades
+from ..decide.decisions import Decision, decide
+from ..pricing.savings import Savings, oracle, period_days, project
+from ..store import Audit
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .store import Audit
+from ..store import Audit
 
 
 def worst_examples(audit: Audit, n: int) -> dict[str, list[dict[str, Any]]]:

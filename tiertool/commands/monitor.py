@@ -12,16 +12,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import Cache, cache_key
-from .config import Config
-from .errors import InputError, ReplayError
-from .ingest import read_logs
-from .prices import same_model
-from .records import Request
-from .replay import Call, Replayer
-from .sample import Sampler
-from .score import make_scorer
-from .sequential import exact_lower_bound, upper_bound
+from ..config import Config
+from ..decide.sequential import exact_lower_bound, upper_bound
+from ..errors import InputError, ReplayError
+from ..ingest import read_logs
+from ..ingest.sample import Sampler
+from ..pricing.prices import same_model
+from ..records import Request
+from ..replay.cache import Cache, cache_key
+from ..replay.engine import Call, Replayer
+from ..scorers import make_scorer
 
 
 @dataclass(frozen=True)
