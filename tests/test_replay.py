@@ -26,8 +26,9 @@ from tiertool import cli
 from tiertool.commands.audit import run_audit
 from tiertool.config import Replay, Tier, load_config
 from tiertool.pricing.prices import lookup
-from tiertool.replay.cache import Cache, cache_key
-from tiertool.replay.engine import Call, Replayer
+from tiertool.records import Call
+from tiertool.replay.cache import Cache
+from tiertool.replay.engine import Replayer
 from tiertool.replay.progress import PlainProgress, RichProgress, make_progress
 
 runner = CliRunner()
@@ -102,8 +103,7 @@ def _calls(tier: Tier, n: int, **kw) -> list[Call]:
     for i in range(n):
         messages = ({"role": "user", "content": f"question {i}"},)
         params = kw.get("params", {})
-        out.append(Call(cache_key(tier.model, messages, params), tier, messages, params,
-                        kw.get("input_tokens", 0), kw.get("output_tokens", 0)))
+        out.append(Call.to(tier, messages, params, kw.get("input_tokens", 0), kw.get("output_tokens", 0)))
     return out
 
 

@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 from tests.conftest import write_config
 from tiertool.cli import app
 from tiertool.config import parse_config
-from tiertool.ingest.volume import Key, Usage
 from tiertool.pricing.prices import lookup
 from tiertool.pricing.savings import project
+from tiertool.records import Key, Usage
 
 runner = CliRunner()
 

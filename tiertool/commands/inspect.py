@@ -3,14 +3,13 @@ replayable share, task types and how they were typed, tokens, current spend, tim
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..ingest import read_logs
-from ..pricing.prices import lookup
-from ..records import Request
+from ..ingest import scan
+from ..pricing.savings import Pricer
+from ..records import Key, Usage
 
 TYPING_ORDER = ("group_by", "tag", "column", "name", "metadata", "inferred", "none")
 TYPING_WORDS = {"group_by": "--group-by path", "tag": "task tag or property", "column": "mapped task column",
@@ -18,70 +17,29 @@ TYPING_WORDS = {"group_by": "--group-by path", "tag": "task tag or property", "c
                 "none": "untyped"}
 
 
-@dataclass
-class _Model:
-    requests: int = 0
-    input: int = 0
-    output: int = 0
-    cached: int = 0
-    logged_usd: float = 0.0
-    logged_n: int = 0
-    unlogged_in: int = 0
-    unlogged_out: int = 0
-    unlogged_cached: int = 0
-
-    def add(self, r: Request) -> None:
-        self.requests += 1
-        self.input += r.input_tokens
-        self.output += r.output_tokens
-        self.cached += r.cached_tokens
-        if r.cost is not None:
-            self.logged_usd += r.cost
-            self.logged_n += 1
-        else:
-            self.unlogged_in += r.input_tokens
-            self.unlogged_out += r.output_tokens
-            self.unlogged_cached += r.cached_tokens
-
-
-def inspect_logs(paths: list[str | Path], fmt: str | None = None, group_by: str | None = None,
-                 mapping: str | None = None) -> dict[str, Any]:
-    """Read the logs once, streaming, and summarise them (memory: per task and per model aggregates)."""
-    reader = read_logs(paths, fmt, group_by, mapping)
-    tasks: dict[str, list[Any]] = {}  # task -> [requests, replayable, source]
-    models: dict[str, _Model] = defaultdict(_Model)
-    replayable = reasoning = 0
-    first = last = None
-    for r in reader:
-        t = tasks.get(r.task)
-        if t is None:
-            t = tasks[r.task] = [0, 0, r.task_source]
-        t[0] += 1
-        ok = r.replayable
-        t[1] += ok
-        replayable += ok
-        reasoning += r.reasoning_tokens
-        models[r.model].add(r)
-        if r.time is not None:
-            first = r.time if first is None or r.time < first else first
-            last = r.time if last is None or r.time > last else last
-    st = reader.stats
-    for old, new in reader.renames.items():  # inferred groups: final names, or untagged when too small
-        count, rep, source = tasks.pop(old)
-        t = tasks.setdefault(new, [0, 0, "none" if new == "untagged" else source])
-        t[0] += count
-        t[1] += rep
-    groups = {g.name: g for g in reader.typer.kept()} if reader.typer else {}
+def inspect(paths: Sequence[str | Path], fmt: str | None = None, group_by: str | None = None,
+            mapping: str | None = None) -> dict[str, Any]:
+    """Read the logs once (ingest's one pass, as the audit reads them) and summarise them."""
+    traffic = scan(paths, fmt, group_by, mapping)
+    st = traffic.stats
     n = st.records or 1
     task_rows = []
-    for name, (count, rep, source) in sorted(tasks.items(), key=lambda kv: (-kv[1][0], kv[0])):
-        row = {"task": name, "requests": count, "share": count / n, "replayable": rep, "typed_by": source}
-        if name in groups:
-            row["similarity_mean"] = round(groups[name].similarity_mean, 3)
-            row["similarity_min"] = round(groups[name].similarity_min, 3)
+    for name, t in traffic.tasks.items():
+        row: dict[str, Any] = {"task": name, "requests": t.requests, "share": t.requests / n,
+                               "replayable": t.replayable, "typed_by": t.typed_by}
+        group = traffic.groups.get(name)
+        if group is not None:
+            row["similarity_mean"] = round(group.similarity_mean, 3)
+            row["similarity_min"] = round(group.similarity_min, 3)
         task_rows.append(row)
+    volume = traffic.volume.values()
+    models: dict[str, int] = {}
+    for key, u in traffic.volume.items():
+        models[key.model] = models.get(key.model, 0) + u.requests
+    replayable = sum(t.replayable for t in traffic.tasks.values())
+    first, last = traffic.first_time, traffic.last_time
     return {
-        "files": [{"file": str(p), "format": st.formats.get(str(p))} for p in reader.paths],
+        "files": [{"file": str(p), "format": st.formats.get(str(p))} for p in traffic.paths],
         "lines": st.lines, "records": st.records, "skipped": st.skipped, "joined": st.joined,
         "skip_reasons": [{"reason": reason, "count": count,
                           "examples": [s.source for s in st.examples if s.reason == reason]}
@@ -91,39 +49,42 @@ def inspect_logs(paths: list[str | Path], fmt: str | None = None, group_by: str 
         "typing": [{"source": s, "how": TYPING_WORDS.get(s, s), "requests": st.typing[s],
                     "share": st.typing[s] / n} for s in TYPING_ORDER if st.typing.get(s)],
         "tasks": task_rows,
-        "tokens": {"input": sum(m.input for m in models.values()), "output": sum(m.output for m in models.values()),
-                   "cached": sum(m.cached for m in models.values()), "reasoning": reasoning},
-        "spend": _spend(models),
-        "time": {"first": first, "last": last, "days": (last - first) / 86400 if first is not None else None},
-        "models": [{"model": k, "requests": m.requests} for k, m in
-                   sorted(models.items(), key=lambda kv: -kv[1].requests)],
+        "tokens": {"input": sum(u.input_tokens for u in volume), "output": sum(u.output_tokens for u in volume),
+                   "cached": sum(u.cached_tokens for u in volume),
+                   "reasoning": sum(u.reasoning_tokens for u in volume)},
+        "spend": _spend(traffic.volume),
+        "time": {"first": first, "last": last,
+                 "days": (last - first) / 86400 if first is not None and last is not None else None},
+        "models": [{"model": k, "requests": v} for k, v in sorted(models.items(), key=lambda kv: -kv[1])],
     }
 
 
-def _spend(models: dict[str, _Model]) -> dict[str, Any]:
-    """Logged cost where the log has one, else litellm's price map; says which and what could not be priced."""
-    computed, computed_n, unpriced = 0.0, 0, []
-    for name, m in models.items():
-        unlogged = m.requests - m.logged_n
-        if not unlogged or not (m.unlogged_in or m.unlogged_out):
+def _spend(volume: dict[Key, Usage]) -> dict[str, Any]:
+    """Today's spend as the savings price it (pricing.savings.Pricer): the logged cost where the log recorded one
+    for every request of a group, else the price map's (batch prices for batch requests); says which, and what
+    could not be priced."""
+    pricer = Pricer()
+    logged = computed = 0.0
+    logged_n = computed_n = 0
+    for key, u in volume.items():
+        if u.logged_cost_n < u.requests and not (u.input_tokens or u.output_tokens):
             continue  # nothing to price (failed requests log no tokens)
-        price = lookup(name)
-        if price is None:
-            unpriced.append(name)
+        now = pricer.current(key, u)
+        if now is None:
             continue
-        computed += price.cost(m.unlogged_in, m.unlogged_out, m.unlogged_cached)
-        computed_n += unlogged
-    logged = sum(m.logged_usd for m in models.values())
-    return {"logged_usd": logged, "logged_requests": sum(m.logged_n for m in models.values()),
-            "computed_usd": computed, "computed_requests": computed_n, "total_usd": logged + computed,
-            "unpriced_models": sorted(unpriced)}
+        if now[1] == "logged cost":
+            logged, logged_n = logged + now[0], logged_n + u.requests
+        else:
+            computed, computed_n = computed + now[0], computed_n + u.requests
+    return {"logged_usd": logged, "logged_requests": logged_n, "computed_usd": computed,
+            "computed_requests": computed_n, "total_usd": logged + computed, "unpriced_models": sorted(pricer.unpriced)}
 
 
 def _usd(x: float) -> str:
     return f"${x:,.2f}" if x >= 1 or x == 0 else f"${x:.6f}"
 
 
-def render_text(s: dict[str, Any], max_tasks: int = 30) -> str:
+def render_inspection(s: dict[str, Any], max_tasks: int = 30) -> str:
     """The summary for a terminal."""
     out = []
     for f in s["files"]:

@@ -1,29 +1,20 @@
-"""tiertool.yaml: validated once at the boundary, so the rest of the code trusts its config."""
+"""tiertool.yaml: validated once at the boundary, so the rest of the code trusts its config.
+
+The scorer options under `tasks:` live in config/scorers.py; the scorers that run them in tiertool/scorers/.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ..defaults import CACHE_FILE, CONFIG_FILE
 from ..errors import ConfigError
-from .scorers import (
-    SCORER_NAMES,
-    AutoSpec,
-    ExactSpec,
-    FuzzySpec,
-    JsonSpec,
-    NumericSpec,
-    ScorerSpec,
-    drop_union_tags,
-    spec_keys,
-)
-
-__all__ = ["ExactSpec", "FuzzySpec", "JsonSpec", "NumericSpec", "ScorerSpec"]
-
-DEFAULT_CONFIG = "tiertool.yaml"
+from .scorers import SCORER_NAMES, AutoSpec, ScorerSpec, drop_union_tags, spec_keys
 
 
 class _Strict(BaseModel):
@@ -74,7 +65,7 @@ class Replay(_Strict):
     timeout: float = Field(default=60.0, gt=0)
     max_attempts: int = Field(default=4, ge=1, le=20)
     backoff: float = Field(default=0.5, gt=0, le=60)  # first retry wait in seconds; doubles, with jitter
-    workers: int = Field(default=1, ge=1, le=64)  # processes replaying in parallel (see tiertool/workers.py)
+    workers: int = Field(default=1, ge=1, le=64)  # processes replaying in parallel (replay/workers.py)
     recorded: tuple[str, ...] = ()  # JSON-lines files of recorded answers (see samples/)
     cache: str | None = None  # default: <audit folder>/cache.sqlite
 
@@ -128,8 +119,12 @@ class Config(_Strict):
     def path(self, p: str) -> Path:
         return Path(self.base_dir, p)
 
+    def cache_file(self, audit_dir: str | Path) -> Path:
+        """The answer cache: `replay.cache` (relative to the config) or the audit folder's own."""
+        return self.path(self.replay.cache) if self.replay.cache else Path(audit_dir, CACHE_FILE)
 
-def _describe(err: dict[str, Any], model: type[BaseModel]) -> str:
+
+def _describe(err: Mapping[str, Any], model: type[BaseModel]) -> str:
     loc = ".".join(str(p) for p in drop_union_tags(err["loc"]) if not str(p).startswith("function-after"))
     if err["type"] == "extra_forbidden":
         parent = err["loc"][:-1]
@@ -162,7 +157,8 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return sorted(getattr(cur, "model_fields", {}))
 
 
-def parse_config(data: Any, source: str = DEFAULT_CONFIG, base_dir: str = ".") -> Config:
+def parse_config(data: Any, source: str = CONFIG_FILE, base_dir: str = ".") -> Config:
+    """Validate a config mapping; the first problem is one ConfigError naming the key and what is allowed."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping with at least 'tiers', got {type(data).__name__}")
     try:
@@ -175,7 +171,7 @@ def load_config(path: str | Path | None = None) -> Config:
     """Read tiertool.yaml (from the working folder when no path is given)."""
     import yaml
 
-    p = Path(path or DEFAULT_CONFIG)
+    p = Path(path or CONFIG_FILE)
     if not p.is_file():
         hint = "" if path else " (or pass --config FILE)"
         raise ConfigError(f"{p}: config file not found; create one{hint}, see README 'Config'")

@@ -1,11 +1,12 @@
 """Scorer options as they appear under `tasks:` in tiertool.yaml (validated once, at the config boundary).
 
-Kept apart from config.py so the scorer options live with the scorers; config.py imports `ScorerSpec`.
+They sit with the config, below the scorers they configure; `tiertool.scorers.registry` maps each name to the
+scorer that runs it.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -130,7 +131,7 @@ class AutoSpec(_Strict):
 
 SPECS = (ExactSpec, ContainsSpec, RegexSpec, LengthSpec, JsonSpec, NumericSpec, FuzzySpec, EmbeddingSpec,
          JudgeSpec, AllOfSpec, AnyOfSpec, AutoSpec)
-SCORER_NAMES = tuple(s.model_fields["scorer"].annotation.__args__[0] for s in SPECS)
+SCORER_NAMES: tuple[str, ...] = tuple(get_args(s.model_fields["scorer"].annotation)[0] for s in SPECS)
 
 ScorerSpec = Annotated[
     ExactSpec | ContainsSpec | RegexSpec | LengthSpec | JsonSpec | NumericSpec | FuzzySpec | EmbeddingSpec

@@ -8,9 +8,9 @@ import json
 import re
 from dataclasses import dataclass
 
-from ..config import CascadeCheck, Config
-from ..ingest.volume import totals
+from ..config import CascadeCheck
 from ..pricing.prices import lookup
+from ..pricing.savings import totals
 from ..store import Audit
 from .sequential import exact_lower_bound
 
@@ -43,7 +43,9 @@ class Cascade:
     reference_cost_usd: float
 
 
-def cascades(audit: Audit, config: Config) -> list[Cascade]:
+def cascades(audit: Audit) -> list[Cascade]:
+    """The cascade estimate of every task the config names under `cascade:` (and the audit sampled)."""
+    config = audit.config
     cheap = config.tiers[0]
     ref = config.reference
     out = []

@@ -1,27 +1,21 @@
 """Decide each task's tier on evidence: the cheapest tier whose pass rate is *proven* to meet the bar.
 
 For every (task type, cheaper tier) the audit tests H0: pass rate <= `quality.target`. The level of each test
-is Bonferroni-corrected over the whole family of tests (sequential.family), so the chance of *any* wrong
+is Bonferroni-corrected over the whole family of tests (family.py), so the chance of *any* wrong
 downgrade across the audit stays at most 1 - `quality.confidence`. Sequential audits use an anytime-valid
 test (sequential.py), fixed-size ones the exact Clopper-Pearson bound; either way the reported lower bound
-is at the level the decision used, so "lower bound >= target" and "moved" always agree.
+is at the level the decision used, so "lower bound >= target" and "moved" always agree. Decisions read the
+tests' states the audit stored (records.TestState) rather than recomputing them.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
 from ..config import Config
-from ..store import Audit, Result
-from .sequential import (
-    Family,
-    exact_lower_bound,
-    family,
-    lower_bound,
-    needed_at,
-    p_value,
-)
+from ..records import Family
+from ..store import Audit
+from .sequential import exact_lower_bound, lower_bound, needed_at
 
 
 @dataclass(frozen=True)
@@ -52,57 +46,26 @@ class Decision:
     more_samples: int | None = None  # samples that would settle an undecided or low-traffic task
 
 
-def family_for(replayable: dict[str, int], config: Config) -> Family:
-    """The family of tests, fixed from replayable traffic before any outcome is seen."""
-    s = config.sample
-    return family(replayable, len(config.tiers) - 1, config.quality.confidence, config.quality.target, s.cap,
-                  s.sequential)
-
-
-def audit_family(audit: Audit, config: Config) -> Family:
-    return family_for({t: audit.replayable(t) for t in audit.tasks}, config)
-
-
-def looks_of(rows: list[Result]) -> list[tuple[int, int]]:
-    """Cumulative (passed, scored) at the end of each round; a failed call counts as a failure."""
-    per_round: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for r in rows:
-        if r.passed is None and not r.error:
-            continue
-        per_round[r.round][0] += bool(r.passed)
-        per_round[r.round][1] += 1
-    looks, k, n = [], 0, 0
-    for rnd in sorted(per_round):
-        k, n = k + per_round[rnd][0], n + per_round[rnd][1]
-        looks.append((k, n))
-    return looks
-
-
-def decide(audit: Audit, config: Config) -> list[Decision]:
-    """One decision per task type of the audit, largest task first."""
-    cheaper = config.tiers[:-1]
-    q = config.quality
-    fam = audit_family(audit, config)
-    by: dict[tuple[str, str], list[Result]] = defaultdict(list)
+def decide(audit: Audit) -> list[Decision]:
+    """One decision per task type of the audit, largest task first, from the tests the audit ran: a tier meets
+    the bar when its test ended proven; the bound shown is at the level the decision used."""
+    config, fam = audit.config, audit.meta.family
+    errors: dict[tuple[str, str], int] = {}
     for r in audit.results:
-        if r.reference is not None:
-            by[(r.task, r.tier)].append(r)
+        if r.error and r.reference is not None:
+            errors[(r.task, r.tier)] = errors.get((r.task, r.tier), 0) + 1
     decisions = []
     for task in audit.tasks:
         evidence = []
-        for tier in cheaper:
-            rows = by.get((task, tier.name), [])
-            looks = looks_of(rows)
-            k, n = looks[-1] if looks else (0, 0)
-            if not n:
-                lb, meets = None, False
-            elif config.sample.sequential:
-                lb = lower_bound(looks, fam.alpha)
-                meets = task in fam.tested and p_value(looks, q.target) <= fam.alpha
-            else:
-                lb = exact_lower_bound(k, n, fam.alpha)
-                meets = task in fam.tested and lb >= q.target
-            evidence.append(TierEvidence(tier.name, tier.model, n, k, sum(1 for r in rows if r.error),
+        for tier in config.tiers[:-1]:
+            test = audit.tests.get((task, tier.name))
+            looks = test.looks if test else ()
+            k, n = (test.passed, test.scored) if test else (0, 0)
+            lb = None
+            if n:
+                lb = lower_bound(looks, fam.alpha) if config.sample.sequential else exact_lower_bound(k, n, fam.alpha)
+            meets = bool(n) and test is not None and test.state == "proven" and task in fam.tested
+            evidence.append(TierEvidence(tier.name, tier.model, n, k, errors.get((task, tier.name), 0),
                                          k / n if n else None, lb, meets))
         decisions.append(_decision(task, audit, config, fam, tuple(evidence)))
     return decisions

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..ingest.volume import Key, Usage, totals
+from ..records import Key, Usage
 from .prices import Price, lookup, same_model
 
 DAY = 86400.0
@@ -119,6 +119,15 @@ def _interval(daily: dict[str, float]) -> tuple[float, float] | None:
     res = bootstrap((values,), np.mean, confidence_level=0.95, n_resamples=2000, method="BCa",
                     random_state=np.random.default_rng(0))
     return 30 * float(res.confidence_interval.low), 30 * float(res.confidence_interval.high)
+
+
+def totals(by: dict[Key, Usage]) -> dict[Key, Usage]:
+    """The volume summed over days (keeping task, model and batch flag)."""
+    out: dict[Key, Usage] = {}
+    for key, usage in by.items():
+        k = Key(key.task, key.model, key.batch, "")
+        out[k] = out[k] + usage if k in out else usage
+    return out
 
 
 def period_days(first: float | None, last: float | None) -> float | None:

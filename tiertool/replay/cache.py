@@ -6,17 +6,15 @@ so a crash loses at most the calls in flight. The file is created owner-only: it
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from ..errors import InputError
-from ..records import Answer
+from ..records import Answer, call_key
+from ..store import private_dir
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
@@ -32,20 +30,9 @@ CREATE TABLE IF NOT EXISTS answers (
 """
 
 
-def cache_key(model: str, messages: Iterable[dict[str, Any]], params: dict[str, Any]) -> str:
-    payload = json.dumps({"model": model, "messages": list(messages), "params": params},
-                         sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def private_dir(path: Path) -> Path:
-    """Create a folder only its owner can read."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path, 0o700)
-    return path
-
-
 class Cache:
+    """Answers by call key (records.call_key); opened by every audit and worker process that shares it."""
+
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         private_dir(self.path.parent)
@@ -104,7 +91,7 @@ class Cache:
                     continue
                 try:
                     rec = json.loads(line)
-                    key = cache_key(rec["model"], rec["messages"], rec.get("params") or {})
+                    key = call_key(rec["model"], rec["messages"], rec.get("params") or {})
                     text = rec["output"]
                 except (ValueError, KeyError, TypeError) as e:
                     raise InputError(f"{path}:{lineno}: expected {{model, messages, params?, output}}: {e}") from None

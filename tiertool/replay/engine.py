@@ -1,42 +1,33 @@
-"""Send the calls an audit needs through litellm: bounded concurrency, retries, and the cache first."""
+"""The Replayer: send the calls an audit needs through litellm (llm.py, the one door): cache first, bounded
+concurrency, rate limits, retries, the budget, worker processes. It is also the `Caller` the judge is given."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import urlparse
 
 from ..config import Replay, Tier
 from ..errors import ReplayError
 from ..pricing.prices import lookup
-from ..records import Answer
+from ..records import UNSENT, Answer, Call
 from .cache import Cache
 from .llm import litellm
-from .plan import Budget, PlanDeclined, input_estimate, make_plan, output_estimate, worst_case_usd
+from .plan import Budget, Plan, PlanDeclined, input_estimate, make_plan, output_estimate, worst_case_usd
 from .progress import Progress
 from .ratelimit import TierLimits
 from .workers import Pool, merge, unsuitable
 
-UNSENT = "unsent"  # Answer.origin of a call that was never sent (offline and not cached, or over the budget)
-
-
-@dataclass(frozen=True)
-class Call:
-    """One model call: a request's messages sent to one tier."""
-
-    key: str
-    tier: Tier
-    messages: tuple[dict[str, Any], ...]
-    params: dict[str, Any]
-    input_tokens: int = 0  # as logged (0: unknown); for the plan, the budget and tpm
-    output_tokens: int = 0  # expected answer length, e.g. the logged reference answer's (0: unknown)
-
 
 @dataclass
 class ReplayStats:
+    """What a Replayer did, summed over its runs (audit rounds, judge calls) and its worker processes."""
+
     sent: int = 0  # calls that reached the provider and were answered
     cached: int = 0
     failed: int = 0
@@ -116,13 +107,11 @@ class Replayer:
     """Answers calls cache first; `run` may be called repeatedly (audit rounds, judge calls): the budget,
     the stats and the stopped tiers carry over from one call to the next."""
 
-    def __init__(self, cache: Cache, settings: Replay, offline: bool = False,
-                 on_answer: Callable[[Call, Answer], None] | None = None, *, budget: float | None = None,
-                 approve: Callable[[Any], bool] | None = None, progress: Progress | None = None) -> None:
+    def __init__(self, cache: Cache, settings: Replay, offline: bool = False, *, budget: float | None = None,
+                 approve: Callable[[Plan], bool] | None = None, progress: Progress | None = None) -> None:
         self.cache = cache
         self.settings = settings
         self.offline = offline
-        self.on_answer = on_answer
         self.budget = Budget(budget)
         self.approve_hook = approve
         self.approved = approve is None
@@ -133,6 +122,7 @@ class Replayer:
         self.ok: Counter[str] = Counter()  # answered calls per tier
         self.limits: dict[str, TierLimits] = {}
         self._pool: Pool | None = None
+        self._checked: set[str] = set()
 
     def approve(self, calls: list[Call], upper_bound: bool = False) -> None:
         """Show the plan for these calls and ask once; raise PlanDeclined when the answer is no.
@@ -140,9 +130,10 @@ class Replayer:
         `run` does this itself before its first send; an audit that replays in rounds calls it first with
         every call it could need (`upper_bound`: the rounds may stop early), so the plan shows the whole audit.
         """
-        if self.approved or self.offline:
+        if self.approved or self.offline or self.approve_hook is None:
             return
-        todo, cached = [], []
+        todo: list[Call] = []
+        cached: list[Call] = []
         for call in {c.key: c for c in calls}.values():
             (cached if self.cache.has(call.key) else todo).append(call)
         self.approved = True
@@ -166,7 +157,7 @@ class Replayer:
         if todo:
             self.approve(calls)  # before the key check, so that --dry-run needs no key
             preflight(list({c.tier.name: c.tier for c in todo}.values()))
-            if unsuitable(self.settings.workers, todo, self.budget.cap, self.on_answer is not None):
+            if unsuitable(self.settings.workers, todo, self.budget.cap):
                 asyncio.run(self._run_all(todo))
             else:
                 self._run_workers(todo)
@@ -174,13 +165,37 @@ class Replayer:
             raise ReplayError("; ".join(f"tier '{t}': {why}" for t, why in self.stopped.items()))
         return answers
 
+    def ask(self, calls: Sequence[Call]) -> dict[str, Answer]:
+        """The `Caller` door (judge calls): answers this Replayer already has, the rest through `run`."""
+        missing = [c for c in calls if c.key not in self.answers]
+        if missing:
+            self.run(missing)
+        return self.answers
+
+    def check(self, tier: Tier, timeout: float = 5.0) -> None:
+        """Before any replay call: the tier has its key and its endpoint accepts connections (once per tier;
+        nothing to check offline)."""
+        if self.offline or tier.name in self._checked:
+            return
+        self._checked.add(tier.name)
+        preflight([tier])
+        if not tier.api_base:
+            return
+        url = urlparse(tier.api_base)
+        port = url.port or (443 if url.scheme == "https" else 80)
+        try:
+            socket.create_connection((url.hostname or "", port), timeout=timeout).close()
+        except OSError as e:
+            raise ReplayError(f"{tier.model} at {where(tier)} is unreachable ({e}); check the api_base of "
+                              f"'{tier.name}' in tiertool.yaml and that the endpoint is up") from None
+
     def _run_workers(self, calls: list[Call]) -> None:
         """Split the calls over worker processes (tiertool/workers.py) and take in their answers and counts."""
         if self._pool is None:
             self._pool = Pool(self.settings.workers)
         self.progress.start(dict(Counter(c.tier.name for c in calls)))
         try:
-            answers, stats, stopped, ok = merge(self._pool.run(str(self.cache.path), self.settings, calls))
+            answers, stats, stopped, ok = merge(self._pool.run(_shard, str(self.cache.path), self.settings, calls))
         finally:
             self.progress.stop()
         self.answers.update(answers)
@@ -212,7 +227,8 @@ class Replayer:
         tier = call.tier
         async with limit:
             if tier.name in self.stopped:
-                return self._skip(call)
+                self._skip(call)
+                return None
             worst = worst_case_usd(call) if self.budget.cap is not None else None
             if not await self.budget.reserve(worst):
                 self.stats.over_budget += 1
@@ -224,7 +240,8 @@ class Replayer:
             await self.limits[tier.name].acquire(input_estimate(call) + output_estimate(call))
             if tier.name in self.stopped:  # stopped while this call waited for its rate limit
                 await self.budget.settle(worst, 0.0)
-                return self._skip(call)
+                self._skip(call)
+                return None
             try:
                 answer = await self._attempts(call)
             except Exception as exc:  # noqa: BLE001 - every failure is recorded, none is dropped
@@ -239,8 +256,6 @@ class Replayer:
         self.stats.sent += 1
         self.stats.spend += answer.cost
         self.progress.update(tier.name, done=1, spend=answer.cost)
-        if self.on_answer:
-            self.on_answer(call, answer)
         return answer
 
     def _skip(self, call: Call) -> None:
@@ -257,7 +272,7 @@ class Replayer:
 
         def wait(state: Any) -> float:
             exc = state.outcome.exception() if state.outcome else None
-            return max(backoff(state), _retry_after(exc) or 0.0)
+            return max(backoff(state), (_retry_after(exc) if exc else None) or 0.0)
 
         def before_sleep(state: Any) -> None:
             self.stats.retried += 1
@@ -306,3 +321,17 @@ class Replayer:
                 f"'{tier.name}' in tiertool.yaml and that the endpoint is up")
         self.stats.failed += 1
         return Answer(text=None, origin="call", error=message)
+
+
+def _shard(cache_path: str, settings: Replay, calls: list[Call]) -> dict[str, Any]:
+    """In a worker process (workers.py): answer these calls with an in-process Replayer on its own cache
+    connection, and send back the answers and counts."""
+    cache = Cache(cache_path)
+    try:
+        replayer = Replayer(cache, settings.model_copy(update={"workers": 1}))
+        replayer.approved = True  # the parent showed the plan and checked the keys
+        asyncio.run(replayer._run_all(calls))
+    finally:
+        cache.close()
+    return {"answers": replayer.answers, "stats": asdict(replayer.stats), "stopped": replayer.stopped,
+            "ok": dict(replayer.ok)}

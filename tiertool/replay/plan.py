@@ -11,13 +11,10 @@ import asyncio
 import json
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from ..errors import TiertoolError
 from ..pricing.prices import lookup, price_map
-
-if TYPE_CHECKING:
-    from .engine import Call
+from ..records import Call
 
 DEFAULT_MAX_OUTPUT = 4096  # when neither the request nor the price map says how long an answer may be
 

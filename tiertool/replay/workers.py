@@ -9,25 +9,25 @@ cap needs one ledger) and no rpm/tpm limit (one clock); otherwise the replay sta
 
 from __future__ import annotations
 
-import asyncio
 import multiprocessing
 import sys
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict
 from typing import Any
 
 from ..config import Replay
+from ..records import Call
+
+Shard = Callable[[str, Replay, list[Call]], dict[str, Any]]  # (cache path, settings, calls) -> answers and counts
 
 
-def unsuitable(workers: int, calls: list[Any], budget: float | None, hooked: bool) -> str | None:
+def unsuitable(workers: int, calls: list[Call], budget: float | None) -> str | None:
     """Why these calls must stay in this process, or None when they can be split over `workers`."""
     if workers <= 1:
         return "one worker"
     if budget is not None:
         return "--budget keeps one ledger"
-    if hooked:
-        return "an on_answer hook runs in this process"
     if any(c.tier.rpm or c.tier.tpm for c in calls):
         return "rpm/tpm limits keep one clock"
     if len(calls) < 4 * workers:
@@ -42,14 +42,15 @@ class Pool:
         self.workers = workers
         self._executor: ProcessPoolExecutor | None = None
 
-    def run(self, cache_path: str, settings: Replay, calls: list[Any]) -> list[dict[str, Any]]:
+    def run(self, shard: Shard, cache_path: str, settings: Replay, calls: list[Call]) -> list[dict[str, Any]]:
+        """Answer `calls` split over the workers, each running `shard` (the engine's in-process replay)."""
         if self._executor is None:
             # fork where it exists: a worker inherits the loaded modules instead of importing litellm again
             method = "fork" if sys.platform.startswith("linux") else "spawn"
             self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method))
         per = settings.model_copy(update={"concurrency": max(1, -(-settings.concurrency // self.workers))})
         shards = [calls[i::self.workers] for i in range(self.workers)]
-        futures = [self._executor.submit(_shard, cache_path, per, shard) for shard in shards if shard]
+        futures = [self._executor.submit(shard, cache_path, per, part) for part in shards if part]
         return [f.result() for f in futures]
 
     def close(self) -> None:
@@ -58,27 +59,12 @@ class Pool:
             self._executor = None
 
 
-def _shard(cache_path: str, settings: Replay, calls: list[Any]) -> dict[str, Any]:
-    """In a worker: answer these calls with an in-process Replayer on its own cache connection."""
-    from .cache import Cache
-    from .engine import Replayer
-
-    cache = Cache(cache_path)
-    try:
-        replayer = Replayer(cache, settings.model_copy(update={"workers": 1}))
-        replayer.approved = True  # the parent showed the plan and checked the keys
-        asyncio.run(replayer._run_all(calls))
-    finally:
-        cache.close()
-    return {"answers": replayer.answers, "stats": asdict(replayer.stats), "stopped": replayer.stopped,
-            "ok": dict(replayer.ok)}
-
-
-def merge(results: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any], dict[str, str], Counter]:
+def merge(results: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any], dict[str, str], Counter[str]]:
+    """The workers' answers, summed counts, stopped tiers and answered calls per tier, as one process's."""
     answers: dict[str, Any] = {}
     totals: dict[str, Any] = {}
     stopped: dict[str, str] = {}
-    ok: Counter = Counter()
+    ok: Counter[str] = Counter()
     for r in results:
         answers.update(r["answers"])
         for k, v in r["stats"].items():

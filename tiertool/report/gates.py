@@ -9,29 +9,48 @@ log's task mix is close to the audited one: population stability index at most a
 from __future__ import annotations
 
 import math
-from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
 
-from ..commands.recommend import Recommendation
+from ..config.assignment import load_tiers
+from ..decide.recommendation import Recommendation
 from ..errors import InputError
+from ..ingest import scan
 from .facts import assigned_models, deprecations
+from .model import Gate, Report
 
 PSI_EPS = 1e-4  # share given to a task absent on one side, so the index stays finite
-DEFAULT_DRIFT = 0.25  # the usual "significant shift" level of the population stability index
 
 
-@dataclass(frozen=True)
-class Gate:
-    gate: str
-    passed: bool
-    message: str
-    details: tuple[str, ...] = field(default=())
+def run_gates(report: Report, fresh: Recommendation, baseline: Path | None, floor: float | None, today: date,
+              new_logs: Sequence[str | Path], drift_threshold: float) -> list[Gate]:
+    """The gates an invocation asks for, in a fixed order; `fresh` is the audit's own recommendation."""
+    out = [audit_gate(report)]
+    if baseline is not None:
+        committed = load_tiers(baseline)
+        out += [bar_gate(committed, fresh), diff_gate(committed, fresh, baseline)]
+    if floor is not None:
+        out.append(savings_gate(report, floor))
+    out.append(deprecation_gate(report, today))
+    if new_logs:
+        out.append(drift_gate(report, task_mix(new_logs, fresh.config.group_by), drift_threshold))
+    return out
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"gate": self.gate, "passed": self.passed, "message": self.message, "details": list(self.details)}
+
+def gate_lines(report: Report) -> list[str]:
+    """One line per failed gate (then its details, indented), or one line saying all passed."""
+    gates = report.gates or []
+    if not gates:
+        return []
+    failed = [x for x in gates if not x.passed]
+    out = [f"all gates passed: {', '.join(x.gate for x in gates)}"] if not failed else []
+    for x in failed:
+        out.append(f"gate failed: {x.gate}: {x.message}")
+        out += [f"    {d}" for d in x.details]
+    if "bar" not in {x.gate for x in gates}:
+        out.append("note: no --baseline and no ./tiers.yaml: the bar and diff gates did not run")
+    return out
 
 
 def parse_fraction(text: str) -> float:
@@ -47,14 +66,14 @@ def parse_fraction(text: str) -> float:
     return value
 
 
-def audit_gate(data: dict[str, Any]) -> Gate:
-    a = data["audit"]
-    if a["error"]:
-        return Gate("audit", False, f"the audit is incomplete: {a['error']}")
-    return Gate("audit", True, f"complete: {a['records']} records, {a['failed']} failed calls")
+def audit_gate(report: Report) -> Gate:
+    a = report.audit
+    if a.error:
+        return Gate(gate="audit", passed=False, message=f"the audit is incomplete: {a.error}")
+    return Gate(gate="audit", passed=True, message=f"complete: {a.records} records, {a.failed} failed calls")
 
 
-def bar_gate(data: dict[str, Any], baseline: dict[str, str], fresh: Recommendation) -> Gate:
+def bar_gate(baseline: dict[str, str], fresh: Recommendation) -> Gate:
     """Each committed cheaper tier must still be proven to meet the bar by this audit's evidence."""
     ref = fresh.config.reference.name
     decisions = {d.task: d for d in fresh.decisions}
@@ -71,9 +90,10 @@ def bar_gate(data: dict[str, Any], baseline: dict[str, str], fresh: Recommendati
             bad.append(f"{task}: tier {tier} {ev.passed}/{ev.scored} passed, {lb} < target "
                        f"{fresh.config.quality.target:g}")
     if bad:
-        return Gate("bar", False, f"{len(bad)} task(s) on a tier that no longer meets the bar: {bad[0]}"
-                    + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""), tuple(bad))
-    return Gate("bar", True, f"every committed tier meets the bar ({len(baseline)} tasks)")
+        return Gate(gate="bar", passed=False, details=bad,
+                    message=f"{len(bad)} task(s) on a tier that no longer meets the bar: {bad[0]}"
+                    + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""))
+    return Gate(gate="bar", passed=True, message=f"every committed tier meets the bar ({len(baseline)} tasks)")
 
 
 def diff_gate(baseline: dict[str, str], fresh: Recommendation, baseline_path: Path) -> Gate:
@@ -92,25 +112,27 @@ def diff_gate(baseline: dict[str, str], fresh: Recommendation, baseline_path: Pa
             lines.append(f"+ {task}: {new}")
     if lines:
         changed = len({ln[2:].split(":", 1)[0] for ln in lines})
-        return Gate("diff", False, f"the recommendation differs from {baseline_path} for {changed} task(s); "
-                    "run `tiertool recommend` and commit tiers.yaml if intended", tuple(lines))
-    return Gate("diff", True, f"the recommendation matches {baseline_path}")
+        return Gate(gate="diff", passed=False, details=lines,
+                    message=f"the recommendation differs from {baseline_path} for {changed} task(s); "
+                    "run `tiertool recommend` and commit tiers.yaml if intended")
+    return Gate(gate="diff", passed=True, message=f"the recommendation matches {baseline_path}")
 
 
-def savings_gate(data: dict[str, Any], floor: float) -> Gate:
-    s = data["savings"]
-    ok = s["saved_fraction"] >= floor
-    return Gate("savings", ok, f"projected savings {s['saved_fraction']:.1%} {'>=' if ok else '<'} floor {floor:.1%}")
+def savings_gate(report: Report, floor: float) -> Gate:
+    saved = report.savings.saved_fraction
+    ok = saved >= floor
+    return Gate(gate="savings", passed=ok, message=f"projected savings {saved:.1%} {'>=' if ok else '<'} floor "
+                f"{floor:.1%}")
 
 
-def deprecation_gate(data: dict[str, Any], today: date) -> Gate:
-    past = [(m, when, tasks) for m, when, tasks, is_past in deprecations(assigned_models(data["tasks"]), today)
+def deprecation_gate(report: Report, today: date) -> Gate:
+    past = [(m, when, tasks) for m, when, tasks, is_past in deprecations(assigned_models(report.tasks), today)
             if is_past]
     if past:
-        lines = tuple(f"{m} (tasks {', '.join(tasks)}) deprecated on {when}" for m, when, tasks in past)
-        return Gate("deprecation", False, f"{len(past)} assigned model(s) past their deprecation date: {lines[0]}",
-                    lines)
-    return Gate("deprecation", True, "no assigned model is past its deprecation date")
+        lines = [f"{m} (tasks {', '.join(tasks)}) deprecated on {when}" for m, when, tasks in past]
+        return Gate(gate="deprecation", passed=False, details=lines,
+                    message=f"{len(past)} assigned model(s) past their deprecation date: {lines[0]}")
+    return Gate(gate="deprecation", passed=True, message="no assigned model is past its deprecation date")
 
 
 def psi(old: dict[str, int], new: dict[str, int]) -> float:
@@ -130,25 +152,24 @@ def _shares(counts: list[int]) -> list[float]:
     return [r / norm for r in raw]
 
 
-def task_mix(logs: list[Path], group_by: str) -> dict[str, int]:
-    from ..ingest import read_logs
-
-    reader = read_logs(logs, None, group_by)
-    mix = Counter(req.task for req in reader)
+def task_mix(logs: Sequence[str | Path], group_by: str) -> dict[str, int]:
+    """Requests per task type of a newer log, typed as the audit types them (ingest's one pass)."""
+    traffic = scan(logs, None, group_by)
+    mix = {task: t.requests for task, t in traffic.tasks.items()}
     if not mix:
         raise InputError(f"{', '.join(map(str, logs))}: no readable records to compare the task mix with")
-    return dict(mix)
+    return mix
 
 
-def drift_gate(data: dict[str, Any], new_mix: dict[str, int], threshold: float) -> Gate:
-    old = {t["task"]: t["requests"] for t in data["tasks"]}
+def drift_gate(report: Report, new_mix: dict[str, int], threshold: float) -> Gate:
+    old = {t.task: t.requests for t in report.tasks}
     index = psi(old, new_mix)
     total_old, total_new = sum(old.values()) or 1, sum(new_mix.values())
     moves = sorted(set(old) | set(new_mix),
                    key=lambda t: -abs(new_mix.get(t, 0) / total_new - old.get(t, 0) / total_old))
-    lines = tuple(f"{t}: {old.get(t, 0) / total_old:.1%} -> {new_mix.get(t, 0) / total_new:.1%}"
-                  + (" (not audited)" if t not in old else "") for t in moves[:10])
+    lines = [f"{t}: {old.get(t, 0) / total_old:.1%} -> {new_mix.get(t, 0) / total_new:.1%}"
+             + (" (not audited)" if t not in old else "") for t in moves[:10]]
     ok = index <= threshold and math.isfinite(index)
     msg = (f"task mix PSI {index:.3f} {'<=' if ok else '>'} {threshold:g}"
            + ("" if ok else "; the audit is stale, re-run `tiertool audit` on recent traffic"))
-    return Gate("drift", ok, msg, () if ok else lines)
+    return Gate(gate="drift", passed=ok, message=msg, details=[] if ok else lines)

@@ -2,13 +2,15 @@
 
 Masks e-mail addresses, phone numbers, payment card numbers (Luhn-valid, 13-19 digits) and API-key-like
 strings (well-known key prefixes, bearer tokens, long mixed-case alphanumeric tokens). Applied to every
-string of the report dict, so every format gets the same masking.
+string of the typed report (model.py), so every format gets the same masking.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
+
+from .model import Report
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 # Well-known key shapes first, then any long token mixing upper case, lower case and digits.
@@ -77,3 +79,8 @@ def redact_all(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [redact_all(v) for v in obj]
     return obj
+
+
+def redact_report(report: Report) -> Report:
+    """The report with every string value redacted, so every format shows the same masking."""
+    return Report.model_validate(redact_all(report.dump()))
