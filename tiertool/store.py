@@ -13,7 +13,7 @@ import os
 import sqlite3
 from collections.abc import Iterable
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -178,7 +178,7 @@ def _check_format(path: Path, raw: dict[str, Any]) -> None:
 
 def _result(row: tuple[Any, ...]) -> Result:
     r = Result(*row)
-    return r if r.passed is None else Result(*row[:8], bool(r.passed), *row[9:])
+    return r if r.passed is None else replace(r, passed=bool(r.passed))
 
 
 def _why(e: Exception) -> str:

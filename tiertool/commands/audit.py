@@ -6,7 +6,7 @@ whose test is still open, so task types that settle early stop costing calls.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -52,7 +52,7 @@ def _item(req: Request, tier: Tier) -> Answer | Call:
     return Call.to(tier, req.messages, req.params, req.input_tokens, req.output_tokens)
 
 
-def run_audit(logs: list[str | Path], config: Config, out: str | Path = AUDIT_DIR, seed: int = 0,
+def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDIT_DIR, seed: int = 0,
               offline: bool = False, fmt: str | None = None, group_by: str | None = None,
               labels: str | Path | None = None, log: Callable[[str], None] = lambda _msg: None,
               mapping: str | None = None, strict: bool = False,

@@ -119,11 +119,11 @@ class LogReader:
                     pending[res.id] = res
         for path in (p for p in self.paths if roles[p] != "batch-result"):
             for req in self._read(path):
-                res = pending.pop(req.id) if req.is_batch and req.id in pending else None
-                if res is not None:
+                result = pending.pop(req.id, None) if req.is_batch else None
+                if result is not None:
                     self.stats.joined += 1
                     self.stats.lines -= 1  # the result line is part of this record
-                    req = _merge(req, res)
+                    req = _merge(req, result)
                 yield req
         yield from pending.values()  # results whose request line was not given: volume only
 

@@ -91,7 +91,8 @@ class _Volume:
         out: dict[Key, Usage] = {}
         for key, acc in self.by.items():
             final = Key(renames.get(key.task, key.task), key.model, key.batch, key.day)
-            u = Usage(*(int(v) if c != "logged_cost" else float(v) for c, v in zip(USAGE_COLUMNS, acc, strict=True)))
+            r, rp, i, o, c, w, rs, cost, logged = acc
+            u = Usage(int(r), int(rp), int(i), int(o), int(c), int(w), int(rs), float(cost), int(logged))
             out[final] = out[final] + u if final in out else u
         return out
 

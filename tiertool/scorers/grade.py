@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ReplayError
 from ..records import UNSENT, Answer, Request, Result, Score
@@ -105,7 +105,7 @@ class Grader:
 
     def _result(self, t: _Todo) -> Result:
         got = t.answer
-        base = dict(request_id=t.req.id, source=t.req.source, task=t.req.task, tier=t.tier.name,
+        base: dict[str, Any] = dict(request_id=t.req.id, source=t.req.source, task=t.req.task, tier=t.tier.name,
                     model=t.tier.model, reference=t.target, answer=got.text if got else None,
                     origin=got.origin if got else "missing")
         if t.target is None:
