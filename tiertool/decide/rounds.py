@@ -10,7 +10,7 @@ import math
 from dataclasses import replace
 
 from ..records import Family, TestState
-from .sequential import exact_lower_bound, futile, log_evidence_above, needed_at, upper_bound
+from .sequential import exact_lower_bound, futile, log_evidence_above, needed_at, p_value, upper_bound
 
 FUTILITY_ALPHA = 0.05  # futility only keeps a task on the reference: it costs savings, never safety
 OPTIMISM = 0.30  # a test stops when even the 70% upper bound of its pass rate could not prove it in the cap
@@ -79,7 +79,7 @@ class Rounds:
             k, n = test.passed, test.scored
             if not self.sequential:
                 state = "proven" if exact_lower_bound(k, n, self.fam.alpha) >= self.target else "futile"
-            elif max(log_evidence_above(a, b, self.target) for a, b in test.looks) >= threshold:
+            elif p_value(test.looks, self.target) <= self.fam.alpha:
                 state = "proven"
             elif futile(test.looks, self.target, FUTILITY_ALPHA):
                 state = "futile"

@@ -44,7 +44,7 @@ class Traffic:
     tasks: dict[str, TaskTraffic]  # every task type, largest first
     groups: dict[str, Group]  # inferred task types: the template group behind each name
     strata: dict[Stratum, list[Request]]  # seeded samples per (task, logged model), smallest key first
-    offered: dict[Stratum, int]  # requests that could be sampled, per (task, logged model)
+    offered: dict[Stratum, int]  # requests that could be sampled, per (task, logged model); when sampling
     seed: int = 0
     size: int = 0  # the sample size asked for
 
@@ -58,18 +58,26 @@ class Traffic:
         return sum(n for (t, m), n in self.offered.items() if t == task and (model is None or model(m)))
 
 
-class _Volume:
-    """Aggregates per Key while the log streams. A list per key rather than a Usage per request keeps the
-    pass fast; the lists follow Usage's field order and are frozen into Usages at the end."""
+class _Tally:
+    """Counts while the log streams: per (task, model, batch, day) a list in Usage's field order, and per (task,
+    task_source) the requests typed that way. Plain tuples and lists keep the pass fast; they become Keys,
+    Usages and TaskTraffic, under the final task names, at the end."""
 
     def __init__(self) -> None:
-        self.by: dict[Key, list[float]] = {}
+        self.by: dict[tuple[str, str, bool, str], list[float]] = {}
+        self.typed: dict[tuple[str, str], int] = {}
         self.first: float | None = None
         self.last: float | None = None
+        self._days: dict[int, str] = {}  # unix day -> "YYYY-MM-DD", formatted once per day
 
     def add(self, req: Request) -> None:
-        day = time.strftime("%Y-%m-%d", time.gmtime(req.time)) if req.time is not None else ""
-        key = Key(req.task, req.model, req.is_batch, day)
+        day = ""
+        if req.time is not None:
+            n = int(req.time // 86400)
+            day = self._days.get(n) or self._days.setdefault(n, time.strftime("%Y-%m-%d", time.gmtime(req.time)))
+            self.first = req.time if self.first is None or req.time < self.first else self.first
+            self.last = req.time if self.last is None or req.time > self.last else self.last
+        key = (req.task, req.model, req.is_batch, day)
         acc = self.by.get(key)
         if acc is None:
             acc = self.by[key] = [0] * len(USAGE_COLUMNS)
@@ -83,18 +91,28 @@ class _Volume:
         if req.cost is not None:
             acc[7] += req.cost  # logged_cost
             acc[8] += 1  # logged_cost_n
-        if req.time is not None:
-            self.first = req.time if self.first is None else min(self.first, req.time)
-            self.last = req.time if self.last is None else max(self.last, req.time)
+        typed = (req.task, req.task_source)
+        self.typed[typed] = self.typed.get(typed, 0) + 1
 
-    def usage(self, renames: dict[str, str]) -> dict[Key, Usage]:
+    def volume(self, renames: dict[str, str]) -> dict[Key, Usage]:
         out: dict[Key, Usage] = {}
-        for key, acc in self.by.items():
-            final = Key(renames.get(key.task, key.task), key.model, key.batch, key.day)
+        for (task, model, batch, day), acc in self.by.items():
+            final = Key(renames.get(task, task), model, batch, day)
             r, rp, i, o, c, w, rs, cost, logged = acc
             u = Usage(int(r), int(rp), int(i), int(o), int(c), int(w), int(rs), float(cost), int(logged))
             out[final] = out[final] + u if final in out else u
         return out
+
+    def tasks(self, volume: dict[Key, Usage], renames: dict[str, str]) -> dict[str, TaskTraffic]:
+        """Every task type, largest first; requests of a group dissolved into "untagged" count as untyped."""
+        out: dict[str, TaskTraffic] = defaultdict(TaskTraffic)
+        for key, u in volume.items():
+            out[key.task].requests += u.requests
+            out[key.task].replayable += u.replayable
+        for (task, source), n in self.typed.items():
+            new = renames.get(task, task)
+            out[new].sources["none" if new == "untagged" and task != new else source] += n
+        return dict(sorted(out.items(), key=lambda kv: (-kv[1].requests, kv[0])))
 
 
 def _replayable(req: Request) -> bool:
@@ -107,26 +125,14 @@ def scan(paths: Sequence[str | Path], fmt: str | None = None, group_by: str | No
     """Read the logs once: volume, task types (final names), how each was typed, and per task and logged model
     a seeded sample of `sample` requests among those `sample_if` accepts (replayable ones by default)."""
     reader = read_logs(paths, fmt, group_by, mapping)
-    volume, sampler = _Volume(), Sampler(sample, seed)
-    tasks: dict[str, TaskTraffic] = defaultdict(TaskTraffic)
+    tally, sampler = _Tally(), Sampler(sample, seed)
     for req in reader:
-        volume.add(req)
-        t = tasks[req.task]
-        t.requests += 1
-        t.replayable += req.replayable
-        t.sources[req.task_source] += 1
-        if sample_if(req):
+        tally.add(req)
+        if sample and sample_if(req):
             sampler.add(req)
     renames = reader.renames
     sampler.rename(renames)
-    final: dict[str, TaskTraffic] = defaultdict(TaskTraffic)
-    for name, t in tasks.items():
-        new = renames.get(name, name)
-        into = final[new]
-        into.requests += t.requests
-        into.replayable += t.replayable
-        into.sources.update({"none": t.requests} if new == "untagged" and name != new else t.sources)
-    ordered = dict(sorted(final.items(), key=lambda kv: (-kv[1].requests, kv[0])))
+    volume = tally.volume(renames)
     groups = {g.name: g for g in reader.typer.kept()} if reader.typer else {}
-    return Traffic(tuple(reader.paths), reader.stats, volume.usage(renames), volume.first, volume.last, ordered,
+    return Traffic(tuple(reader.paths), reader.stats, volume, tally.first, tally.last, tally.tasks(volume, renames),
                    groups, sampler.samples(), dict(sampler.offered), seed, sample)
