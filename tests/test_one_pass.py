@@ -8,11 +8,15 @@ import json
 import shutil
 
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from tests.conftest import ROOT, make_sample, write_config, write_jsonl
 from tests.reportkit import _chdir, cli
 from tiertool.cli import app
+from tiertool.ingest.sample import Sampler, merge, sample_key
+from tiertool.records import Request
 from tiertool.scorers.judge import judge_text
 
 TODAY = "2026-11-01"
@@ -117,3 +121,23 @@ def test_examples_show_prompts_from_a_gzip_log(tmp_path):
     assert examples and all(e["prompt"] is not None for e in examples), examples[0]
     for e in examples:
         assert prompts[e["request_id"]][-1]["content"] in e["prompt"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "auto:#0", "auto:#1"]), st.sampled_from(["m1", "m2", "m3"])),
+                max_size=80), st.integers(1, 12), st.integers(0, 3))
+def test_per_model_strata_merge_into_exactly_the_per_task_sample(rows, size, seed):
+    """Sampling per (task, logged model) and merging gives the sample a per-task sampler would, also after
+    inferred groups are renamed (merged) once the stream ends."""
+    reqs = [Request(id=f"r{i}", source=f"log:{i}", model=m, task=t) for i, (t, m) in enumerate(rows)]
+    sampler = Sampler(size, seed)
+    for r in reqs:
+        sampler.add(r)
+    renames = {"auto:#0": "auto:x", "auto:#1": "auto:x"}
+    sampler.rename(renames)
+    strata = sampler.samples()
+    for task in {renames.get(r.task, r.task) for r in reqs}:
+        want = sorted((r.id for r in reqs if renames.get(r.task, r.task) == task),
+                      key=lambda i: sample_key(seed, i))[:size]
+        got = merge([v for (t, _), v in strata.items() if t == task], seed, size)
+        assert [r.id for r in got] == want and all(r.task == task for r in got)
