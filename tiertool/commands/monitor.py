@@ -86,10 +86,6 @@ class MonitorResult:
         return buf.getvalue()
 
 
-def _answered(req: Request) -> bool:
-    return req.replayable and req.output is not None
-
-
 def monitor(logs: Sequence[str | Path], config: Config, assignment: dict[str, str], cache_path: str | Path,
             per_task: int | None = None, seed: int = 0, offline: bool = False,
             log: Callable[[str], None] = lambda _m: None) -> MonitorResult:
@@ -102,7 +98,7 @@ def monitor(logs: Sequence[str | Path], config: Config, assignment: dict[str, st
                          f"(tiers: {', '.join(tiers)}); pass the config the assignment was made with (--config)")
     watched = {task: tiers[tier] for task, tier in sorted(assignment.items()) if tier != ref.name}
     traffic = scan(logs, None, config.group_by, sample=per_task or config.sample.per_task, seed=seed,
-                   sample_if=_answered)
+                   sample_if="answered")
     samples = {task: traffic.sample(task, _on(tier)) for task, tier in watched.items()}
     log(f"read {traffic.stats.records} records; {sum(map(len, samples.values()))} sampled on their assigned tier")
     calls = {req.id: Call.to(ref, req.messages, req.params) for reqs in samples.values() for req in reqs}

@@ -172,11 +172,14 @@ class LogReader:
             return
         yield from self._parse_units(path, sources.json_units(path), self._forced())
 
-    def _parse_units(self, path: Path, units: Iterator[sources.Unit], forced: Format | None) -> Iterator[Request]:
+    def _parse_units(self, path: Path | str, units: Iterator[sources.Unit], forced: Format | None,
+                     seen: dict[str, int] | None = None) -> Iterator[Request]:
+        """Parse units into requests, accounting for each; `seen` counts records per format (an engine passes
+        the rows it read itself)."""
         stats, group_by = self.stats, self.group_by
         key = str(path)
         fmt: Format | None = forced
-        seen: dict[str, int] = {}
+        seen = {} if seen is None else seen
         for source, obj, err in units:
             if err is not None:
                 stats.lines += 1

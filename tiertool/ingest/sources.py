@@ -136,19 +136,22 @@ def json_units(path: Path) -> Iterator[Unit]:
         return
     with _open(path) as fh:
         for n, line in _lines(fh):
-            source = f"{path}:{n}"
-            if line is None:
-                yield source, None, f"line longer than {MAX_LINE >> 20} MiB (skipped unread)"
-                continue
-            if n == 1 and line.startswith(b"\xef\xbb\xbf"):
-                line = line[3:]
-            if not line.strip():
-                yield source, None, "empty line"
-                continue
-            try:
-                yield source, loads(line), None
-            except (ValueError, UnicodeDecodeError) as e:
-                yield source, None, decode_error(e, line)
+            yield line_unit(f"{path}:{n}", n, line)
+
+
+def line_unit(source: str, n: int, line: bytes | None) -> Unit:
+    """The unit of line `n` of a JSON-lines file (None: a line over MAX_LINE), as every reader of such files
+    sees it (the streaming reader and the engines' rows that Python reads)."""
+    if line is None:
+        return source, None, f"line longer than {MAX_LINE >> 20} MiB (skipped unread)"
+    if n == 1 and line.startswith(b"\xef\xbb\xbf"):
+        line = line[3:]
+    if not line.strip():
+        return source, None, "empty line"
+    try:
+        return source, loads(line), None
+    except (ValueError, UnicodeDecodeError) as e:
+        return source, None, decode_error(e, line)
 
 
 def _utf16_units(path: Path) -> Iterator[Unit]:

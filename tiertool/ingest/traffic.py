@@ -13,8 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import InputError
 from ..records import USAGE_COLUMNS, Key, Request, Usage
-from .reader import ReadStats, read_logs
+from .reader import LogReader, ReadStats, read_logs
 from .sample import Sampler, Stratum, merge
 from .tasktype import Group
 
@@ -70,6 +71,21 @@ class _Tally:
         self.last: float | None = None
         self._days: dict[int, str] = {}  # unix day -> "YYYY-MM-DD", formatted once per day
 
+    def add_group(self, task: str, how: str, model: str, batch: bool, day: str, usage: Sequence[float],
+                  first: float | None, last: float | None) -> None:
+        """Counts an engine summed (Usage's field order) for requests of one task, how typed, model and day."""
+        key = (task, model, batch, day)
+        acc = self.by.get(key)
+        if acc is None:
+            acc = self.by[key] = [0] * len(USAGE_COLUMNS)
+        for i, v in enumerate(usage):
+            acc[i] += v
+        self.typed[(task, how)] = self.typed.get((task, how), 0) + int(usage[0])
+        if first is not None:
+            self.first = first if self.first is None or first < self.first else self.first
+        if last is not None:
+            self.last = last if self.last is None or last > self.last else self.last
+
     def add(self, req: Request) -> None:
         day = ""
         if req.time is not None:
@@ -115,20 +131,36 @@ class _Tally:
         return dict(sorted(out.items(), key=lambda kv: (-kv[1].requests, kv[0])))
 
 
-def _replayable(req: Request) -> bool:
-    return req.replayable
+SAMPLE_IF: dict[str, Callable[[Request], bool]] = {
+    "replayable": lambda req: req.replayable,  # the audit: requests whose prompt can be sent again
+    "answered": lambda req: req.replayable and req.output is not None,  # monitor: with the logged answer too
+}
 
 
 def scan(paths: Sequence[str | Path], fmt: str | None = None, group_by: str | None = "auto",
          mapping: str | dict[str, str] | None = None, *, sample: int = 0, seed: int = 0,
-         sample_if: Callable[[Request], bool] = _replayable) -> Traffic:
+         sample_if: str = "replayable", engine: str | None = None, since: str | None = None,
+         until: str | None = None) -> Traffic:
     """Read the logs once: volume, task types (final names), how each was typed, and per task and logged model
-    a seeded sample of `sample` requests among those `sample_if` accepts (replayable ones by default)."""
-    reader = read_logs(paths, fmt, group_by, mapping)
+    a seeded sample of `sample` requests among those `sample_if` accepts (SAMPLE_IF). `engine` (engines.ENGINES)
+    runs the pass where the logs live; `since`/`until` select a database's rows by start time."""
+    from .engines import choose
+
     tally, sampler = _Tally(), Sampler(sample, seed)
+    kind = choose(paths, fmt, mapping, engine)
+    reader: LogReader
+    if kind == "stream":
+        if since or until:
+            raise InputError("--since/--until select rows of a database table (postgresql://...)")
+        reader = read_logs(paths, fmt, group_by, mapping)
+    else:
+        from .engines import open_reader
+
+        reader = open_reader(kind, paths, fmt, group_by, tally, sampler, sample_if == "answered", since, until)
+    eligible = SAMPLE_IF[sample_if]
     for req in reader:
         tally.add(req)
-        if sample and sample_if(req):
+        if sample and eligible(req):
             sampler.add(req)
     renames = reader.renames
     sampler.rename(renames)

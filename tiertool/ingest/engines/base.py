@@ -1,0 +1,113 @@
+"""What every engine hands the one pass, and the reader that turns it into what the streaming reader gives.
+
+An engine runs the spend mapping where the data lives and returns, per part of the input (a file, a table), one
+or more `Chunk`s: volume groups of the rows it read itself, per (task, logged model) the smallest-key rows that
+may be sampled, and the rows that Python must read (rows outside the shapes the SQL reads exactly, and untagged
+rows with a prompt, which the task typer needs). `EngineReader` is a `LogReader` whose units are those rows: the
+parser, the typer and the read accounting are the streaming reader's own, so both paths give the same Traffic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ...errors import InputError
+from ...records import Request
+from .. import litellm_spend
+from ..formats import FORMATS
+from ..reader import LogReader, ReadStats
+from ..sample import Sampler
+from ..sources import Unit
+from ..tasktype import TaskTyper
+
+SPEND = litellm_spend.NAME
+
+
+class Tally(Protocol):
+    def add_group(self, task: str, how: str, model: str, batch: bool, day: str, usage: Sequence[float],
+                  first: float | None, last: float | None) -> None: ...
+
+
+@dataclass
+class Chunk:
+    """One query's answer. `groups`: (task, how, model, day, requests, replayable, input, output, cached, cost,
+    costed, first, last, eligible); `sample`: per (task, model) rows as (row, key hex) smallest key first;
+    `python`: the rows Python reads, in log order; `units(rows)` gives (row, unit) for rows of either list."""
+
+    groups: list[tuple[Any, ...]]
+    sample: dict[tuple[str, str], list[tuple[Any, str]]]
+    python: list[Any]
+    units: Callable[[list[Any]], Iterator[tuple[Any, Unit]]]
+
+
+class Part(Protocol):
+    name: str  # the file or table, as stats and sources name it
+
+    def chunks(self) -> Iterator[Chunk]: ...
+
+
+def split(rows: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], dict[tuple[str, str], list[tuple[Any, str]]],
+                                                 list[Any]]:
+    """Rows of a grouping-sets query (levels 0: volume, 5: sample per task and model, 15: rows for Python)."""
+    groups: list[tuple[Any, ...]] = []
+    sample: dict[tuple[str, str], list[tuple[Any, str]]] = {}
+    python: list[Any] = []
+    for level, task, how, model, day, *values, refs, py in rows:
+        if level == 0 and values[0]:
+            groups.append((task, how, model, day, *values))
+        elif level == 5 and refs:  # GROUPING(task, how, model, day) = 0b0101
+            sample[(task, model)] = [(x["n"], x["key"]) for x in refs]
+        elif level == 15:
+            python = py or []
+    return groups, sample, python
+
+
+class EngineReader(LogReader):
+    """A LogReader over an engine's parts; `tally` and `sampler` receive what the engine counted and picked."""
+
+    def __init__(self, parts: Sequence[Part], fmt: str | None, group_by: str | None, tally: Tally,
+                 sampler: Sampler) -> None:
+        if fmt not in (None, SPEND):
+            raise InputError(f"--format {fmt}: the engines read LiteLLM spend rows ({SPEND}); use --engine stream")
+        self.mapping, self.fmt, self.group_by = {}, fmt, group_by or "auto"
+        self.paths = [p.name for p in parts]  # type: ignore[misc]  # names, not files, for engine sources
+        self.parts, self.tally, self.sampler = parts, tally, sampler
+        self.stats = ReadStats()
+        self.typer = TaskTyper()
+
+    def _joined(self) -> Iterator[Request]:
+        for part in self.parts:
+            seen: dict[str, int] = {}
+            yield from self._parse_units(part.name, self._units(part, seen), self._forced(), seen)
+
+    def _units(self, part: Part, seen: dict[str, int]) -> Iterator[Unit]:
+        stats, sampler = self.stats, self.sampler
+        for chunk in part.chunks():
+            for task, how, model, day, n, replayable, pt, ct, cached, cost, costed, t0, t1, eligible in chunk.groups:
+                usage = (n, replayable, pt, ct, cached, 0, 0, cost or 0.0, costed)
+                self.tally.add_group(task, how, model, False, day, usage, t0, t1)
+                stats.lines += n
+                stats.records += n
+                stats.typing[how] += n
+                seen[SPEND] = seen.get(SPEND, 0) + n
+                if eligible:
+                    sampler.offered[(task, model)] += eligible
+            wanted = [(row, int(key, 16), stratum) for stratum, refs in chunk.sample.items() for row, key in refs
+                      if sampler.wants(stratum, int(key, 16))]
+            keys = {row: (key, stratum) for row, key, stratum in wanted}
+            for row, (source, obj, _) in chunk.units([row for row, _, _ in wanted]):
+                key, stratum = keys[row]
+                sampler.keep(key, self._checked(FORMATS[SPEND].parse(obj, source, self.group_by), stratum, key))
+            for _, unit in chunk.units(chunk.python):
+                yield unit
+
+    def _checked(self, req: Request, stratum: tuple[str, str], key: int) -> Request:
+        """The parser's reading of a row the engine sampled must be the engine's: else it is a bug, said aloud."""
+        from ..sample import sample_key
+
+        if (req.task, req.model) != stratum or sample_key(self.sampler.seed, req.id) != key or not req.replayable:
+            raise RuntimeError(f"{req.source}: the engine read task {stratum[0]!r}, model {stratum[1]!r}; the parser "
+                               f"reads {req.task!r}, {req.model!r} (a bug in tiertool's SQL mapping: please report it)")
+        return req

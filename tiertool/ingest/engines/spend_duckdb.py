@@ -1,0 +1,178 @@
+"""LiteLLM spend rows as DuckDB SQL: the streaming parser's mapping (ingest/litellm_spend.py), row for row.
+
+Each source gives a relation `src(n, r, odd)`: `n` the row's number, `r` a struct of the fields the mapping reads
+(JSON values for scalars, whose JSON type the checks need; JSON text for the columns the parser reads through
+`maybe_json`, where a string of JSON and the object itself mean the same), and `odd` when the row may be one the
+parser reads differently from DuckDB (JSON DuckDB accepts and orjson refuses). A row is `ok` when every field is
+of a shape whose mapping here is exactly the parser's; any other row, and every untagged row with a prompt (the
+task typer needs it), goes back to Python, which reads it with the parser itself. So the engine never guesses.
+"""
+
+from __future__ import annotations
+
+import json
+
+# Python's str.strip() whitespace, for task tags ("task: x " -> "x").
+SPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
+ISO = (r"^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{3}|\.[0-9]{6})?"
+       r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?$")  # what Python 3.10+ fromisoformat reads the same way
+TASK_TAG = r"^(?:task|taskName|feature):((?s).*)$"  # common.TASK_TAG_PREFIXES
+NUMBER = ("UBIGINT", "BIGINT", "DOUBLE")
+JSON_FIELDS = ("request_id", "model", "status", "spend", "prompt_tokens", "completion_tokens", "startTime",
+               "endTime", "call_type", "response")
+TEXT_FIELDS = ("request_tags", "metadata", "messages")  # read through maybe_json by the parser
+SUSPECT_JSON = r",(\s|\\[nrt])*[}\]]"  # trailing commas: DuckDB reads them, Python's JSON parsers do not
+
+
+def sql_str(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _path(parts: list[str]) -> str:
+    return sql_str("$" + "".join("." + json.dumps(p) for p in parts))
+
+
+def fields(group_by: str) -> dict[str, str]:
+    """The struct `r` every source builds: field -> JSON | VARCHAR. None when --group-by names a field in a way
+    this mapping cannot read (the streaming reader then reads the log)."""
+    out = {f: "JSON" for f in JSON_FIELDS} | {f: "VARCHAR" for f in TEXT_FIELDS}
+    if group_by not in ("auto", "", None):
+        parts = group_by.split(".")
+        want = "JSON" if len(parts) == 1 else "VARCHAR"
+        if out.setdefault(parts[0], want) != want:
+            raise LookupError(group_by)
+    return out
+
+
+def structure(group_by: str) -> str:
+    """`r` as from_json's structure argument."""
+    return json.dumps(fields(group_by))
+
+
+def _tok(x: str) -> tuple[str, str]:
+    """(ok, value) of a token count read by common.to_int: null or a number (truncated), else the parser."""
+    t = f"json_type({x})"
+    ok = (f"({x} IS NULL OR {t} = 'NULL' OR ({t} IN ('UBIGINT', 'BIGINT') AND try_cast({x}->>'$' AS BIGINT) IS NOT NULL)"
+          f" OR ({t} = 'DOUBLE' AND abs({x}::DOUBLE) < 9e18))")
+    value = (f"coalesce(CASE {t} WHEN 'DOUBLE' THEN try_cast(trunc({x}::DOUBLE) AS BIGINT) "
+             f"WHEN 'NULL' THEN 0 ELSE try_cast({x}->>'$' AS BIGINT) END, 0)")
+    return ok, value
+
+
+def _group_by(group_by: str) -> tuple[str, str]:
+    """(ok, task or NULL) for an explicit --group-by path, as common.dotted reads it."""
+    parts = group_by.split(".")
+    head = f"r.{json.dumps(parts[0])}"
+    if len(parts) == 1:
+        return (f"({head} IS NULL OR json_type({head}) IN ('NULL', 'VARCHAR'))",
+                f"CASE WHEN json_type({head}) = 'VARCHAR' THEN nullif({head}->>'$', '') END")
+    doc = f"CASE WHEN left({head}, 1) = '{{' THEN {head} END"
+    types = f"try(json_type({doc}, [{', '.join(_path(parts[1:k]) for k in range(2, len(parts) + 1))}]))"
+    final = f"{types}[{len(parts) - 1}]"
+    # an intermediate that is a JSON string would be parsed again by maybe_json: the parser reads that row
+    inner = [f"{types}[{k}]" for k in range(1, len(parts) - 1)]
+    reached = " AND ".join(f"{t} = 'OBJECT'" for t in inner) or "true"
+    ok = (f"({types} IS NULL OR NOT ({reached}) AND NOT ({' OR '.join(f'{t} = ' + sql_str('VARCHAR') for t in inner) or 'false'})"
+          f" OR ({reached}) AND ({final} IS NULL OR {final} IN ('NULL', 'VARCHAR')))")
+    value = (f"CASE WHEN ({reached}) AND {final} = 'VARCHAR' THEN "
+             f"nullif(json_extract_string({doc}, {_path(parts[1:])}), '') END")
+    return ok, value
+
+
+def staged(src: str, group_by: str, seed: int, answered: bool) -> str:
+    """SELECT of the staged rows of `src`: n, ok, py (read by Python), task, how, model, day, t, tokens, cost,
+    replayable, eligible (may be sampled) and key (the sample key's hex digits)."""
+    pt_ok, pt = _tok("r.prompt_tokens")
+    ct_ok, ct = _tok("r.completion_tokens")
+    c_ok, cached = _tok("usage[2]")
+    strip = f"[{SPACE}]+"
+    if group_by in ("auto", "", None):
+        gb_ok = "true"
+        task = "coalesce(tag_task, meta_task, 'untagged')"
+        how = "CASE WHEN tag_task IS NOT NULL THEN 'tag' WHEN meta_task IS NOT NULL THEN 'metadata' ELSE 'none' END"
+    else:
+        gb_ok, gb = _group_by(group_by)
+        task = f"coalesce({gb}, 'untagged')"
+        how = f"CASE WHEN {gb} IS NOT NULL THEN 'group_by' ELSE 'none' END"
+    eligible = "replayable AND answered" if answered else "replayable"
+    return f"""
+WITH a AS (
+  SELECT n, odd, r,
+    json_type(r.request_id) AS t_id, json_type(r.model) AS t_model, json_type(r.status) AS t_status,
+    json_type(r.spend) AS t_spend, json_type(r.response) AS t_resp,
+    CASE WHEN json_type(r.startTime) = 'VARCHAR' THEN r.startTime->>'$' END AS s_start,
+    CASE WHEN json_type(r.endTime) = 'VARCHAR' THEN r.endTime->>'$' END AS s_end,
+    CASE WHEN left(r.metadata, 1) = '{{' THEN try(json_extract(r.metadata, ['$.task', '$.usage_object'])) END AS mx,
+    CASE WHEN left(r.request_tags, 1) = '[' THEN try(json_type(r.request_tags, '$[*]')) END AS tag_types,
+    CASE WHEN left(r.request_tags, 1) = '[' THEN try(json_extract_string(r.request_tags, '$[*]')) END AS tags,
+    CASE WHEN left(r.messages, 1) IN ('[', '{{') THEN try(json_type(r.messages)) END AS t_msgs,
+    CASE WHEN left(r.messages, 1) = '[' THEN try(json_extract(r.messages, '$[*]')) END AS msgs
+  FROM {src}
+), b AS (
+  SELECT *,
+    CASE WHEN regexp_full_match(s_start, {sql_str(ISO)}) THEN try_cast(s_start AS TIMESTAMPTZ) END AS ts,
+    CASE WHEN regexp_full_match(s_end, {sql_str(ISO)}) THEN try_cast(s_end AS TIMESTAMPTZ) END AS te,
+    try(json_extract(CASE t_resp WHEN 'VARCHAR' THEN CASE WHEN left(r.response->>'$', 1) IN ('[', '{{')
+                                                      THEN r.response->>'$' END
+                                 WHEN 'OBJECT' THEN r.response::VARCHAR END,
+                     ['$.choices[0]', '$.choices[0].message', '$.choices[0].message.content'])) AS rx,
+    mx[2] AS usage0,
+    CASE WHEN json_type(mx[2]) = 'OBJECT' THEN json_extract(mx[2], ['$.prompt_tokens_details',
+                                                                   '$.prompt_tokens_details.cached_tokens']) END AS usage,
+    CASE WHEN json_type(mx[1]) = 'VARCHAR' THEN nullif(mx[1]->>'$', '') END AS meta_task,
+    list_filter(list_transform(tags, lambda x: regexp_replace(regexp_replace(
+        regexp_extract(x, {sql_str(TASK_TAG)}, 1), {sql_str('^' + strip)}, ''), {sql_str(strip + '$')}, '')),
+      lambda x: x <> '')[1] AS tag_task,
+    t_msgs = 'ARRAY' AND len(msgs) > 0 AND NOT coalesce(list_bool_or(list_transform(msgs,
+      lambda e: json_type(e, '$.content') = 'VARCHAR' AND e->>'$.content' = 'redacted-by-litellm')), false) AS has_msgs,
+    coalesce(nullif(r.status->>'$', ''), 'success') AS status
+  FROM a
+), c AS (
+  SELECT *,
+    NOT odd AND r IS NOT NULL AND t_id = 'VARCHAR' AND t_model = 'VARCHAR' AND r.model->>'$' <> ''
+    AND t_spend IN {NUMBER} AND isfinite(try_cast(r.spend AS DOUBLE)) AND (r.startTime IS NOT NULL OR r.call_type IS NOT NULL)
+    AND (t_status IS NULL OR t_status IN ('NULL', 'VARCHAR')) AND {pt_ok} AND {ct_ok}
+    AND (r.startTime IS NULL OR json_type(r.startTime) = 'NULL' OR s_start = '' OR ts IS NOT NULL)
+    AND (r.endTime IS NULL OR json_type(r.endTime) = 'NULL' OR s_end = '' OR te IS NOT NULL)
+    AND (r.request_tags IS NULL OR r.request_tags = '' OR (tags IS NOT NULL AND try(json_type(r.request_tags)) = 'ARRAY'
+         AND coalesce(list_bool_and(list_transform(tag_types, lambda x: x = 'VARCHAR')), true)))
+    AND (r.metadata IS NULL OR r.metadata = '' OR (mx IS NOT NULL
+         AND (mx[1] IS NULL OR json_type(mx[1]) IN ('NULL', 'VARCHAR'))
+         AND (usage0 IS NULL OR json_type(usage0) = 'NULL' OR (json_type(usage0) = 'OBJECT'
+              AND (usage[1] IS NULL OR json_type(usage[1]) = 'NULL' OR (json_type(usage[1]) = 'OBJECT' AND {c_ok}))))))
+    AND (r.messages IS NULL OR r.messages = '' OR (t_msgs = 'OBJECT' AND len(json_keys(r.messages)) = 0)
+         OR (t_msgs = 'ARRAY' AND coalesce(list_bool_and(list_transform(msgs,
+             lambda e: json_type(e) = 'OBJECT' AND json_exists(e, '$.role'))), true)))
+    AND NOT (json_type(rx[1]) = 'OBJECT' AND rx[2] IS NOT NULL AND json_type(rx[2]) NOT IN ('NULL', 'OBJECT'))
+    AND {gb_ok} AS ok,
+    CASE WHEN json_type(rx[1]) = 'OBJECT'
+         THEN json_type(rx[2]) = 'OBJECT' AND rx[3] IS NOT NULL AND json_type(rx[3]) <> 'NULL'
+         ELSE t_resp = 'VARCHAR' AND r.response->>'$' <> '' END AS answered
+  FROM b
+), d AS (
+  SELECT n, ok, {task} AS task, {how} AS how, r.model->>'$' AS model, coalesce(strftime(ts, '%Y-%m-%d'), '') AS day,
+    epoch_us(ts) / 1000000.0 AS t, {pt} AS pt, {ct} AS ct,
+    CASE WHEN json_type(usage[1]) = 'OBJECT' THEN {cached} ELSE 0 END AS cached,
+    try_cast(r.spend AS DOUBLE) AS cost, has_msgs AND status = 'success' AS replayable, answered,
+    md5({sql_str(f"{seed}:")} || (r.request_id->>'$')) AS key, has_msgs
+  FROM c
+)
+SELECT *, NOT ok OR (how = 'none' AND has_msgs) AS py, {eligible} AS eligible FROM d"""
+
+
+def query(staged_sql: str, size: int) -> str:
+    """One pass over the staged rows: volume per (task, how, model, day) of the rows SQL read; per (task, model)
+    the `size` smallest-key rows that may be sampled; and the numbers of the rows Python must read."""
+    done = "ok AND NOT py"
+    sample = (f"CASE WHEN GROUPING(how, day) = 3 AND GROUPING(task, model) = 0 THEN min_by(struct_pack(n := n, key := key), "
+              f"struct_pack(key := key, n := n), {size}) FILTER (WHERE {done} AND eligible) END" if size else "NULL")
+    return f"""
+WITH s AS ({staged_sql})
+SELECT GROUPING(task, how, model, day) AS level, task, how, model, day,
+  count(*) FILTER (WHERE {done}) AS n, count(*) FILTER (WHERE {done} AND replayable) AS replayable,
+  sum(pt) FILTER (WHERE {done}) AS pt, sum(ct) FILTER (WHERE {done}) AS ct,
+  sum(cached) FILTER (WHERE {done}) AS cached, sum(cost) FILTER (WHERE {done}) AS cost,
+  count(cost) FILTER (WHERE {done}) AS cost_n, min(t) FILTER (WHERE {done}) AS t0, max(t) FILTER (WHERE {done}) AS t1,
+  count(*) FILTER (WHERE {done} AND eligible) AS eligible, {sample} AS sample,
+  CASE WHEN GROUPING(task, how, model, day) = 15 THEN list(n ORDER BY n) FILTER (WHERE py) END AS python
+FROM s GROUP BY GROUPING SETS ((task, how, model, day), (task, model), ())"""
