@@ -34,7 +34,7 @@ class Tally(Protocol):
 class Chunk:
     """One query's answer. `groups`: (task, how, model, day, requests, replayable, input, output, cached, cost,
     costed, first, last, eligible); `sample`: per (task, model) rows as (row, key hex) smallest key first;
-    `python`: the rows Python reads, in log order; `units(rows)` gives (row, unit) for rows of either list."""
+    `python`: the rows Python reads; `units(rows)` gives (row, unit) for sorted rows of either list."""
 
     groups: list[tuple[Any, ...]]
     sample: dict[tuple[str, str], list[tuple[Any, str]]]
@@ -94,14 +94,16 @@ class EngineReader(LogReader):
                 seen[SPEND] = seen.get(SPEND, 0) + n
                 if eligible:
                     sampler.offered[(task, model)] += eligible
-            wanted = [(row, int(key, 16), stratum) for stratum, refs in chunk.sample.items() for row, key in refs
-                      if sampler.wants(stratum, int(key, 16))]
-            keys = {row: (key, stratum) for row, key, stratum in wanted}
-            for row, (source, obj, _) in chunk.units([row for row, _, _ in wanted]):
-                key, stratum = keys[row]
-                sampler.keep(key, self._checked(FORMATS[SPEND].parse(obj, source, self.group_by), stratum, key))
-            for _, unit in chunk.units(chunk.python):
-                yield unit
+            wanted = {row: (int(key, 16), stratum) for stratum, refs in chunk.sample.items() for row, key in refs
+                      if sampler.wants(stratum, int(key, 16))}
+            python = set(chunk.python)
+            for row, unit in chunk.units(sorted(python | set(wanted))):  # one more read of the part, in order
+                if row in wanted:
+                    key, stratum = wanted[row]
+                    source, obj, _ = unit
+                    sampler.keep(key, self._checked(FORMATS[SPEND].parse(obj, source, self.group_by), stratum, key))
+                if row in python:
+                    yield unit
 
     def _checked(self, req: Request, stratum: tuple[str, str], key: int) -> Request:
         """The parser's reading of a row the engine sampled must be the engine's: else it is a bug, said aloud."""

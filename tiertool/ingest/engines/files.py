@@ -21,7 +21,7 @@ from ..sources import MAX_LINE, Unit
 from . import spend_duckdb as sql
 from .base import Chunk, split
 
-BATCH_BYTES = 128 << 20
+BATCH_BYTES = 8 << 20  # per Arrow batch: DuckDB holds a few per thread
 PARQUET_ROWS = 8192
 REMOTE = ("s3://", "gs://", "gcs://", "hdfs://")
 
@@ -79,6 +79,7 @@ class DuckDB:
 
         self.con = duckdb.connect(config={"autoinstall_known_extensions": False})
         self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute("SET enable_progress_bar = false")
 
     def run(self, query: str, **tables: Any) -> list[tuple[Any, ...]]:
         for name, table in tables.items():
@@ -91,10 +92,10 @@ class DuckDB:
 
 
 class JsonLinesFile:
-    """A JSON-lines file (gzip looked through) in batches of whole lines, numbered from 1."""
+    """A JSON-lines file (gzip looked through), fed to DuckDB as Arrow batches of whole lines numbered from 1."""
 
     def __init__(self, path: str, db: DuckDB, group_by: str, seed: int, size: int, answered: bool) -> None:
-        self.name, self.db, self.size = path, db, size
+        self.name, self.db = path, db
         src = (f"(SELECT n, try(from_json(s, {sql.sql_str(sql.structure(group_by))})) AS r, s IS NULL "
                f"OR left(s, 1) <> '{{' OR contains(s, 'NaN') OR contains(s, 'Infinity') "
                f"OR regexp_matches(s, {sql.sql_str(sql.SUSPECT_JSON)}) AS odd "
@@ -102,59 +103,98 @@ class JsonLinesFile:
         self.query = sql.query(sql.staged(src, group_by, seed, answered), size)
 
     def chunks(self) -> Iterator[Chunk]:
-        import numpy as np
         import pyarrow as pa
 
+        long: list[int] = []  # lines over MAX_LINE, not read (the streaming reader skips them too)
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            with _open(self.name) as fh:
+                for first, block, too_long in _blocks(fh):
+                    long.extend(too_long)
+                    yield _lines_batch(first, block)
+
+        schema = pa.schema([("n", pa.int64()), ("line", pa.large_binary())])
+        groups, sample, python = split(self.db.run(self.query, batch=pa.RecordBatchReader.from_batches(schema,
+                                                                                                        batches())))
+        yield Chunk(groups, sample, sorted(python + long), self._units)
+
+    def _units(self, rows: list[int]) -> Iterator[tuple[int, Unit]]:
+        """The units of these (sorted) lines, read again from the file."""
+        import numpy as np
+
+        if not rows:
+            return
+        k = 0
         with _open(self.name) as fh:
             for first, block, long in _blocks(fh):
-                ends = np.flatnonzero(np.frombuffer(block, np.uint8) == 10) + 1
-                if len(block) and (not len(ends) or ends[-1] != len(block)):
-                    ends = np.append(ends, len(block))  # the last line has no newline
-                offsets = np.concatenate([[0], ends]).astype(np.int64)
-                lines = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(ends), [None, pa.py_buffer(offsets),
-                                                                                         pa.py_buffer(block)])
-                table = pa.table({"n": pa.array(np.arange(first, first + len(ends), dtype=np.int64)), "line": lines})
-                groups, sample, python = split(self.db.run(self.query, batch=table))
-                if long:  # lines over MAX_LINE were not read: the streaming reader skips them too
-                    python = sorted(python + long)
-
-                def units(rows: list[int], first: int = first, offsets: Any = offsets, block: bytes = block,
-                          long: list[int] = long) -> Iterator[tuple[int, Unit]]:
-                    for n in rows:
-                        i = n - first
-                        line = None if n in long else block[offsets[i]:offsets[i + 1]]
-                        yield n, sources.line_unit(f"{self.name}:{n}", n, line)
-
-                yield Chunk(groups, sample, python, units)
+                count = 1 if long else np_count(block)
+                if rows[k] >= first + count:
+                    first += count
+                    continue
+                offsets = np.concatenate([[0], np.flatnonzero(np.frombuffer(block, np.uint8) == 10) + 1, [len(block)]])
+                while k < len(rows) and rows[k] < first + count:
+                    n = rows[k]
+                    line = None if long else bytes(block[offsets[n - first]:offsets[n - first + 1]])
+                    yield n, sources.line_unit(f"{self.name}:{n}", n, line)
+                    k += 1
+                if k == len(rows):
+                    return
 
 
-def _blocks(fh: IO[bytes]) -> Iterator[tuple[int, bytes, list[int]]]:
-    """(number of the block's first line, whole lines, numbers of lines over MAX_LINE inside it)."""
+def _lines_batch(first: int, block: memoryview) -> Any:
+    """An Arrow batch (n, line) of a block of whole lines, without copying them."""
+    import numpy as np
+    import pyarrow as pa
+
+    ends = np.flatnonzero(np.frombuffer(block, np.uint8) == 10) + 1
+    if len(block) and (not len(ends) or ends[-1] != len(block)):
+        ends = np.append(ends, len(block))  # the last line has no newline
+    offsets = np.concatenate([[0], ends]).astype(np.int64)
+    lines = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(ends), [None, pa.py_buffer(offsets),
+                                                                             pa.py_buffer(block)])
+    return pa.record_batch([pa.array(np.arange(first, first + len(ends), dtype=np.int64)), lines], names=["n", "line"])
+
+
+def _blocks(fh: IO[bytes]) -> Iterator[tuple[int, memoryview, list[int]]]:
+    """(number of the block's first line, whole lines, [its number] when it is one line over MAX_LINE, unread),
+    each block read into a fresh buffer once and never copied afterwards."""
     first, rest = 1, b""
     while True:
-        data = fh.read(BATCH_BYTES)
-        if not data:
+        buf = bytearray(len(rest) + BATCH_BYTES)
+        buf[:len(rest)] = rest
+        got = fh.readinto(memoryview(buf)[len(rest):])  # type: ignore[attr-defined]
+        end = len(rest) + got
+        if not got:
             if rest:
-                yield first, rest, []
+                yield first, memoryview(bytes(rest)), []
             return
-        data = rest + data
-        cut = data.rfind(b"\n") + 1
+        cut = buf.rfind(b"\n", 0, end) + 1
         if not cut:
-            if len(data) > MAX_LINE:  # one line longer than MAX_LINE: skip to its end, unread
-                while data and b"\n" not in data:
-                    data = fh.read(1 << 20)
-                yield first, b"\n", [first]
-                first, rest = first + 1, data[data.find(b"\n") + 1:] if data else b""
+            if end > MAX_LINE:  # skip to the end of that line
+                tail = b""
+                while b"\n" not in tail:
+                    tail = fh.read(1 << 20)
+                    if not tail:
+                        break
+                yield first, memoryview(b"\n"), [first]
+                first, rest = first + 1, tail[tail.find(b"\n") + 1:] if tail else b""
                 continue
-            rest = data
+            rest = bytes(buf[:end])
             continue
-        block, rest = data[:cut], data[cut:]
+        rest = bytes(buf[cut:end])
+        block = memoryview(buf)[:cut]
         yield first, block, []
-        first += block.count(b"\n")
+        first += np_count(block)
+
+
+def np_count(block: memoryview) -> int:
+    import numpy as np
+
+    return int(np.count_nonzero(np.frombuffer(block, np.uint8) == 10))
 
 
 class ParquetFile:
-    """A Parquet file in record batches; rows numbered from 1 (`file:row N`)."""
+    """A Parquet file fed to DuckDB in record batches; rows numbered from 1 (`file:row N`)."""
 
     def __init__(self, path: str, db: DuckDB, group_by: str, seed: int, size: int, answered: bool) -> None:
         import pyarrow.parquet as pq
@@ -172,17 +212,30 @@ class ParquetFile:
     def chunks(self) -> Iterator[Chunk]:
         import pyarrow as pa
 
-        first = 1
-        for batch in self.file.iter_batches(batch_size=PARQUET_ROWS):
-            table = pa.Table.from_batches([batch]).append_column("n", pa.array(range(first, first + len(batch))))
-            groups, sample, python = split(self.db.run(self.query, batch=table))
+        schema = self.file.schema_arrow.append(pa.field("n", pa.int64()))
 
-            def units(rows: list[int], first: int = first, batch: Any = batch) -> Iterator[tuple[int, Unit]]:
-                for n in rows:
-                    yield n, (f"{self.name}:row {n}", row_dict(batch.slice(n - first, 1).to_pylist()[0]), None)
+        def batches() -> Iterator[pa.RecordBatch]:
+            first = 1
+            for batch in self.file.iter_batches(batch_size=PARQUET_ROWS):
+                yield batch.append_column("n", pa.array(range(first, first + len(batch)), pa.int64()))
+                first += len(batch)
 
-            yield Chunk(groups, sample, python, units)
-            first += len(batch)
+        groups, sample, python = split(self.db.run(self.query, batch=pa.RecordBatchReader.from_batches(schema,
+                                                                                                        batches())))
+        yield Chunk(groups, sample, python, self._units)
+
+    def _units(self, rows: list[int]) -> Iterator[tuple[int, Unit]]:
+        """The units of these (sorted) rows, from the row groups that hold them."""
+        start, k = 1, 0
+        for g in range(self.file.num_row_groups):
+            size = self.file.metadata.row_group(g).num_rows
+            if k < len(rows) and rows[k] < start + size:
+                table = self.file.read_row_group(g)
+                while k < len(rows) and rows[k] < start + size:
+                    n = rows[k]
+                    yield n, (f"{self.name}:row {n}", row_dict(table.slice(n - start, 1).to_pylist()[0]), None)
+                    k += 1
+            start += size
 
 
 def row_dict(row: dict[str, Any]) -> dict[str, Any]:
