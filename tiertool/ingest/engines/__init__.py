@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ...errors import InputError
 from ..sample import Sampler
-from .base import EngineReader, Tally
+from .base import SPEND, EngineReader, Tally
 
 ENGINES = ("auto", "stream", "duckdb", "postgres", "spark")
 POSTGRES = ("postgresql://", "postgres://")
@@ -44,6 +44,8 @@ def open_reader(engine: str, paths: Sequence[str | Path], fmt: str | None, group
                 sampler: Sampler, answered: bool, since: str | None = None, until: str | None = None) -> EngineReader:
     group_by = group_by or "auto"
     names = [str(p) for p in paths]
+    if fmt not in (None, SPEND):
+        raise InputError(f"--format {fmt}: the engines read LiteLLM spend rows ({SPEND}); use --engine stream")
     if engine == "duckdb":
         from . import files, spend_duckdb
 

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ...errors import InputError
 from ...records import Request
 from .. import litellm_spend
 from ..formats import FORMATS
@@ -69,8 +68,6 @@ class EngineReader(LogReader):
 
     def __init__(self, parts: Sequence[Part], fmt: str | None, group_by: str | None, tally: Tally,
                  sampler: Sampler) -> None:
-        if fmt not in (None, SPEND):
-            raise InputError(f"--format {fmt}: the engines read LiteLLM spend rows ({SPEND}); use --engine stream")
         self.mapping, self.fmt, self.group_by = {}, fmt, group_by or "auto"
         self.paths = [p.name for p in parts]  # type: ignore[misc]  # names, not files, for engine sources
         self.parts, self.tally, self.sampler = parts, tally, sampler

@@ -202,6 +202,7 @@ class ParquetFile:
         self.name, self.db = path, db
         self.file = pq.ParquetFile(_open(path) if path.startswith(REMOTE) else path)
         columns = {f.name: f.type for f in self.file.schema_arrow}
+        self.json_columns = frozenset(c for c, t in columns.items() if _is_json(t))
         missing = {"request_id", "spend", "model"} - set(columns)
         if missing or not {"startTime", "call_type"} & set(columns):
             raise InputError(f"{path}: not LiteLLM spend rows (no column {', '.join(sorted(missing)) or 'startTime'});"
@@ -233,14 +234,23 @@ class ParquetFile:
                 table = self.file.read_row_group(g)
                 while k < len(rows) and rows[k] < start + size:
                     n = rows[k]
-                    yield n, (f"{self.name}:row {n}", row_dict(table.slice(n - start, 1).to_pylist()[0]), None)
+                    yield n, (f"{self.name}:row {n}", row_dict(table.slice(n - start, 1).to_pylist()[0],
+                                                                       self.json_columns), None)
                     k += 1
             start += size
 
 
-def row_dict(row: dict[str, Any]) -> dict[str, Any]:
-    """A table row as LiteLLM's JSON export holds it: times as ISO strings (UTC when they have no zone)."""
-    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
+def row_dict(row: dict[str, Any], json_columns: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """A table row as LiteLLM's JSON export holds it: times as ISO strings (UTC when they have no zone), JSON
+    columns decoded."""
+    import json
+
+    return {k: v.isoformat() if isinstance(v, datetime) else json.loads(v) if k in json_columns and v is not None
+            else v for k, v in row.items()}
+
+
+def _is_json(arrow: Any) -> bool:
+    return getattr(arrow, "extension_name", "") == "arrow.json"
 
 
 def _struct(columns: dict[str, Any], group_by: str) -> str:
@@ -256,6 +266,8 @@ def _struct(columns: dict[str, Any], group_by: str) -> str:
             value = f"to_json(strftime({col}, '%Y-%m-%dT%H:%M:%S.%f'))"
         elif kind == "JSON":
             value = f"to_json({col})"
+        elif _is_json(arrow):  # a JSON column: its string values are read through maybe_json like the others
+            value = f"CASE json_type({col}) WHEN 'VARCHAR' THEN {col}->>'$' ELSE {col}::VARCHAR END"
         else:
             value = f"{col}::VARCHAR" if pa.types.is_string(arrow) or pa.types.is_large_string(arrow) else \
                 f"to_json({col})::VARCHAR"

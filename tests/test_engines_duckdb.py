@@ -1,0 +1,57 @@
+"""DuckDB reads LiteLLM spend rows as the streaming reader does: the same volume, task types, typing counts, read
+accounting and sampled requests, from JSON lines (odd lines included) and from Parquet of the same rows."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.enginekit import odd_lines, same_cost, spend_rows, traffic_facts, write_log
+from tiertool.errors import InputError
+from tiertool.ingest import scan
+
+
+@pytest.fixture(scope="module")
+def log(tmp_path_factory):
+    return write_log(tmp_path_factory.mktemp("engines") / "spend.jsonl", spend_rows(), odd_lines())
+
+
+@pytest.mark.parametrize("sample_if", ["replayable", "answered"])
+def test_duckdb_gives_the_streaming_readers_traffic(log, sample_if):
+    stream = scan([log], sample=7, seed=5, sample_if=sample_if)
+    duck = scan([log], sample=7, seed=5, sample_if=sample_if, engine="duckdb")
+    assert stream.stats.skipped > 10 and len(stream.groups) >= 3  # the odd rows and inferred task types are in
+    assert sum(map(len, stream.strata.values())) > 30
+    assert traffic_facts(duck) == traffic_facts(stream)
+    assert same_cost(duck, stream)
+
+
+def test_duckdb_reads_parquet_of_the_same_rows(log, tmp_path):
+    import duckdb
+
+    rows = [r for r in spend_rows() if isinstance(r.get("request_id"), str)]
+    clean = write_log(tmp_path / "clean.jsonl", [{k: json.dumps(v) if isinstance(v, (dict, list)) else v
+                                                  for k, v in r.items()} for r in rows])
+    pq = tmp_path / "spend.parquet"
+    duckdb.sql(f"COPY (SELECT * FROM read_json('{clean}', format='newline_delimited', sample_size=-1)) TO '{pq}'")
+    stream = scan([clean], sample=7, seed=1)
+    duck = scan([pq], sample=7, seed=1)  # auto: DuckDB for Parquet
+    assert traffic_facts(duck, sources=False) == traffic_facts(stream, sources=False)
+    assert {r.source.split(":")[-1] for v in duck.strata.values() for r in v} <= {f"row {i}" for i in range(1, 700)}
+
+
+def test_a_glob_is_read_by_duckdb_in_file_order(log, tmp_path):
+    rows = spend_rows(90)
+    for i in range(3):
+        write_log(tmp_path / f"part-{i}.jsonl", rows[i::3])
+    whole = scan(sorted(tmp_path.glob("part-*.jsonl")), sample=5)
+    globbed = scan([str(tmp_path / "part-*.jsonl")], sample=5)
+    assert traffic_facts(globbed) == traffic_facts(whole)
+
+
+def test_engine_errors_name_what_to_do(tmp_path):
+    with pytest.raises(InputError, match="no file matches"):
+        scan([str(tmp_path / "*.parquet")])
+    with pytest.raises(InputError, match="--engine stream"):
+        scan([str(tmp_path / "x.jsonl")], fmt="openai-chat", engine="duckdb")
