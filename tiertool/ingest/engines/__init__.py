@@ -60,4 +60,9 @@ def open_reader(engine: str, paths: Sequence[str | Path], fmt: str | None, group
                                                                                       sampler.size, answered)
                  for p in files.expand(names)]
         return EngineReader(parts, fmt, group_by, tally, sampler)
+    if engine == "postgres":
+        from .postgres import SpendLogs
+
+        return EngineReader([SpendLogs(names[0], group_by, sampler.seed, sampler.size, answered, since, until)], fmt,
+                            group_by, tally, sampler)
     raise InputError(f"--engine {engine} is not available here")
