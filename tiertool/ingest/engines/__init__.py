@@ -65,4 +65,8 @@ def open_reader(engine: str, paths: Sequence[str | Path], fmt: str | None, group
 
         return EngineReader([SpendLogs(names[0], group_by, sampler.seed, sampler.size, answered, since, until)], fmt,
                             group_by, tally, sampler)
-    raise InputError(f"--engine {engine} is not available here")
+    from .spark import SparkInput, session
+
+    spark = session()
+    return EngineReader([SparkInput(spark, name, group_by, sampler.seed, sampler.size, answered) for name in names], fmt,
+                        group_by, tally, sampler)

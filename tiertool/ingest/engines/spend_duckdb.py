@@ -123,13 +123,13 @@ WITH a AS (
     list_filter(list_transform(tags, lambda x: regexp_replace(regexp_replace(
         regexp_extract(x, {sql_str(TASK_TAG)}, 1), {sql_str('^' + strip)}, ''), {sql_str(strip + '$')}, '')),
       lambda x: x <> '')[1] AS tag_task,
-    t_msgs = 'ARRAY' AND len(msgs) > 0 AND NOT coalesce(list_bool_or(list_transform(msgs,
+    coalesce(t_msgs = 'ARRAY', false) AND len(msgs) > 0 AND NOT coalesce(list_bool_or(list_transform(msgs,
       lambda e: json_type(e, '$.content') = 'VARCHAR' AND e->>'$.content' = 'redacted-by-litellm')), false) AS has_msgs,
     coalesce(nullif(r.status->>'$', ''), 'success') AS status
   FROM a
 ), c AS (
   SELECT *,
-    NOT odd AND r IS NOT NULL AND t_id = 'VARCHAR' AND t_model = 'VARCHAR' AND r.model->>'$' <> ''
+    coalesce(NOT odd AND r IS NOT NULL AND t_id = 'VARCHAR' AND t_model = 'VARCHAR' AND r.model->>'$' <> ''
     AND t_spend IN {NUMBER} AND isfinite(try_cast(r.spend AS DOUBLE)) AND (r.startTime IS NOT NULL OR r.call_type IS NOT NULL)
     AND (t_status IS NULL OR t_status IN ('NULL', 'VARCHAR')) AND {pt_ok} AND {ct_ok}
     AND (r.startTime IS NULL OR json_type(r.startTime) = 'NULL' OR s_start = '' OR ts IS NOT NULL)
@@ -144,7 +144,7 @@ WITH a AS (
          OR (t_msgs = 'ARRAY' AND coalesce(list_bool_and(list_transform(msgs,
              lambda e: json_type(e) = 'OBJECT' AND json_exists(e, '$.role'))), true)))
     AND NOT (json_type(rx[1]) = 'OBJECT' AND rx[2] IS NOT NULL AND json_type(rx[2]) NOT IN ('NULL', 'OBJECT'))
-    AND {gb_ok} AS ok,
+    AND {gb_ok}, false) AS ok,
     CASE WHEN json_type(rx[1]) = 'OBJECT'
          THEN json_type(rx[2]) = 'OBJECT' AND rx[3] IS NOT NULL AND json_type(rx[3]) <> 'NULL'
          ELSE t_resp = 'VARCHAR' AND r.response->>'$' <> '' END AS answered
