@@ -90,3 +90,16 @@ def same_cost(a: Any, b: Any) -> bool:
     """Logged cost per volume group, to 1e-9: an engine sums the same numbers in another order."""
     return a.volume.keys() == b.volume.keys() and all(math.isclose(a.volume[k].logged_cost, b.volume[k].logged_cost, rel_tol=1e-9, abs_tol=1e-12)
                for k in a.volume)
+
+
+def audit_decisions(logs: list[str], folder: Path, **options: Any) -> tuple[Any, ...]:
+    """Audit the logs (with the loopback tiers in ./tiertool.yaml) and return what was decided and on what."""
+    import tiertool
+
+    config = tiertool.load_config("tiertool.yaml")
+    tiertool.run_audit(logs, config, folder, **options)
+    audit = tiertool.load_audit(folder)
+    rec = tiertool.recommend(audit)
+    results = sorted((r.request_id, r.tier, r.passed) for r in audit.results)
+    return (tuple((d.task, d.requests, d.sampled, d.tier, d.pass_rate) for d in rec.decisions),
+            round(rec.savings.saved_fraction, 9), results)

@@ -14,7 +14,7 @@ from tiertool.ingest import scan
 
 @pytest.fixture(scope="module")
 def log(tmp_path_factory):
-    return write_log(tmp_path_factory.mktemp("spark") / "spend.jsonl", spend_rows(300), odd_lines())
+    return write_log(tmp_path_factory.mktemp("spark") / "spend.jsonl", spend_rows(150), odd_lines())
 
 
 def test_spark_gives_the_streaming_readers_traffic(spark, log, tmp_path):
@@ -39,3 +39,18 @@ def test_spark_gives_the_streaming_readers_traffic(spark, log, tmp_path):
     path = str(tmp_path / "spend.parquet")
     assert traffic_facts(scan([path], sample=5, seed=4, engine="spark"), sources=False) == \
         traffic_facts(scan([path], sample=5, seed=4, engine="duckdb"), sources=False)
+
+
+def test_an_audit_through_spark_decides_what_the_file_decides(spark, tmp_path, synth, server_factory, env_key,
+                                                              monkeypatch):
+    from tests.conftest import small_answerer, write_config, write_jsonl
+    from tests.enginekit import audit_decisions
+
+    rows, small = synth(600, seed=11)
+    log = write_jsonl(tmp_path / "spend.jsonl", rows)
+    server = server_factory(small_answerer(small))
+    write_config(tmp_path / "tiertool.yaml", server.api_base)
+    monkeypatch.chdir(tmp_path)
+    from_spark = audit_decisions([str(log)], tmp_path / "spark", engine="spark")
+    assert from_spark == audit_decisions([str(log)], tmp_path / "file")
+    assert any(tier == "small" for _, _, _, tier, _ in from_spark[0])

@@ -25,6 +25,12 @@ AuditDir = typer.Option(Path(AUDIT_DIR), "--audit", help="Audit folder written b
 MapOpt = typer.Option(None, "--map", help="Columns of a CSV / plain JSONL log: prompt=COL,model=COL[,response=COL,"
                       "task=COL,system=COL,id=COL,time=COL,input_tokens=COL,output_tokens=COL,cost=COL,expected=COL]")
 StrictOpt = typer.Option(False, "--strict", help="Exit 2 if any log line is skipped.")
+LogsArg = typer.Argument(..., help="Request log file(s) in any supported format (see `tiertool inspect`), a glob "
+                         "('logs/*.parquet'), s3:// or gs:// files, or a postgresql:// URL of LiteLLM's database.")
+EngineOpt = typer.Option(None, "--engine", help="Where to read: auto (default), stream, duckdb, postgres, spark. "
+                         "auto streams plain files and uses DuckDB for Parquet, globs and object storage.")
+SinceOpt = typer.Option(None, "--since", help="Database rows from this start time on (ISO date or time, UTC).")
+UntilOpt = typer.Option(None, "--until", help="Database rows before this start time (ISO date or time, UTC).")
 
 
 def _err(msg: str) -> None:
@@ -42,7 +48,7 @@ def _run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 @app.command()
 def audit(
-    logs: list[Path] = typer.Argument(..., help="Request log file(s), any supported format (see `tiertool inspect`)."),
+    logs: list[str] = LogsArg,
     config: Path | None = typer.Option(None, "--config", "-c", help=f"Config file [default: ./{CONFIG_FILE}]"),
     out: Path = typer.Option(Path(AUDIT_DIR), "--out", "-o", help="Audit folder to write."),
     seed: int = typer.Option(0, help="Sampling seed: the same seed samples the same requests."),
@@ -62,6 +68,9 @@ def audit(
                                         "case could pass it is not sent."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (calls, tokens, USD per tier) and stop."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before sending."),
+    engine: str | None = EngineOpt,
+    since: str | None = SinceOpt,
+    until: str | None = UntilOpt,
 ) -> None:
     """Read LOGS, sample each task type, replay the sample on cheaper tiers, score it, store the evidence."""
     from . import PlanDeclined, load_config, make_progress, run_audit
@@ -78,7 +87,7 @@ def audit(
         try:
             return run_audit(logs, cfg, out, seed=seed, offline=offline, fmt=fmt, group_by=group_by,
                              labels=labels, log=say, mapping=mapping, strict=strict,
-                             replay_options=options)
+                             replay_options=options, engine=engine, since=since, until=until)
         except PlanDeclined:
             return None
 
@@ -123,12 +132,15 @@ def _interactive() -> bool:
 
 @app.command()
 def inspect(
-    logs: list[Path] = typer.Argument(..., help="Request log file(s), any supported format (detected)."),
+    logs: list[str] = LogsArg,
     fmt: str | None = typer.Option(None, "--format", help="Force the log format instead of detecting it."),
     group_by: str | None = typer.Option(None, "--group-by", help="Dotted path of the task key, e.g. metadata.task"),
     mapping: str | None = MapOpt,
     strict: bool = StrictOpt,
     as_json: bool = typer.Option(False, "--json", help="One JSON object instead of text."),
+    engine: str | None = EngineOpt,
+    since: str | None = SinceOpt,
+    until: str | None = UntilOpt,
 ) -> None:
     """Show what the logs hold: formats, records, skipped lines and why, task types, tokens, spend, models."""
     import json
@@ -136,7 +148,7 @@ def inspect(
     from . import inspect as inspect_logs
     from . import render_inspection
 
-    s = _run(inspect_logs, logs, fmt, group_by, mapping)
+    s = _run(inspect_logs, logs, fmt, group_by, mapping, engine=engine, since=since, until=until)
     typer.echo(json.dumps(s, indent=1) if as_json else render_inspection(s), nl=as_json)
     if strict and s["skipped"]:
         _err(f"--strict: {s['skipped']} line(s) skipped; first: "

@@ -56,14 +56,17 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
               offline: bool = False, fmt: str | None = None, group_by: str | None = None,
               labels: str | Path | None = None, log: Callable[[str], None] = lambda _msg: None,
               mapping: str | None = None, strict: bool = False,
-              replay_options: dict[str, Any] | None = None) -> AuditSummary:
+              replay_options: dict[str, Any] | None = None, engine: str | None = None, since: str | None = None,
+              until: str | None = None) -> AuditSummary:
     """Run the audit and store its evidence in `out`; returns what happened, counts reconciled.
 
-    `replay_options` go to the Replayer (budget, approve, progress); a declined plan raises PlanDeclined.
+    `replay_options` go to the Replayer (budget, approve, progress); a declined plan raises PlanDeclined;
+    `engine`, `since` and `until` say where and which logs to read (ingest.scan).
     """
     out = Path(out)
     imported = load_labels(labels) if labels else None
-    traffic = scan(logs, fmt, group_by or config.group_by, mapping, sample=config.sample.cap, seed=seed)
+    traffic = scan(logs, fmt, group_by or config.group_by, mapping, sample=config.sample.cap, seed=seed,
+                   engine=engine, since=since, until=until)
     stats = traffic.stats
     replayable = {task: t.replayable for task, t in traffic.tasks.items()}
     samples = {task: traffic.sample(task) for task, n in replayable.items() if n}

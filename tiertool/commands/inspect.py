@@ -18,9 +18,10 @@ TYPING_WORDS = {"group_by": "--group-by path", "tag": "task tag or property", "c
 
 
 def inspect(paths: Sequence[str | Path], fmt: str | None = None, group_by: str | None = None,
-            mapping: str | None = None) -> dict[str, Any]:
+            mapping: str | None = None, engine: str | None = None, since: str | None = None,
+            until: str | None = None) -> dict[str, Any]:
     """Read the logs once (ingest's one pass, as the audit reads them) and summarise them."""
-    traffic = scan(paths, fmt, group_by, mapping)
+    traffic = scan(paths, fmt, group_by, mapping, engine=engine, since=since, until=until)
     st = traffic.stats
     n = st.records or 1
     task_rows = []
