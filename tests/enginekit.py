@@ -88,8 +88,8 @@ def traffic_facts(traffic: Any, sources: bool = True) -> dict[str, Any]:
 
 def same_cost(a: Any, b: Any) -> bool:
     """Logged cost per volume group, to 1e-9: an engine sums the same numbers in another order."""
-    return a.volume.keys() == b.volume.keys() and all(math.isclose(a.volume[k].logged_cost, b.volume[k].logged_cost, rel_tol=1e-9, abs_tol=1e-12)
-               for k in a.volume)
+    return a.volume.keys() == b.volume.keys() and all(
+        math.isclose(a.volume[k].logged_cost, b.volume[k].logged_cost, rel_tol=1e-9, abs_tol=1e-12) for k in a.volume)
 
 
 def audit_decisions(logs: list[str], folder: Path, **options: Any) -> tuple[Any, ...]:

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from tests.enginekit import producer_rows, same_cost, traffic_facts, write_log
 from tests.conftest import make_sample
+from tests.enginekit import producer_rows, same_cost, traffic_facts, write_log
 from tests.kit.postgres import insert_spend_rows
 from tiertool.errors import InputError
 from tiertool.ingest import scan

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..records import Request, Skipped
-from . import llm_logs, mapped, otel_genai, sources
+from . import litellm_spend, llm_logs, mapped, otel_genai, sources, spend_light
 from .common import BadRecord
 from .formats import FORMAT_LIST, FORMAT_NAMES, FORMATS, Format
 from .tasktype import TaskTyper
@@ -58,7 +58,7 @@ class LogReader:
     """Iterate the requests of one or more log files; read `stats` (and `typer.groups`) afterwards."""
 
     def __init__(self, paths: Sequence[str | Path], fmt: str | None = None, group_by: str | None = "auto",
-                 mapping: str | dict[str, str] | None = None, infer_tasks: bool = True) -> None:
+                 mapping: str | dict[str, str] | None = None, infer_tasks: bool = True, light: bool = False) -> None:
         self.mapping = mapped.parse_map(mapping) if isinstance(mapping, str) else dict(mapping or {})
         if self.mapping and fmt in (None, mapped.NAME):
             fmt = mapped.NAME
@@ -76,6 +76,8 @@ class LogReader:
         self.group_by = group_by or "auto"
         self.stats = ReadStats()
         self.typer = TaskTyper() if infer_tasks else None
+        # spend lines read through spend_light (requests keep only the metadata keys tiertool reads): the one pass
+        self.light = light and self.group_by == "auto" and fmt in (None, litellm_spend.NAME)
 
     def _forced(self) -> Format | None:
         if self.fmt == mapped.NAME:
@@ -170,7 +172,9 @@ class LogReader:
             fmt = Format(mapped.NAME, mapped.sniff, partial(mapped.parse, mapping=self.mapping))
             yield from self._parse_units(path, sources.csv_units(path), fmt)
             return
-        yield from self._parse_units(path, sources.json_units(path), self._forced())
+        first = sources.first_line_value(path) if self.light else None
+        light = spend_light.project if isinstance(first, dict) and litellm_spend.sniff(first) else None
+        yield from self._parse_units(path, sources.json_units(path, light), self._forced())
 
     def _parse_units(self, path: Path | str, units: Iterator[sources.Unit], forced: Format | None,
                      seen: dict[str, int] | None = None) -> Iterator[Request]:
@@ -243,9 +247,9 @@ def _merge(req: Request, res: Request) -> Request:
 
 
 def read_logs(paths: Sequence[str | Path], fmt: str | None = None, group_by: str | None = "auto",
-              mapping: str | dict[str, str] | None = None, infer_tasks: bool = True) -> LogReader:
+              mapping: str | dict[str, str] | None = None, infer_tasks: bool = True, light: bool = False) -> LogReader:
     """A stream of the logs' requests; read `stats` (and `renames`) once it is consumed."""
-    return LogReader(paths, fmt, group_by, mapping, infer_tasks)
+    return LogReader(paths, fmt, group_by, mapping, infer_tasks, light)
 
 
 def find_requests(paths: Sequence[str | Path], sources: set[str], fmt: str | None = None,

@@ -22,6 +22,7 @@ except ImportError:  # pragma: no cover - orjson is a declared dependency
     loads = json.loads
 
 MAX_LINE = 64 << 20  # a longer line is skipped unread (memory stays bounded)
+BLOCK = 1 << 22  # bytes read at a time
 MAX_DOC = 256 << 20  # a single JSON document is parsed whole, so it must fit in memory
 SQLITE_MAGIC = b"SQLite format 3\x00"
 GZIP_MAGIC = b"\x1f\x8b"
@@ -65,22 +66,26 @@ def decode_error(e: Exception, line: bytes | str) -> str:
 
 
 def _lines(fh: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
-    """(line number, line) with lines over MAX_LINE consumed in chunks and given as None."""
-    n = 0
-    readline = fh.readline
+    """(line number, line without its newline), read in blocks; a line over MAX_LINE is consumed unread and given
+    as None (memory stays bounded)."""
+    n, rest, skipping = 0, b"", False
     while True:
-        line = readline(MAX_LINE + 1)
-        if not line:
+        block = fh.read(BLOCK)
+        if not block:
+            if rest or skipping:
+                yield n + 1, None if skipping else rest
             return
-        n += 1
-        if len(line) > MAX_LINE and not line.endswith(b"\n"):
-            while True:
-                rest = readline(1 << 20)
-                if not rest or rest.endswith(b"\n"):
-                    break
-            yield n, None
-            continue
-        yield n, line
+        lines = (rest + block).split(b"\n")
+        rest = lines.pop()
+        for line in lines:
+            n += 1
+            if skipping:
+                skipping = False
+                yield n, None
+            else:
+                yield n, line if len(line) <= MAX_LINE else None
+        if len(rest) > MAX_LINE:
+            rest, skipping = b"", True
 
 
 def first_line_value(path: Path) -> Any:
@@ -115,8 +120,9 @@ def _document(path: Path, first: bytes) -> Any:
         return None  # not one document either: read it line by line and report each bad line
 
 
-def json_units(path: Path) -> Iterator[Unit]:
-    """Units of a JSON-lines file or of a single JSON document (array items, or the object itself)."""
+def json_units(path: Path, project: Callable[[bytes], Any] | None = None) -> Iterator[Unit]:
+    """Units of a JSON-lines file or of a single JSON document (array items, or the object itself). `project`
+    may read a line's value more cheaply (None: read it in full)."""
     with _open(path) as fh:
         head = fh.read(4)
     if head[:2] in BOMS:
@@ -136,7 +142,8 @@ def json_units(path: Path) -> Iterator[Unit]:
         return
     with _open(path) as fh:
         for n, line in _lines(fh):
-            yield line_unit(f"{path}:{n}", n, line)
+            value = project(line) if project is not None and line is not None and n > 1 else None
+            yield (f"{path}:{n}", value, None) if value is not None else line_unit(f"{path}:{n}", n, line)
 
 
 def line_unit(source: str, n: int, line: bytes | None) -> Unit:

@@ -152,7 +152,7 @@ def scan(paths: Sequence[str | Path], fmt: str | None = None, group_by: str | No
     if kind == "stream":
         if since or until:
             raise InputError("--since/--until select rows of a database table (postgresql://...)")
-        reader = read_logs(paths, fmt, group_by, mapping)
+        reader = read_logs(paths, fmt, group_by, mapping, light=True)
     else:
         from .engines import open_reader
 

@@ -68,5 +68,5 @@ def open_reader(engine: str, paths: Sequence[str | Path], fmt: str | None, group
     from .spark import SparkInput, session
 
     spark = session()
-    return EngineReader([SparkInput(spark, name, group_by, sampler.seed, sampler.size, answered) for name in names], fmt,
-                        group_by, tally, sampler)
+    inputs = [SparkInput(spark, name, group_by, sampler.seed, sampler.size, answered) for name in names]
+    return EngineReader(inputs, fmt, group_by, tally, sampler)

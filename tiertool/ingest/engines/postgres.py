@@ -12,7 +12,6 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ...errors import InputError
@@ -62,9 +61,10 @@ def _group_by(group_by: str, columns: dict[str, str]) -> tuple[str, str]:
         node = f"jsonb_typeof({col} #> {sql_str('{' + ','.join(rest[:k]) + '}')})"
         ok.append(f"NOT ({reached} AND {node} = 'string')")  # a JSON string would be parsed again
         reached = f"{reached} AND {node} = 'object'"
-    final = f"jsonb_typeof({col} #> {sql_str('{' + ','.join(rest) + '}')})"
+    path = sql_str("{" + ",".join(rest) + "}")
+    final = f"jsonb_typeof({col} #> {path})"
     ok.append(f"NOT ({reached}) OR {final} IS NULL OR {final} IN ('null', 'string')")
-    value = f"CASE WHEN {reached} AND {final} = 'string' THEN nullif({col} #>> {sql_str('{' + ','.join(rest) + '}')}, '') END"
+    value = f"CASE WHEN {reached} AND {final} = 'string' THEN nullif({col} #>> {path}, '') END"
     return "(" + " AND ".join(f"({c})" for c in ok) + ")", value
 
 

@@ -72,7 +72,8 @@ WITH a AS (
     CASE WHEN left(m_text, 1) = '{{' THEN try_parse_json(m_text) END AS mv,
     CASE WHEN left(tag_text, 1) = '[' THEN try_variant_get(try_parse_json(tag_text), '$', 'array<variant>') END AS tags,
     CASE WHEN left(msg_text, 1) IN ('[', '{{') THEN try_parse_json(msg_text) END AS msgs_v,
-    CASE WHEN t_resp = 'STRING' AND left({_text('$.response')}, 1) IN ('[', '{{') THEN try_parse_json({_text('$.response')})
+    CASE WHEN t_resp = 'STRING' AND left({_text('$.response')}, 1) IN ('[', '{{')
+         THEN try_parse_json({_text('$.response')})
          WHEN t_resp LIKE 'OBJECT%' THEN variant_get(v, '$.response') END AS resp
   FROM a
 ), c AS (
@@ -81,8 +82,8 @@ WITH a AS (
     CASE WHEN s_end RLIKE {sql_str(ISO)} THEN try_to_timestamp(s_end) END AS te,
     try_variant_get(msgs_v, '$', 'array<variant>') AS msgs,
     CASE WHEN {meta_t} = 'STRING' THEN nullif(variant_get(mv, '$.task', 'string'), '') END AS meta_task,
-    try_element_at(filter(transform(tags, x -> CASE WHEN schema_of_variant(x) = 'STRING' THEN regexp_replace(regexp_replace(
-        regexp_extract(variant_get(x, '$', 'string'), {sql_str(TASK_TAG)}, 1), {sql_str('^' + strip)}, ''),
+    try_element_at(filter(transform(tags, x -> CASE WHEN schema_of_variant(x) = 'STRING' THEN regexp_replace(
+        regexp_replace(regexp_extract(variant_get(x, '$', 'string'), {sql_str(TASK_TAG)}, 1), {sql_str('^' + strip)}, ''),
         {sql_str(strip + '$')}, '') END), x -> x <> ''), 1) AS tag_task,
     schema_of_variant(variant_get(resp, '$.choices[0]')) AS t_c0,
     schema_of_variant(variant_get(resp, '$.choices[0].message')) AS t_msg,

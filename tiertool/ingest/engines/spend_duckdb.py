@@ -52,8 +52,8 @@ def structure(group_by: str) -> str:
 def _tok(x: str) -> tuple[str, str]:
     """(ok, value) of a token count read by common.to_int: null or a number (truncated), else the parser."""
     t = f"json_type({x})"
-    ok = (f"({x} IS NULL OR {t} = 'NULL' OR ({t} IN ('UBIGINT', 'BIGINT') AND try_cast({x}->>'$' AS BIGINT) IS NOT NULL)"
-          f" OR ({t} = 'DOUBLE' AND abs({x}::DOUBLE) < 9e18))")
+    ok = (f"({x} IS NULL OR {t} = 'NULL' OR ({t} IN ('UBIGINT', 'BIGINT') AND try_cast({x}->>'$' AS BIGINT) "
+          f"IS NOT NULL) OR ({t} = 'DOUBLE' AND abs({x}::DOUBLE) < 9e18))")
     value = (f"coalesce(CASE {t} WHEN 'DOUBLE' THEN try_cast(trunc({x}::DOUBLE) AS BIGINT) "
              f"WHEN 'NULL' THEN 0 ELSE try_cast({x}->>'$' AS BIGINT) END, 0)")
     return ok, value
@@ -72,7 +72,8 @@ def _group_by(group_by: str) -> tuple[str, str]:
     # an intermediate that is a JSON string would be parsed again by maybe_json: the parser reads that row
     inner = [f"{types}[{k}]" for k in range(1, len(parts) - 1)]
     reached = " AND ".join(f"{t} = 'OBJECT'" for t in inner) or "true"
-    ok = (f"({types} IS NULL OR NOT ({reached}) AND NOT ({' OR '.join(f'{t} = ' + sql_str('VARCHAR') for t in inner) or 'false'})"
+    string = " OR ".join(f"{t} = 'VARCHAR'" for t in inner) or "false"
+    ok = (f"({types} IS NULL OR NOT ({reached}) AND NOT ({string})"
           f" OR ({reached}) AND ({final} IS NULL OR {final} IN ('NULL', 'VARCHAR')))")
     value = (f"CASE WHEN ({reached}) AND {final} = 'VARCHAR' THEN "
              f"nullif(json_extract_string({doc}, {_path(parts[1:])}), '') END")
@@ -117,8 +118,8 @@ WITH a AS (
                                  WHEN 'OBJECT' THEN r.response::VARCHAR END,
                      ['$.choices[0]', '$.choices[0].message', '$.choices[0].message.content'])) AS rx,
     mx[2] AS usage0,
-    CASE WHEN json_type(mx[2]) = 'OBJECT' THEN json_extract(mx[2], ['$.prompt_tokens_details',
-                                                                   '$.prompt_tokens_details.cached_tokens']) END AS usage,
+    CASE WHEN json_type(mx[2]) = 'OBJECT'
+         THEN json_extract(mx[2], ['$.prompt_tokens_details', '$.prompt_tokens_details.cached_tokens']) END AS usage,
     CASE WHEN json_type(mx[1]) = 'VARCHAR' THEN nullif(mx[1]->>'$', '') END AS meta_task,
     list_filter(list_transform(tags, lambda x: regexp_replace(regexp_replace(
         regexp_extract(x, {sql_str(TASK_TAG)}, 1), {sql_str('^' + strip)}, ''), {sql_str(strip + '$')}, '')),
@@ -130,7 +131,8 @@ WITH a AS (
 ), c AS (
   SELECT *,
     coalesce(NOT odd AND r IS NOT NULL AND t_id = 'VARCHAR' AND t_model = 'VARCHAR' AND r.model->>'$' <> ''
-    AND t_spend IN {NUMBER} AND isfinite(try_cast(r.spend AS DOUBLE)) AND (r.startTime IS NOT NULL OR r.call_type IS NOT NULL)
+    AND t_spend IN {NUMBER} AND isfinite(try_cast(r.spend AS DOUBLE))
+    AND (r.startTime IS NOT NULL OR r.call_type IS NOT NULL)
     AND (t_status IS NULL OR t_status IN ('NULL', 'VARCHAR')) AND {pt_ok} AND {ct_ok}
     AND (r.startTime IS NULL OR json_type(r.startTime) = 'NULL' OR s_start = '' OR ts IS NOT NULL)
     AND (r.endTime IS NULL OR json_type(r.endTime) = 'NULL' OR s_end = '' OR te IS NOT NULL)
@@ -164,8 +166,9 @@ def query(staged_sql: str, size: int) -> str:
     """One pass over the staged rows: volume per (task, how, model, day) of the rows SQL read; per (task, model)
     the `size` smallest-key rows that may be sampled; and the numbers of the rows Python must read."""
     done = "ok AND NOT py"
-    sample = (f"CASE WHEN GROUPING(how, day) = 3 AND GROUPING(task, model) = 0 THEN min_by(struct_pack(n := n, key := key), "
-              f"struct_pack(key := key, n := n), {size}) FILTER (WHERE {done} AND eligible) END" if size else "NULL")
+    sample = (f"CASE WHEN GROUPING(how, day) = 3 AND GROUPING(task, model) = 0 THEN min_by(struct_pack(n := n, "
+              f"key := key), struct_pack(key := key, n := n), {size}) FILTER (WHERE {done} AND eligible) END"
+              if size else "NULL")
     return f"""
 WITH s AS ({staged_sql})
 SELECT GROUPING(task, how, model, day) AS level, task, how, model, day,
