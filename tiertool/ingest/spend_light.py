@@ -1,11 +1,13 @@
-"""The one pass's fast path over LiteLLM spend lines: decode only what the parser reads.
+"""The one pass's fast path over LiteLLM spend lines: build only the parts of the two bulky documents that the
+parser reads.
 
-A real spend row is ~21 KB, mostly JSON text inside JSON: `metadata` (~12 KB, the price-map entry) and
-`proxy_server_request` (~7.5 KB, the request headers twice). Decoding them into Python objects is most of the cost
-of reading a log. `project(line)` decodes the line with msgspec, keeping only the keys litellm_spend.parse reads,
-and cuts those two documents down to the keys it reads from them (msgspec skips the rest without building
-objects). The parser itself then reads the projected row, so the request is the parser's own, except that its
-`metadata` holds only those keys. A line outside these shapes returns None and is read in full as before.
+A real spend row is ~21 KB, mostly JSON text inside JSON: `metadata` (~12.7 KB, 8.9 KB of it the price-map entry)
+and `proxy_server_request` (~8.2 KB, ~6.8 KB of it the proxy's `metadata`: the key's auth object, the provider's
+response headers, routing state). Building Python objects for them is most of the cost of reading a log.
+`project(line)` decodes the line as the reader does, then those two documents with msgspec, building only the
+keys in KEEP (msgspec skips the others without making objects). The parser then reads the row as always.
+A line outside these shapes (not an object, JSON that msgspec refuses) returns None and is read in full.
+tests/test_spend_light.py checks that the parser reads every producer-written row the same both ways.
 """
 
 from __future__ import annotations
@@ -14,85 +16,58 @@ from typing import Any
 
 import msgspec
 
-from .common import DECODING_PARAMS
+from .sources import loads
+
+# What the parser (litellm_spend.parse) reads of the bulky objects: a tuple keeps those keys only; a dict keeps
+# every key and prunes the named ones further.
+KEEP: dict[str, Any] = {
+    "metadata": ("task", "usage_object", "error_information"),
+    "proxy_server_request": {"metadata": ("task", "tags", "caller_tags", "requester_metadata", "headers")},
+}
 
 UNSET: Any = msgspec.UNSET
-
-
-class _Line(msgspec.Struct):
-    """The keys litellm_spend.parse reads. It reads all but the sniffed ones with .get, so absent is None; the two
-    large documents stay raw."""
-
-    request_id: Any = UNSET  # sniff: litellm_spend.sniff asks whether these keys are there at all
-    spend: Any = UNSET
-    startTime: Any = UNSET  # noqa: N815 - LiteLLM's column names
-    call_type: Any = UNSET
-    endTime: Any = None  # noqa: N815
-    model: Any = None
-    model_group: Any = None
-    custom_llm_provider: Any = None
-    request_tags: Any = None
-    messages: Any = None
-    response: Any = None
-    prompt_tokens: Any = None
-    completion_tokens: Any = None
-    status: Any = None
-    metadata: msgspec.Raw = msgspec.Raw(b"")
-    proxy_server_request: msgspec.Raw = msgspec.Raw(b"")
-
-
-class _Metadata(msgspec.Struct):
-    task: Any = UNSET
-    usage_object: Any = UNSET
-
-
-_Params = msgspec.defstruct("_Params", [(k, Any, UNSET) for k in DECODING_PARAMS])
-_line = msgspec.json.Decoder(_Line)
-_inner = {name: msgspec.json.Decoder(kind) for name, kind in (("metadata", _Metadata),
-                                                              ("proxy_server_request", _Params))}
-_text = msgspec.json.Decoder(str)
+_fields = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _any = msgspec.json.Decoder()
-DOCUMENTS = ("metadata", "proxy_server_request")
+_struct: dict[tuple[str, ...], msgspec.json.Decoder] = {}
 
 
-def _present(struct: msgspec.Struct, skip: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {k: v for k in struct.__struct_fields__ if k not in skip and (v := getattr(struct, k)) is not UNSET}
+def _keys(keys: tuple[str, ...]) -> msgspec.json.Decoder:
+    """A decoder that builds only these keys of an object (absent ones stay absent)."""
+    if keys not in _struct:
+        kind = msgspec.defstruct("Kept", [(f"k{i}", Any, UNSET) for i in range(len(keys))],
+                                 rename={f"k{i}": key for i, key in enumerate(keys)})
+        _struct[keys] = msgspec.json.Decoder(kind)
+    return _struct[keys]
 
 
-def _document(name: str, raw: bytes) -> Any:
-    """The projected value of a JSON-document field, as maybe_json would see it; raises when unsure."""
-    if raw[:1] == b'"':
-        text = _text.decode(raw)
-        if text[:1] != "{":
-            if text[:1] == "[":
-                raise ValueError(name)
-            return text  # the parser reads a plain string (and refuses it where it needs an object)
-        raw = text.encode()
-    elif raw == b"null":
-        return None
-    elif raw[:1] != b"{":
-        raise ValueError(name)
-    return _present(_inner[name].decode(raw))
+def _pruned(raw: msgspec.Raw | bytes, keep: Any) -> Any:
+    """The value of `raw` with only `keep` built. A string holding a JSON object becomes that object, as the
+    parser's maybe_json reads it; a value that is no object is decoded in full."""
+    data = bytes(raw)
+    if data[:1] == b'"':
+        text = _any.decode(data)
+        if not (isinstance(text, str) and text[:1] == "{"):
+            return text
+        data = text.encode()
+    elif data[:1] != b"{":
+        return _any.decode(data)
+    if isinstance(keep, tuple):
+        kept = _keys(keep).decode(data)
+        return {key: v for i, key in enumerate(keep) if (v := getattr(kept, f"k{i}")) is not UNSET}
+    return {key: _pruned(value, keep[key]) if key in keep else _any.decode(value)
+            for key, value in _fields.decode(data).items()}
 
 
 def project(line: bytes) -> dict[str, Any] | None:
-    """The spend row of this line, reduced to what the parser reads; None when the line must be read in full."""
+    """The row of this line with only what the parser reads of KEEP's objects; None: read the line in full."""
     try:
-        row = _line.decode(line)
-        if row.request_id is UNSET or row.spend is UNSET or row.startTime is UNSET and row.call_type is UNSET:
-            return None  # not a spend row (litellm_spend.sniff): another format reads it
-        out = msgspec.structs.asdict(row)
-        for name in ("startTime", "call_type"):
-            if out[name] is UNSET:
-                del out[name]
-        for name in DOCUMENTS:
-            raw = bytes(out.pop(name))
-            if raw:
-                out[name] = _document(name, raw)
-        for name in ("request_tags", "messages"):  # maybe_json reads these strings: the same value, decoded faster
-            value = out[name]
-            if isinstance(value, str) and value[:1] in ("[", "{"):
-                out[name] = _any.decode(value)
-    except (msgspec.DecodeError, ValueError):
+        row = loads(line)
+        if not isinstance(row, dict):
+            return None
+        for name, keep in KEEP.items():
+            value = row.get(name)
+            if isinstance(value, str) and value[:1] == "{":  # JSON text, as LiteLLM's JSON columns are exported
+                row[name] = _pruned(value.encode(), keep)
+    except (ValueError, UnicodeEncodeError):  # msgspec.DecodeError and orjson's errors are ValueErrors
         return None
-    return out
+    return row

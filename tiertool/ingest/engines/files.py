@@ -75,7 +75,11 @@ class DuckDB:
     """One in-process DuckDB connection for a scan (UTC, so timestamps without a zone are UTC as in Python)."""
 
     def __init__(self) -> None:
-        import duckdb
+        try:
+            import duckdb
+        except ImportError:
+            raise InputError("reading Parquet, globs and object storage needs DuckDB: "
+                             "pip install 'tiertool[duckdb]'") from None
 
         self.con = duckdb.connect(config={"autoinstall_known_extensions": False})
         self.con.execute("SET TimeZone = 'UTC'")

@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ...errors import InputError
@@ -152,7 +153,7 @@ class SpendLogs:
             self.conn = psycopg.connect(url, autocommit=True)
         except psycopg.Error as e:
             raise InputError(f"{self.name}: cannot connect ({str(e).strip().splitlines()[0]})") from None
-        columns = dict(self.conn.execute(
+        columns: dict[str, str] = dict(self.conn.execute(
             "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'LiteLLM_SpendLogs'"
         ).fetchall())
         if not columns:
@@ -167,7 +168,9 @@ class SpendLogs:
                            size or 0)
 
     def chunks(self) -> Iterator[Chunk]:
-        groups, sample, python = [], {}, []
+        groups: list[tuple[Any, ...]] = []
+        sample: dict[tuple[str, str], list[tuple[Any, str]]] = {}
+        python: list[Any] = []
         for kind, task, how, model, day, *values, rid, key in self.conn.execute(self.query, self.params):
             if kind == 0:
                 groups.append((task, how, model, day, *values))
@@ -185,7 +188,7 @@ class SpendLogs:
                "WHERE request_id = ANY(%s)"
         for i in range(0, len(rows), FETCH):
             part = rows[i:i + FETCH]
-            found = dict(self.conn.execute(stmt, [part]).fetchall())
+            found: dict[str, Any] = dict(self.conn.execute(stmt, [part]).fetchall())
             for rid in part:
                 yield rid, (f"{self.name}#{rid}", found[rid], None)
 

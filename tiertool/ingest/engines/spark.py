@@ -83,8 +83,8 @@ WITH a AS (
     try_variant_get(msgs_v, '$', 'array<variant>') AS msgs,
     CASE WHEN {meta_t} = 'STRING' THEN nullif(variant_get(mv, '$.task', 'string'), '') END AS meta_task,
     try_element_at(filter(transform(tags, x -> CASE WHEN schema_of_variant(x) = 'STRING' THEN regexp_replace(
-        regexp_replace(regexp_extract(variant_get(x, '$', 'string'), {sql_str(TASK_TAG)}, 1), {sql_str('^' + strip)}, ''),
-        {sql_str(strip + '$')}, '') END), x -> x <> ''), 1) AS tag_task,
+        regexp_replace(regexp_extract(variant_get(x, '$', 'string'), {sql_str(TASK_TAG)}, 1),
+                       {sql_str('^' + strip)}, ''), {sql_str(strip + '$')}, '') END), x -> x <> ''), 1) AS tag_task,
     schema_of_variant(variant_get(resp, '$.choices[0]')) AS t_c0,
     schema_of_variant(variant_get(resp, '$.choices[0].message')) AS t_msg,
     schema_of_variant(variant_get(resp, '$.choices[0].message.content')) AS t_content
