@@ -11,7 +11,7 @@ Rows come from benchmarks/spend_rows.py (the litellm 1.110.2 proxy's own rows, v
 them whole (~21 KB a row). The Parquet file has 10 million rows of the same columns with the two bulky documents
 as spend_light.KEEP prunes them (metadata without the price-map entry, proxy_server_request without the proxy's
 own bookkeeping: ~3 KB a row), tiled from 20,000 distinct rows with unique request ids. Files are written to
---dir (default: a temporary folder, deleted afterwards) and reused when --keep finds them there.
+--dir (default: a temporary folder, deleted afterwards) and reused when found there.
 """
 
 from __future__ import annotations
@@ -122,13 +122,26 @@ def write_parquet(path: Path, rows: int, distinct: int = 20_000) -> None:
             out.write_table(part.set_column(ids, "request_id", rid), row_group_size=100_000)
 
 
-def bench_parquet(args: argparse.Namespace, folder: Path) -> None:
-    data = folder / f"spend-{args.rows}.parquet"
+def _written(args: argparse.Namespace, data: Path) -> Path:
+    """The data file, written by a subprocess (a child forked from a big parent would report its peak memory)."""
     if not data.exists():
-        t = time.perf_counter()
-        write_parquet(data, args.rows)
-        print(f"wrote {args.rows:,} rows as Parquet ({data.stat().st_size / 2**20:,.0f} MiB) in "
-              f"{time.perf_counter() - t:.0f} s")
+        t, _, _ = run([sys.executable, __file__, args.what, "--rows", str(args.rows), "--write-to", str(data)])
+        print(f"wrote {args.rows:,} rows to {data.name} ({data.stat().st_size / 2**20:,.0f} MiB) in {t:.0f} s")
+    return data
+
+
+def _write(what: str, rows: int, path: Path) -> None:
+    if what == "parquet":
+        write_parquet(path, rows)
+        return
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.spend_rows import write_jsonl
+
+    write_jsonl(path, rows)
+
+
+def bench_parquet(args: argparse.Namespace, folder: Path) -> None:
+    data = _written(args, folder / f"spend-{args.rows}.parquet")
     py = sys.executable
     hand = HAND_SQL.format(src="read_parquet('{src}')", size=SAMPLE)
     te, me, oe = run([py, "-c", SCAN.format(size=SAMPLE), str(data), "duckdb"])
@@ -141,15 +154,7 @@ def bench_parquet(args: argparse.Namespace, folder: Path) -> None:
 
 
 def bench_jsonl(args: argparse.Namespace, folder: Path) -> None:
-    data = folder / f"spend-{args.rows}.jsonl"
-    if not data.exists():
-        sys.path.insert(0, str(ROOT))
-        from benchmarks.spend_rows import write_jsonl
-
-        t = time.perf_counter()
-        write_jsonl(data, args.rows)
-        print(f"wrote {args.rows:,} real-shape lines ({data.stat().st_size / 2**20:,.0f} MiB) in "
-              f"{time.perf_counter() - t:.0f} s")
+    data = _written(args, folder / f"spend-{args.rows}.jsonl")
     old = folder / "baseline"
     if not old.exists():
         old.mkdir()
@@ -181,8 +186,12 @@ def main() -> None:
     ap.add_argument("--rows", type=int)
     ap.add_argument("--baseline", default="main", help="git revision whose streaming reader is the baseline")
     ap.add_argument("--dir", type=Path, help="where the data is written (and kept)")
+    ap.add_argument("--write-to", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     args.rows = args.rows or (10_000_000 if args.what == "parquet" else 1_000_000)
+    if args.write_to:
+        _write(args.what, args.rows, args.write_to)
+        return
     load = os.getloadavg()[0]
     print(f"load average {load:.1f} on {os.cpu_count()} cores (timings are noisy when it is above the core count)")
     bench = bench_parquet if args.what == "parquet" else bench_jsonl

@@ -37,7 +37,8 @@ def test_producer_rows_read_alike(n: int) -> None:
 
 
 FIELD = st.sampled_from(["metadata", "proxy_server_request", "request_tags", "response", "spend", "model"])
-VALUE = st.one_of(st.none(), st.text(max_size=8), st.integers(-(2**63), 2**63 - 1), st.just("{"), st.just('{"task": 3}'),
+VALUE = st.one_of(st.none(), st.text(max_size=8), st.integers(-(2**63), 2**63 - 1), st.just("{"),
+                  st.just('{"task": 3}'),
                   st.just('{"task": "t", "usage_object": {"prompt_tokens_details": {"cached_tokens": "x"}}}'),
                   st.just('{"metadata": "{\\"caller_tags\\": [\\"task:q\\"]}"}'), st.just("[1, {}]"), st.just("{}"))
 

@@ -1,9 +1,9 @@
 """Log files through DuckDB: JSON lines, Parquet (and their globs), local or on object storage.
 
-Python splits the files into Arrow batches (JSON lines on b"\\n" exactly as the streaming reader numbers them, so
-sources and skips agree; Parquet in record batches) and DuckDB runs the spend mapping on each batch in parallel.
-Only volume groups come back, with the row numbers of the few rows Python must read; those rows, and the sampled
-ones, are read from the batch in memory, so each file is read once and memory stays flat.
+Python splits JSON-lines files into Arrow batches (on b"\\n" exactly as the streaming reader numbers lines, so
+sources and skips agree) and DuckDB runs the spend mapping on each batch in parallel; DuckDB reads a local Parquet
+file itself (a remote one arrives in record batches). Only volume groups come back, with the row numbers of the
+few rows Python must read and of the sampled ones, which are read again; memory stays flat.
 """
 
 from __future__ import annotations
@@ -198,7 +198,7 @@ def np_count(block: memoryview) -> int:
 
 
 class ParquetFile:
-    """A Parquet file fed to DuckDB in record batches; rows numbered from 1 (`file:row N`)."""
+    """A Parquet file read by DuckDB; rows numbered from 1 (`file:row N`)."""
 
     def __init__(self, path: str, db: DuckDB, group_by: str, seed: int, size: int, answered: bool) -> None:
         import pyarrow.parquet as pq
@@ -211,12 +211,20 @@ class ParquetFile:
         if missing or not {"startTime", "call_type"} & set(columns):
             raise InputError(f"{path}: not LiteLLM spend rows (no column {', '.join(sorted(missing)) or 'startTime'});"
                              f" columns are: {', '.join(columns)}")
+        # a local file is read by DuckDB itself (only the columns used, row groups in parallel); a remote one is
+        # streamed to it through pyarrow's filesystems
+        self.local = not path.startswith(REMOTE)
+        rows = (f"(SELECT *, file_row_number + 1 AS n FROM read_parquet({sql.sql_str(path)}, file_row_number = true))"
+                if self.local else "batch")
         self.query = sql.query(sql.staged(f"(SELECT n, {_struct(columns, group_by)} AS r, {_odd(columns)} AS odd "
-                                          f"FROM batch)", group_by, seed, answered), size)
+                                          f"FROM {rows})", group_by, seed, answered), size)
 
     def chunks(self) -> Iterator[Chunk]:
         import pyarrow as pa
 
+        if self.local:
+            yield Chunk(*split(self.db.run(self.query)), self._units)
+            return
         schema = self.file.schema_arrow.append(pa.field("n", pa.int64()))
 
         def batches() -> Iterator[pa.RecordBatch]:
