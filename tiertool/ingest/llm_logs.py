@@ -235,21 +235,22 @@ def _response_entry(con: sqlite3.Connection, row: dict[str, Any], tables: set[st
             "schema_json": _schema(con, row.get("schema_id")) if "schemas" in tables else None, **joined}
 
 
-CHAIN = """WITH RECURSIVE chain(hash, parent_hash, role, depth) AS (
-    SELECT hash, parent_hash, role, 0 FROM messages WHERE hash = ?
-    UNION ALL SELECT m.hash, m.parent_hash, m.role, c.depth + 1 FROM messages m JOIN chain c ON m.hash = c.parent_hash
-) SELECT hash, role FROM chain ORDER BY depth DESC"""
-
-
 def _chain(con: sqlite3.Connection, tip: Any) -> list[dict[str, Any]]:
-    """The messages from the root to `tip`, each with its parts in order."""
-    if not tip:
-        return []
-    chain = _rows(con, CHAIN, tip)
-    for msg in chain:
-        msg["parts"] = _rows(con, "SELECT id, type, text, payload FROM parts WHERE message_hash = ? ORDER BY position",
-                             msg["hash"])
-    return chain
+    """The messages from the root to `tip` (walking `parent_hash`), each with its parts in order."""
+    chain: list[dict[str, Any]] = []
+    seen = set()
+    while tip:
+        if tip in seen:
+            raise BadRecord(f"the message chain loops at {tip}")
+        seen.add(tip)
+        row = con.execute("SELECT parent_hash, role FROM messages WHERE hash = ?", (tip,)).fetchone()
+        if row is None:
+            raise BadRecord(f"message {tip} is not in the messages table")
+        chain.append({"hash": tip, "role": row[1],
+                      "parts": _rows(con, "SELECT id, type, text, payload FROM parts WHERE message_hash = ? "
+                                          "ORDER BY position", tip)})
+        tip = row[0]
+    return chain[::-1]
 
 
 def _attachment(con: sqlite3.Connection, part: dict[str, Any]) -> dict[str, Any] | None:
@@ -303,7 +304,9 @@ def _turn_entry(con: sqlite3.Connection, row: dict[str, Any], legacy: bool) -> d
     """A `turns` row in `llm logs --json`'s shape, with the messages sent (`prompt_json`) rebuilt from the store."""
     chain = _chain(con, row.get("tip_message_hash"))
     hashes = [m["hash"] for m in chain]
-    cut = hashes.index(row["parent_message_hash"]) + 1 if row.get("parent_message_hash") in hashes else 0
+    if row.get("parent_message_hash") not in hashes:
+        raise BadRecord("its parent_message_hash is not on the chain to its tip_message_hash")
+    cut = hashes.index(row["parent_message_hash"]) + 1
     sent, why = _chat_messages(con, chain[:cut])
     answer, _ = _chat_messages(con, chain[cut:])
     text = "".join(str(m.get("content") or "") for m in answer if isinstance(m.get("content"), str)) or ""
@@ -327,7 +330,7 @@ def _turn_entry(con: sqlite3.Connection, row: dict[str, Any], legacy: bool) -> d
             "_unreplayable": why}
 
 
-def db_units(path: Path) -> Iterator[tuple[str, dict[str, Any], None]]:
+def db_units(path: Path) -> Iterator[tuple[str, dict[str, Any] | None, str | None]]:
     """(source, entry, None) for each call in llm's logs.db: `responses` rows, then `turns` rows (llm >= 0.32),
     each joined to what `llm logs --json` shows with it. Streamed row by row."""
     try:
@@ -340,13 +343,26 @@ def db_units(path: Path) -> Iterator[tuple[str, dict[str, Any], None]]:
         raise InputError(f"{path}: SQLite file without llm's `responses` or `turns` table (tables: "
                          f"{', '.join(sorted(tables)) or 'none'}); expected llm's logs.db")
     with closing(con):
-        legacy = "responses" in tables and bool(con.execute("SELECT 1 FROM responses LIMIT 1").fetchone())
-        if "responses" in tables:
-            for row in _each(con, "SELECT rowid AS _rowid, * FROM responses ORDER BY rowid"):
-                yield f"{path}:responses row {row.pop('_rowid')}", _response_entry(con, row, tables), None
-        if "turns" in tables:
-            for row in _each(con, "SELECT rowid AS _rowid, * FROM turns ORDER BY rowid"):
-                yield f"{path}:turns row {row.pop('_rowid')}", _turn_entry(con, row, legacy), None
+        try:
+            yield from _db_entries(path, con, tables)
+        except sqlite3.DatabaseError as e:
+            raise InputError(f"{path}: damaged llm logs.db ({e})") from None
+
+
+def _db_entries(path: Path, con: sqlite3.Connection, tables: set[str]
+                ) -> Iterator[tuple[str, dict[str, Any] | None, str | None]]:
+    legacy = "responses" in tables and bool(con.execute("SELECT 1 FROM responses LIMIT 1").fetchone())
+    for table in ("responses", "turns"):
+        if table not in tables:
+            continue
+        for row in _each(con, f"SELECT rowid AS _rowid, * FROM {table} ORDER BY rowid"):
+            source = f"{path}:{table} row {row.pop('_rowid')}"
+            try:
+                entry = _response_entry(con, row, tables) if table == "responses" else _turn_entry(con, row, legacy)
+            except (BadRecord, sqlite3.Error, ValueError, TypeError, KeyError) as e:
+                yield source, None, f"llm {table} row that cannot be joined to its parts ({e})"
+                continue
+            yield source, entry, None
 
 
 def parse(obj: dict[str, Any], source: str, group_by: str) -> Request:

@@ -26,7 +26,8 @@ from .common import (
 
 NAME = "mapped"
 KEYS = ("prompt", "response", "model", "task", "system", "id", "time", "input_tokens", "output_tokens", "cost",
-        "expected", "tags")
+        "expected", "tags", "status")
+OK = ("", "success", "succeeded", "ok", "200", "completed", "true")  # status values of a call that answered
 REQUIRED = ("prompt", "model")
 
 
@@ -93,6 +94,7 @@ def parse(obj: dict[str, Any], source: str, group_by: str, mapping: dict[str, st
         input_tokens=to_int(get("input_tokens"), "input_tokens"),
         output_tokens=to_int(get("output_tokens"), "output_tokens"),
         cost=cost, cost_source="logged" if cost is not None else None, time=to_time(get("time")), tags=tags,
+        status="success" if str(get("status") or "").strip().lower() in OK else str(get("status")),
         expected=None if get("expected") in (None, "") else str(get("expected")),
     )
 
