@@ -10,6 +10,7 @@ second run's peak memory against the first's shows whether reading stays flat as
 
     .venv/bin/python benchmarks/bench_ingest.py            # 1,000,000 lines; real shape 20,000 and 80,000
     .venv/bin/python benchmarks/bench_ingest.py --lines 100000 --real-lines 5000
+    .venv/bin/python benchmarks/bench_ingest.py --lines 0     # the real-shape runs only
 
 The logs are written to a temporary folder and deleted afterwards. In the synthetic log a third of the rows
 stored their prompts (`store_prompts_in_spend_logs`), three quarters carry a `task:` tag, the rest are typed by
@@ -116,30 +117,36 @@ def run(cmd: list[str]) -> tuple[float, float, bytes]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--lines", type=int, default=1_000_000, help="synthetic rows (0: only the real-shape runs)")
     ap.add_argument("--real-lines", type=int, default=20_000, help="real-shape rows in the first real-shape run")
     args = ap.parse_args()
     tiertool = str(Path(sys.executable).with_name("tiertool"))
+    if args.lines:
+        synthetic(tiertool, args.lines)
+    real(tiertool, args.real_lines)
+
+
+def synthetic(tiertool: str, lines: int) -> None:
+    """The synthetic spend log: `tiertool inspect` against pandas.read_json on the same file."""
     pandas_code = ("import sys, pandas; df = pandas.read_json(sys.argv[1], lines=True); "
                    "print(len(df), df['spend'].sum())")
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "spend.jsonl"
         t = time.perf_counter()
-        write_log(log, args.lines)
+        write_log(log, lines)
         size = log.stat().st_size
-        print(f"generated {args.lines:,} lines ({size / 2**20:,.0f} MiB) in {time.perf_counter() - t:.1f} s")
+        print(f"generated {lines:,} lines ({size / 2**20:,.0f} MiB) in {time.perf_counter() - t:.1f} s")
         tt, tm, out = run([tiertool, "inspect", str(log), "--json"])
         summary = json.loads(out)
-        assert summary["records"] == args.lines, summary["records"]
+        assert summary["records"] == lines, summary["records"]
         pt, pm, out = run([sys.executable, "-c", pandas_code, str(log)])
-        assert int(out.split()[0]) == args.lines
+        assert int(out.split()[0]) == lines
     print(f"tiertool inspect          : {tt:7.1f} s  peak {tm:7.0f} MiB  "
           f"({summary['records']:,} records, {len(summary['tasks'])} task types)")
     print(f"pandas.read_json(lines=True): {pt:7.1f} s  peak {pm:7.0f} MiB")
     print(f"ratio tiertool/pandas     : time {tt / pt:.2f}x  memory {tm / pm:.2f}x")
     print(f"targets: time <= pandas: {'met' if tt <= pt else 'NOT met'}; "
           f"peak < 1 GB: {'met' if tm < 1024 else 'NOT met'}")
-    real(tiertool, args.real_lines)
 
 
 def real(tiertool: str, n: int) -> None:

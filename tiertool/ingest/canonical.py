@@ -61,8 +61,7 @@ def chat_reply(message: Any, finish_reason: Any = None) -> Reply:
     calls = message.get("tool_calls") or ()
     if not isinstance(calls, list):
         calls = ()
-    tool_calls = tuple(tool_call(c.get("id"), (c.get("function") or {}).get("name"),
-                                 (c.get("function") or {}).get("arguments"))
+    tool_calls = tuple(tool_call(c.get("id"), c["function"].get("name"), c["function"].get("arguments"))
                        for c in calls if isinstance(c, dict) and isinstance(c.get("function"), dict))
     text = content_text(message.get("content"))
     return Reply(text or None if tool_calls else text, tool_calls, finish_reason)
@@ -96,8 +95,8 @@ def _anthropic_part(block: dict[str, Any]) -> Message | str:
     if kind == "document" and url:
         return {"type": "file", "file": {"file_data": url}, **extra}
     if kind in ("image", "document"):
-        return f"an {kind} block given by {(block.get('source') or {}).get('type', '?')} reference"
-    return f"a {kind!r} content block"
+        return f"an {kind} block given by {_dict(block.get('source')).get('type', '?')} reference, not in the log"
+    return f"a {kind!r} content block that chat completions cannot carry"
 
 
 def _blocks(content: Any) -> list[dict[str, Any]]:
@@ -137,7 +136,7 @@ def _anthropic_message(msg: dict[str, Any], why: list[str]) -> list[Message]:
         else:
             part = _anthropic_part(block)
             if isinstance(part, str):
-                why.append(part + " that the log does not hold")
+                why.append(part)
             else:
                 parts.append(part)
     if parts or calls or thinking:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import datetime, timezone
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from ..records import Message
 from ..records import content_text as content_text  # re-exported for the format modules
 from .canonical import Reply, anthropic_reply, chat_reply, from_anthropic, responses_reply
+from .sources import loads
 
 TASK_TAG_PREFIXES = ("task:", "taskName:", "feature:")
 # Chat completion parameters a faithful replay sends as logged: decoding, output shape, tools, reasoning.
@@ -39,7 +39,7 @@ def maybe_json(value: Any) -> Any:
     """Spend-log exports keep nested objects as JSON strings; accept either."""
     if isinstance(value, str) and value[:1] in "[{":
         try:
-            return json.loads(value)
+            return loads(value)
         except ValueError:
             return value
     return value
@@ -200,6 +200,23 @@ def as_tags(value: Any, name: str) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise BadRecord(f"'{name}' must be a list of strings, got {type(value).__name__}")
     return tuple(str(t) for t in value)
+
+
+CHAT_USAGE = ("prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details")
+RESPONSES_USAGE = ("input_tokens", "output_tokens", "input_tokens_details", "output_tokens_details")
+
+
+def usage_fields(usage: Any, names: tuple[str, str, str, str] = CHAT_USAGE) -> dict[str, Any]:
+    """An OpenAI usage object (chat's or the Responses API's key `names`) as Request's token fields: input
+    includes cached and cache-write tokens, output includes reasoning tokens, as OpenAI counts them."""
+    inp, out, inp_details, out_details = names
+    usage = as_dict(usage, "usage")
+    details, more = as_dict(usage.get(inp_details), inp_details), as_dict(usage.get(out_details), out_details)
+    return {"input_tokens": to_int(usage.get(inp), f"usage.{inp}"),
+            "output_tokens": to_int(usage.get(out), f"usage.{out}"),
+            "cached_tokens": to_int(details.get("cached_tokens"), "cached_tokens"),
+            "cache_write_tokens": to_int(details.get("cache_write_tokens"), "cache_write_tokens"),
+            "reasoning_tokens": to_int(more.get("reasoning_tokens"), "reasoning_tokens")}
 
 
 def as_dict(value: Any, name: str) -> dict[str, Any]:

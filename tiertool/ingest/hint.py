@@ -16,6 +16,7 @@ GUESSES = {
     "response": ("response", "output", "answer", "completion", "reply", "generation", "result"),
 }
 SHOWN = 12
+EMPTY = {"logs.db row": "llm's logs.db with no call logged", "CSV row": "a CSV header and no rows"}
 
 
 def _guess(fields: Sequence[str], names: Sequence[str], taken: set[str]) -> str | None:
@@ -57,7 +58,7 @@ def nearest(fields: Sequence[str]) -> tuple[str, tuple[str, ...]] | None:
 def nothing_read(path: str, lines: int, fields: Sequence[str], reasons: Counter[str], kind: str = "") -> str:
     """The one-line error for a file that gave no record."""
     if not lines:
-        return f"{path}: nothing to read ({kind or 'empty file'})"
+        return f"{path}: nothing to read ({EMPTY.get(kind, 'empty file')})"
     top = "; ".join(f"{n:,} x {r}" for r, n in reasons.most_common(2))
     msg = f"{path}: no record could be read from {lines:,} {kind or 'line'}(s) ({top})"
     if fields:

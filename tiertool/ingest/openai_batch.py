@@ -11,6 +11,8 @@ from typing import Any
 from ..records import Request
 from .canonical import Chat, from_responses
 from .common import (
+    CHAT_USAGE,
+    RESPONSES_USAGE,
     BadRecord,
     NotARequest,
     as_dict,
@@ -20,11 +22,11 @@ from .common import (
     response_reply,
     task_from,
     to_time,
+    usage_fields,
 )
-from .openai_chat import chat_usage
-from .openai_responses import response_usage
 
 INPUT, OUTPUT = "openai-batch-input", "openai-batch-output"
+ANSWERED = ("completed", "incomplete")  # a Response cut short (max_output_tokens) still answered
 CHAT_URLS, RESPONSES_URLS = ("/v1/chat/completions", "/chat/completions"), ("/v1/responses", "/responses")
 
 
@@ -68,18 +70,20 @@ def parse_output(obj: dict[str, Any], source: str, group_by: str) -> Request:
     body = as_dict(response.get("body"), "response.body")
     code = response.get("status_code")
     is_response = body.get("object") == "response"
-    ok = not error and bool(body) and code in (None, 200) and body.get("status", "completed") == "completed"
+    ok = not error and bool(body) and code in (None, 200) and body.get("status", "completed") in ANSWERED
     reply = response_reply(body)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         if ok:
             raise BadRecord("'response.body.model' must be a non-empty string")
         model = "unknown"
-    tokens = response_usage(body.get("usage")) if is_response else chat_usage(body.get("usage"))
+    tokens = usage_fields(body.get("usage"), RESPONSES_USAGE if is_response else CHAT_USAGE)
     task, how = task_from((), {}, obj, group_by)
     return Request(
         id=str(obj["custom_id"]), source=source, model=model, output=reply.text,
-        output_tool_calls=reply.tool_calls, finish_reason=reply.finish_reason, task=task, task_source=how,
+        output_tool_calls=reply.tool_calls, task=task, task_source=how,
+        finish_reason=as_dict(body.get("incomplete_details"), "incomplete_details").get("reason")
+        or reply.finish_reason,
         time=to_time(body.get("created_at") if is_response else body.get("created")),
         status="success" if ok else "error", is_batch=True, provider="openai", **tokens,
     )

@@ -18,8 +18,8 @@ from .common import (
     params_of,
     response_reply,
     task_from,
-    to_int,
     to_time,
+    usage_fields,
 )
 
 NAME, MESSAGES, COMPLETION = "openai-chat", "chat-jsonl", "openai-chat-completion"
@@ -37,17 +37,6 @@ def sniff_messages(obj: dict[str, Any]) -> bool:
 
 def sniff_completion(obj: dict[str, Any]) -> bool:
     return obj.get("object") == "chat.completion" and isinstance(obj.get("choices"), list) and "messages" not in obj
-
-
-def chat_usage(usage: Any) -> dict[str, Any]:
-    usage = as_dict(usage, "usage")
-    details = as_dict(usage.get("prompt_tokens_details"), "usage.prompt_tokens_details")
-    out_details = as_dict(usage.get("completion_tokens_details"), "usage.completion_tokens_details")
-    return {"input_tokens": to_int(usage.get("prompt_tokens"), "usage.prompt_tokens"),
-            "output_tokens": to_int(usage.get("completion_tokens"), "usage.completion_tokens"),
-            "cached_tokens": to_int(details.get("cached_tokens"), "cached_tokens"),
-            "cache_write_tokens": to_int(details.get("cache_write_tokens"), "cache_write_tokens"),
-            "reasoning_tokens": to_int(out_details.get("reasoning_tokens"), "reasoning_tokens")}
 
 
 def _split_answer(messages: tuple[Message, ...]) -> tuple[tuple[Message, ...], Reply | None]:
@@ -83,7 +72,7 @@ def parse(obj: dict[str, Any], source: str, group_by: str) -> Request:
         finish_reason=reply.finish_reason, task=task, task_source=how,
         time=to_time(obj.get("created") or response.get("created")), tags=tags, metadata=metadata,
         expected=None if expected in (None, "") else str(expected),
-        **chat_usage(response.get("usage") or obj.get("usage")),
+        **usage_fields(response.get("usage") or obj.get("usage")),
     )
 
 
@@ -97,4 +86,4 @@ def parse_completion(obj: dict[str, Any], source: str, group_by: str) -> Request
     return Request(id=str(obj.get("id") or source), source=source, model=model, output=reply.text,
                    output_tool_calls=reply.tool_calls, finish_reason=reply.finish_reason, task=task,
                    task_source=how, time=to_time(obj.get("created")), metadata=metadata, provider="openai",
-                   unreplayable=NO_REQUEST, **chat_usage(obj.get("usage")))
+                   unreplayable=NO_REQUEST, **usage_fields(obj.get("usage")))

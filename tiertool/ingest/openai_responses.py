@@ -10,7 +10,7 @@ from typing import Any
 
 from ..records import Request
 from .canonical import from_responses
-from .common import BadRecord, as_dict, as_tags, response_reply, task_from, to_int, to_time
+from .common import RESPONSES_USAGE, BadRecord, as_dict, as_tags, response_reply, task_from, to_time, usage_fields
 
 NAME = "openai-response"
 NO_INPUT = ("a Response object does not hold its input (log the request body, or fetch it with the "
@@ -19,18 +19,6 @@ NO_INPUT = ("a Response object does not hold its input (log the request body, or
 
 def sniff(obj: dict[str, Any]) -> bool:
     return obj.get("object") == "response" and isinstance(obj.get("output"), list)
-
-
-def response_usage(usage: Any) -> dict[str, Any]:
-    """A Responses API `usage` in Request's token fields (input includes cached, output reasoning tokens)."""
-    usage = as_dict(usage, "usage")
-    details = as_dict(usage.get("input_tokens_details"), "usage.input_tokens_details")
-    out_details = as_dict(usage.get("output_tokens_details"), "usage.output_tokens_details")
-    return {"input_tokens": to_int(usage.get("input_tokens"), "usage.input_tokens"),
-            "output_tokens": to_int(usage.get("output_tokens"), "usage.output_tokens"),
-            "cached_tokens": to_int(details.get("cached_tokens"), "cached_tokens"),
-            "cache_write_tokens": to_int(details.get("cache_write_tokens"), "cache_write_tokens"),
-            "reasoning_tokens": to_int(out_details.get("reasoning_tokens"), "reasoning_tokens")}
 
 
 def parse(obj: dict[str, Any], source: str, group_by: str) -> Request:
@@ -49,5 +37,6 @@ def parse(obj: dict[str, Any], source: str, group_by: str) -> Request:
         params=settings.params, unreplayable=settings.unreplayable or NO_INPUT, output=reply.text,
         output_tool_calls=reply.tool_calls, finish_reason=incomplete or reply.finish_reason, task=task,
         task_source=how, time=to_time(obj.get("created_at")), tags=tags, metadata=metadata, provider="openai",
-        status="success" if status == "completed" else status, **response_usage(obj.get("usage")),
+        status="success" if status in ("completed", "incomplete") else status,
+        **usage_fields(obj.get("usage"), RESPONSES_USAGE),
     )

@@ -199,13 +199,13 @@ class LogReader:
         what = sources.kind(path)
         tally = self._files.setdefault(str(path), _FileRead())
         if what == "empty":
-            tally.kind = "empty file"
             return
         if what == "binary":
+            reason = "binary file, not text (expected JSON lines, CSV or llm's logs.db)"
             stats.lines += 1
-            tally.lines, tally.kind = 1, "binary file"
-            stats.skip(f"{path}:1", "binary file, not text (expected JSON lines, CSV or llm's logs.db)")
-            tally.reasons["binary file, not text (expected JSON lines, CSV or llm's logs.db)"] += 1
+            tally.lines = 1
+            stats.skip(f"{path}:1", reason)
+            tally.reasons[reason] += 1
             return
         if what == "sqlite":
             if self.fmt not in (None, llm_logs.NAME):
