@@ -6,7 +6,7 @@ Then the same on real-shape spend logs: rows shaped like the LiteLLM 1.110.2 pro
 (tests/fixtures/producers/litellm_spend_logs.jsonl, ~24 KB a row: the prompt inside the
 `proxy_server_request` JSON text, a 9 KB `metadata`), at `--real-lines` and at four times that, so that the
 second run's peak memory against the first's shows whether reading stays flat as the log grows (target: under
-1.25x for 4x the rows).
+1.25x for 4x the rows); pandas.read_json on the first is the baseline, in the same run.
 
     .venv/bin/python benchmarks/bench_ingest.py            # 1,000,000 lines; real shape 20,000 and 80,000
     .venv/bin/python benchmarks/bench_ingest.py --lines 100000 --real-lines 5000
@@ -100,6 +100,10 @@ def write_real_log(path: Path, n: int, seed: int = 0) -> None:
             fh.write(json.dumps(row) + "\n")
 
 
+PANDAS = ("import sys, pandas; df = pandas.read_json(sys.argv[1], lines=True); "
+          "print(len(df), df['spend'].sum())")
+
+
 def run(cmd: list[str]) -> tuple[float, float, bytes]:
     """(seconds, peak RSS in MiB, stdout) of a command run alone; the child is reaped here so its rusage is its own."""
     t = time.perf_counter()
@@ -128,8 +132,6 @@ def main() -> None:
 
 def synthetic(tiertool: str, lines: int) -> None:
     """The synthetic spend log: `tiertool inspect` against pandas.read_json on the same file."""
-    pandas_code = ("import sys, pandas; df = pandas.read_json(sys.argv[1], lines=True); "
-                   "print(len(df), df['spend'].sum())")
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "spend.jsonl"
         t = time.perf_counter()
@@ -139,7 +141,7 @@ def synthetic(tiertool: str, lines: int) -> None:
         tt, tm, out = run([tiertool, "inspect", str(log), "--json"])
         summary = json.loads(out)
         assert summary["records"] == lines, summary["records"]
-        pt, pm, out = run([sys.executable, "-c", pandas_code, str(log)])
+        pt, pm, out = run([sys.executable, "-c", PANDAS, str(log)])
         assert int(out.split()[0]) == lines
     print(f"tiertool inspect          : {tt:7.1f} s  peak {tm:7.0f} MiB  "
           f"({summary['records']:,} records, {len(summary['tasks'])} task types)")
@@ -150,20 +152,28 @@ def synthetic(tiertool: str, lines: int) -> None:
 
 
 def real(tiertool: str, n: int) -> None:
-    """Real-shape spend logs of n and 4n rows: time, throughput and peak memory of `tiertool inspect`."""
-    peaks = []
+    """Real-shape spend logs of n and 4n rows: time, throughput and peak memory of `tiertool inspect`, and
+    pandas.read_json on the n-row log as the baseline."""
+    peaks, times = [], []
+    pt = pm = 0.0
     for rows in (n, 4 * n):
         with tempfile.TemporaryDirectory() as tmp:
             log = Path(tmp) / "spend_real.jsonl"
             write_real_log(log, rows)
             size = log.stat().st_size / 2**20
             tt, tm, out = run([tiertool, "inspect", str(log), "--json"])
+            if rows == n:  # the baseline on the same file, in the same run
+                pt, pm, pout = run([sys.executable, "-c", PANDAS, str(log)])
+                assert int(pout.split()[0]) == rows
         summary = json.loads(out)
         assert summary["records"] == rows and summary["replayable"] == sum(
             i % 20 < 18 for i in range(rows)), summary["replayable"]  # the fixture's two failures are not
         peaks.append(tm)
+        times.append(tt)
         print(f"real-shape spend log {rows:>9,} rows ({size:,.0f} MiB): {tt:6.1f} s  {rows / tt:8,.0f} rows/s  "
               f"{size / tt:5.1f} MiB/s  peak {tm:5.0f} MiB  ({len(summary['tasks'])} task types)")
+    print(f"pandas.read_json(lines=True) on the {n:,}-row log: {pt:6.1f} s  peak {pm:5.0f} MiB; ratio "
+          f"tiertool/pandas: time {times[0] / pt:.2f}x  memory {peaks[0] / pm:.3f}x")
     print(f"ratio peak memory 4x rows / 1x rows: {peaks[1] / peaks[0]:.2f}x "
           f"(target < 1.25x: {'met' if peaks[1] / peaks[0] < 1.25 else 'NOT met'})")
 

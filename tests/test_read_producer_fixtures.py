@@ -432,6 +432,25 @@ def test_openai_response_objects():
             assert o["previous_response_id"] in r.unreplayable
 
 
+def test_openai_incomplete_responses_are_answers_cut_short(tmp_path):
+    """A Response stopped by `max_output_tokens` (openai 3.57.0 `Response.status` "incomplete" with
+    `incomplete_details.reason`) answered: success, finish_reason the reason; a "failed" one did not. The
+    fixture rows are rewritten here, alone and as Batch output lines, since the loopback always completes."""
+    objs = lines("openai_responses.jsonl")[:3]
+    batch = lines("openai_batch_responses_output.jsonl")[:3]
+    for o in (objs[0], batch[0]["response"]["body"]):
+        o.update(status="incomplete", incomplete_details={"reason": "max_output_tokens"})
+    for o in (objs[1], batch[1]["response"]["body"]):
+        o.update(status="failed", error={"code": "server_error", "message": "boom"})
+    for name, rows, key in (("obj.jsonl", objs, "id"), ("batch.jsonl", batch, "custom_id")):
+        (tmp_path / name).write_text("".join(json.dumps(o) + "\n" for o in rows), encoding="utf-8")
+        reqs, st = read(tmp_path / name)
+        assert st.records == 3
+        cut, failed, done = (reqs[o[key]] for o in rows)
+        assert (cut.status, cut.finish_reason) == ("success", "max_output_tokens")
+        assert failed.status != "success" and done.status == "success"
+
+
 @pytest.mark.parametrize("endpoint", ["chat", "responses"])
 def test_openai_batch_files_joined(endpoint):
     inputs = lines(f"openai_batch_{endpoint}_input.jsonl")

@@ -204,6 +204,7 @@ def as_tags(value: Any, name: str) -> tuple[str, ...]:
 
 CHAT_USAGE = ("prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details")
 RESPONSES_USAGE = ("input_tokens", "output_tokens", "input_tokens_details", "output_tokens_details")
+RESPONSE_ANSWERED = ("completed", "incomplete")  # a Response cut short (max_output_tokens) still answered
 
 
 def usage_fields(usage: Any, names: tuple[str, str, str, str] = CHAT_USAGE) -> dict[str, Any]:

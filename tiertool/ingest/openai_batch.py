@@ -12,6 +12,7 @@ from ..records import Request
 from .canonical import Chat, from_responses
 from .common import (
     CHAT_USAGE,
+    RESPONSE_ANSWERED,
     RESPONSES_USAGE,
     BadRecord,
     NotARequest,
@@ -26,7 +27,6 @@ from .common import (
 )
 
 INPUT, OUTPUT = "openai-batch-input", "openai-batch-output"
-ANSWERED = ("completed", "incomplete")  # a Response cut short (max_output_tokens) still answered
 CHAT_URLS, RESPONSES_URLS = ("/v1/chat/completions", "/chat/completions"), ("/v1/responses", "/responses")
 
 
@@ -70,7 +70,7 @@ def parse_output(obj: dict[str, Any], source: str, group_by: str) -> Request:
     body = as_dict(response.get("body"), "response.body")
     code = response.get("status_code")
     is_response = body.get("object") == "response"
-    ok = not error and bool(body) and code in (None, 200) and body.get("status", "completed") in ANSWERED
+    ok = not error and bool(body) and code in (None, 200) and body.get("status", "completed") in RESPONSE_ANSWERED
     reply = response_reply(body)
     model = body.get("model")
     if not isinstance(model, str) or not model:

@@ -10,7 +10,17 @@ from typing import Any
 
 from ..records import Request
 from .canonical import from_responses
-from .common import RESPONSES_USAGE, BadRecord, as_dict, as_tags, response_reply, task_from, to_time, usage_fields
+from .common import (
+    RESPONSE_ANSWERED,
+    RESPONSES_USAGE,
+    BadRecord,
+    as_dict,
+    as_tags,
+    response_reply,
+    task_from,
+    to_time,
+    usage_fields,
+)
 
 NAME = "openai-response"
 NO_INPUT = ("a Response object does not hold its input (log the request body, or fetch it with the "
@@ -37,6 +47,6 @@ def parse(obj: dict[str, Any], source: str, group_by: str) -> Request:
         params=settings.params, unreplayable=settings.unreplayable or NO_INPUT, output=reply.text,
         output_tool_calls=reply.tool_calls, finish_reason=incomplete or reply.finish_reason, task=task,
         task_source=how, time=to_time(obj.get("created_at")), tags=tags, metadata=metadata, provider="openai",
-        status="success" if status in ("completed", "incomplete") else status,
+        status="success" if status in RESPONSE_ANSWERED else status,
         **usage_fields(obj.get("usage"), RESPONSES_USAGE),
     )
