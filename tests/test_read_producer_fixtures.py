@@ -518,6 +518,11 @@ def test_chat_format_jsonl_last_assistant_turn_is_the_answer():
         assert (r.output, req_calls(r)) == ((last.get("content"), chat_calls(last)) if answered else (None, []))
         assert r.params == {k: row[k] for k in ("tools", "parallel_tool_calls") if k in row}
     assert sum(r.output is None and not r.output_tool_calls for r in reqs.values()) == 1  # the refused one
+    # the format names no model, task, tokens or cost: each line is a prompt to replay on every tier
+    assert sum(r.replayable for r in reqs.values()) == sum(
+        any(m["role"] == "user" for m in row["messages"]) for row in rows)
+    assert Counter(r.model for r in reqs.values()) == Counter(row.get("model", "unknown") for row in rows)
+    assert all(r.task_source in UNTYPED and r.cost is None and not r.input_tokens for r in reqs.values())
 
 
 # --- Anthropic SDK ----------------------------------------------------------------------------------------------
