@@ -33,13 +33,16 @@ SAMPLE = 200
 HAND_SQL = """
 WITH r AS (
   SELECT request_id, model, spend, prompt_tokens, completion_tokens, status = 'success' AS ok,
-    coalesce(nullif(regexp_extract(list_filter(from_json(request_tags, '["VARCHAR"]'), lambda t: t LIKE 'task:%')[1],
-                                   '^task:\\s*(.*?)\\s*$', 1), ''), json_extract_string(metadata, '$.task'),
-             'untagged') AS task,
+    coalesce(nullif(regexp_extract(list_filter(coalesce(
+                 from_json(json_extract(proxy_server_request, '$.metadata.caller_tags'), '["VARCHAR"]'),
+                 from_json(request_tags, '["VARCHAR"]')), lambda t: t LIKE 'task:%')[1],
+               '^task:\\s*(.*?)\\s*$', 1), ''),
+             json_extract_string(proxy_server_request, '$.metadata.requester_metadata.task'),
+             json_extract_string(proxy_server_request, '$.metadata.task'), 'untagged') AS task,
     strftime(CAST(startTime AS TIMESTAMPTZ), '%Y-%m-%d') AS day,
     coalesce(CAST(json_extract(metadata, '$.usage_object.prompt_tokens_details.cached_tokens') AS BIGINT), 0)
       AS cached,
-    coalesce(json_array_length(messages), 0) > 0 AS replayable
+    coalesce(json_array_length(proxy_server_request, '$.messages'), 0) > 0 AS replayable
   FROM {src}
 ), volume AS (
   SELECT task, model, day, count(*) AS n, sum(prompt_tokens), sum(completion_tokens), sum(cached), sum(spend) AS cost
@@ -53,7 +56,7 @@ SELECT * FROM volume LEFT JOIN sample USING (task, model)
 
 JSON_COLUMNS = ("{request_id: 'VARCHAR', model: 'VARCHAR', spend: 'DOUBLE', prompt_tokens: 'BIGINT', "
                 "completion_tokens: 'BIGINT', status: 'VARCHAR', request_tags: 'VARCHAR', metadata: 'VARCHAR', "
-                "messages: 'VARCHAR', startTime: 'VARCHAR'}")
+                "proxy_server_request: 'VARCHAR', startTime: 'VARCHAR'}")
 
 SCAN = """
 import sys, time

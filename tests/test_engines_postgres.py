@@ -56,7 +56,7 @@ def export(url: str, path) -> object:
 def test_postgres_gives_the_streaming_readers_traffic(spend_db, tmp_path, sample_if):
     stream = scan([export(spend_db, tmp_path / "export.jsonl")], sample=6, seed=2, sample_if=sample_if)
     db = scan([spend_db], sample=6, seed=2, sample_if=sample_if)
-    assert stream.stats.skipped >= 3 and stream.groups and sum(map(len, stream.strata.values())) > 20
+    assert stream.stats.skipped >= 2 and stream.groups and sum(map(len, stream.strata.values())) > 20
     assert traffic_facts(db, sources=False) == traffic_facts(stream, sources=False)
     assert same_cost(db, stream)
     assert all(r.source == f"{spend_db}#{r.id}" for v in db.strata.values() for r in v)

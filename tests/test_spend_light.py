@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import orjson
@@ -18,13 +17,11 @@ LINES = (PRODUCERS / "litellm_spend_logs.jsonl").read_bytes().splitlines()
 
 
 def _read(row: dict) -> object:
-    """What the parser makes of a row (a Request, or the error it raises), `metadata` aside: the parser keeps the
-    row's metadata whole, and the fast path leaves the price-map entry out of it."""
+    """What the parser makes of a row: a Request, or the error it raises."""
     try:
-        req = litellm_spend.parse(row, "x", "auto")
+        return litellm_spend.parse(row, "x", "auto")
     except BadRecord as e:
         return repr(e)
-    return dataclasses.replace(req, metadata={k: req.metadata.get(k) for k in spend_light.KEEP["metadata"]})
 
 
 @pytest.mark.parametrize("n", range(len(LINES)))
@@ -62,5 +59,4 @@ def test_scan_of_a_spend_log_is_the_same_either_way(tmp_path: Path, monkeypatch:
     monkeypatch.setattr(spend_light, "project", lambda line: None)
     full = scan([log], sample=5, seed=1)
     assert fast.volume == full.volume and fast.stats == full.stats
-    assert {k: [r.id for r in v] for k, v in fast.strata.items()} == {
-        k: [r.id for r in v] for k, v in full.strata.items()}
+    assert fast.strata == full.strata and sum(map(len, fast.strata.values())) > 5

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from ...records import Request
 from .. import litellm_spend
 from ..formats import FORMATS
-from ..reader import LogReader, ReadStats
+from ..reader import MAX_REASONS, LogReader, ReadStats, _FileRead
 from ..sample import Sampler
 from ..sources import Unit
 from ..tasktype import TaskTyper
@@ -31,9 +31,10 @@ class Tally(Protocol):
 
 @dataclass
 class Chunk:
-    """One query's answer. `groups`: (task, how, model, day, requests, replayable, input, output, cached, cost,
-    costed, first, last, eligible); `sample`: per (task, model) rows as (row, key hex) smallest key first;
-    `python`: the rows Python reads; `units(rows)` gives (row, unit) for sorted rows of either list."""
+    """One query's answer. `groups`: (task, how, model, day, requests, replayable, input, output, cached,
+    cache_write, reasoning, cost, costed, first, last, eligible, why not replayable); `sample`: per (task, model)
+    rows as (row, key hex) smallest key first; `python`: the rows Python reads; `units(rows)` gives (row, unit)
+    for sorted rows of either list."""
 
     groups: list[tuple[Any, ...]]
     sample: dict[tuple[str, str], list[tuple[Any, str]]]
@@ -73,6 +74,7 @@ class EngineReader(LogReader):
         self.parts, self.tally, self.sampler = parts, tally, sampler
         self.stats = ReadStats()
         self.typer = TaskTyper()
+        self._files = {}
 
     def _joined(self) -> Iterator[Request]:
         for part in self.parts:
@@ -81,12 +83,19 @@ class EngineReader(LogReader):
 
     def _units(self, part: Part, seen: dict[str, int]) -> Iterator[Unit]:
         stats, sampler = self.stats, self.sampler
+        tally = self._files.setdefault(part.name, _FileRead())
         for chunk in part.chunks():
-            for task, how, model, day, n, replayable, pt, ct, cached, cost, costed, t0, t1, eligible in chunk.groups:
-                usage = (n, replayable, pt, ct, cached, 0, 0, cost or 0.0, costed)
+            for task, how, model, day, n, replayable, pt, ct, cached, cw, rt, cost, costed, t0, t1, eligible, why \
+                    in chunk.groups:
+                usage = (n, replayable, pt, ct, cached, cw, rt, cost or 0.0, costed)
+                if why is not None:
+                    stats.not_replayable[why if why in stats.not_replayable or len(stats.not_replayable) < MAX_REASONS
+                                         else "other reasons"] += n
                 self.tally.add_group(task, how, model, False, day, usage, t0, t1)
                 stats.lines += n
                 stats.records += n
+                tally.lines += n
+                tally.records += n
                 stats.typing[how] += n
                 seen[SPEND] = seen.get(SPEND, 0) + n
                 if eligible:
@@ -98,7 +107,7 @@ class EngineReader(LogReader):
                 if row in wanted:
                     key, stratum = wanted[row]
                     source, obj, _ = unit
-                    sampler.keep(key, self._checked(FORMATS[SPEND].parse(obj, source, self.group_by), stratum, key))
+                    sampler.keep(key, self._checked(FORMATS[SPEND].parser()(obj, source, self.group_by), stratum, key))
                 if row in python:
                     yield unit
 

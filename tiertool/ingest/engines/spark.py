@@ -18,6 +18,10 @@ from ..sources import Unit
 from .base import Chunk
 from .spend_duckdb import ISO, SPACE, SUSPECT_JSON, TASK_TAG
 
+# litellm_spend.parse reads the client's request body (`proxy_server_request`: prompt, client tags, metadata.task);
+# this SQL predates that, so until it is ported from spend_duckdb.staged every row is read by the parser itself:
+# exact, but not pushed down.
+PUSHED_DOWN = "false"
 
 def sql_str(s: str) -> str:
     """A Spark SQL string literal (backslashes are escapes there)."""
@@ -107,7 +111,8 @@ WITH a AS (
     AND (msg_text IS NULL OR msg_text = '' OR schema_of_variant(msgs_v) = 'OBJECT<>'
          OR schema_of_variant(msgs_v) LIKE 'ARRAY%' AND forall(msgs, e -> schema_of_variant(e) LIKE 'OBJECT%'
                                                              AND variant_get(e, '$.role') IS NOT NULL))
-    AND NOT (t_c0 LIKE 'OBJECT%' AND t_msg IS NOT NULL AND t_msg <> 'VOID' AND t_msg NOT LIKE 'OBJECT%'), false) AS ok,
+    AND NOT (t_c0 LIKE 'OBJECT%' AND t_msg IS NOT NULL AND t_msg <> 'VOID' AND t_msg NOT LIKE 'OBJECT%')
+    AND {PUSHED_DOWN}, false) AS ok,
     CASE WHEN t_c0 LIKE 'OBJECT%' THEN t_msg LIKE 'OBJECT%' AND t_content IS NOT NULL AND t_content <> 'VOID'
          ELSE t_resp = 'STRING' AND {_text('$.response')} <> '' END AS answered
   FROM c
@@ -150,8 +155,8 @@ class SparkInput:
             s.createOrReplaceTempView("staged")
             done = "ok AND NOT py"
             groups = [tuple(r) for r in self.spark.sql(
-                f"SELECT task, how, model, day, count(*), count_if(replayable), sum(pt), sum(ct), sum(cached), "
-                f"sum(cost), count(cost), min(t), max(t), count_if(eligible) FROM staged WHERE {done} "
+                f"SELECT task, how, model, day, count(*), count_if(replayable), sum(pt), sum(ct), sum(cached), 0, 0, "
+                f"sum(cost), count(cost), min(t), max(t), count_if(eligible), NULL FROM staged WHERE {done} "
                 f"GROUP BY task, how, model, day").collect()]
             sample: dict[tuple[str, str], list[tuple[int, str]]] = {}
             if self.size:

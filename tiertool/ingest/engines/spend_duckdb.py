@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 
+from ..litellm_spend import NO_PROMPT
+
 # Python's str.strip() whitespace, for task tags ("task: x " -> "x").
 SPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
 ISO = (r"^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{3}|\.[0-9]{6})?"
@@ -20,7 +22,8 @@ TASK_TAG = r"^(?:task|taskName|feature):((?s).*)$"  # common.TASK_TAG_PREFIXES
 NUMBER = ("UBIGINT", "BIGINT", "DOUBLE")
 JSON_FIELDS = ("request_id", "model", "status", "spend", "prompt_tokens", "completion_tokens", "startTime",
                "endTime", "call_type", "response")
-TEXT_FIELDS = ("request_tags", "metadata", "messages")  # read through maybe_json by the parser
+TEXT_FIELDS = ("request_tags", "metadata", "messages", "proxy_server_request")  # read through maybe_json
+CHAT_CALLS = ("completion", "acompletion", "")  # litellm_shared.CHAT: call types whose body is a chat request
 SUSPECT_JSON = r",(\s|\\[nrt])*[}\]]"  # trailing commas: DuckDB reads them, Python's JSON parsers do not
 
 
@@ -82,14 +85,22 @@ def _group_by(group_by: str) -> tuple[str, str]:
 
 def staged(src: str, group_by: str, seed: int, answered: bool) -> str:
     """SELECT of the staged rows of `src`: n, ok, py (read by Python), task, how, model, day, t, tokens, cost,
-    replayable, eligible (may be sampled) and key (the sample key's hex digits)."""
+    replayable, why (not), eligible (may be sampled) and key (the sample key's hex digits).
+
+    As litellm_spend.parse reads a row: the client's request body `proxy_server_request` (px) gives the prompt
+    (its `messages`, else the row's), the client's tags (`metadata.caller_tags`) and its `metadata.task`
+    (`requester_metadata`, else the body's own); a row without a body has the row's tags less LiteLLM's
+    User-Agent entries (no task key among those) and no metadata task."""
     pt_ok, pt = _tok("r.prompt_tokens")
     ct_ok, ct = _tok("r.completion_tokens")
     c_ok, cached = _tok("usage[2]")
+    cc_ok, cc = _tok("usage[3]")
+    cw_ok, cw = _tok("usage[4]")
+    rt_ok, rt = _tok("usage[6]")
     strip = f"[{SPACE}]+"
     if group_by in ("auto", "", None):
         gb_ok = "true"
-        task = "coalesce(tag_task, meta_task, 'untagged')"
+        task = "coalesce(tag_task, meta_task, 'untagged')"  # the client's task tag, then its metadata.task
         how = "CASE WHEN tag_task IS NOT NULL THEN 'tag' WHEN meta_task IS NOT NULL THEN 'metadata' ELSE 'none' END"
     else:
         gb_ok, gb = _group_by(group_by)
@@ -97,18 +108,41 @@ def staged(src: str, group_by: str, seed: int, answered: bool) -> str:
         how = f"CASE WHEN {gb} IS NOT NULL THEN 'group_by' ELSE 'none' END"
     eligible = "replayable AND answered" if answered else "replayable"
     return f"""
-WITH a AS (
-  SELECT n, odd, r,
+WITH a0 AS (
+  SELECT *,
+    CASE WHEN left(r.proxy_server_request, 1) = '{{' THEN try(json_extract(r.proxy_server_request, ['$', '$.metadata',
+      '$.metadata.caller_tags', '$.metadata.requester_metadata', '$.metadata.requester_metadata.task',
+      '$.metadata.task', '$.messages'])) END AS px
+  FROM {src}
+), a1 AS (
+  SELECT *,
+    r.proxy_server_request IS NULL OR r.proxy_server_request = '' OR (json_type(px[1]) = 'OBJECT'
+      AND len(json_keys(px[1])) = 0) AS no_body,
+    json_type(px[2]) AS t_bmeta, json_type(px[3]) AS t_caller, json_type(px[4]) AS t_req,
+    json_type(px[7]) AS t_bmsgs,
+    CASE WHEN json_type(px[4]) = 'OBJECT' THEN len(list_filter(json_keys(px[4]), lambda k: k <> 'headers')) > 0
+         ELSE false END AS req_meta
+  FROM a0
+), a AS (
+  SELECT n, odd, r, px, no_body, t_bmeta, t_caller, t_req, t_bmsgs,
+    CASE WHEN req_meta THEN px[5] ELSE px[6] END AS btask,
+    CASE WHEN t_bmsgs = 'ARRAY' AND json_array_length(px[7]) > 0 THEN px[7]::VARCHAR ELSE r.messages END AS msg_text,
     json_type(r.request_id) AS t_id, json_type(r.model) AS t_model, json_type(r.status) AS t_status,
     json_type(r.spend) AS t_spend, json_type(r.response) AS t_resp,
     CASE WHEN json_type(r.startTime) = 'VARCHAR' THEN r.startTime->>'$' END AS s_start,
     CASE WHEN json_type(r.endTime) = 'VARCHAR' THEN r.endTime->>'$' END AS s_end,
-    CASE WHEN left(r.metadata, 1) = '{{' THEN try(json_extract(r.metadata, ['$.task', '$.usage_object'])) END AS mx,
+    CASE WHEN left(r.metadata, 1) = '{{' THEN try(json_extract(r.metadata, ['$.error_information', '$.usage_object']))
+      END AS mx,
     CASE WHEN left(r.request_tags, 1) = '[' THEN try(json_type(r.request_tags, '$[*]')) END AS tag_types,
-    CASE WHEN left(r.request_tags, 1) = '[' THEN try(json_extract_string(r.request_tags, '$[*]')) END AS tags,
-    CASE WHEN left(r.messages, 1) IN ('[', '{{') THEN try(json_type(r.messages)) END AS t_msgs,
-    CASE WHEN left(r.messages, 1) = '[' THEN try(json_extract(r.messages, '$[*]')) END AS msgs
-  FROM {src}
+    CASE WHEN left(r.request_tags, 1) = '[' THEN try(json_extract_string(r.request_tags, '$[*]')) END AS row_tags,
+    CASE WHEN t_caller = 'ARRAY' THEN json_type(px[3], '$[*]') END AS caller_types,
+    CASE WHEN t_caller = 'ARRAY' THEN json_extract_string(px[3], '$[*]') END AS caller_tags
+  FROM a1
+), a2 AS (
+  SELECT *, CASE WHEN no_body THEN row_tags ELSE caller_tags END AS tags,
+    CASE WHEN left(msg_text, 1) IN ('[', '{{') THEN try(json_type(msg_text)) END AS t_msgs,
+    CASE WHEN left(msg_text, 1) = '[' THEN try(json_extract(msg_text, '$[*]')) END AS msgs
+  FROM a
 ), b AS (
   SELECT *,
     CASE WHEN regexp_full_match(s_start, {sql_str(ISO)}) THEN try_cast(s_start AS TIMESTAMPTZ) END AS ts,
@@ -119,15 +153,21 @@ WITH a AS (
                      ['$.choices[0]', '$.choices[0].message', '$.choices[0].message.content'])) AS rx,
     mx[2] AS usage0,
     CASE WHEN json_type(mx[2]) = 'OBJECT'
-         THEN json_extract(mx[2], ['$.prompt_tokens_details', '$.prompt_tokens_details.cached_tokens']) END AS usage,
-    CASE WHEN json_type(mx[1]) = 'VARCHAR' THEN nullif(mx[1]->>'$', '') END AS meta_task,
+         THEN json_extract(mx[2], ['$.prompt_tokens_details', '$.prompt_tokens_details.cached_tokens',
+                                   '$.prompt_tokens_details.cache_creation_tokens',
+                                   '$.prompt_tokens_details.cache_write_tokens', '$.completion_tokens_details',
+                                   '$.completion_tokens_details.reasoning_tokens']) END AS usage,
+    CASE WHEN NOT no_body AND json_type(btask) = 'VARCHAR' THEN nullif(btask->>'$', '') END AS meta_task,
     list_filter(list_transform(tags, lambda x: regexp_replace(regexp_replace(
         regexp_extract(x, {sql_str(TASK_TAG)}, 1), {sql_str('^' + strip)}, ''), {sql_str(strip + '$')}, '')),
       lambda x: x <> '')[1] AS tag_task,
     coalesce(t_msgs = 'ARRAY', false) AND len(msgs) > 0 AND NOT coalesce(list_bool_or(list_transform(msgs,
       lambda e: json_type(e, '$.content') = 'VARCHAR' AND e->>'$.content' = 'redacted-by-litellm')), false) AS has_msgs,
+    r.response IS NULL OR t_resp = 'NULL' OR (t_resp = 'VARCHAR' AND (left(r.response->>'$', 1) NOT IN ('[', '{{')
+      OR trim(r.response->>'$') IN ('{{}}', '[]'))) OR (t_resp = 'OBJECT' AND len(json_keys(r.response)) = 0)
+      AS plain_answer,
     coalesce(nullif(r.status->>'$', ''), 'success') AS status
-  FROM a
+  FROM a2
 ), c AS (
   SELECT *,
     coalesce(NOT odd AND r IS NOT NULL AND t_id = 'VARCHAR' AND t_model = 'VARCHAR' AND r.model->>'$' <> ''
@@ -136,26 +176,40 @@ WITH a AS (
     AND (t_status IS NULL OR t_status IN ('NULL', 'VARCHAR')) AND {pt_ok} AND {ct_ok}
     AND (r.startTime IS NULL OR json_type(r.startTime) = 'NULL' OR s_start = '' OR ts IS NOT NULL)
     AND (r.endTime IS NULL OR json_type(r.endTime) = 'NULL' OR s_end = '' OR te IS NOT NULL)
-    AND (r.request_tags IS NULL OR r.request_tags = '' OR (tags IS NOT NULL AND try(json_type(r.request_tags)) = 'ARRAY'
+    AND (r.request_tags IS NULL OR r.request_tags = '' OR (row_tags IS NOT NULL
+         AND try(json_type(r.request_tags)) = 'ARRAY'
          AND coalesce(list_bool_and(list_transform(tag_types, lambda x: x = 'VARCHAR')), true)))
+    AND (r.call_type IS NULL OR json_type(r.call_type) = 'NULL'
+         OR (json_type(r.call_type) = 'VARCHAR' AND r.call_type->>'$' IN {CHAT_CALLS}))
+    AND (no_body OR (json_type(px[1]) = 'OBJECT' AND coalesce(t_bmeta, 'NULL') IN ('NULL', 'OBJECT')
+         AND t_caller = 'ARRAY' AND coalesce(list_bool_and(list_transform(caller_types, lambda x: x = 'VARCHAR')), true)
+         AND coalesce(t_req, 'NULL') IN ('NULL', 'OBJECT') AND coalesce(json_type(btask), 'NULL') IN ('NULL', 'VARCHAR')
+         AND (t_bmsgs IS NULL OR t_bmsgs IN ('NULL', 'ARRAY')
+              OR (t_bmsgs = 'OBJECT' AND len(json_keys(px[7])) = 0) OR (t_bmsgs = 'VARCHAR' AND px[7]->>'$' = ''))))
     AND (r.metadata IS NULL OR r.metadata = '' OR (mx IS NOT NULL
-         AND (mx[1] IS NULL OR json_type(mx[1]) IN ('NULL', 'VARCHAR'))
+         AND (mx[1] IS NULL OR json_type(mx[1]) IN ('NULL', 'OBJECT'))
          AND (usage0 IS NULL OR json_type(usage0) = 'NULL' OR (json_type(usage0) = 'OBJECT'
-              AND (usage[1] IS NULL OR json_type(usage[1]) = 'NULL' OR (json_type(usage[1]) = 'OBJECT' AND {c_ok}))))))
-    AND (r.messages IS NULL OR r.messages = '' OR (t_msgs = 'OBJECT' AND len(json_keys(r.messages)) = 0)
+              AND (usage[1] IS NULL OR json_type(usage[1]) = 'NULL' OR (json_type(usage[1]) = 'OBJECT'
+                   AND {c_ok} AND {cc_ok} AND {cw_ok}
+                   AND json_type(usage[3]) IS DISTINCT FROM 'DOUBLE'))
+              AND (usage[5] IS NULL OR json_type(usage[5]) = 'NULL' OR (json_type(usage[5]) = 'OBJECT' AND {rt_ok}))))))
+    AND (msg_text IS NULL OR msg_text = '' OR (t_msgs = 'OBJECT' AND len(json_keys(msg_text)) = 0)
          OR (t_msgs = 'ARRAY' AND coalesce(list_bool_and(list_transform(msgs,
              lambda e: json_type(e) = 'OBJECT' AND json_exists(e, '$.role'))), true)))
     AND NOT (json_type(rx[1]) = 'OBJECT' AND rx[2] IS NOT NULL AND json_type(rx[2]) NOT IN ('NULL', 'OBJECT'))
-    AND {gb_ok}, false) AS ok,
-    CASE WHEN json_type(rx[1]) = 'OBJECT'
-         THEN json_type(rx[2]) = 'OBJECT' AND rx[3] IS NOT NULL AND json_type(rx[3]) <> 'NULL'
-         ELSE t_resp = 'VARCHAR' AND r.response->>'$' <> '' END AS answered
+    AND {gb_ok} AND {"plain_answer" if answered else "true"}, false) AS ok,
+    coalesce(t_resp = 'VARCHAR' AND r.response->>'$' <> '' AND left(r.response->>'$', 1) NOT IN ('[', '{{'), false)
+      AS answered
   FROM b
 ), d AS (
   SELECT n, ok, {task} AS task, {how} AS how, r.model->>'$' AS model, coalesce(strftime(ts, '%Y-%m-%d'), '') AS day,
     epoch_us(ts) / 1000000.0 AS t, {pt} AS pt, {ct} AS ct,
     CASE WHEN json_type(usage[1]) = 'OBJECT' THEN {cached} ELSE 0 END AS cached,
+    CASE WHEN json_type(usage[1]) = 'OBJECT' THEN CASE WHEN {cc} <> 0 THEN {cc} ELSE {cw} END ELSE 0 END AS cw,
+    CASE WHEN json_type(usage[5]) = 'OBJECT' THEN {rt} ELSE 0 END AS rt,
     try_cast(r.spend AS DOUBLE) AS cost, has_msgs AND status = 'success' AS replayable, answered,
+    CASE WHEN status <> 'success' THEN 'the call failed (' || status || ')' WHEN NOT has_msgs THEN {sql_str(NO_PROMPT)}
+      END AS why,
     md5({sql_str(f"{seed}:")} || (r.request_id->>'$')) AS key, has_msgs
   FROM c
 )
@@ -174,8 +228,9 @@ WITH s AS ({staged_sql})
 SELECT GROUPING(task, how, model, day) AS level, task, how, model, day,
   count(*) FILTER (WHERE {done}) AS n, count(*) FILTER (WHERE {done} AND replayable) AS replayable,
   sum(pt) FILTER (WHERE {done}) AS pt, sum(ct) FILTER (WHERE {done}) AS ct,
-  sum(cached) FILTER (WHERE {done}) AS cached, sum(cost) FILTER (WHERE {done}) AS cost,
+  sum(cached) FILTER (WHERE {done}) AS cached, sum(cw) FILTER (WHERE {done}) AS cw,
+  sum(rt) FILTER (WHERE {done}) AS rt, sum(cost) FILTER (WHERE {done}) AS cost,
   count(cost) FILTER (WHERE {done}) AS cost_n, min(t) FILTER (WHERE {done}) AS t0, max(t) FILTER (WHERE {done}) AS t1,
-  count(*) FILTER (WHERE {done} AND eligible) AS eligible, {sample} AS sample,
+  count(*) FILTER (WHERE {done} AND eligible) AS eligible, why, {sample} AS sample,
   CASE WHEN GROUPING(task, how, model, day) = 15 THEN list(n ORDER BY n) FILTER (WHERE py) END AS python
-FROM s GROUP BY GROUPING SETS ((task, how, model, day), (task, model), ())"""
+FROM s GROUP BY GROUPING SETS ((task, how, model, day, why), (task, model), ())"""
