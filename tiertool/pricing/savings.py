@@ -18,6 +18,7 @@ from ..records import Key, Usage
 from .prices import Price, lookup, same_model
 
 DAY = 86400.0
+MIN_DAYS = 7  # fewer days of log: no interval, and per-30-day figures are a rough scaling (the report says so)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,11 @@ class Savings:
 
     def per_30_days(self, usd: float) -> float | None:
         return usd * 30.0 / self.period_days if self.period_days else None
+
+    @property
+    def short_span(self) -> bool:
+        """Whether the log is too short for its per-30-day figures to be more than a scaling of a few days."""
+        return self.period_days is not None and self.period_days < MIN_DAYS
 
 
 def _cost(price: Price, key: Key, u: Usage) -> float:
@@ -107,8 +113,8 @@ def project(volume: dict[Key, Usage], assignment: dict[str, str], period_days: f
 
 
 def _interval(daily: dict[str, float]) -> tuple[float, float] | None:
-    """95% bootstrap (BCa) interval of 30 x the mean daily saving, resampling days; None under 7 days."""
-    if len(daily) < 7:
+    """95% bootstrap (BCa) interval of 30 x the mean daily saving, resampling days; None under MIN_DAYS days."""
+    if len(daily) < MIN_DAYS:
         return None
     import numpy as np
     from scipy.stats import bootstrap
