@@ -26,8 +26,8 @@ app = typer.Typer(
 )
 
 AuditDir = typer.Option(Path(AUDIT_DIR), "--audit", metavar="DIR", help="Audit folder written by `tiertool audit`.")
-LogsArg = typer.Argument(..., metavar="LOG...", show_default=False,
-                         help="Request log file(s), any supported format (detected; see `tiertool inspect`).")
+# Arguments are described in each command's first line: typer would print a Python type beside them.
+LogsArg = typer.Argument(..., metavar="LOG", hidden=True)
 ConfigOpt = typer.Option(None, "--config", "-c", metavar="FILE", help=f"Config file [default: ./{CONFIG_FILE}]")
 FormatOpt = typer.Option(None, "--format", metavar="NAME", help="Read the logs as this format instead of "
                          f"detecting it: {', '.join(LOG_FORMATS)}.")
@@ -74,7 +74,8 @@ def inspect(
     strict: bool = StrictOpt,
     as_json: bool = typer.Option(False, "--json", help="One JSON object instead of text."),
 ) -> None:
-    """Show what the logs hold: formats, records, skipped lines and why, task types, tokens, spend, models."""
+    """Show what the LOG files hold (any supported format, detected): formats, records, skipped lines and why,
+    task types, tokens, spend, models."""
     import json
 
     from . import inspect as inspect_logs
@@ -97,8 +98,8 @@ def init(
     group_by: str | None = GroupByOpt,
     mapping: str | None = MapOpt,
 ) -> None:
-    """Write a commented starter config from LOGS: the models seen as tiers (cheapest first, the most used
-    expensive one as the reference), each task type with its traffic and the scorer `auto` would pick."""
+    """Write a commented starter config from the LOG files: the models seen as tiers (cheapest first, the most
+    used expensive one as the reference), each task type with its traffic and the scorer `auto` would pick."""
     from . import starter_config
 
     if out.exists() and not force:
@@ -139,7 +140,8 @@ def audit(
                                  "nothing is sent or written."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before sending."),
 ) -> None:
-    """Read LOGS, sample each task type, replay the sample on cheaper tiers, score it, store the evidence."""
+    """Read the LOG files (any supported format, detected; see `tiertool inspect`), sample each task type,
+    replay the sample on cheaper tiers, score it, store the evidence."""
     from . import PlanDeclined, load_config, make_progress, run_audit
 
     cfg = _run(load_config, config)
@@ -220,8 +222,8 @@ def recommend(
     monthly = s.per_30_days(s.saved_usd)
     line = f"{moved} of {len(rec.decisions)} task types move to a cheaper tier; saves {s.saved_fraction:.1%}"
     if monthly is not None:
-        line += f" (${monthly:,.2f} per 30 days" + (
-            f", scaled up from a {s.period_days:.2g}-day log" if s.short_span else "") + ")"
+        line += f" (${monthly:,.2f} per 30 days" + (f", scaled up from {s.short_span} of log" if s.short_span
+                                                     else "") + ")"
     typer.echo(f"{line} -> {out}")
     if incomplete:
         typer.echo(f"warning: --allow-incomplete: {incomplete}", err=True)
@@ -294,8 +296,7 @@ def _append(path: Path, text: str) -> None:
 
 @app.command(short_help="Re-score the cheaper tiers on live traffic.")
 def monitor(
-    logs: list[Path] = typer.Argument(..., metavar="LOG...", help="A newer request log whose traffic already "
-                                      "follows tiers.yaml."),
+    logs: list[Path] = LogsArg,
     tiers: Path = typer.Option(Path(TIERS_FILE), "--tiers", metavar="FILE", help="The assignment in force."),
     config: Path | None = ConfigOpt,
     per_task: int | None = typer.Option(None, "--per-task", metavar="N", min=1, help="Requests sampled per task "
@@ -305,7 +306,8 @@ def monitor(
                                  "cache."),
     fmt: str = typer.Option("term", "--format", "-f", metavar="term|json", help="Output format: term, json."),
 ) -> None:
-    """Re-score each cheaper tier on live traffic against the reference; exit 1 when a task fell below the bar."""
+    """Re-score each cheaper tier on the live traffic of the LOG files (which already follow tiers.yaml)
+    against the reference; exit 1 when a task fell below the bar."""
     import json
 
     from . import load_config, load_tiers

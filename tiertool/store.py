@@ -139,7 +139,7 @@ class Audit:
         m = self.meta
         rerun = f"`tiertool audit {' '.join(m.logs)}`"
         if not m.records:
-            return f"it read no records from {', '.join(m.logs)} (`tiertool inspect LOG` says why)"
+            return f"the audit read no records from {', '.join(m.logs)} (`tiertool inspect LOG` says why)"
         if m.error:
             return f"{m.error}; fix that and re-run {rerun} (answers already fetched are cached and cost nothing)"
         if m.offline_missing:
@@ -155,7 +155,7 @@ class Audit:
         refused always (exit 2). Returns what is incomplete when allowed."""
         why = self.incomplete
         if not self.meta.records:
-            raise InputError(f"{self.folder}: nothing to decide: the audit {why}")
+            raise InputError(f"{self.folder}: nothing to decide: {why}")
         if why and not allow:
             raise IncompleteAudit(f"{self.folder}: the audit is incomplete: {why}; or pass --allow-incomplete to "
                                   "use the evidence so far")

@@ -50,9 +50,11 @@ class Savings:
         return usd * 30.0 / self.period_days if self.period_days else None
 
     @property
-    def short_span(self) -> bool:
-        """Whether the log is too short for its per-30-day figures to be more than a scaling of a few days."""
-        return self.period_days is not None and self.period_days < MIN_DAYS
+    def short_span(self) -> str | None:
+        """The log's span when it is too short for per-30-day figures to be more than a scaling of it."""
+        if self.period_days is None or self.period_days >= MIN_DAYS:
+            return None
+        return span_text(self.period_days)
 
 
 def _cost(price: Price, key: Key, u: Usage) -> float:
@@ -134,6 +136,14 @@ def totals(by: dict[Key, Usage]) -> dict[Key, Usage]:
         k = Key(key.task, key.model, key.batch, "")
         out[k] = out[k] + usage if k in out else usage
     return out
+
+
+def span_text(days: float) -> str:
+    """A log's time span as a person says it: '3.5 days', '21 hours', '4 minutes'."""
+    hours = days * 24
+    number, unit = ((f"{days:.2g}" if days < 10 else f"{days:.0f}", "day") if days >= 1 else
+                    (f"{hours:.2g}", "hour") if hours >= 1 else (f"{max(hours * 60, 1):.0f}", "minute"))
+    return f"{number} {unit}{'' if number == '1' else 's'}"
 
 
 def period_days(first: float | None, last: float | None) -> float | None:

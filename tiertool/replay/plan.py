@@ -73,7 +73,7 @@ class TierPlan:
     output_tokens: int = 0
     usd: float | None = 0.0  # None: the model is not in the price map
     worst_usd: float | None = 0.0
-    expected_calls: int = 0  # sequential: what the rounds are expected to send (see make_plan)
+    expected_calls: int = 0  # sequential: what the rounds send if each test proves the bar at its first chance
     expected_usd: float | None = 0.0
 
 
@@ -108,13 +108,14 @@ class Plan:
                                                                   if todo else "")]
         head = f"plan: {up_to}{todo:,} model calls to send"
         if self.upper_bound:
-            head += f" (expected ~{expected:,}: each test stops once it settles)"
+            head += f"; ~{expected:,} if each test proves the bar at its first chance (a failing one stops sooner)"
         out = [head + f", {self.cached:,} answers cached"
                + (f"; budget ${self.budget:,.4f}" if self.budget is not None else "")]
         for t in self.tiers.values():
-            calls = f"{up_to}{t.calls:,} calls" + (f" (expected ~{t.expected_calls:,})" if self.upper_bound else "")
+            calls = f"{up_to}{t.calls:,} calls" + (f" (~{t.expected_calls:,} at first chance)" if self.upper_bound
+                                                   else "")
             usd = "no price for this model" if t.usd is None else (
-                f"~{_usd(t.usd)}" + (f" (expected ~{_usd(t.expected_usd)}" if self.upper_bound else " (")
+                f"~{_usd(t.usd)}" + (f" (~{_usd(t.expected_usd)} at first chance" if self.upper_bound else " (")
                 + f"{', ' if self.upper_bound else ''}at most {_usd(t.worst_usd)})")
             out.append(f"  {t.tier} ({t.model}): {calls}, {t.cached:,} cached; ~{t.input_tokens:,} input + "
                        f"~{t.output_tokens:,} output tokens; {usd}")
@@ -122,8 +123,8 @@ class Plan:
         if total is None:
             out.append("  estimated total: unknown (a model has no price in litellm's price map)")
         elif self.upper_bound:
-            out.append(f"  estimated total: ~{_usd(_total([t.expected_usd for t in self.tiers.values()]))} "
-                       f"expected, up to ~{_usd(total)}")
+            out.append(f"  estimated total: up to ~{_usd(total)}; "
+                       f"~{_usd(_total([t.expected_usd for t in self.tiers.values()]))} at first chance")
         else:
             out.append(f"  estimated total: ~{_usd(total)}")
         return out

@@ -10,7 +10,7 @@ from typing import Any
 from ..config import unknown_tasks
 from ..decide.recommendation import Recommendation
 from ..pricing.prices import lookup
-from ..pricing.savings import MIN_DAYS, period_days, project
+from ..pricing.savings import MIN_DAYS, period_days, project, span_text
 from ..store import Audit
 from .model import Report, ReportWarning, TaskRow
 
@@ -118,8 +118,8 @@ def warnings(report: Report, today: date | None = None, all_deprecations: bool =
     if s.period_days is None:
         add("no_time_span", "the log has no usable time span: no per-30-day figures")
     elif s.period_days < MIN_DAYS:
-        add("short_span", f"the log spans only {s.period_days:.2g} days: the per-30-day figures scale it "
-            f"{30 / s.period_days:,.0f}x and have no interval; audit {MIN_DAYS}+ days of traffic before quoting them")
+        add("short_span", f"the log spans only {span_text(s.period_days)}: the per-30-day figures scale that up "
+            f"and have no interval; audit {MIN_DAYS}+ days of traffic before quoting them")
     if a.skipped:
         add("skipped_lines", f"{a.skipped} log lines were skipped (see `tiertool audit` output)")
     return out

@@ -70,7 +70,7 @@ def audit_gate(report: Report, allow_incomplete: bool = False) -> Gate:
     """The audit read something and finished; an unfinished one passes only when allowed (and says so)."""
     a = report.audit
     if not a.records:
-        return Gate(gate="audit", passed=False, message=f"the audit {a.incomplete}: there is nothing to gate on")
+        return Gate(gate="audit", passed=False, message=f"{a.incomplete}: there is nothing to gate on")
     if a.incomplete and not allow_incomplete:
         return Gate(gate="audit", passed=False, message=f"the audit is incomplete: {a.incomplete}; or pass "
                     "--allow-incomplete to gate on the evidence so far")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...pricing.savings import MIN_DAYS
+from ...pricing.savings import MIN_DAYS, span_text
 from ..model import Report, SavingsRow, TaskRow
 
 
@@ -30,7 +30,7 @@ def evidence(t: TaskRow, target: float) -> tuple[str, str, str, str]:
     e = t.evidence
     if e is None or not e.scored:
         return "-", "-", "-", "-"
-    bound = "-" if e.lower_bound is None else f"{e.lower_bound:.1%} {'>=' if e.meets_bar else '<'} {bar(target)}"
+    bound = "-" if e.lower_bound is None else f"{e.lower_bound:.1%} {'≥' if e.meets_bar else '<'} {bar(target)}"
     return e.tier, f"{e.passed}/{e.scored}", pct(e.pass_rate), bound
 
 
@@ -56,7 +56,7 @@ def savings_line(s: SavingsRow) -> str:
         line += (f"; per 30 days {usd(s.monthly_current_usd)} -> {usd(s.monthly_projected_usd)}, "
                  f"saves {usd(s.monthly_saved_usd)}")
         if s.period_days is not None and s.period_days < MIN_DAYS:
-            line += f" (scaled up from {s.period_days:.2g} days: rough)"
+            line += f" (scaled up from {span_text(s.period_days)} of log: rough)"
     return line
 
 

@@ -29,7 +29,7 @@ def render_md(report: Report, color: bool = False) -> str:
     for t in report.tasks:
         tier, passed, rate, bound = evidence(t, q.target)
         lines.append(f"| {_md(t.task)} | {t.requests:,} | {t.share:.1%} | {_md(t.tier)} | `{t.model}` | "
-                     f"{_md(tier)} | {passed} | {rate} | {bound} | {usd(t.current_usd)} | "
+                     f"{_md(tier)} | {passed} | {rate} | {_md(bound)} | {usd(t.current_usd)} | "
                      f"{usd(t.projected_usd)} |")
     s = report.savings
     lines += ["", "## Savings", "", savings_line(s) + ".", ""]
