@@ -221,7 +221,7 @@ def test_7_the_sample_config_sets_nothing_the_audit_ignores(sample):
 def test_8_inspect_and_report_price_a_batch_log_alike(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     logs = [str(ROOT / "tests/fixtures/producers" / f"openai_batch_chat_{part}.jsonl") for part in ("input", "output")]
-    assert cli("init", *logs).exit_code == 0
+    write_config(tmp_path / "tiertool.yaml", None, None)
     inspected = json.loads(cli("inspect", *logs, "--json").stdout)
     assert cli("audit", *logs, "--offline", "-q").exit_code == 0
     report = json.loads(cli("report", "--format", "json").stdout)
