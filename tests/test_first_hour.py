@@ -57,6 +57,23 @@ def test_1_a_log_nothing_can_read_exits_2_and_writes_nothing(sample):
     assert r.exit_code == 2 and "all gates passed" not in r.output
 
 
+def test_1_the_hint_names_the_fields_and_the_map_that_reads_them(sample):
+    write_jsonl(sample / "weird.jsonl", [{"q": f"question {i}", "a": "yes", "llm": "gpt-4o"} for i in range(30)])
+    r = cli("audit", "weird.jsonl", "--dry-run")
+    assert "weird.jsonl:1: not a record of any known format (fields a, llm, q); it reads with " \
+           "--map prompt=q,model=llm,response=a" in r.stderr
+    assert "it reads with --map prompt=q,model=llm,response=a" in cli("inspect", "weird.jsonl").stdout
+    inspected = json.loads(cli("inspect", "weird.jsonl", "--map", "prompt=q,model=llm,response=a", "--json").stdout)
+    assert inspected["records"] == 30 and inspected["skipped"] == 0
+    (sample / "chat.csv").write_text("question,model_name,messages\nhi,gpt-4o,\"[{\"\"role\"\": \"\"user\"\"}]\"\n")
+    r = cli("inspect", "chat.csv")
+    assert r.exit_code == 2 and "columns are: question, model_name, messages; its first row reads with " \
+           "--map prompt=question,model=model_name" in r.stderr
+    (sample / "chat.csv").write_text("messages,model_name\n\"[{\"\"role\"\": \"\"user\"\"}]\",gpt-4o\n")
+    r = cli("inspect", "chat.csv")  # messages kept as JSON text would be replayed as JSON: no map is offered
+    assert r.exit_code == 2 and "reads with" not in r.stderr
+
+
 def test_1_an_audit_that_read_nothing_gets_no_tiers_file_and_fails_the_gate(sample):
     """An audit folder with no records (written by an older tiertool, or by hand) is refused as well."""
     assert cli("audit", "logs.jsonl", "--offline", "-q").exit_code == 0

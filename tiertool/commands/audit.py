@@ -156,9 +156,10 @@ def require_records(traffic: Traffic) -> None:
     if st.records:
         return
     first = f"; first: {st.examples[0].source}: {st.examples[0].reason}" if st.examples else ""
+    mapping = "" if "--map " in first else (", and a CSV or other JSON lines log can be read with "
+                                            "--map prompt=COL,model=COL")
     raise InputError(f"{', '.join(map(str, traffic.paths))}: no request could be read ({st.lines} lines, "
-                     f"{st.skipped} skipped{first}); `tiertool inspect LOG` says why, and a CSV or other JSON "
-                     "lines log can be read with --map prompt=COL,model=COL")
+                     f"{st.skipped} skipped{first}); `tiertool inspect LOG` says why{mapping}")
 
 
 def _expected(most: list[Item], config: Config, needed: int, cached: Callable[[str], bool]) -> list[Call]:

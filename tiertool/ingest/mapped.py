@@ -4,6 +4,7 @@ model=model_name,task=category` (dotted paths reach into JSON objects; a quoted 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ..errors import InputError
@@ -14,6 +15,12 @@ NAME = "mapped"
 KEYS = ("prompt", "response", "model", "task", "system", "id", "time", "input_tokens", "output_tokens", "cost",
         "expected", "tags")
 REQUIRED = ("prompt", "model")
+GUESSES = {  # map key -> the column names it usually has, likeliest first
+    "prompt": ("prompt", "input", "question", "query", "q", "request", "user_input", "instruction", "text"),
+    "model": ("model", "model_name", "llm", "engine", "deployment"),
+    "response": ("response", "output", "answer", "completion", "a", "reply", "result"),
+    "task": ("task", "task_type", "category", "route"),
+}
 
 
 def parse_map(spec: str | None) -> dict[str, str]:
@@ -40,6 +47,34 @@ def check_columns(path: str, columns: list[str], mapping: dict[str, str]) -> Non
     absent = [f"{k}={c}" for k, c in mapping.items() if c not in columns and not _literal(c)]
     if absent:
         raise InputError(f"{path}:1: --map {', '.join(absent)}: no such column; columns are: {', '.join(columns)}")
+
+
+def suggest(record: dict[str, Any], group_by: str = "auto") -> str | None:
+    """The `--map` that reads this record: columns guessed by name, kept only if the record then parses."""
+    columns = {str(c).lower(): str(c) for c in record}
+    mapping: dict[str, str] = {}
+    for key, names in GUESSES.items():
+        col = next((columns[n] for n in names if n in columns and columns[n] not in mapping.values()), None)
+        if col is not None:
+            mapping[key] = col
+    if not set(REQUIRED) <= set(mapping) or _structured(record[mapping["prompt"]]):
+        return None
+    try:
+        req = parse(record, "", group_by, mapping)
+    except (BadRecord, TypeError, ValueError, KeyError, AttributeError):
+        return None
+    return "--map " + ",".join(f"{k}={c}" for k, c in mapping.items()) if req.messages else None
+
+
+def _structured(value: Any) -> bool:
+    """Messages kept as JSON text (a CSV export of chat logs): read as a plain prompt they would be replayed
+    as JSON, so no map is suggested for them."""
+    if not isinstance(value, str) or value.lstrip()[:1] not in ("[", "{"):
+        return not isinstance(value, str)
+    try:
+        return isinstance(json.loads(value), (list, dict))
+    except ValueError:
+        return False
 
 
 def _literal(col: str) -> bool:

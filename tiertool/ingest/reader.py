@@ -163,8 +163,11 @@ class LogReader:
             if not self.mapping:
                 header = sources.csv_header(path)
                 if not {"prompt", "model"} <= set(header):
+                    row = next((obj for _, obj, _err in sources.csv_units(path) if obj is not None), None)
+                    guess = mapped.suggest(row, self.group_by) if row else None
                     raise InputError(f"{path}: a CSV log needs a column map: --map prompt=COLUMN,model=COLUMN"
-                                     f"[,response=COLUMN,task=COLUMN]; columns are: {', '.join(header)}")
+                                     f"[,response=COLUMN,task=COLUMN]; columns are: {', '.join(header)}"
+                                     + (f"; its first row reads with {guess}" if guess else ""))
                 self.mapping = {k: k for k in mapped.KEYS if k in header}
             mapped.check_columns(str(path), sources.csv_header(path), self.mapping)
             fmt = Format(mapped.NAME, mapped.sniff, partial(mapped.parse, mapping=self.mapping))
@@ -208,7 +211,9 @@ class LogReader:
                         stats.skip(src, f"not a {forced.name} record (fields {_describe(item)}){hint}")
                         continue
                     if other is None:
-                        stats.skip(src, f"not a record of any known format (fields {_describe(item)})")
+                        guess = mapped.suggest(item, group_by)
+                        stats.skip(src, f"not a record of any known format (fields {_describe(item)})"
+                                   + (f"; it reads with {guess}" if guess else ""))
                         continue
                     use = fmt = other
                 seen[use.name] = seen.get(use.name, 0) + 1
