@@ -13,24 +13,15 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests import test_report_formats
 from tests.conftest import ROOT, small_answerer, write_config, write_jsonl
 from tests.loopback import Fail
-from tests.reportkit import bundled_audit, cli
+from tests.reportkit import cli
 
 TODAY = "2026-10-01"  # gpt-4o's deprecation date in litellm's map (2027-01-14) is then 105 days away
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-@pytest.fixture(scope="module")
-def bundled(tmp_path_factory) -> Path:
-    return bundled_audit(tmp_path_factory.mktemp("bundled") / "samples")
-
-
-@pytest.fixture
-def in_bundled(bundled, monkeypatch):
-    monkeypatch.chdir(bundled)
-    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
-    return bundled
+bundled = test_report_formats.bundled  # the bundled audit, built once per module, and a cwd in it
+in_bundled = test_report_formats.in_bundled
 
 
 @pytest.fixture
