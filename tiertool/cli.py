@@ -34,7 +34,8 @@ FormatOpt = typer.Option(None, "--format", metavar="NAME", help="Read the logs a
 GroupByOpt = typer.Option(None, "--group-by", metavar="PATH", help="Dotted path of the task key, e.g. metadata.task")
 MapOpt = typer.Option(None, "--map", metavar="FIELD=COL,...", help="Columns of a CSV or plain JSON lines log: "
                       "prompt=COL,model=COL and optionally response, task, system, id, time, input_tokens, "
-                      "output_tokens, cost, expected (dotted paths reach into JSON).")
+                      "output_tokens, cost, expected, tags, status (a dotted path reaches into JSON cells, "
+                      "e.g. response.choices.0.message.content; the prompt may be a message list).")
 StrictOpt = typer.Option(False, "--strict", help="Exit 2 if any log line is skipped.")
 AllowIncomplete = typer.Option(False, "--allow-incomplete", help="Use an incomplete audit's evidence anyway (a "
                                "tier could not be called, answers missing offline or over --budget).")
