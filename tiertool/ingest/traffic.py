@@ -134,6 +134,7 @@ class _Tally:
 SAMPLE_IF: dict[str, Callable[[Request], bool]] = {
     "replayable": lambda req: req.replayable,  # the audit: requests whose prompt can be sent again
     "answered": lambda req: req.replayable and req.output is not None,  # monitor: with the logged answer too
+    "any": lambda req: True,  # init: examples of every request (the streaming reader only)
 }
 
 
@@ -153,6 +154,8 @@ def scan(paths: Sequence[str | Path], fmt: str | None = None, group_by: str | No
         if since or until:
             raise InputError("--since/--until select rows of a database table (postgresql://...)")
         reader = read_logs(paths, fmt, group_by, mapping, light=True)
+    elif sample_if == "any":
+        raise InputError(f"{paths[0]}: this command reads files the streaming reader reads (not --engine {kind})")
     else:
         from .engines import open_reader
 
