@@ -46,6 +46,10 @@ class Request:
     trace_id: str | None = None
     cost_source: str | None = None  # "logged" when `cost` came from the log; None when it must be computed
     expected: str | None = None  # a reference answer logged with the request (eval sets), if any
+    output_tool_calls: tuple[Message, ...] = ()  # the answer's tool calls: {id, type, function: {name, arguments}}
+    unreplayable: str | None = None  # why the request cannot be replayed as it was sent (the log lost part of it)
+    session_id: str | None = None  # the conversation / agent session the log links it to
+    parent_id: str | None = None  # the parent span or run in its trace
 
     @property
     def system(self) -> str | None:
@@ -56,8 +60,9 @@ class Request:
 
     @property
     def replayable(self) -> bool:
-        """False when the prompt text was not captured: such a request counts for volume only."""
-        return bool(self.messages) and self.status == "success"
+        """False when the prompt was not captured, the call failed, or the log lost part of the request (tools,
+        a response format, image parts): such a request counts for volume only, never replayed wrong."""
+        return bool(self.messages) and self.status == "success" and self.unreplayable is None
 
 
 def content_text(content: Any) -> str | None:

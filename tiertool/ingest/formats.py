@@ -17,6 +17,7 @@ from . import (
     mapped,
     openai_batch,
     openai_chat,
+    openinference,
     otel_genai,
 )
 
@@ -44,8 +45,9 @@ FORMAT_LIST = (
     Format(langfuse.BUCKET, langfuse.sniff_bucket, langfuse.parse_bucket),
     Format(langfuse.API, langfuse.sniff_api, langfuse.parse_api),
     Format(llm_logs.NAME, llm_logs.sniff, llm_logs.parse),
-    Format(otel_genai.NAME, otel_genai.sniff, otel_genai.parse),
     Format(openai_chat.NAME, openai_chat.sniff, openai_chat.parse),
+    Format(openinference.NAME, openinference.sniff, openinference.parse),  # plain spans from otlp.py
+    Format(otel_genai.NAME, otel_genai.sniff, otel_genai.parse),
 )
 FORMATS: dict[str, Format] = {f.name: f for f in FORMAT_LIST}
 FORMAT_NAMES = (*FORMATS, mapped.NAME)  # mapped needs --map, so it is never sniffed

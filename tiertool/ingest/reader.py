@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..records import Request, Skipped
-from . import llm_logs, mapped, otel_genai, sources
+from . import llm_logs, mapped, sources, streams
 from .common import BadRecord
 from .formats import FORMAT_LIST, FORMAT_NAMES, FORMATS, Format
 from .tasktype import TaskTyper
@@ -104,6 +104,24 @@ class LogReader:
     renames: dict[str, str] = {}
 
     def _joined(self) -> Iterator[Request]:
+        """Every file, then what the streams held back (spans waiting for their trace, ...)."""
+        self._streams, self._seen, self._last = streams.make(self.paths), {}, {}
+        yield from self._batches()
+        for stream in self._streams:
+            for item in stream.finish():
+                yield from self._item(*item, self._forced())
+            self.stats.joined += stream.joined
+        for key, seen in self._seen.items():
+            self.stats.formats[key] = "+".join(sorted(seen, key=lambda name: seen[name], reverse=True))
+            if len(seen) > 1:
+                self.stats.notes.append(f"{key}: mixed formats in one file: "
+                                        + ", ".join(f"{n} {name}" for name, n in seen.items()))
+
+    _streams: list[streams.Stream] = []
+    _seen: dict[str, Counter[str]] = {}  # file -> format -> records
+    _last: dict[str, Format] = {}  # file -> the format that read its last record (tried first)
+
+    def _batches(self) -> Iterator[Request]:
         """Batch result files are read first and joined to their request lines when both are given."""
         roles = {p: self._role(p) for p in self.paths} if len(self.paths) > 1 else {}
         if not ({"batch-request", "batch-result"} <= set(roles.values())):
@@ -154,6 +172,11 @@ class LogReader:
             units = ((f"{path}:responses row {rowid}", row, None) for rowid, row in llm_logs.db_rows(path))
             yield from self._parse_units(path, units, FORMATS[llm_logs.NAME])
             return
+        if what == "parquet":
+            if self.fmt == mapped.NAME:
+                raise InputError(f"{path}: --map reads CSV or JSON lines; a Parquet file is read by its format")
+            yield from self._parse_units(path, sources.parquet_units(path), self._forced())
+            return
         if what == "text" and self.fmt == mapped.NAME and not isinstance(sources.first_line_value(path), dict):
             what = "csv"  # --map on a file that is not JSON lines: CSV whatever its name
         if what == "csv":
@@ -173,59 +196,45 @@ class LogReader:
         yield from self._parse_units(path, sources.json_units(path), self._forced())
 
     def _parse_units(self, path: Path, units: Iterator[sources.Unit], forced: Format | None) -> Iterator[Request]:
-        stats, group_by = self.stats, self.group_by
         key = str(path)
-        fmt: Format | None = forced
-        seen: dict[str, int] = {}
         for source, obj, err in units:
-            if err is not None:
-                stats.lines += 1
-                stats.skip(source, err)
-                continue
-            if isinstance(obj, dict) and "resourceSpans" in obj:
-                try:
-                    items = [(f"{source} span {k}", span) for k, span in enumerate(otel_genai.expand(obj), 1)]
-                except BadRecord as e:
-                    stats.lines += 1
-                    stats.skip(source, str(e))
-                    continue
-                if not items:
-                    stats.lines += 1
-                    stats.skip(source, "OTLP export with no spans")
-                    continue
+            stream = None if err is not None else next((s for s in self._streams if s.claims(obj)), None)
+            if stream is None:
+                yield from self._item(key, source, obj, err, forced)
             else:
-                items = [(source, obj)]
-            for src, item in items:
-                stats.lines += 1
-                if not isinstance(item, dict):
-                    stats.skip(src, f"expected a JSON object, got {type(item).__name__}")
-                    continue
-                use = fmt if fmt is not None and fmt.sniff(item) else None
-                if use is None:
-                    other = next((f for f in FORMAT_LIST if f.sniff(item)), None)
-                    if forced is not None:
-                        hint = f"; it looks like {other.name}" if other else ""
-                        stats.skip(src, f"not a {forced.name} record (fields {_describe(item)}){hint}")
-                        continue
-                    if other is None:
-                        stats.skip(src, f"not a record of any known format (fields {_describe(item)})")
-                        continue
-                    use = fmt = other
-                seen[use.name] = seen.get(use.name, 0) + 1
-                try:
-                    req = use.parse(item, src, group_by)
-                except BadRecord as e:
-                    stats.skip(src, str(e))
-                    continue
-                except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as e:  # wrong shapes deep down
-                    stats.skip(src, f"unexpected shape for {use.name} ({type(e).__name__}: {e})")
-                    continue
-                yield req
-        if seen:
-            stats.formats[key] = "+".join(sorted(seen, key=lambda name: seen[name], reverse=True))
-            if len(seen) > 1:
-                stats.notes.append(f"{path}: mixed formats in one file: "
-                                   + ", ".join(f"{n} {name}" for name, n in seen.items()))
+                for item in stream.feed(key, source, obj):
+                    yield from self._item(*item, forced)
+
+    def _item(self, key: str, src: str, item: Any, err: str | None, forced: Format | None) -> Iterator[Request]:
+        """Parse one unit with the format that reads it (the file's last one first), or count why not."""
+        stats = self.stats
+        stats.lines += 1
+        if err is not None:
+            stats.skip(src, err)
+            return
+        if not isinstance(item, dict):
+            stats.skip(src, f"expected a JSON object, got {type(item).__name__}")
+            return
+        seen = self._seen.setdefault(key, Counter())
+        last = forced or self._last.get(key)
+        use = last if last is not None and last.sniff(item) else None
+        if use is None:
+            other = next((f for f in FORMAT_LIST if f.sniff(item)), None)
+            if forced is not None:
+                hint = f"; it looks like {other.name}" if other else ""
+                stats.skip(src, f"not a {forced.name} record (fields {_describe(item)}){hint}")
+                return
+            if other is None:
+                stats.skip(src, f"not a record of any known format (fields {_describe(item)})")
+                return
+            use = self._last[key] = other
+        seen[use.name] += 1
+        try:
+            yield use.parse(item, src, self.group_by)
+        except BadRecord as e:
+            stats.skip(src, str(e))
+        except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as e:  # wrong shapes deep down
+            stats.skip(src, f"unexpected shape for {use.name} ({type(e).__name__}: {e})")
 
 
 def _merge(req: Request, res: Request) -> Request:
