@@ -91,8 +91,8 @@ def test_langfuse_bucket_export(tmp_path):
     assert st.skipped == 1 and "observation of type 'SPAN', not a GENERATION" in st.reasons
     (r,) = reqs
     assert r.model == "gpt-4o" and r.output == "billing" and r.messages[1]["content"] == "Refund 12"
-    assert (r.task, r.task_source) == ("ticket-triage", "name")  # trace_name
-    assert (r.input_tokens, r.output_tokens, r.cached_tokens) == (40, 2, 8)
+    assert (r.task, r.task_source) == ("ticket-triage [prod]", "tag")  # trace name with the trace's tags
+    assert (r.input_tokens, r.output_tokens, r.cached_tokens) == (48, 2, 8)  # Langfuse's input excludes cached
     assert r.cost == pytest.approx(0.00012) and r.params == {"temperature": 0, "max_tokens": 5}
     assert r.latency_s == pytest.approx(2.0) and r.time == 1767225600.0
 

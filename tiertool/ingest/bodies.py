@@ -22,6 +22,7 @@ REQUEST_PARAMS = (
     "verbosity", "web_search_options",
 )
 TOOL_PARAMS = ("tools", "functions")
+URL_SCHEMES = ("data:", "http://", "https://")
 
 
 def request_params(body: dict[str, Any], keys: tuple[str, ...] = REQUEST_PARAMS) -> dict[str, Any]:
@@ -50,15 +51,23 @@ def tool_calls(calls: Any) -> tuple[Message, ...]:
     return tuple(tool_call(c) for c in calls)
 
 
-def lost_tools(messages: tuple[Message, ...], params: dict[str, Any], answer_calls: tuple[Message, ...]) -> str | None:
-    """Why a request cannot be replayed when its tools were not logged: the answer or the history holds tool
-    calls, so tools were offered, but the log has no definitions to offer again."""
-    if any(params.get(k) for k in TOOL_PARAMS):
-        return None
-    if answer_calls:
-        return "the answer is a tool call but the log keeps no tool definitions"
-    if any(m.get("tool_calls") or m.get("role") == "tool" for m in messages):
-        return "the history has tool calls but the log keeps no tool definitions"
+def lost(messages: tuple[Message, ...], params: dict[str, Any], answer_calls: tuple[Message, ...]) -> str | None:
+    """Why a logged request cannot be replayed as it was sent, or None: tools used (tool calls in the answer or
+    the history) but not logged, or a content part that points at what the log does not hold (an MLflow
+    attachment, a file id)."""
+    if not any(params.get(k) for k in TOOL_PARAMS):
+        if answer_calls:
+            return "the answer is a tool call but the log keeps no tool definitions"
+        if any(m.get("tool_calls") or m.get("role") == "tool" for m in messages):
+            return "the history has tool calls but the log keeps no tool definitions"
+    for m in messages:
+        parts: list[Any] = m["content"] if isinstance(m.get("content"), list) else []
+        for part in parts:
+            url = ((part.get("image_url") or {}).get("url") if isinstance(part, dict) else None) or ""
+            if isinstance(part, dict) and part.get("type") == "image_url" and not url.startswith(URL_SCHEMES):
+                return f"an image part refers to {url.split('?')[0][:60]!r}, which the log does not hold"
+            if isinstance(part, dict) and part.get("type") == "file" and not (part.get("file") or {}).get("file_data"):
+                return "a file part refers to an uploaded file the log does not hold"
     return None
 
 
@@ -122,5 +131,4 @@ def chat_bodies(request: Any, response: Any) -> dict[str, Any]:
         fields = {**anthropic_request(req), **(anthropic_answer(resp) if resp else {})}
     else:
         fields = {**openai_request(req), **(openai_answer(resp) if resp else {})}
-    reason = lost_tools(fields["messages"], fields["params"], fields.get("output_tool_calls", ()))
-    return {**fields, "unreplayable": reason}
+    return {**fields, "unreplayable": lost(fields["messages"], fields["params"], fields.get("output_tool_calls", ()))}

@@ -147,6 +147,20 @@ def task_from(tags: tuple[str, ...], metadata: dict[str, Any], raw: dict[str, An
     return "untagged", "none"
 
 
+def trace_task(tags: tuple[str, ...], metadata: dict[str, Any], raw: dict[str, Any], group_by: str,
+               name: Any = None) -> tuple[str, str]:
+    """The task of a trace whose producer keeps free tags (Langfuse trace tags, Braintrust root tags): a task
+    key (group_by, a task: tag, metadata.task) first; else the trace name with its tags, so that traces
+    under one name but with different tags are never merged; else the name alone."""
+    task, how = task_from(tags, metadata, raw, group_by)
+    if how != "none" or group_by not in ("auto", "", None):
+        return task, how
+    if not tags:
+        return task_from((), {}, raw, group_by, name=name)
+    listed = ", ".join(sorted(set(tags)))
+    return (f"{str(name).strip()} [{listed}]" if isinstance(name, str) and name.strip() else listed), "tag"
+
+
 def params_of(obj: dict[str, Any]) -> dict[str, Any]:
     return {k: obj[k] for k in DECODING_PARAMS if obj.get(k) is not None}
 

@@ -9,16 +9,21 @@ from typing import Any
 from ..records import Request
 from . import (
     anthropic,
+    braintrust,
     helicone,
     langfuse,
+    langsmith,
     litellm_payload,
     litellm_spend,
     llm_logs,
     mapped,
+    mlflow,
     openai_batch,
     openai_chat,
     openinference,
+    openrouter,
     otel_genai,
+    weave,
 )
 
 
@@ -45,7 +50,12 @@ FORMAT_LIST = (
     Format(langfuse.BUCKET, langfuse.sniff_bucket, langfuse.parse_bucket),
     Format(langfuse.API, langfuse.sniff_api, langfuse.parse_api),
     Format(llm_logs.NAME, llm_logs.sniff, llm_logs.parse),
+    Format(braintrust.NAME, braintrust.sniff, braintrust.parse),
+    Format(weave.NAME, weave.sniff, weave.parse),
+    Format(langsmith.NAME, langsmith.sniff, langsmith.parse),
+    Format(openrouter.NAME, openrouter.sniff, openrouter.parse),
     Format(openai_chat.NAME, openai_chat.sniff, openai_chat.parse),
+    Format(mlflow.NAME, mlflow.sniff, mlflow.parse),  # spans of the traces given by mlflow.TraceStream
     Format(openinference.NAME, openinference.sniff, openinference.parse),  # plain spans from otlp.py
     Format(otel_genai.NAME, otel_genai.sniff, otel_genai.parse),
 )

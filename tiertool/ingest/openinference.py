@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..records import Message, Request
-from .bodies import chat_bodies, lost_tools, request_params, tool_call
+from .bodies import chat_bodies, lost, request_params, tool_call
 from .common import BadRecord, as_dict, as_tags, maybe_json, to_float, to_int
 from .otlp import SPAN, json_attr, span_fields, unflatten
 
@@ -84,7 +84,7 @@ def parse(span: dict[str, Any], source: str, group_by: str) -> Request:
         fields = chat_bodies(request, _body(attrs, "output") or {})
     else:
         fields = _from_attributes(attrs)
-        fields["unreplayable"] = lost_tools(fields["messages"], fields["params"], fields["output_tool_calls"])
+        fields["unreplayable"] = lost(fields["messages"], fields["params"], fields["output_tool_calls"])
     fields.setdefault("finish_reason", attrs.get("llm.finish_reason"))
     for name, key in TOKENS.items():
         if attrs.get(key) is not None:

@@ -17,7 +17,8 @@ import json
 from typing import Any
 
 from ..records import Message, Request
-from .bodies import lost_tools, tool_call, tool_calls
+from . import bodies
+from .bodies import tool_call, tool_calls
 from .common import BadRecord, NotARequest, content_text, maybe_json, to_int
 from .otlp import SPAN, json_attr, span_fields, unflatten
 
@@ -238,7 +239,7 @@ def parse(span: dict[str, Any], source: str, group_by: str) -> Request:
         id=str(attrs.get("gen_ai.response.id") or span.get("span_id") or source), source=source, model=model,
         requested_model=attrs.get("gen_ai.request.model"), messages=messages, params=request, output=text,
         output_tool_calls=calls, finish_reason=finish,
-        unreplayable=lost or lost_tools(messages, request, calls),
+        unreplayable=lost or bodies.lost(messages, request, calls),
         input_tokens=to_int(_first(attrs, INPUT), INPUT[0]), output_tokens=to_int(_first(attrs, OUTPUT), OUTPUT[0]),
         cached_tokens=to_int(_first(attrs, CACHE_READ), CACHE_READ[0]),
         cache_write_tokens=to_int(_first(attrs, CACHE_WRITE), CACHE_WRITE[0]),

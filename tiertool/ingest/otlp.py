@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .common import BadRecord, maybe_json, property_tags, task_from, to_float, to_time
-from .traces import Item, TraceJoin, context_of
+from .traces import Item, JoinedStream, context_of
 
 SPAN = "_otel_span"  # marks a plain span made here: the span formats sniff it
 TASK_KEYS = ("task", "taskname", "task_name", "feature")  # the last part of an attribute name that names a task
@@ -180,15 +180,8 @@ def _console(span: dict[str, Any]) -> dict[str, Any]:
                        for e in span.get("events") or [] if isinstance(e, dict)]}
 
 
-class OtlpStream:
+class OtlpStream(JoinedStream):
     """The reader's stream for OpenTelemetry files: spans and logs in, joined LLM spans out."""
-
-    def __init__(self) -> None:
-        self.join = TraceJoin()
-
-    @property
-    def joined(self) -> int:
-        return self.join.joined
 
     def claims(self, value: Any) -> bool:
         return isinstance(value, dict) and (
@@ -215,9 +208,6 @@ class OtlpStream:
                 yield file, src, None, "OTLP log record without a traceId/spanId (no span to join it to)"
             else:
                 yield from self.join.log(file, src, trace, span_id, log, time)
-
-    def finish(self) -> Iterator[Item]:
-        yield from self.join.finish()
 
     def _span(self, file: str, source: str, span: dict[str, Any]) -> Iterator[Item]:
         attrs = span["attributes"]

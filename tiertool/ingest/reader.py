@@ -112,6 +112,8 @@ class LogReader:
                 yield from self._item(*item, self._forced())
             self.stats.joined += stream.joined
         for key, seen in self._seen.items():
+            if not seen:
+                continue
             self.stats.formats[key] = "+".join(sorted(seen, key=lambda name: seen[name], reverse=True))
             if len(seen) > 1:
                 self.stats.notes.append(f"{key}: mixed formats in one file: "
@@ -124,8 +126,9 @@ class LogReader:
     def _batches(self) -> Iterator[Request]:
         """Batch result files are read first and joined to their request lines when both are given."""
         roles = {p: self._role(p) for p in self.paths} if len(self.paths) > 1 else {}
+        paths = sorted(self.paths, key=lambda p: roles.get(p) != "context")  # context (trace rows) first
         if not ({"batch-request", "batch-result"} <= set(roles.values())):
-            for path in self.paths:
+            for path in paths:
                 yield from self._read(path)
             return
         pending: dict[str, Request] = {}
@@ -135,7 +138,7 @@ class LogReader:
                     self.stats.skip(res.source, f"duplicate custom_id {res.id!r} (first at {pending[res.id].source})")
                 else:
                     pending[res.id] = res
-        for path in (p for p in self.paths if roles[p] != "batch-result"):
+        for path in (p for p in paths if roles[p] != "batch-result"):
             for req in self._read(path):
                 result = pending.pop(req.id, None) if req.is_batch else None
                 if result is not None:
@@ -146,16 +149,21 @@ class LogReader:
         yield from pending.values()  # results whose request line was not given: volume only
 
     def _role(self, path: Path) -> str:
-        """The batch role of a file, from its first line."""
-        if self.fmt == mapped.NAME or sources.kind(path) != "text":
+        """The role of a file (batch request or result, context), from its first line or row."""
+        what = sources.kind(path)
+        if self.fmt == mapped.NAME or what not in ("text", "parquet"):
             return ""
-        obj = sources.first_line_value(path)  # batch files are JSON lines
+        obj = sources.first_line_value(path) if what == "text" else sources.first_row(path)
         if not isinstance(obj, dict):
             return ""
+        if streams.read_first(obj):
+            return "context"
         fmt = self._forced() or next((f for f in FORMAT_LIST if f.sniff(obj)), None)
         return fmt.role if fmt else ""
 
     def _read(self, path: Path) -> Iterator[Request]:
+        if any(s.owns(path) for s in self._streams):
+            return  # read by a stream, in step with the file it pairs with
         stats = self.stats
         what = sources.kind(path)
         if what == "empty":
@@ -180,9 +188,13 @@ class LogReader:
         if what == "text" and self.fmt == mapped.NAME and not isinstance(sources.first_line_value(path), dict):
             what = "csv"  # --map on a file that is not JSON lines: CSV whatever its name
         if what == "csv":
-            if self.fmt not in (None, mapped.NAME):
-                raise InputError(f"{path}: a CSV log is read with --map prompt=COLUMN,model=COLUMN, "
-                                 f"not --format {self.fmt}")
+            forced = self._forced() if self.fmt != mapped.NAME else None
+            if self.fmt != mapped.NAME and self._csv_format(path, forced):
+                yield from self._parse_units(path, sources.csv_units(path), forced)
+                return
+            if forced is not None:
+                raise InputError(f"{path}: a CSV log is read with --map prompt=COLUMN,model=COLUMN; its first row "
+                                 f"is not a {forced.name} record (fields {', '.join(sources.csv_header(path)[:6])})")
             if not self.mapping:
                 header = sources.csv_header(path)
                 if not {"prompt", "model"} <= set(header):
@@ -194,6 +206,12 @@ class LogReader:
             yield from self._parse_units(path, sources.csv_units(path), fmt)
             return
         yield from self._parse_units(path, sources.json_units(path), self._forced())
+
+    @staticmethod
+    def _csv_format(path: Path, forced: Format | None) -> bool:
+        """Whether the CSV's first row is a record of a known format (an export whose cells hold JSON)."""
+        row = next((row for _, row, err in sources.csv_units(path) if err is None), None)
+        return isinstance(row, dict) and any(f.sniff(row) for f in ([forced] if forced else FORMAT_LIST))
 
     def _parse_units(self, path: Path, units: Iterator[sources.Unit], forced: Format | None) -> Iterator[Request]:
         key = str(path)

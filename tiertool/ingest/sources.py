@@ -354,6 +354,14 @@ def parquet_units(path: Path) -> Iterator[Unit]:
             yield f"{path}:row {n}", _plain(row), None
 
 
+def first_row(path: Path) -> Any:
+    """The first row of a Parquet file, or None."""
+    try:
+        return next(parquet_units(path), (None, None, None))[1]
+    except InputError:
+        return None
+
+
 def _plain(value: Any) -> Any:
     """Arrow's Python values as JSON's: what a parser of the JSON-lines export expects."""
     if isinstance(value, dict):

@@ -9,14 +9,16 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from . import braintrust, langfuse, mlflow, openrouter
 from .otlp import OtlpStream
 from .traces import Item
 
 
 class Stream(Protocol):
-    @property
-    def joined(self) -> int:
-        """Units merged into the items given out (not counted as lines)."""
+    joined: int  # units merged into the items given out (not counted as lines)
+
+    def owns(self, path: Path) -> bool:
+        """Whether the stream reads this file itself, in step with another (the reader passes it over)."""
 
     def claims(self, value: Any) -> bool:
         """Whether this unit is the stream's to read."""
@@ -30,4 +32,11 @@ class Stream(Protocol):
 
 def make(paths: Sequence[Path]) -> list[Stream]:
     """Fresh streams for one pass over the given files."""
-    return [OtlpStream()]
+    return [OtlpStream(), langfuse.TraceStream(), braintrust.SpanStream(), mlflow.TraceStream(),
+            openrouter.PairStream(list(paths))]
+
+
+def read_first(value: Any) -> bool:
+    """Whether a file that starts with this unit holds context that other files' records join to (Langfuse's
+    trace rows): the reader reads such files first."""
+    return isinstance(value, dict) and langfuse.sniff_trace(value)

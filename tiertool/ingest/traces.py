@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 WINDOW_S = 300.0
@@ -23,6 +24,20 @@ def context_of(attrs: dict[str, Any]) -> dict[str, Any]:
         if short or (isinstance(value, list) and len(value) <= 32 and all(isinstance(v, str) for v in value)):
             out[key] = value
     return out
+
+
+class BaseStream:
+    """What a stream (streams.py) does unless it says otherwise: nothing held, no file of its own."""
+
+    def __init__(self) -> None:
+        self.joined = 0  # units merged into the items given out (they are not lines of their own)
+
+    def owns(self, path: Path) -> bool:
+        """Whether the stream reads this file itself (the reader then passes it over)."""
+        return False
+
+    def finish(self) -> Iterator[Item]:
+        return iter(())
 
 
 @dataclass
@@ -98,3 +113,15 @@ class TraceJoin:
             for key, value in context.items():
                 merged.setdefault(key, value)
         return merged
+
+
+class JoinedStream(BaseStream):
+    """A stream whose LLM spans wait in a TraceJoin for the rest of their trace."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.join = TraceJoin()
+
+    def finish(self) -> Iterator[Item]:
+        yield from self.join.finish()
+        self.joined = self.join.joined
