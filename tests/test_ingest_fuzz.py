@@ -1,5 +1,5 @@
-"""Every format's parser, fed its own records with values swapped for arbitrary JSON: never a crash, and
-every line accounted for."""
+"""Every format's parser, fed its own records (and one of each producer-written and hosted fixture) with values
+swapped for arbitrary JSON: never a crash, and every line accounted for."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import ingest_samples as S
+from tests.readkit import FIXTURES, jsonl
 from tiertool import inspect, render_inspection
 from tiertool.ingest import read_logs
 
@@ -26,7 +27,29 @@ def _rows(tmp) -> list[dict]:
     rows += json.loads(S.langfuse_api(tmp).read_text())["data"]
     rows.append(json.loads(S.otel_document(tmp).read_text()))
     rows.append(S.anthropic_message())
+    return rows + PRODUCED
+
+
+def _produced() -> list[dict]:
+    """One record (or export line) of each producer-written and hosted fixture read by a stream or a format."""
+    p, h = FIXTURES / "producers", FIXTURES / "hosted"
+    otlp = ["otel_openai_v2_spans", "otel_openai_v2_events", "otel_openai_v2_legacy_events", "openllmetry_events",
+            "openllmetry_legacy_spans", "openinference_spans"]
+    rows = [line for name in otlp for line in jsonl(p / f"{name}.otlp.jsonl")[:2]]
+    rows.append(json.JSONDecoder().raw_decode((p / "otel_openai_v2_console.txt").read_text(encoding="utf-8"))[0])
+    rows += jsonl(p / "langsmith_runs.jsonl")[:2] + jsonl(p / "mlflow_traces.jsonl")[:1]
+    blob = h / "langfuse" / "blob" / "cm4acmeprj0001lf"
+    for path in (h / "langfuse" / "ui_export_observations.jsonl", blob / "observations" / "2026-11-30T10-00-00.jsonl",
+                 blob / "traces" / "2026-11-30T10-00-00.jsonl", h / "helicone" / "export.jsonl",
+                 h / "weave" / "calls_stream_query.jsonl", h / "openrouter" / "generation_stats.jsonl",
+                 h / "openrouter" / "generation_content.jsonl"):
+        rows += jsonl(path)[:2]
+    rows += json.loads((h / "braintrust" / "project_logs_fetch.json").read_text(encoding="utf-8"))["events"][:2]
+    rows += json.loads((h / "langsmith" / "runs_query.json").read_text(encoding="utf-8"))["runs"][2:4]
     return rows
+
+
+PRODUCED = _produced()
 
 
 def _mutate(obj, path: list[int], value):
@@ -40,7 +63,7 @@ def _mutate(obj, path: list[int], value):
     return obj
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_mutated_records_never_crash(tmp_path_factory, data):
     tmp = tmp_path_factory.mktemp("fuzz")

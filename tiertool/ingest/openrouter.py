@@ -138,6 +138,10 @@ class PairStream(BaseStream):
                                        "(give both files: line N of one pairs with line N of the other)")
 
     def finish(self) -> Iterator[Item]:
+        """The partner file's lines past the end of its pair: stats alone are volume, content alone is skipped."""
         for path, rest in self.partners.values():
-            for source, _, _ in rest:
-                yield str(path), source, None, "line with no partner: the two OpenRouter files differ in length"
+            for source, value, err in rest:
+                if err is None and sniff_stats(value):
+                    yield str(path), source, value, None
+                else:
+                    yield str(path), source, None, err or "a content line past the end of its stats file"

@@ -24,6 +24,7 @@ from .formats import FORMAT_LIST, FORMAT_NAMES, FORMATS, Format
 from .tasktype import TaskTyper
 
 EXAMPLES_PER_REASON = 5
+SHAPE_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError)
 MAX_REASONS = 1000
 
 
@@ -219,9 +220,13 @@ class LogReader:
             stream = None if err is not None else next((s for s in self._streams if s.claims(obj)), None)
             if stream is None:
                 yield from self._item(key, source, obj, err, forced)
-            else:
-                for item in stream.feed(key, source, obj):
-                    yield from self._item(*item, forced)
+                continue
+            try:  # a unit read whole before its items are parsed: a shape error deep down skips the unit
+                items = list(stream.feed(key, source, obj))
+            except SHAPE_ERRORS as e:
+                items = [(key, source, None, f"unexpected shape ({type(e).__name__}: {e})")]
+            for item in items:
+                yield from self._item(*item, forced)
 
     def _item(self, key: str, src: str, item: Any, err: str | None, forced: Format | None) -> Iterator[Request]:
         """Parse one unit with the format that reads it (the file's last one first), or count why not."""
@@ -251,7 +256,7 @@ class LogReader:
             yield use.parse(item, src, self.group_by)
         except BadRecord as e:
             stats.skip(src, str(e))
-        except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as e:  # wrong shapes deep down
+        except SHAPE_ERRORS as e:  # wrong shapes deep down
             stats.skip(src, f"unexpected shape for {use.name} ({type(e).__name__}: {e})")
 
 
