@@ -337,8 +337,8 @@ def csv_units(path: Path) -> Iterator[Unit]:
 
 def parquet_units(path: Path) -> Iterator[Unit]:
     """One unit per row of a Parquet file (Langfuse's blob export, MLflow's search_traces), streamed in record
-    batches, each row as the same plain values its JSON twin holds (timestamps as ISO text, decimals as floats,
-    maps as objects). pyarrow is imported only here: `pip install 'tiertool[parquet]'`."""
+    batches, each row as plain JSON values (timestamps as epoch numbers, decimals as floats, maps as objects).
+    pyarrow is imported only here: `pip install 'tiertool[parquet]'`."""
     try:
         import pyarrow.parquet as pq
     except ImportError:
@@ -347,11 +347,48 @@ def parquet_units(path: Path) -> Iterator[Unit]:
         parquet = pq.ParquetFile(path)
     except Exception as e:  # pyarrow raises ArrowInvalid / OSError for a damaged file
         raise InputError(f"{path}: not a readable Parquet file ({e})") from None
-    n = 0
+    n, nested = 0, _nested(parquet.schema_arrow)
     for batch in parquet.iter_batches(batch_size=PARQUET_BATCH):
-        for row in batch.to_pylist(maps_as_pydicts="lossy"):
+        for row in _flat(batch).to_pylist(maps_as_pydicts="lossy"):
             n += 1
-            yield f"{path}:row {n}", _plain(row), None
+            yield f"{path}:row {n}", {k: _plain(v) for k, v in row.items()} if nested else row, None
+
+
+def _flat(batch: Any) -> Any:
+    """The batch with its top-level timestamp, date and decimal columns cast in Arrow, whole columns at once, to
+    plain values: epoch numbers (in the column's unit), ISO dates and floats."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = []
+    for column in batch.columns:
+        kind = column.type
+        if pa.types.is_timestamp(kind):  # epoch seconds, ms, us or ns: to_time reads each
+            column = pc.cast(column, pa.int64())
+        elif pa.types.is_date(kind):
+            column = pc.strftime(column, format="%Y-%m-%d")
+        elif pa.types.is_decimal(kind):
+            column = pc.cast(column, pa.float64())
+        columns.append(column)
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
+def _nested(schema: Any) -> bool:
+    """Whether a column nests values Arrow gives as Python objects JSON has not (in structs or lists)."""
+    import pyarrow as pa
+
+    def odd(kind: Any) -> bool:
+        if pa.types.is_struct(kind):
+            return any(odd(kind.field(i).type) for i in range(kind.num_fields))
+        if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+            return odd(kind.value_type)
+        if pa.types.is_map(kind):
+            return odd(kind.key_type) or odd(kind.item_type)
+        return pa.types.is_timestamp(kind) or pa.types.is_date(kind) or pa.types.is_decimal(kind) or \
+            pa.types.is_binary(kind)
+
+    return any(odd(f.type) for f in schema if not (pa.types.is_timestamp(f.type) or pa.types.is_date(f.type)
+                                                         or pa.types.is_decimal(f.type)))
 
 
 def first_row(path: Path) -> Any:
