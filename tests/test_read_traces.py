@@ -206,3 +206,14 @@ def test_mlflow_traces_as_json_lines_and_parquet() -> None:
     rows = pq.read_table(HERE / "mlflow_traces.parquet").to_pylist()
     calls, other = mlflow_calls([json.loads(row["trace"]) for row in rows])
     assert read(HERE / "mlflow_traces.parquet") == expected(calls, skipped=other)
+
+
+@pytest.mark.parametrize("name", ["otel_openai_v2_events", "otel_openai_v2_legacy_events", "openllmetry_events"])
+def test_logs_in_a_file_of_their_own_join_their_spans(tmp_path, name: str) -> None:
+    """A Collector with one file exporter per pipeline: traces and logs in separate files, given in any order."""
+    lines = jsonl(HERE / f"{name}.otlp.jsonl")
+    traces, logs = tmp_path / "traces.jsonl", tmp_path / "logs.jsonl"
+    traces.write_text("".join(json.dumps(r) + "\n" for r in lines if "resourceSpans" in r), encoding="utf-8")
+    logs.write_text("".join(json.dumps(r) + "\n" for r in lines if "resourceLogs" in r), encoding="utf-8")
+    whole = read(HERE / f"{name}.otlp.jsonl")
+    assert read(traces, logs) == whole == read(logs, traces)

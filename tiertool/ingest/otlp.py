@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator
+import math
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
+from . import sources
 from .common import BadRecord, maybe_json, property_tags, task_from, to_float, to_time
 from .traces import Item, JoinedStream, context_of
 
@@ -181,7 +184,17 @@ def _console(span: dict[str, Any]) -> dict[str, Any]:
 
 
 class OtlpStream(JoinedStream):
-    """The reader's stream for OpenTelemetry files: spans and logs in, joined LLM spans out."""
+    """The reader's stream for OpenTelemetry files: spans and logs in, joined LLM spans out. When the logs come
+    in a file of their own (a Collector writing one file per pipeline), the spans of the traces file are held
+    until the logs file has been read: memory then grows with the traces file."""
+
+    def __init__(self, paths: Sequence[Path] = ()) -> None:
+        super().__init__()
+        firsts = [sources.first_line_value(p) for p in paths if sources.kind(p) == "text"]
+        kinds = {next(iter(v)) for v in firsts if isinstance(v, dict) and len(v) == 1} & {"resourceSpans",
+                                                                                           "resourceLogs"}
+        if len(kinds) == 2:  # a traces file and a logs file: no window can tell when a trace is complete
+            self.join.window = math.inf
 
     def claims(self, value: Any) -> bool:
         return isinstance(value, dict) and (

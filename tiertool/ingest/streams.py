@@ -32,7 +32,7 @@ class Stream(Protocol):
 
 def make(paths: Sequence[Path]) -> list[Stream]:
     """Fresh streams for one pass over the given files."""
-    return [OtlpStream(), langfuse.TraceStream(), braintrust.SpanStream(), mlflow.TraceStream(),
+    return [OtlpStream(paths), langfuse.TraceStream(), braintrust.SpanStream(), mlflow.TraceStream(),
             openrouter.PairStream(list(paths))]
 
 
