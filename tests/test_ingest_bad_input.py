@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from tests import ingest_samples as S
+from tests.readkit import FIXTURES
 from tiertool.cli import app
 from tiertool.ingest import read_logs, sources
 
@@ -80,6 +81,22 @@ def test_empty_and_binary_files_are_reported(tmp_path, make, expect):
     r = inspect(str(path))
     assert r.exit_code == 0 and expect in r.output and "Traceback" not in r.output
 
+
+
+def _flip(data: bytes) -> bytes:
+    """The pages' bytes damaged, the footer (schema) left whole."""
+    return data[:200] + bytes(b ^ 0x5A for b in data[200:2000]) + data[2000:]
+
+
+@pytest.mark.parametrize("damage, expect", [
+    (lambda data: data[: len(data) // 2], "not a readable Parquet file"),
+    (_flip, "row 1 onwards is not readable Parquet"),
+])
+def test_a_damaged_parquet_file_is_a_one_line_error(tmp_path, damage, expect):
+    path = tmp_path / "traces.parquet"
+    path.write_bytes(damage((FIXTURES / "producers" / "mlflow_traces.parquet").read_bytes()))
+    r = inspect(str(path))
+    assert r.exit_code == 2 and f"{path}: {expect}" in r.output and "Traceback" not in r.output
 
 @pytest.mark.parametrize("args, expect", [
     (["nope.jsonl"], "nope.jsonl: no such file"),

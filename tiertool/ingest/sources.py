@@ -348,7 +348,14 @@ def parquet_units(path: Path) -> Iterator[Unit]:
     except Exception as e:  # pyarrow raises ArrowInvalid / OSError for a damaged file
         raise InputError(f"{path}: not a readable Parquet file ({e})") from None
     n, nested = 0, _nested(parquet.schema_arrow)
-    for batch in parquet.iter_batches(batch_size=PARQUET_BATCH):
+    batches = parquet.iter_batches(batch_size=PARQUET_BATCH)
+    while True:
+        try:
+            batch = next(batches, None)
+        except Exception as e:  # a damaged page deep in the file: pyarrow raises OSError / ArrowInvalid
+            raise InputError(f"{path}: row {n + 1} onwards is not readable Parquet ({e})") from None
+        if batch is None:
+            return
         for row in _flat(batch).to_pylist(maps_as_pydicts="lossy"):
             n += 1
             yield f"{path}:row {n}", {k: _plain(v) for k, v in row.items()} if nested else row, None
