@@ -18,7 +18,9 @@ The log is written to a temporary folder and deleted afterwards. A third of the 
 from __future__ import annotations
 
 import argparse
+import decimal
 import json
+import multiprocessing
 import os
 import random
 import subprocess
@@ -113,7 +115,7 @@ def write_parquet(path: Path, n: int, seed: int = 0) -> None:
                    "input": json.dumps([{"role": "system", "content": system}, {"role": "user", "content": text}]),
                    "output": json.dumps({"role": "assistant", "content": "billing"}), "provided_model_name": model,
                    "model_parameters": '{"temperature":"0"}', "usage_details": [("input", pt), ("output", ct)],
-                   "total_cost": __import__("decimal").Decimal(f"{pt * 2.5e-6 + ct * 1e-5:.12f}")}
+                   "total_cost": decimal.Decimal(f"{pt * 2.5e-6 + ct * 1e-5:.12f}")}
             for name in schema.names:
                 cols[name].append(row[name])
         writer.write_table(pa.table(cols, schema=schema), row_group_size=n)
@@ -125,7 +127,11 @@ def parquet_bench(n: int, tiertool: str) -> None:
         rows = []
         for size in (n // 4, n):
             path = Path(tmp) / f"observations-{size}.parquet"
-            write_parquet(path, size)
+            writer = multiprocessing.get_context("spawn").Process(target=write_parquet, args=(path, size))
+            writer.start()  # in a fresh process: a child's peak RSS starts at its parent's (exec keeps the
+            writer.join()  # high-water mark), so this process must never hold the table itself
+            if writer.exitcode:
+                sys.exit(f"writing {path} failed ({writer.exitcode})")
             tt, tm, out = run([tiertool, "inspect", str(path), "--json"])
             assert json.loads(out)["records"] == size
             pt, pm, out = run([sys.executable, "-c", code, str(path)])

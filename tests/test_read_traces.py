@@ -94,7 +94,7 @@ def otel_calls(name: str) -> list[Call]:
         calls.append(Call(app[span["parentSpanId"]]["app.task"], model, ok, whole,
                           a.get("gen_ai.usage.input_tokens", a.get("llm.token_count.prompt", 0)),
                           a.get("gen_ai.usage.output_tokens", a.get("llm.token_count.completion", 0)),
-                          cached, reasoning))
+                          cached, reasoning, a.get("llm.cost.total", 0.0)))  # cost: OpenInference's only
     return calls
 
 
