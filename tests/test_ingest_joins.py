@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.readkit import FIXTURES, jsonl
+from tiertool.errors import InputError
 from tiertool.ingest import read_logs
 from tiertool.ingest.traces import TraceJoin
 
@@ -30,8 +31,13 @@ def _write(path: Path, rows: list[dict]) -> Path:
 
 
 def _read(*paths: Path):
+    """Read the files; a subset that gives no record is an InputError, after every unit is accounted for."""
     reader = read_logs(list(paths), infer_tasks=False)
-    reqs = list(reader)
+    try:
+        reqs = list(reader)
+    except InputError:
+        assert reader.stats.records == 0
+        reqs = []
     st = reader.stats
     assert st.records == len(reqs) and st.records + st.skipped == st.lines
     return reqs, st

@@ -10,9 +10,9 @@ import json
 from typing import Any
 
 from ..records import Message
-from .anthropic import PARAMS as ANTHROPIC_PARAMS
 from .anthropic import usage_tokens
-from .common import BadRecord, anthropic_messages, as_dict, check_messages, content_text, maybe_json, to_int
+from .canonical import anthropic_reply, from_anthropic
+from .common import BadRecord, as_dict, check_messages, content_text, maybe_json, to_int
 
 # What an OpenAI chat request sends that changes the answer, beside the messages: kept and replayed as sent.
 REQUEST_PARAMS = (
@@ -104,17 +104,17 @@ def openai_answer(resp: dict[str, Any]) -> dict[str, Any]:
 
 
 def anthropic_request(body: dict[str, Any]) -> dict[str, Any]:
-    params = {k: body[k] for k in ANTHROPIC_PARAMS if body.get(k) is not None}
-    params.update({k: body[k] for k in ("tools", "tool_choice") if body.get(k) is not None})
-    return {"messages": anthropic_messages(body.get("system"), body.get("messages")), "params": params,
+    """An Anthropic Messages request body in chat form (canonical.from_anthropic: system, tools, tool turns)."""
+    check_messages(body.get("messages"))
+    chat = from_anthropic(body)
+    return {"messages": chat.messages, "params": chat.params, "unreplayable": chat.unreplayable,
             "requested_model": body.get("model") if isinstance(body.get("model"), str) else None,
             "provider": "anthropic"}
 
 
 def anthropic_answer(msg: dict[str, Any]) -> dict[str, Any]:
-    blocks = msg["content"] if isinstance(msg.get("content"), list) else []
-    calls = tuple(tool_call(b) for b in blocks if isinstance(b, dict) and b.get("type") == "tool_use")
-    out = {"output": content_text(blocks) or None, "output_tool_calls": calls, "finish_reason": msg.get("stop_reason"),
+    reply = anthropic_reply(msg.get("content"), msg.get("stop_reason"))
+    out = {"output": reply.text or None, "output_tool_calls": reply.tool_calls, "finish_reason": reply.finish_reason,
            **usage_tokens(msg.get("usage"))}
     return {**out, "model": msg["model"]} if isinstance(msg.get("model"), str) else out
 
@@ -131,4 +131,5 @@ def chat_bodies(request: Any, response: Any) -> dict[str, Any]:
         fields = {**anthropic_request(req), **(anthropic_answer(resp) if resp else {})}
     else:
         fields = {**openai_request(req), **(openai_answer(resp) if resp else {})}
-    return {**fields, "unreplayable": lost(fields["messages"], fields["params"], fields.get("output_tool_calls", ()))}
+    why = fields.get("unreplayable") or lost(fields["messages"], fields["params"], fields.get("output_tool_calls", ()))
+    return {**fields, "unreplayable": why}

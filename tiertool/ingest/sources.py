@@ -102,7 +102,8 @@ def first_line_value(path: Path) -> Any:
 
 PAGE_ITEMS = ("data", "events", "runs", "calls", "items")  # API pages: {"data": [...], "meta": {...}}
 PAGE_META = {"meta", "cursor", "cursors", "error", "next", "next_cursor", "has_more", "total", "page", "limit",
-             "object", "first_id", "last_id", "pagination", "count"}
+             "object", "first_id", "last_id", "pagination", "count", "page_size", "total_pages", "offset",
+             "total_is_capped"}
 CHUNK = 1 << 20
 
 
@@ -272,7 +273,7 @@ def _page(source: str, value: Any, expand: bool) -> Iterator[Unit]:
         return
     key, items = page
     if not items:
-        yield source, None, f"API page with no items (its '{key}' list is empty)"
+        yield source, None, f"API page with no records (its '{key}' list is empty)"
     whole, _, line = source.rpartition(":")
     for k, item in enumerate(items, 1):  # a page alone in its file: file:item N, as for an array
         yield (f"{whole}:item {k}" if line == "1" else f"{source} item {k}"), item, None
