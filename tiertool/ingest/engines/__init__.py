@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ...errors import InputError
+from .. import litellm_spend, sources
 from ..sample import Sampler
 from .base import SPEND, EngineReader, Tally
 
@@ -19,7 +20,7 @@ POSTGRES = ("postgresql://", "postgres://")
 
 def choose(paths: Sequence[str | Path], fmt: str | None, mapping: object, engine: str | None) -> str:
     """The engine for these logs: `auto` streams the files the streaming reader reads, and picks DuckDB for
-    Parquet, globs and object storage, Postgres for a postgresql:// URL."""
+    LiteLLM spend Parquet, globs and object storage, Postgres for a postgresql:// URL."""
     from .files import REMOTE, is_glob, is_parquet
 
     engine = engine or "auto"
@@ -32,12 +33,20 @@ def choose(paths: Sequence[str | Path], fmt: str | None, mapping: object, engine
     if db:
         return "postgres"
     if engine == "auto":
-        engine = "duckdb" if any(is_parquet(p) or is_glob(p) or p.startswith(REMOTE) for p in names) else "stream"
+        engine = "duckdb" if any(is_glob(p) or p.startswith(REMOTE) or (is_parquet(p) and _spend_rows(p))
+                                 for p in names) else "stream"
     if engine == "postgres":
         raise InputError("--engine postgres reads a postgresql://USER@HOST:PORT/DB URL")
     if engine != "stream" and mapping:
         raise InputError(f"--map reads CSV and plain JSON lines with the streaming reader, not --engine {engine}")
     return engine
+
+
+def _spend_rows(path: str) -> bool:
+    """Whether a local Parquet file holds LiteLLM spend rows, which DuckDB maps (others, such as Langfuse's or
+    MLflow's, are streamed by their own parsers)."""
+    row = sources.first_row(Path(path)) if Path(path).is_file() else None
+    return isinstance(row, dict) and litellm_spend.sniff(row)
 
 
 def open_reader(engine: str, paths: Sequence[str | Path], fmt: str | None, group_by: str | None, tally: Tally,

@@ -9,6 +9,7 @@ parser, the typer and the read accounting are the streaming reader's own, so bot
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -19,6 +20,7 @@ from ..formats import FORMATS
 from ..reader import MAX_REASONS, LogReader, ReadStats, _FileRead
 from ..sample import Sampler
 from ..sources import Unit
+from ..streams import Stream
 from ..tasktype import TaskTyper
 
 SPEND = litellm_spend.NAME
@@ -76,14 +78,18 @@ class EngineReader(LogReader):
         self.typer = TaskTyper()
         self._files = {}
 
-    def _joined(self) -> Iterator[Request]:
-        for part in self.parts:
-            seen: dict[str, int] = {}
-            yield from self._parse_units(part.name, self._units(part, seen), self._forced(), seen)
+    def _new_streams(self) -> list[Stream]:
+        return []  # LiteLLM spend rows join nothing
 
-    def _units(self, part: Part, seen: dict[str, int]) -> Iterator[Unit]:
+    def _batches(self) -> Iterator[Request]:
+        for part in self.parts:
+            yield from self._parse_units(part.name, self._units(part), self._forced())
+
+    def _units(self, part: Part) -> Iterator[Unit]:
+        """The rows Python reads; the engine's own groups and sample are counted on the way."""
         stats, sampler = self.stats, self.sampler
         tally = self._files.setdefault(part.name, _FileRead())
+        seen = self._seen.setdefault(part.name, Counter())
         for chunk in part.chunks():
             for task, how, model, day, n, replayable, pt, ct, cached, cw, rt, cost, costed, t0, t1, eligible, why \
                     in chunk.groups:
@@ -97,7 +103,7 @@ class EngineReader(LogReader):
                 tally.lines += n
                 tally.records += n
                 stats.typing[how] += n
-                seen[SPEND] = seen.get(SPEND, 0) + n
+                seen[SPEND] += n
                 if eligible:
                     sampler.offered[(task, model)] += eligible
             wanted = {row: (int(key, 16), stratum) for stratum, refs in chunk.sample.items() for row, key in refs
