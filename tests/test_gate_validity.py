@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from tiertool import gate
-from tiertool.gate.ltt import TaskPlan, fixed_sequence
+from tiertool.gate.ltt import Plan, TaskPlan, prove_family
 
 TARGET = 0.8
 
@@ -16,24 +16,29 @@ def true_rate(threshold: float) -> float:
     return 0.6 + 0.35 * (1 + threshold) / 2  # drops below the target under 1/7
 
 
-def test_fixed_sequence_holds_the_routed_pass_rate_at_the_target_with_the_stated_confidence():
+def test_the_tests_hold_the_routed_pass_rate_at_the_target_with_the_stated_confidence():
+    """Two task types at family level 0.1: 'easy' passes 97% everywhere, so it proves even "route everything"
+    and hands its level on; 'edge' then runs at the whole 0.1, with thresholds close to failing."""
     rng = np.random.default_rng(0)
     thresholds = tuple(float(t) for t in np.round(np.arange(0.95, -0.01, -0.05), 2))
-    plan = TaskPlan("t", thresholds, 7, 300, 0.0, 0.0)  # starts at 0.6, where 300 samples route ~120
     alpha, runs = 0.1, 1000
-    wrong = naive_wrong = proven = 0
+    plan = Plan(TARGET, 1 - alpha, alpha / 2, {t: TaskPlan(t, thresholds, 7, 300, 0.0, 0.0) for t in ("easy", "edge")})
+    wrong = naive_wrong = proven = handed_on = 0
     for _ in range(runs):
-        s = rng.random(300)
-        y = rng.random(300) < 0.6 + 0.35 * s
-        cal = fixed_sequence(plan, s, y, TARGET, alpha)
-        proven += cal.threshold is not None
-        wrong += cal.threshold is not None and true_rate(cal.threshold) < TARGET
+        s = rng.random((2, 300))
+        easy, edge = rng.random(300) < 0.97, rng.random(300) < 0.6 + 0.35 * s[1]
+        cals = prove_family(plan, {"easy": (s[0], easy), "edge": (s[1], edge)})
+        t = cals["edge"].threshold
+        proven += t is not None
+        wrong += t is not None and true_rate(t) < TARGET
+        handed_on += any(step.level > alpha / 2 for step in cals["edge"].steps)
         # the rule per-request routers use: the loosest threshold whose observed pass rate meets the target
-        naive = min((t for t in thresholds if y[s >= t].mean() >= TARGET), default=None)
+        naive = min((t for t in thresholds if edge[s[1] >= t].mean() >= TARGET), default=None)
         naive_wrong += naive is not None and true_rate(naive) < TARGET
     assert wrong / runs <= alpha + 3 * (alpha * (1 - alpha) / runs) ** 0.5
     assert naive_wrong / runs >= 0.3  # the check can fail: without the proof, a wrong threshold is common
     assert proven / runs >= 0.75  # and the proof is not vacuous: it routes something in most runs
+    assert handed_on / runs >= 0.9  # with the level 'easy' handed on, in almost every run
 
 
 WORDS = [f"w{i}" for i in range(200)]

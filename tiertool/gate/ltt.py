@@ -85,7 +85,8 @@ def simulate(est: Curve, n: int, target: float, alpha: float, seed: int = 0) -> 
     p = rng.beta(passes + PRIOR * rate, counts - passes + PRIOR * (1 - rate), size=(DRAWS, len(counts)))
     fresh = rng.multinomial(n, counts / max(counts.sum(), 1), size=DRAWS)
     routed, passed = np.cumsum(fresh, axis=1), np.cumsum(rng.binomial(fresh, p), axis=1)
-    proven = passed >= min_passes(np.arange(n + 1), target, alpha)[routed]
+    counts_seen, where = np.unique(routed, return_inverse=True)
+    proven = passed >= min_passes(counts_seen, target, alpha)[where.reshape(routed.shape)]
     share, chance = np.zeros(len(counts)), np.zeros(len(counts))
     for start in range(len(counts)):
         run = np.cumprod(proven[:, start:], axis=1).sum(axis=1)  # thresholds proven before the first failure
@@ -153,10 +154,11 @@ def plan(curves: Mapping[str, Curve], available: Mapping[str, int], value: Mappi
 @dataclass(frozen=True)
 class Step:
     threshold: float
+    level: float  # the level the test was held to (it grows when another task type passes its level on)
     routed: int
     passed: int
     p_value: float
-    lower_bound: float  # exact one-sided (1 - alpha) lower bound of the routed pass rate
+    lower_bound: float  # exact one-sided (1 - level) lower bound of the routed pass rate
     rejected: bool
 
 
@@ -184,24 +186,50 @@ def exact_test(k: int, m: int, target: float, alpha: float) -> tuple[float, floa
     return float(binom.sf(k - 1, m, target)), float(beta.ppf(alpha, k, m - k + 1)) if k else 0.0
 
 
-def fixed_sequence(tp: TaskPlan, scores: np.ndarray, passed: np.ndarray, target: float, alpha: float) -> Calibration:
-    """Test tp's thresholds from its start, strict to loose, on fresh samples; keep the loosest one rejected
-    before the first failure."""
-    scores, passed = np.asarray(scores, dtype=float), np.asarray(passed, dtype=bool)
-    steps: list[Step] = []
-    for t in tp.thresholds[tp.start:]:
-        routed = scores >= t
-        m, k = int(routed.sum()), int(passed[routed].sum())
-        p, lb = exact_test(k, m, target, alpha)
-        steps.append(Step(t, m, k, p, lb, p <= alpha))
-        if p > alpha:
+def prove_family(plan: Plan, fresh: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, Calibration]:
+    """Each planned task type's fixed-sequence test on its fresh (scores, passed), at level plan.alpha; a task
+    type that proves even its loosest threshold (everything routed) passes its level on, in equal parts, to the
+    tests still open, which resume where they stopped. This is a graphical procedure (Bretz et al. 2009): a
+    level only ever grows with proofs of other task types, whose samples are independent, and the levels of the
+    tests with a true null can reach at most alpha in sum, so the family-wise error stays within alpha."""
+    target = plan.target
+    data = {t: (np.asarray(fresh[t][0], dtype=float), np.asarray(fresh[t][1], dtype=bool)) if t in fresh else
+            (np.zeros(0), np.zeros(0, dtype=bool)) for t in plan.tasks}
+    level = dict.fromkeys(plan.tasks, plan.alpha)
+    at = {t: tp.start for t, tp in plan.tasks.items()}
+    steps: dict[str, list[Step]] = {t: [] for t in plan.tasks}
+    tried: dict[str, float] = {}  # the level each open test last failed at: retried only at a higher one
+    while True:
+        progressed = False
+        for task, tp in plan.tasks.items():
+            scores, passed = data[task]
+            while at[task] < len(tp.thresholds) and level[task] > tried.get(task, 0.0):
+                routed = scores >= tp.thresholds[at[task]]
+                m, k = int(routed.sum()), int(passed[routed].sum())
+                p, lb = exact_test(k, m, target, level[task])
+                steps[task].append(Step(tp.thresholds[at[task]], level[task], m, k, p, lb, p <= level[task]))
+                if p > level[task]:
+                    tried[task] = level[task]
+                    break
+                at[task] += 1
+                tried.pop(task, None)
+            if at[task] == len(tp.thresholds) and level[task] > 0:  # all proven: hand the level on
+                still = [t for t in plan.tasks if at[t] < len(plan.tasks[t].thresholds)]
+                for t in still:
+                    level[t] += level[task] / len(still)
+                level[task] = 0.0
+                progressed = bool(still)
+        if not progressed:
             break
-    last = next((s for s in reversed(steps) if s.rejected), None)
-    est = curve(tp.thresholds, scores, passed)
-    if last is None:
-        return Calibration(tp.task, None, len(scores), 0, 0, None, tuple(steps), est)
-    return Calibration(tp.task, last.threshold, len(scores), last.routed, last.passed, last.lower_bound, tuple(steps),
-                       est)
+    out = {}
+    for task, tp in plan.tasks.items():
+        scores, passed = data[task]
+        est = curve(tp.thresholds, scores, passed)
+        last = next((s for s in reversed(steps[task]) if s.rejected), None)
+        out[task] = Calibration(task, last.threshold if last else None, len(scores), last.routed if last else 0,
+                                last.passed if last else 0, last.lower_bound if last else None, tuple(steps[task]),
+                                est)
+    return out
 
 
 def samples_needed(est: Curve, target: float, alpha: float, goal: float = POWER,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .features import Known
-from .ltt import Calibration, Curve, Plan, curve, fixed_sequence, grid, samples_needed
+from .ltt import Calibration, Curve, Plan, curve, grid, prove_family, samples_needed
 from .predictor import Predictor, fit
 
 
@@ -38,16 +38,15 @@ def learn(rows: Sequence[Known], passed: Sequence[bool], seed: int = 0) -> Learn
 
 def calibrate(learned: Learned, plan: Plan,
               fresh: Mapping[str, tuple[Sequence[Known], Sequence[bool]]]) -> dict[str, Calibration]:
-    """Run each planned task type's fixed-sequence test on its fresh samples (exactly the ones the plan asked
-    for: none of them may have been used to learn, plan, or to calibrate before)."""
-    out = {}
-    for task, tp in plan.tasks.items():
+    """Test each planned task type on its fresh samples (exactly the ones the plan asked for: none of them may
+    have been used to learn, plan, or to calibrate before); see ltt.prove_family."""
+    scored = {}
+    for task in plan.tasks:
         rows, passed = fresh.get(task, ((), ()))
         if len(rows) != len(passed):
             raise ValueError(f"{task}: {len(rows)} fresh requests but {len(passed)} pass labels")
-        out[task] = fixed_sequence(tp, learned.predictor.scores(rows), np.asarray(passed, dtype=bool), plan.target,
-                                   plan.alpha)
-    return out
+        scored[task] = (learned.predictor.scores(rows), np.asarray(passed, dtype=bool))
+    return prove_family(plan, scored)
 
 
 def needed(learned: Learned, plan: Plan, task: str, calibration: Calibration | None = None) -> tuple[int, float] | None:
