@@ -68,6 +68,7 @@ def test_the_served_score_is_sklearns_logistic_regression_on_the_same_features()
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
 
     rows, passed = rows_of(300)
     predictor, oof = fit(rows, passed)
@@ -76,7 +77,8 @@ def test_the_served_score_is_sklearns_logistic_regression_on_the_same_features()
     named = DictVectorizer()
     x = hstack([words.fit_transform(texts), named.fit_transform(
         [facts_of(s, m, p, t) for s, (m, p, t) in zip(texts, rows, strict=True)])]).tocsr()
-    model = LogisticRegression(C=C, max_iter=5000).fit(x, passed)
+    with threadpool_limits(1):
+        model = LogisticRegression(C=C, max_iter=5000).fit(x, passed)
     new, _ = rows_of(50, seed=9)  # requests it has not seen, with words it has not seen
     x_new = hstack([words.transform([text_of(m) for m, _, _ in new]), named.transform(
         [facts_of(text_of(m), m, p, t) for m, p, t in new])]).tocsr()

@@ -87,12 +87,13 @@ def simulate(est: Curve, n: int, target: float, alpha: float, seed: int = 0) -> 
     routed, passed = np.cumsum(fresh, axis=1), np.cumsum(rng.binomial(fresh, p), axis=1)
     counts_seen, where = np.unique(routed, return_inverse=True)
     proven = passed >= min_passes(counts_seen, target, alpha)[where.reshape(routed.shape)]
-    share, chance = np.zeros(len(counts)), np.zeros(len(counts))
-    for start in range(len(counts)):
-        run = np.cumprod(proven[:, start:], axis=1).sum(axis=1)  # thresholds proven before the first failure
-        last = routed[np.arange(DRAWS), np.maximum(start + run - 1, 0)]
-        share[start] = float(np.where(run > 0, last, 0).mean()) / n
-        chance[start] = float((run > 0).mean())
+    run = np.zeros(proven.shape, dtype=int)  # thresholds proven in a row from each start, before a failure
+    run[:, -1] = proven[:, -1]
+    for j in range(proven.shape[1] - 2, -1, -1):
+        run[:, j] = proven[:, j] * (1 + run[:, j + 1])
+    last = np.take_along_axis(routed, np.maximum(np.arange(len(counts)) + run - 1, 0), axis=1)
+    share = np.where(run > 0, last, 0).mean(axis=0) / n
+    chance = (run > 0).mean(axis=0)
     return share, chance
 
 
@@ -117,7 +118,7 @@ class Plan:
 
 
 def _task_plan(task: str, est: Curve, most: int, target: float, alpha: float, step: int) -> TaskPlan | None:
-    """The fewest samples (multiples of `step`, at most `most`) that nearly reach the expected gain of `most`,
+    """The fewest samples (a multiple of `step`, at most `most`) that nearly reach the expected gain of `most`,
     and the start that maximises it; None when the test's chance is below WORTH."""
     def best(n: int) -> tuple[int, float, float]:
         share, chance = simulate(est, n, target, alpha)
@@ -127,11 +128,13 @@ def _task_plan(task: str, est: Curve, most: int, target: float, alpha: float, st
     full = best(most)[1]
     if full <= 0:
         return None
-    for n in [*range(step, most, step), most]:
-        j, gain, chance = best(n)
-        if gain >= SATURATED * full:
-            return TaskPlan(task, est.thresholds, j, n, gain, chance) if chance >= WORTH else None
-    return None  # unreachable: n == most meets the bar
+    lo, hi = 0, (most + step - 1) // step  # the gain grows with n: bisect on multiples of step
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if best(mid * step)[1] >= SATURATED * full else (mid, hi)
+    n = min(hi * step, most)
+    j, gain, chance = best(n)
+    return TaskPlan(task, est.thresholds, j, n, gain, chance) if chance >= WORTH else None
 
 
 def plan(curves: Mapping[str, Curve], available: Mapping[str, int], value: Mapping[str, float], target: float,
