@@ -170,6 +170,8 @@ def main() -> None:
             a, _ = audit(by_task, seed, target, True)
             moved = {d.task for d in recommend(a).decisions if d.tier == "small"}
             proven[target].append(float((ref - cheap)[np.isin(task_of, list(moved))].sum() / ref.sum()))
+        print(f"seed {seed}: " + ", ".join(f"target {t:g} saved {results[t][-1]['saved']:.1%}" for t in targets),
+              file=sys.stderr, flush=True)
     print(f"({time.perf_counter() - t0:.0f}s for {args.seeds} seeds)")
     oracle = float((ref - cheap)[passed].sum() / ref.sum())
     for target in targets:
