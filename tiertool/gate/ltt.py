@@ -27,7 +27,7 @@ STEP = 0.05  # grid spacing, as a share of traffic
 POWER = 0.8  # the chance of a proof that "samples needed" aims for
 WORTH = 0.5  # a task type is tested only if its test has at least this chance: else its samples are wasted
 SATURATED = 0.99  # ask for the fewest samples that reach this share of the expected gain at the cap
-PRIOR = 1.0  # pseudo-samples pulling a slice's pass rate to the task's (set on seeds 100-117, not the benchmark's)
+PRIOR = 1.0  # pseudo-samples pulling a slice's pass rate to the task's (set on seeds 100-114, not the benchmark's 0-19)
 DRAWS = 400  # simulated calibrations per plan
 
 
