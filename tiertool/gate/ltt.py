@@ -12,7 +12,8 @@ it cannot reject (fixed-sequence testing). Given how many fresh samples a thresh
 binomial with exactly that conditional pass rate, so each test is valid; the first true H_j in the order must be
 rejected before any later one can be, so the chance that the chosen threshold routes traffic below the target is
 at most alpha. Across task types alpha is Bonferroni-split: (1 - confidence) / (task types tested), the family
-being fixed from the learning sample alone. A task type whose first test fails routes nothing.
+being fixed from the learning sample alone, and a task type that proves everything hands its level on
+(prove_family). A task type whose first test fails routes nothing.
 """
 
 from __future__ import annotations
