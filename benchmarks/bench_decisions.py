@@ -5,7 +5,7 @@
 Task types: GSM8K (one type), MMLU subjects grouped into six domains, MT-Bench's eight categories (20 turns
 each). Each request's label says whether the small model's answer is no worse than the large one's (see
 routellm_tasks.py). Every audit goes through tiertool's own code: the seeded sample order (sample.py), the
-family and rounds (sequential.py) and decide/recommend; it sees only the labels it asks for.
+family and rounds (decide/family.py, decide/rounds.py) and recommend; it sees only the labels it asks for.
 
 Baselines on the same seeds and the same sample order: a fixed 100 samples per task type decided on the point
 estimate, and a fixed 100 decided on the exact lower bound with the same multiple-testing correction.
@@ -27,11 +27,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from routellm_tasks import LARGE, SMALL, Labelled, load  # noqa: E402
 
 from tiertool.config import parse_config  # noqa: E402
-from tiertool.recommend import recommend  # noqa: E402
-from tiertool.sample import sample_key  # noqa: E402
-from tiertool.sequential import Rounds, exact_lower_bound  # noqa: E402
-from tiertool.store import Audit, Result  # noqa: E402
-from tiertool.volume import Key, Usage  # noqa: E402
+from tiertool.decide.family import family_for  # noqa: E402
+from tiertool.decide.recommendation import recommend  # noqa: E402
+from tiertool.decide.rounds import Rounds  # noqa: E402
+from tiertool.decide.sequential import exact_lower_bound  # noqa: E402
+from tiertool.ingest.sample import sample_key  # noqa: E402
+from tiertool.records import Key, Result, Usage  # noqa: E402
+from tiertool.store import Audit, AuditMeta  # noqa: E402
 
 
 def config_dict(target: float, sequential: bool) -> dict:
@@ -54,8 +56,6 @@ def audit(tasks: dict[str, list[Labelled]], seed: int, target: float, sequential
     cfg_d = config_dict(target, sequential)
     cfg = parse_config(cfg_d)
     order = {t: sorted(rows, key=lambda r: sample_key(seed, r.id))[: cfg.sample.cap] for t, rows in tasks.items()}
-    from tiertool.decide import family_for
-
     fam = family_for({t: len(rows) for t, rows in tasks.items()}, cfg)
     rounds = Rounds(["small"], {t: len(v) for t, v in order.items()}, fam, target, sequential, cfg.sample.round,
                     cfg.sample.cap)
@@ -67,8 +67,12 @@ def audit(tasks: dict[str, list[Labelled]], seed: int, target: float, sequential
                                "recorded", None, rounds.round) for r in batch]
             rounds.record(task, stop, {"small": [r.passed for r in batch]})
         rounds.finish_round()
-    meta = {"config": cfg_d, "spend_usd": 0.0}
-    return Audit(Path("."), meta, volume(tasks), tuple(results)), len(results)
+    n = sum(map(len, tasks.values()))
+    meta = AuditMeta(version="benchmark", config=cfg, logs=(), records=n, skipped=0, non_replayable=0, typing={},
+                     task_sources={}, first_time=None, last_time=None, family=fam, calls=0, cache_hits=0, failed=0,
+                     spend_usd=0.0, error=None, scorers={})
+    tests = {(s.task, s.tier): s for s in rounds.states()}
+    return Audit(Path("."), meta, volume(tasks), tuple(results), tests), len(results)
 
 
 def fixed_100(tasks: dict[str, list[Labelled]], seed: int, target: float, bound: bool) -> tuple[set[str], int]:
@@ -88,7 +92,7 @@ def fixed_100(tasks: dict[str, list[Labelled]], seed: int, target: float, bound:
 def savings_of(moved: set[str], tasks: dict[str, list[Labelled]], target: float) -> float:
     cfg = parse_config(config_dict(target, True))
     prices = {t.name: t.model for t in cfg.tiers}
-    from tiertool.savings import project
+    from tiertool.pricing.savings import project
 
     s = project(volume(tasks), {t: prices["small"] if t in moved else LARGE for t in tasks}, None)
     return s.saved_fraction

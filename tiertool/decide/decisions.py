@@ -1,0 +1,110 @@
+"""Decide each task's tier on evidence: the cheapest tier whose pass rate is *proven* to meet the bar.
+
+For every (task type, cheaper tier) the audit tests H0: pass rate <= `quality.target`. The level of each test
+is Bonferroni-corrected over the whole family of tests (family.py), so the chance of *any* wrong
+downgrade across the audit stays at most 1 - `quality.confidence`. Sequential audits use an anytime-valid
+test (sequential.py), fixed-size ones the exact Clopper-Pearson bound; either way the reported lower bound
+is at the level the decision used, so "lower bound >= target" and "moved" always agree. Decisions read the
+tests' states the audit stored (records.TestState) rather than recomputing them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config import Config
+from ..records import Family
+from ..store import Audit
+from .sequential import exact_lower_bound, lower_bound, needed_at
+
+
+@dataclass(frozen=True)
+class TierEvidence:
+    tier: str
+    model: str
+    scored: int
+    passed: int
+    errors: int
+    pass_rate: float | None
+    lower_bound: float | None
+    meets: bool
+
+
+@dataclass(frozen=True)
+class Decision:
+    task: str
+    requests: int
+    sampled: int
+    tier: str
+    model: str
+    pass_rate: float
+    lower_bound: float
+    scorer: str
+    reason: str
+    evidence: tuple[TierEvidence, ...]
+    status: str = "moved"  # moved | kept | not-enough-traffic | undecided
+    more_samples: int | None = None  # samples that would settle an undecided or low-traffic task
+
+
+def decide(audit: Audit) -> list[Decision]:
+    """One decision per task type of the audit, largest task first, from the tests the audit ran: a tier meets
+    the bar when its test ended proven; the bound shown is at the level the decision used."""
+    config, fam = audit.config, audit.meta.family
+    errors: dict[tuple[str, str], int] = {}
+    for r in audit.results:
+        if r.error and r.reference is not None:
+            errors[(r.task, r.tier)] = errors.get((r.task, r.tier), 0) + 1
+    decisions = []
+    for task in audit.tasks:
+        evidence = []
+        for tier in config.tiers[:-1]:
+            test = audit.tests.get((task, tier.name))
+            looks = test.looks if test else ()
+            k, n = (test.passed, test.scored) if test else (0, 0)
+            lb = None
+            if n:
+                lb = lower_bound(looks, fam.alpha) if config.sample.sequential else exact_lower_bound(k, n, fam.alpha)
+            meets = bool(n) and test is not None and test.state == "proven" and task in fam.tested
+            evidence.append(TierEvidence(tier.name, tier.model, n, k, errors.get((task, tier.name), 0),
+                                         k / n if n else None, lb, meets))
+        decisions.append(_decision(task, audit, config, fam, tuple(evidence)))
+    return decisions
+
+
+def _decision(task: str, audit: Audit, config: Config, fam: Family, evidence: tuple[TierEvidence, ...]) -> Decision:
+    q, ref = config.quality, config.reference
+    requests, replayable = audit.requests(task), audit.replayable(task)
+    sampled = max((e.scored for e in evidence), default=0)
+    scorer = config.spec_for(task).scorer
+    chosen = next((e for e in evidence if e.meets), None)
+    level = f"{1 - fam.alpha:.4g} per test ({q.confidence:g} for the whole audit)"
+    if chosen:
+        reason = (f"{chosen.tier}: {chosen.passed}/{chosen.scored} passed; lower bound {chosen.lower_bound:.3f} >= "
+                  f"target {q.target:g} at confidence {level}")
+        return Decision(task, requests, sampled, chosen.tier, chosen.model, chosen.pass_rate or 0.0,
+                        chosen.lower_bound or 0.0, scorer, reason, evidence)
+
+    def keep(reason: str, status: str, more: int | None = None) -> Decision:
+        return Decision(task, requests, sampled, ref.name, ref.model, 1.0, 1.0, scorer, reason, evidence, status,
+                        more)
+
+    scored = [e for e in evidence if e.scored]
+    best = max(scored, key=lambda e: (e.pass_rate or 0.0, e.scored)) if scored else None
+    shown = f"best {best.tier} passed {best.passed}/{best.scored}, lower bound {best.lower_bound or 0:.3f}" \
+        if best else ""
+    if best and (best.pass_rate or 0.0) <= q.target:
+        return keep(f"no cheaper tier meets the bar: {shown} < target {q.target:g}", "kept")
+    if task not in fam.tested:
+        more = max(fam.to_join - min(replayable, config.sample.cap), 0)
+        return keep(f"not enough traffic to decide: {replayable} replayable requests; testing it too would need "
+                    f"at least {fam.to_join} all-passing samples ({more} more)", "not-enough-traffic", more)
+    if best is None:
+        return keep("no cheaper answer could be scored (see the audit's errors)", "undecided")
+    total = needed_at(best.passed / best.scored, q.target, fam.alpha, 1_000_000) \
+        if config.sample.sequential else None
+    if total is not None and total > best.scored:
+        more = total - best.scored
+        room = "" if total <= replayable else f"; the log has only {replayable} replayable requests"
+        return keep(f"undecided: {shown} < target {q.target:g}; about {more} more samples at this pass rate "
+                    f"would settle it (raise sample.max_per_task){room}", "undecided", more)
+    return keep(f"no cheaper tier proven: {shown} < target {q.target:g}", "kept")
