@@ -4,7 +4,7 @@
 
 Task types, pass labels and prices as in bench_decisions.py (routellm_tasks.py): a request passes when the
 small model (Mixtral-8x7B) is no worse than the large one (GPT-4-1106). Per seed, through tiertool.gate's own
-steps: each task type's requests in the seeded sample order the audit uses (tiertool.sample.sample_key); the
+steps: each task type's requests in the seeded sample order the audit uses (tiertool.ingest.sample.sample_key); the
 gate learns from the first --learn of each (the audit's sample, max_per_task 400), plans, asks for at most --cap
 fresh samples per tested task type, calibrates on them at confidence 0.95, and is then judged on every request
 it never saw: in a seed, every task type's routed unseen traffic must pass at least the target. The saving is
@@ -31,8 +31,8 @@ from bench_decisions import audit, recommend  # noqa: E402
 from routellm_tasks import LARGE, SMALL, Labelled, load  # noqa: E402
 
 from tiertool import gate  # noqa: E402
-from tiertool.prices import lookup  # noqa: E402
-from tiertool.sample import sample_key  # noqa: E402
+from tiertool.pricing.prices import lookup  # noqa: E402
+from tiertool.ingest.sample import sample_key  # noqa: E402
 
 CONFIDENCE = 0.95
 
