@@ -31,8 +31,8 @@ from bench_decisions import audit, recommend  # noqa: E402
 from routellm_tasks import LARGE, SMALL, Labelled, load  # noqa: E402
 
 from tiertool import gate  # noqa: E402
-from tiertool.pricing.prices import lookup  # noqa: E402
 from tiertool.ingest.sample import sample_key  # noqa: E402
+from tiertool.pricing.prices import lookup  # noqa: E402
 
 CONFIDENCE = 0.95
 

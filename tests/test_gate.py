@@ -18,7 +18,7 @@ from tiertool.gate.predictor import C, fit
 EASY, HARD = "translate this greeting", "prove the theorem about primes"
 
 
-def rows_of(n: int, seed: int = 0) -> tuple[list[gate.Known], np.ndarray]:
+def rows_of(n: int, seed: int = 0, task: str = "qa") -> tuple[list[gate.Known], np.ndarray]:
     """Easy requests (the cheap tier passes 97%) and hard ones (50%), with noise words and parameters."""
     rng = np.random.default_rng(seed)
     rows: list[gate.Known] = []
@@ -27,7 +27,7 @@ def rows_of(n: int, seed: int = 0) -> tuple[list[gate.Known], np.ndarray]:
         easy = i % 2 == 0
         text = (EASY if easy else HARD) + " " + " ".join(rng.choice([f"n{j}" for j in range(30)], size=5))
         rows.append(([{"role": "system", "content": "be brief"}, {"role": "user", "content": text}],
-                     {"temperature": 0.2, "max_tokens": 256}, "qa"))
+                     {"temperature": 0.2, "max_tokens": 256}, task))
         passed.append(rng.random() < (0.97 if easy else 0.5))
     return rows, np.array(passed)
 

@@ -150,6 +150,8 @@ def recommend(
     out: Path = typer.Option(Path(TIERS_FILE), "--out", "-o", help="Where to write the assignment."),
     litellm_config: Path | None = typer.Option(None, "--litellm-config",
                                                   help="Also write a LiteLLM proxy config routing each task tag."),
+    gate: Path | None = typer.Option(None, "--gate", help="A gate file (the audit's gate.json): the LiteLLM config "
+                                     "also loads its pre-call hook, which routes request by request."),
 ) -> None:
     """Pick the cheapest tier per task type whose pass rate is proven to meet the bar; write tiers.yaml."""
     from . import load_audit, write_litellm_config, write_tiers
@@ -162,9 +164,12 @@ def recommend(
     monthly = s.per_30_days(s.saved_usd)
     typer.echo(f"{moved} of {len(rec.decisions)} task types move to a cheaper tier; saves {s.saved_fraction:.1%}"
                + (f" (${monthly:,.2f} per 30 days)" if monthly is not None else "") + f" -> {out}")
+    if gate and not litellm_config:
+        _err("--gate needs --litellm-config: the gate is deployed as the proxy config's pre-call hook")
+        raise typer.Exit(2)
     if litellm_config:
-        write_litellm_config(rec, litellm_config)
-        typer.echo(f"LiteLLM proxy config -> {litellm_config}")
+        _run(write_litellm_config, rec, litellm_config, gate_path=gate)
+        typer.echo(f"LiteLLM proxy config -> {litellm_config}" + (f" (with the gate {gate})" if gate else ""))
 
 
 @app.command()
