@@ -25,6 +25,7 @@ from ..replay import Cache, Replayer
 from ..scorers.grade import Grader
 from ..scorers.labels import load_labels
 from ..store import AuditMeta, save_audit
+from .gate import learn_gate
 
 Item = tuple[Request, Tier, "Answer | Call"]
 
@@ -43,6 +44,7 @@ class AuditSummary:
     error: str | None = None  # a tier that could not be called at all
     over_budget: int = 0  # calls not sent because --budget would not cover them
     unsent: tuple[str, ...] = ()  # "file:line on tier" of every answer neither cached nor sent
+    gate: Path | None = None  # the gate file, when `gate.enabled` and a gate could be learnt
 
 
 def _item(req: Request, tier: Tier) -> Answer | Call:
@@ -63,10 +65,13 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
     """
     out = Path(out)
     imported = load_labels(labels) if labels else None
-    traffic = scan(logs, fmt, group_by or config.group_by, mapping, sample=config.sample.cap, seed=seed)
+    cap = config.sample.cap
+    extra = config.gate.max_calibration if config.gate.enabled else 0  # the gate's fresh samples follow the audit's
+    traffic = scan(logs, fmt, group_by or config.group_by, mapping, sample=cap + extra, seed=seed)
     stats = traffic.stats
     replayable = {task: t.replayable for task, t in traffic.tasks.items()}
-    samples = {task: traffic.sample(task) for task, n in replayable.items() if n}
+    ordered = {task: traffic.sample(task) for task, n in replayable.items() if n}
+    samples = {task: reqs[:cap] for task, reqs in ordered.items()}
     non_replayable = stats.records - sum(replayable.values())
     if strict and stats.skipped:
         first = stats.examples[0]
@@ -98,6 +103,7 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
     results: list[Result] = []
     every: list[Item] = []
     error = None
+    gate_file: Path | None = None
     try:
         while plan := rounds.next():
             items = needed(plan)
@@ -116,6 +122,19 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
             rounds.finish_round()
             if error:
                 break
+        if config.gate.enabled and not error:
+            cheap = config.tiers[0]
+
+            def label(reqs: Sequence[Request]) -> list[Result]:
+                items = [(q, t, _item(q, t)) for q in reqs for t in (config.reference, cheap)]
+                answers = replayer.run([item for _, _, item in items if isinstance(item, Call)])
+                return [r for r in _score(items, answers, config, grader, rounds.round) if r.tier == cheap.name]
+
+            try:
+                gate_file = learn_gate(samples, {t: q[cap:] for t, q in ordered.items()}, results, cheap, config,
+                                       traffic, label, out, seed, log)
+            except ReplayError as e:
+                error = f"gate not built: {e}"
     finally:
         replayer.close()  # worker processes, when replay.workers > 1
 
@@ -134,7 +153,7 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
     cache.close()
     return AuditSummary(out, stats.records, stats.skipped, len(replayable),
                         len({(r.task, r.request_id) for r in results}), rs.sent, rs.cached, rs.failed,
-                        len(rs.missing), error, rs.over_budget, _unsent(every, replayer.answers))
+                        len(rs.missing), error, rs.over_budget, _unsent(every, replayer.answers), gate_file)
 
 
 def _version() -> str:
