@@ -6,6 +6,7 @@ import gzip
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from tiertool.gate.ltt import Calibration, Curve, Plan
 from tiertool.gate.predictor import C, fit
 
 EASY, HARD = "translate this greeting", "prove the theorem about primes"
+CHEAP, REFERENCE = "openai/gpt-4o-mini", "openai/gpt-4o"
 
 
 def rows_of(n: int, seed: int = 0, task: str = "qa") -> tuple[list[gate.Known], np.ndarray]:
@@ -30,6 +32,19 @@ def rows_of(n: int, seed: int = 0, task: str = "qa") -> tuple[list[gate.Known], 
                      {"temperature": 0.2, "max_tokens": 256}, task))
         passed.append(rng.random() < (0.97 if easy else 0.5))
     return rows, np.array(passed)
+
+
+def make_gate(path: Path, task: str) -> gate.Gate:
+    """A gate made by the pipeline's own steps, saved: learn on 400 labelled requests, plan, calibrate on the
+    fresh ones the plan asks for (easy requests pass 97%, so it proves routing about half of `task`)."""
+    rows, passed = rows_of(400, seed=0, task=task)
+    learned = gate.learn(rows, passed, seed=0)
+    plan = gate.plan(learned.curves, {task: 600}, {task: 1.0}, target=0.9, confidence=0.95, cap=600)
+    fresh_rows, fresh_passed = rows_of(plan.tasks[task].calibrate, seed=1, task=task)
+    cals = gate.calibrate(learned, plan, {task: (fresh_rows, fresh_passed)})
+    built = gate.build(learned.predictor, plan, cals, cheap=CHEAP, fallback=REFERENCE)
+    built.save(path)
+    return built
 
 
 @pytest.fixture(scope="module")

@@ -19,26 +19,13 @@ from typer.testing import CliRunner
 from tests.conftest import make_sample, small_answerer, write_config, write_jsonl
 from tests.kit.proxy import SPEND_CALLBACK, LiteLLMProxy, skip_unless_installed, start_proxy
 from tests.loopback import LoopbackLLM
-from tests.test_gate import EASY, HARD, rows_of
+from tests.test_gate import CHEAP, EASY, HARD, REFERENCE, make_gate
 from tiertool import gate
 from tiertool.cli import app
 
-TASK, CHEAP, REFERENCE = "math-word-problems", "openai/gpt-4o-mini", "openai/gpt-4o"
+TASK = "math-word-problems"
 KEY = {"TIERTOOL_TEST_KEY": "sk-test-not-a-real-key"}
 SYSTEM = {"role": "system", "content": "be brief"}
-
-
-def make_gate(path: Path) -> gate.Gate:
-    """Learn on 400 labelled requests, plan, calibrate on fresh ones the plan asks for, save."""
-    rows, passed = rows_of(400, seed=0, task=TASK)
-    learned = gate.learn(rows, passed, seed=0)
-    plan = gate.plan(learned.curves, {TASK: 600}, {TASK: 1.0}, target=0.9, confidence=0.95, cap=600)
-    n = plan.tasks[TASK].calibrate
-    fresh_rows, fresh_passed = rows_of(n, seed=1, task=TASK)
-    cals = gate.calibrate(learned, plan, {TASK: (fresh_rows, fresh_passed)})
-    built = gate.build(learned.predictor, plan, cals, cheap=CHEAP, fallback=REFERENCE)
-    built.save(path)
-    return built
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +41,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiteLLM
         runner = CliRunner()
         assert (r := runner.invoke(app, ["audit", str(write_jsonl(folder / "spend.jsonl", rows))])).exit_code == 0, \
             r.output
-        built = make_gate(folder / "gate.json")
+        built = make_gate(folder / "gate.json", TASK)
         (folder / "proxy").mkdir()
         r = runner.invoke(app, ["recommend", "--gate", "gate.json", "--litellm-config", "proxy/proxy.yaml"])
         assert r.exit_code == 0, r.output

@@ -239,11 +239,13 @@ def monitor(
     seed: int = typer.Option(0, help="Sampling seed."),
     offline: bool = typer.Option(False, help="Send no model call: reference answers come from the cache."),
     fmt: str = typer.Option("term", "--format", "-f", help="term or json."),
+    gate: Path | None = typer.Option(None, "--gate", help="The gate file in force: its routed traffic is checked "
+                                     "too."),
 ) -> None:
     """Re-score each cheaper tier on live traffic against the reference; exit 1 when a task fell below the bar."""
     import json
 
-    from . import load_config, load_tiers
+    from . import load_config, load_gate, load_tiers
     from . import monitor as monitor_logs
 
     if fmt not in ("term", "json"):
@@ -251,8 +253,9 @@ def monitor(
         raise typer.Exit(2)
     cfg = _run(load_config, config)
     assignment = _run(load_tiers, tiers)
+    gated = _run(load_gate, gate) if gate else None
     result = _run(monitor_logs, logs, cfg, assignment, cfg.cache_file(AUDIT_DIR), per_task=per_task, seed=seed,
-                  offline=offline, log=lambda m: typer.echo(m, err=True))
+                  offline=offline, log=lambda m: typer.echo(m, err=True), gate=gated)
     typer.echo(json.dumps(result.as_dict(), indent=2) if fmt == "json" else result.text(), nl=fmt == "json")
     for t in result.flagged:
         typer.echo(f"below the bar: {t.task}: tier {t.tier} passed {t.passed}/{t.scored} "

@@ -89,7 +89,9 @@ def write_litellm_config(rec: Recommendation, path: str | Path, model_name: str 
                          gate_path: str | Path | None = None) -> Path:
     """The proxy config; with `gate_path`, also the hook module it loads (`tiertool_gate.py`, beside it)."""
     path = Path(path)
-    gate = load_gate(gate_path) if gate_path is not None else None
+    from ..gate import load
+
+    gate = load(gate_path) if gate_path is not None else None
     doc = litellm_config(rec, model_name, gate)
     if gate_path is not None:
         group = group_name(rec, model_name)
@@ -104,16 +106,6 @@ def hook_module(gate_path: Path, group: str, routed: str, group_by: str) -> str:
             "from tiertool.gate.litellm_hook import GateHook\n\n"
             f"gate = GateHook({str(gate_path.resolve())!r}, group={group!r}, routed={routed!r}, "
             f"group_by={group_by!r})\n")
-
-
-def load_gate(path: str | Path) -> Gate:
-    """A gate file, its faults as the CLI's input errors."""
-    from ..gate import GateFileError, load
-
-    try:
-        return load(path)
-    except GateFileError as e:
-        raise InputError(str(e)) from None
 
 
 def _write_yaml(path: str | Path, doc: dict[str, Any], header: str) -> Path:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .features import Known
     from .figures import TaskFigures, task_figures
-    from .gatefile import Gate, GateFileError, TaskGate, build, load
+    from .gatefile import Gate, GateFileError, TaskGate, build, load, load_gate
     from .ltt import Calibration, Curve, Plan, TaskPlan, plan
     from .pipeline import Learned, calibrate, learn, needed
 
@@ -33,10 +33,11 @@ _EXPORTS = {
     "Calibration": "ltt", "Curve": "ltt", "Plan": "ltt", "TaskPlan": "ltt",
     "plan": "ltt", "Known": "features", "TaskFigures": "figures", "task_figures": "figures",
     "Gate": "gatefile", "GateFileError": "gatefile", "TaskGate": "gatefile", "build": "gatefile",
-    "load": "gatefile", "Learned": "pipeline", "calibrate": "pipeline", "learn": "pipeline", "needed": "pipeline",
+    "load": "gatefile", "load_gate": "gatefile",
+    "Learned": "pipeline", "calibrate": "pipeline", "learn": "pipeline", "needed": "pipeline",
 }
 __all__ = ["Calibration", "Curve", "Gate", "GateFileError", "Known", "Learned", "Plan", "TaskFigures", "TaskGate",
-           "TaskPlan", "build", "calibrate", "learn", "load", "needed", "plan", "task_figures"]
+           "TaskPlan", "build", "calibrate", "learn", "load", "load_gate", "needed", "plan", "task_figures"]
 
 
 def __getattr__(name: str) -> Any:

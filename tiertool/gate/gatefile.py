@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import InputError
 from .features import Known, Messages
 from .ltt import Calibration, Plan
 from .predictor import Predictor
@@ -23,8 +24,8 @@ from .predictor import Predictor
 FORMAT, VERSION = "tiertool-gate", 1
 
 
-class GateFileError(ValueError):
-    """A gate file is missing, unreadable, or not a gate this version can serve."""
+class GateFileError(InputError):
+    """A gate file is missing, unreadable, or not a gate this version can serve (the CLI's input error)."""
 
 
 @dataclass(frozen=True)
@@ -106,3 +107,6 @@ def load(path: str | Path) -> Gate:
                     float(q["alpha"]), tasks, Predictor.from_json(data["predictor"]))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise GateFileError(f"{path}: malformed gate file ({type(exc).__name__}: {exc})") from None
+
+
+load_gate = load  # its name in tiertool's public API (tiertool.load_gate), which the CLI uses
