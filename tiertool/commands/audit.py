@@ -98,8 +98,11 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
         return [(req, tier, _item(req, tier)) for task, (first, stop, open_tiers) in plan.items()
                 for req in samples[task][first:stop] for tier in [config.reference, *(tiers[t] for t in open_tiers)]]
 
-    # The plan shown before sending covers every call the rounds could need (they may stop early).
-    replayer.approve([item for _, _, item in needed(rounds.most()) if isinstance(item, Call)], upper_bound=True)
+    # The plan shown before sending covers every call the rounds (and the gate) could need (they may stop early).
+    gate_most = [_item(q, t) for reqs in ordered.values() for q in reqs
+                 for t in (config.reference, config.tiers[0])] if config.gate.enabled else []
+    replayer.approve([item for item in [*(i for _, _, i in needed(rounds.most())), *gate_most]
+                      if isinstance(item, Call)], upper_bound=True)
     results: list[Result] = []
     every: list[Item] = []
     error = None

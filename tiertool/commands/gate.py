@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..config import Config, Tier
 from ..ingest import Traffic
+from ..pricing.prices import lookup
 from ..pricing.savings import project
 from ..records import Request, Result
 from ..store import private_dir
@@ -63,15 +64,20 @@ def learn_gate(samples: Mapping[str, Sequence[Request]], fresh: Mapping[str, Seq
     private_dir(out)
     path = built.save(out / GATE_FILE)
     path.chmod(0o600)  # its vocabulary holds words of the customers' prompts, as the audit database does
+    ref_price, cheap_price = lookup(config.reference.model, config.prices), lookup(cheap.model, config.prices)
     for task in sorted(learned.curves):
         tg = built.tasks.get(task)
-        if tg is not None and tg.threshold is not None:
-            share = tg.routed / tg.calibrated if tg.calibrated else 0.0
-            log(f"gate: {task}: routes {share:.0%} of its calibration sample to {cheap.name}, proven pass rate "
-                f">= {tg.lower_bound:.1%} ({tg.passed}/{tg.routed} passed)")
-        else:
+        if tg is None or tg.threshold is None:
             more = gate.needed(learned, plan, task, cals.get(task))
             log(f"gate: {task}: routes nothing" + (f" (about {more[0]} fresh samples would let it prove routing "
                                                    f"{more[1]:.0%})" if more else ""))
+            continue
+        reqs = [*samples.get(task, ()), *fresh.get(task, ())]  # a random sample of the task's traffic
+        ref_usd, cheap_usd = ([p.cost(q.input_tokens, q.output_tokens) if p else 0.0 for q in reqs]
+                              for p in (ref_price, cheap_price))
+        fig = gate.task_figures(built, task, [(q.messages, q.params, task) for q in reqs], ref_usd, cheap_usd, False)
+        log(f"gate: {task}: routes {fig.routed_share:.0%} of its sampled traffic to {cheap.name} (saving "
+            f"{fig.saved_fraction:.0%} of its reference cost), proven pass rate >= {tg.lower_bound:.1%} "
+            f"({tg.passed}/{tg.routed} of its calibration samples passed)")
     log(f"gate -> {path}")
     return path
