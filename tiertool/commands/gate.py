@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import Config, Tier
 from ..ingest import Traffic
@@ -20,6 +21,9 @@ from ..pricing.prices import lookup
 from ..pricing.savings import project
 from ..records import Request, Result
 from ..store import private_dir
+
+if TYPE_CHECKING:
+    from ..gate import Calibration, Gate, Learned, Plan
 
 GATE_FILE = "gate.json"
 Label = Callable[[Sequence[Request]], list[Result]]  # the cheaper tier's graded results of these requests
@@ -54,9 +58,9 @@ def learn_gate(samples: Mapping[str, Sequence[Request]], fresh: Mapping[str, Seq
     learned = gate.learn(rows, passed, seed)
     savings = project(traffic.volume, {t: cheap.model for t in traffic.tasks}, None, config.prices)
     value = {c.task: max(c.current_usd - c.projected_usd, 0.0) for c in savings.by_task}
-    q = config.quality
-    plan = gate.plan(learned.curves, {t: len(v) for t, v in fresh.items()}, value, q.target, q.confidence,
-                     config.gate.max_calibration)
+    quality = config.quality
+    plan = gate.plan(learned.curves, {t: len(v) for t, v in fresh.items()}, value, quality.target,
+                     quality.confidence, config.gate.max_calibration)
     labelled = {task: ([(q.messages, q.params, task) for q in fresh[task][:tp.calibrate]],
                        labels(fresh[task][:tp.calibrate], label)) for task, tp in plan.tasks.items()}
     cals = gate.calibrate(learned, plan, labelled)
@@ -64,20 +68,27 @@ def learn_gate(samples: Mapping[str, Sequence[Request]], fresh: Mapping[str, Seq
     private_dir(out)
     path = built.save(out / GATE_FILE)
     path.chmod(0o600)  # its vocabulary holds words of the customers' prompts, as the audit database does
-    ref_price, cheap_price = lookup(config.reference.model, config.prices), lookup(cheap.model, config.prices)
     for task in sorted(learned.curves):
-        tg = built.tasks.get(task)
-        if tg is None or tg.threshold is None:
-            more = gate.needed(learned, plan, task, cals.get(task))
-            log(f"gate: {task}: routes nothing" + (f" (about {more[0]} fresh samples would let it prove routing "
-                                                   f"{more[1]:.0%})" if more else ""))
-            continue
-        reqs = [*samples.get(task, ()), *fresh.get(task, ())]  # a random sample of the task's traffic
-        ref_usd, cheap_usd = ([p.cost(q.input_tokens, q.output_tokens) if p else 0.0 for q in reqs]
-                              for p in (ref_price, cheap_price))
-        fig = gate.task_figures(built, task, [(q.messages, q.params, task) for q in reqs], ref_usd, cheap_usd, False)
-        log(f"gate: {task}: routes {fig.routed_share:.0%} of its sampled traffic to {cheap.name} (saving "
-            f"{fig.saved_fraction:.0%} of its reference cost), proven pass rate >= {tg.lower_bound:.1%} "
-            f"({tg.passed}/{tg.routed} of its calibration samples passed)")
+        log(_summary(built, learned, plan, cals, task, [*samples.get(task, ()), *fresh.get(task, ())], cheap, config))
     log(f"gate -> {path}")
     return path
+
+
+def _summary(built: Gate, learned: Learned, plan: Plan, cals: Mapping[str, Calibration], task: str,
+             reqs: Sequence[Request], cheap: Tier, config: Config) -> str:
+    """One line per task type: what the gate routes of `reqs` (a random sample of its traffic) and proved, or
+    how many fresh samples would let it prove something."""
+    from .. import gate
+
+    tg = built.tasks.get(task)
+    if tg is None or tg.threshold is None or tg.lower_bound is None:
+        more = gate.needed(learned, plan, task, cals.get(task))
+        return f"gate: {task}: routes nothing" + (f" (about {more[0]} fresh samples would let it prove routing "
+                                                  f"{more[1]:.0%})" if more else "")
+    ref_price, cheap_price = lookup(config.reference.model, config.prices), lookup(cheap.model, config.prices)
+    ref_usd, cheap_usd = ([p.cost(q.input_tokens, q.output_tokens) if p else 0.0 for q in reqs]
+                          for p in (ref_price, cheap_price))
+    fig = gate.task_figures(built, task, [(q.messages, q.params, task) for q in reqs], ref_usd, cheap_usd, False)
+    return (f"gate: {task}: routes {fig.routed_share:.0%} of its sampled traffic to {cheap.name} (saving "
+            f"{fig.saved_fraction:.0%} of its reference cost), proven pass rate >= {tg.lower_bound:.1%} "
+            f"({tg.passed}/{tg.routed} of its calibration samples passed)")
