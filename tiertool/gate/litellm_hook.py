@@ -3,7 +3,7 @@
 `tiertool recommend --gate gate.json --litellm-config proxy.yaml` writes, beside the config, a two-line module
 (`tiertool_gate.py`) that makes one `GateHook` from the gate file when the proxy starts; the config lists it in
 `litellm_settings.callbacks`. Per request to the gated model group, the hook finds the task type exactly as the
-audit's ingest did (`task_from` on the request's tags, metadata and `group_by`; `params_of` for the decoding
+audit's ingest did (`task_from` on the request's tags, metadata and `group_by`; `params_of` for the request
 parameters) and asks `Gate.route`; when that is the cheaper model it rewrites `data["model"]` to the config's
 group for it (`<group>-gate`), which is the request's `model_group` in the proxy's spend row: the gate's routed
 traffic is findable in the log. Everything else passes through untouched. litellm is imported only here, by the
