@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..config import Tier
 from ..decide.recommendation import Recommendation
 from ..errors import InputError
 from ..pricing.prices import same_model
@@ -47,38 +46,33 @@ def litellm_config(rec: Recommendation, model_name: str | None = None, gate: Gat
     """A LiteLLM proxy config: tagged deployments per cheaper model, a `default` one on the reference; with a
     `gate`, one more group (`<name>-gate`) on the gate's cheaper model and the gate's pre-call hook."""
     ref = rec.config.reference
-    name = group_name(rec, model_name)
+    name = model_name or ref.model.rsplit("/", 1)[-1]
     tiers = {t.name: t for t in rec.config.tiers}
+
+    def params(tier_name: str, tags: list[str]) -> dict[str, Any]:
+        tier = tiers[tier_name]
+        p: dict[str, Any] = {"model": tier.model, "tags": tags}
+        if tier.api_base:
+            p["api_base"] = tier.api_base
+        if tier.api_key_env:
+            p["api_key"] = f"os.environ/{tier.api_key_env}"
+        return p
+
     by_tier: dict[str, list[str]] = {}
     for d in rec.decisions:
         if d.tier != ref.name:
             by_tier.setdefault(d.tier, []).append(f"task:{d.task}")
-    model_list = [{"model_name": name, "litellm_params": _params(tiers[t], sorted(tags))}
-                  for t, tags in by_tier.items()]
-    model_list.append({"model_name": name, "litellm_params": _params(ref, ["default"])})
+    model_list = [{"model_name": name, "litellm_params": params(t, sorted(tags))} for t, tags in by_tier.items()]
+    model_list.append({"model_name": name, "litellm_params": params(ref.name, ["default"])})
     doc: dict[str, Any] = {"model_list": model_list, "router_settings": {"enable_tag_filtering": True}}
     if gate is not None:
         cheap = next((t for t in rec.config.tiers if same_model(t.model, gate.cheap)), None)
         if cheap is None:
             raise InputError(f"the gate routes to {gate.cheap}, which no tier of the config serves: pass the "
                              "gate built from this audit")
-        model_list.append({"model_name": f"{name}{GATE_GROUP}", "litellm_params": _params(cheap, ["default"])})
+        model_list.append({"model_name": f"{name}{GATE_GROUP}", "litellm_params": params(cheap.name, ["default"])})
         doc["litellm_settings"] = {"callbacks": [f"{GATE_MODULE}.gate"]}
     return doc
-
-
-def group_name(rec: Recommendation, model_name: str | None = None) -> str:
-    """The model group clients call: `model_name`, else the reference model's name."""
-    return model_name or rec.config.reference.model.rsplit("/", 1)[-1]
-
-
-def _params(tier: Tier, tags: list[str]) -> dict[str, Any]:
-    p: dict[str, Any] = {"model": tier.model, **({"tags": tags} if tags else {})}
-    if tier.api_base:
-        p["api_base"] = tier.api_base
-    if tier.api_key_env:
-        p["api_key"] = f"os.environ/{tier.api_key_env}"
-    return p
 
 
 def write_tiers(rec: Recommendation, path: str | Path) -> Path:
@@ -88,15 +82,16 @@ def write_tiers(rec: Recommendation, path: str | Path) -> Path:
 def write_litellm_config(rec: Recommendation, path: str | Path, model_name: str | None = None,
                          gate_path: str | Path | None = None) -> Path:
     """The proxy config; with `gate_path`, also the hook module it loads (`tiertool_gate.py`, beside it)."""
-    path = Path(path)
     from ..gate import load
 
+    path = Path(path)
     gate = load(gate_path) if gate_path is not None else None
     doc = litellm_config(rec, model_name, gate)
     if gate_path is not None:
-        group = group_name(rec, model_name)
+        routed = doc["model_list"][-1]["model_name"]  # the gate's group, appended last
         (path.parent / f"{GATE_MODULE}.py").write_text(
-            hook_module(Path(gate_path), group, f"{group}{GATE_GROUP}", rec.config.group_by), encoding="utf-8")
+            hook_module(Path(gate_path), routed.removesuffix(GATE_GROUP), routed, rec.config.group_by),
+            encoding="utf-8")
     return _write_yaml(path, doc, PROXY_HEADER)
 
 
