@@ -259,13 +259,17 @@ def json_units(path: Path, project: Callable[[bytes], Any] | None = None) -> Ite
             if value is not None:
                 yield source, value, None
                 continue
-            unit = line_unit(source, n, line)
-            yield from (unit,) if unit[2] is not None else _page(source, unit[1], True)
+            yield from line_units(source, n, line)
 
 
-def line_unit(source: str, n: int, line: bytes | None) -> Unit:
-    """The unit of line `n` of a JSON-lines file (None: a line over MAX_LINE), as every reader of such files
-    sees it (the streaming reader and the engines' rows that Python reads)."""
+def line_units(source: str, n: int, line: bytes | None) -> Iterator[Unit]:
+    """The units of line `n` of a JSON-lines file (None: a line over MAX_LINE), as every reader of such files
+    sees them (the streaming reader and the engines' rows that Python reads): one, or an API page's items."""
+    unit = _line_unit(source, n, line)
+    yield from (unit,) if unit[2] is not None else _page(source, unit[1], True)
+
+
+def _line_unit(source: str, n: int, line: bytes | None) -> Unit:
     if line is None:
         return source, None, f"line longer than {MAX_LINE >> 20} MiB (skipped unread)"
     if n == 1 and line.startswith(b"\xef\xbb\xbf"):

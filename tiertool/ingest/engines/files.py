@@ -139,7 +139,8 @@ class JsonLinesFile:
                 while k < len(rows) and rows[k] < first + count:
                     n = rows[k]
                     line = None if long else bytes(block[offsets[n - first]:offsets[n - first + 1]])
-                    yield n, sources.line_unit(f"{self.name}:{n}", n, line)
+                    for unit in sources.line_units(f"{self.name}:{n}", n, line):
+                        yield n, unit
                     k += 1
                 if k == len(rows):
                     return

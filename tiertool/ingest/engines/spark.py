@@ -177,7 +177,8 @@ class SparkInput:
         found = dict(self.spark.sql("SELECT l.n, l.line FROM lines l JOIN wanted w ON l.n = w.n").collect())
         for n in rows:
             line = found[n]
-            yield n, sources.line_unit(self.source.format(n), n, None if line is None else line.encode())
+            for unit in sources.line_units(self.source.format(n), n, None if line is None else line.encode()):
+                yield n, unit
 
 
 def _numbered(frame: Any) -> Any:
