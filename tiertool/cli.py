@@ -149,12 +149,20 @@ def recommend(
     audit_dir: Path = AuditDir,
     out: Path = typer.Option(Path(TIERS_FILE), "--out", "-o", help="Where to write the assignment."),
     litellm_config: Path | None = typer.Option(None, "--litellm-config",
-                                                  help="Also write a LiteLLM proxy config routing each task tag."),
+                                                  help="Also write a LiteLLM proxy config routing each task to "
+                                                       "its tier, with fallbacks to the reference."),
+    model_name: str | None = typer.Option(None, "--model-name", help="The model (group) name clients call on "
+                                          "the proxy (default: the one the log's clients called)."),
+    merge: Path | None = typer.Option(None, "--merge", help="Merge the proxy config into this existing LiteLLM "
+                                      "config, keeping its other models and settings."),
 ) -> None:
     """Pick the cheapest tier per task type whose pass rate is proven to meet the bar; write tiers.yaml."""
     from . import load_audit, write_litellm_config, write_tiers
     from . import recommend as recommend_audit
 
+    if (model_name or merge) and not litellm_config:
+        _err("--model-name and --merge shape the proxy config: add --litellm-config FILE")
+        raise typer.Exit(2)
     rec = _run(lambda: recommend_audit(load_audit(audit_dir)))
     write_tiers(rec, out)
     moved = sum(d.tier != rec.config.reference.name for d in rec.decisions)
@@ -163,8 +171,15 @@ def recommend(
     typer.echo(f"{moved} of {len(rec.decisions)} task types move to a cheaper tier; saves {s.saved_fraction:.1%}"
                + (f" (${monthly:,.2f} per 30 days)" if monthly is not None else "") + f" -> {out}")
     if litellm_config:
-        write_litellm_config(rec, litellm_config)
-        typer.echo(f"LiteLLM proxy config -> {litellm_config}")
+        routes = _run(lambda: write_litellm_config(rec, litellm_config, model_name, merge))
+        typer.echo(f"LiteLLM proxy config -> {litellm_config}" + (f" (merged into {merge})" if merge else ""))
+        untagged = [r for r in routes if not r.clients_send_it]
+        if untagged:
+            share = sum(r.saved_usd for r in untagged) / s.saved_usd if s.saved_usd > 0 else 0.0
+            typer.echo(f"needs client tags: {len(untagged)} moved task type(s), {share:.0%} of the saving, reach "
+                       "their tier only once clients tag their requests:")
+            for r in untagged:
+                typer.echo(f"  {r.task}: {r.client_change}")
 
 
 @app.command()

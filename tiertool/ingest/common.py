@@ -147,6 +147,15 @@ def task_from(tags: tuple[str, ...], metadata: dict[str, Any], raw: dict[str, An
     return "untagged", "none"
 
 
+def typing_tag(tags: tuple[str, ...], task: str) -> str:
+    """The tag `task_from` typed `task` by (`feature:x` for task x), as a client sends it; "" if none did."""
+    for tag in tags:
+        for prefix in TASK_TAG_PREFIXES:
+            if tag.startswith(prefix) and tag[len(prefix):].strip() == task:
+                return tag
+    return ""
+
+
 def params_of(obj: dict[str, Any]) -> dict[str, Any]:
     return {k: obj[k] for k in DECODING_PARAMS if obj.get(k) is not None}
 
