@@ -243,6 +243,9 @@ def _append(path: Path, text: str) -> None:
 def monitor(
     logs: list[Path] = typer.Argument(..., help="A newer request log whose traffic already follows tiers.yaml."),
     tiers: Path = typer.Option(Path(TIERS_FILE), "--tiers", help="The assignment in force."),
+    router: bool = typer.Option(False, "--router", help="Audit an existing router instead (LiteLLM auto or "
+                                "complexity routing, OpenRouter auto, your own): check every cheaper tier that "
+                                "served part of a task; no tiers file."),
     config: Path | None = typer.Option(None, "--config", "-c", help=f"Config file [default: ./{CONFIG_FILE}]"),
     per_task: int | None = typer.Option(None, "--per-task", min=1, help="Requests sampled per task "
                                         "[default: sample.per_task]."),
@@ -260,7 +263,7 @@ def monitor(
         _err(f"--format {fmt}: expected term or json")
         raise typer.Exit(2)
     cfg = _run(load_config, config)
-    assignment = _run(load_tiers, tiers)
+    assignment = None if router else _run(load_tiers, tiers)
     result = _run(monitor_logs, logs, cfg, assignment, cfg.cache_file(AUDIT_DIR), per_task=per_task, seed=seed,
                   offline=offline, log=lambda m: typer.echo(m, err=True))
     typer.echo(json.dumps(result.as_dict(), indent=2) if fmt == "json" else result.text(), nl=fmt == "json")
