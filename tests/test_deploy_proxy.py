@@ -27,7 +27,7 @@ from tiertool.cli import app
 
 runner = CliRunner()
 GROUP = "app-llm"
-PER_TASK = 40  # enough for an all-passing sample to prove a 0.9 bar at 0.95 confidence
+PER_TASK = 80  # enough for all-passing samples to prove a 0.9 bar at 0.95 confidence over three tasks
 # How each task's client reaches the proxy: triage sends a feature tag, extract only names itself in metadata
 # (LiteLLM cannot route on that), summarize sends a task tag but the cheap model cannot do it.
 CLIENTS = {
@@ -103,9 +103,10 @@ def send(proxy: LiteLLMProxy, server: LoopbackLLM, task: str, i: int, model: str
     return server.calls[-1][0], reply.id
 
 
-def spend_rows(proxy: LiteLLMProxy, ids: list[str], path: Path) -> Path:
-    """The spend rows the proxy wrote for `ids`, as a LiteLLM_SpendLogs JSON-lines export."""
-    rows = [proxy.spend_record(i)["spend_row"] for i in ids]
+def spend_rows(proxy: LiteLLMProxy, ids: list[str], path: Path, kind: str = "spend_row") -> Path:
+    """The spend rows the proxy wrote for `ids`, as a LiteLLM_SpendLogs JSON-lines export (or, with
+    kind="standard_logging_object", the StandardLoggingPayloads its bucket loggers write)."""
+    rows = [proxy.spend_record(i)[kind] for i in ids]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
 
@@ -143,7 +144,7 @@ sample: {{round: 20, max_per_task: {PER_TASK}}}
 def test_the_proxy_log_is_read_with_every_task_and_the_client_group(deployed):
     tiers = yaml.safe_load((deployed["work"] / "tiers.yaml").read_text())["tasks"]
     assert {t: v["tier"] for t, v in tiers.items()} == {"triage": "cheap", "extract": "cheap",
-                                                        "summarize": "reference"}
+                                                        "summarize": "reference"}, tiers
     assert all(v["requests"] == PER_TASK for v in tiers.values())
 
 
@@ -198,21 +199,22 @@ def test_a_moved_task_is_served_by_the_reference_while_its_cheap_deployment_is_d
     assert called == "ref-model"  # HTTP 200 from the fallback group (an error would have raised)
 
 
-def test_monitor_on_the_tiered_proxys_own_log_checks_each_moved_task_on_its_tier(deployed, provider):
+def test_monitor_on_the_tiered_proxys_spend_rows_and_payloads_checks_each_moved_task_on_its_tier(deployed, provider):
     server, _ = provider
     after = deployed["after"]
-    ids = [send(after, server, "triage", i)[1] for i in range(30)]
+    ids = [send(after, server, "triage", i)[1] for i in range(50)]
     ids += [send(after, server, "extract", i, extra_body={"metadata": {"tags": ["task:extract"]}})[1]
-            for i in range(30)]
+            for i in range(50)]
     ids += [send(after, server, "summarize", i)[1] for i in range(10)]
-    log = spend_rows(after, ids, deployed["work"] / "after.jsonl")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(deployed["work"])
-        mp.setenv("LOOPBACK_KEY", "sk-loopback")
-        r = runner.invoke(app, ["monitor", str(log), "--format", "json", "--per-task", "30"])
-    assert r.exit_code == 0, r.output
-    health = {t["task"]: t for t in json.loads(r.stdout)["tasks"]}
-    assert set(health) == {"triage", "extract"}
-    for task in ("triage", "extract"):
-        assert health[task]["on_tier"] == 30 and health[task]["scored"] == 30, health[task]
-        assert health[task]["status"] == "ok"
+    for kind in ("spend_row", "standard_logging_object"):
+        log = spend_rows(after, ids, deployed["work"] / f"after-{kind}.jsonl", kind)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.chdir(deployed["work"])
+            mp.setenv("LOOPBACK_KEY", "sk-loopback")
+            r = runner.invoke(app, ["monitor", str(log), "--format", "json", "--per-task", "50"])
+        assert r.exit_code == 0, (kind, r.output)
+        health = {t["task"]: t for t in json.loads(r.stdout)["tasks"]}
+        assert set(health) == {"triage", "extract"}, kind
+        for task in ("triage", "extract"):
+            assert health[task]["on_tier"] == 50 and health[task]["scored"] == 50, (kind, health[task])
+            assert health[task]["status"] == "ok", (kind, health[task])

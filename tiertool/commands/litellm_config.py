@@ -70,15 +70,14 @@ def litellm_config(rec: Recommendation, model_name: str | None = None,
     if not by_group:  # nothing moves: the clients' group, all on the reference
         by_group[model_name or _dominant_name(rec)] = {}
 
-    def deployment(group: str, tier: str, tags: list[str] | None) -> dict[str, Any]:
+    def deployment(group: str, tier: str, tags: list[str]) -> dict[str, Any]:
         t = tiers[tier]
         params: dict[str, Any] = {"model": t.model}
         if t.api_base:
             params["api_base"] = t.api_base
         if t.api_key_env:
             params["api_key"] = f"os.environ/{t.api_key_env}"
-        if tags is not None:
-            params["tags"] = sorted(set(tags))
+        params["tags"] = sorted(set(tags))  # the fallback group's "default" too: tag filtering applies there
         return {"model_name": group, "litellm_params": params}
 
     model_list, fallbacks = [], []
@@ -86,7 +85,7 @@ def litellm_config(rec: Recommendation, model_name: str | None = None,
         model_list += [deployment(group, tier, tags) for tier, tags in by_tier.items()]
         model_list.append(deployment(group, ref.name, ["default"]))
         if by_tier:
-            model_list.append(deployment(group + FALLBACK_SUFFIX, ref.name, None))
+            model_list.append(deployment(group + FALLBACK_SUFFIX, ref.name, ["default"]))
             fallbacks.append({group: [group + FALLBACK_SUFFIX]})
     router: dict[str, Any] = {"enable_tag_filtering": True}
     if fallbacks:
