@@ -16,12 +16,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..decide.recommendation import Recommendation
 from ..errors import InputError
+from ..pricing.prices import same_model
+
+if TYPE_CHECKING:
+    from ..gate import Gate
 
 FALLBACK_SUFFIX = "-reference"
+GATE_MODULE, GATE_GROUP = "tiertool_gate", "-gate"  # the hook module beside the config; the gate's group suffix
 CLIENT_CHANGE = ('send the tag with each request: OpenAI SDK `extra_body={{"metadata": {{"tags": ["{tag}"]}}}}`, '
                  'or the header `x-litellm-tags: {tag}`')
 
@@ -59,9 +64,10 @@ def routes(rec: Recommendation, model_name: str | None = None) -> list[Route]:
 
 
 def litellm_config(rec: Recommendation, model_name: str | None = None,
-                   existing: dict[str, Any] | None = None) -> dict[str, Any]:
+                   existing: dict[str, Any] | None = None, gate: Gate | None = None) -> dict[str, Any]:
     """The proxy config: per model group, tagged cheap deployments, a `default` one on the reference, and a
-    fallback group on the reference; merged into `existing` (a parsed config) when given."""
+    fallback group on the reference; with a `gate`, one more group (`<name>-gate`) on the gate's cheaper model
+    and the gate's pre-call hook; merged into `existing` (a parsed config) when given."""
     tiers = {t.name: t for t in rec.config.tiers}
     ref = rec.config.reference
     by_group: dict[str, dict[str, list[str]]] = {}
@@ -90,8 +96,23 @@ def litellm_config(rec: Recommendation, model_name: str | None = None,
     router: dict[str, Any] = {"enable_tag_filtering": True}
     if fallbacks:
         router["fallbacks"] = fallbacks
-    return _merge(existing, model_list, router) if existing is not None else {"model_list": model_list,
-                                                                               "router_settings": router}
+    callbacks = []
+    if gate is not None:
+        cheap = next((t for t in rec.config.tiers if same_model(t.model, gate.cheap)), None)
+        if cheap is None:
+            raise InputError(f"the gate routes to {gate.cheap}, which no tier of the config serves: pass the "
+                             "gate built from this audit")
+        model_list.append(deployment(gate_group(rec, model_name), cheap.name, ["default"]))
+        callbacks.append(f"{GATE_MODULE}.gate")
+    if existing is None:
+        return {"model_list": model_list, "router_settings": router,
+                **({"litellm_settings": {"callbacks": callbacks}} if callbacks else {})}
+    return _merge(existing, model_list, router, callbacks)
+
+
+def gate_group(rec: Recommendation, model_name: str | None = None) -> str:
+    """The group the gate's hook sends a routed request to: the clients' group + `-gate`."""
+    return (model_name or _dominant_name(rec)) + GATE_GROUP
 
 
 def header(rec: Recommendation, model_name: str | None = None, merged: str | None = None) -> str:
@@ -126,19 +147,38 @@ def read_existing(path: Path) -> dict[str, Any]:
 
 
 def write_litellm_config(rec: Recommendation, path: str | Path, model_name: str | None = None,
-                         merge: str | Path | None = None) -> list[Route]:
-    """Write the config (merged into `merge` when given); return the routes it wrote, for the CLI to report."""
+                         merge: str | Path | None = None, gate_path: str | Path | None = None) -> list[Route]:
+    """Write the config (merged into `merge` when given; with `gate_path`, also the hook module it loads,
+    `tiertool_gate.py`, beside it); return the routes it wrote, for the CLI to report."""
     import yaml
 
+    from ..gate import load
+
+    path = Path(path)
     existing = read_existing(Path(merge)) if merge else None
-    doc = litellm_config(rec, model_name, existing)
+    gate = load(gate_path) if gate_path is not None else None
+    doc = litellm_config(rec, model_name, existing, gate)
+    if gate_path is not None:
+        routed = gate_group(rec, model_name)
+        (path.parent / f"{GATE_MODULE}.py").write_text(
+            hook_module(Path(gate_path), routed.removesuffix(GATE_GROUP), routed, rec.config.group_by),
+            encoding="utf-8")
     text = header(rec, model_name, str(merge) if merge else None)
-    Path(path).write_text(text + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    path.write_text(text + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return routes(rec, model_name)
 
 
-def _merge(existing: dict[str, Any], model_list: list[dict[str, Any]], router: dict[str, Any]) -> dict[str, Any]:
-    """The user's config with our groups replaced, tag filtering on, and our fallbacks added to theirs."""
+def hook_module(gate_path: Path, group: str, routed: str, group_by: str) -> str:
+    """The module the proxy config loads: it only makes tiertool's hook from the gate file."""
+    return ("# Written by `tiertool recommend`: the per-request gate as a LiteLLM pre-call hook.\n"
+            "from tiertool.gate.litellm_hook import GateHook\n\n"
+            f"gate = GateHook({str(gate_path.resolve())!r}, group={group!r}, routed={routed!r}, "
+            f"group_by={group_by!r})\n")
+
+
+def _merge(existing: dict[str, Any], model_list: list[dict[str, Any]], router: dict[str, Any],
+           callbacks: list[str]) -> dict[str, Any]:
+    """The user's config with our groups replaced, tag filtering on, and our fallbacks and callbacks added."""
     ours = {m["model_name"] for m in model_list}
     kept = [m for m in existing.get("model_list") or [] if not (isinstance(m, dict) and m.get("model_name") in ours)]
     settings = dict(existing.get("router_settings") or {})
@@ -146,7 +186,13 @@ def _merge(existing: dict[str, Any], model_list: list[dict[str, Any]], router: d
     settings["enable_tag_filtering"] = True
     if router.get("fallbacks") or theirs:
         settings["fallbacks"] = theirs + list(router.get("fallbacks", []))
-    return {**existing, "model_list": kept + model_list, "router_settings": settings}
+    out = {**existing, "model_list": kept + model_list, "router_settings": settings}
+    if callbacks:
+        litellm_settings = dict(existing.get("litellm_settings") or {})
+        theirs_cb = [c for c in litellm_settings.get("callbacks") or [] if c not in callbacks]
+        litellm_settings["callbacks"] = theirs_cb + callbacks
+        out["litellm_settings"] = litellm_settings
+    return out
 
 
 def _most_common(counts: dict[str, int]) -> str | None:
