@@ -102,7 +102,12 @@ def litellm_config(rec: Recommendation, model_name: str | None = None,
         if cheap is None:
             raise InputError(f"the gate routes to {gate.cheap}, which no tier of the config serves: pass the "
                              "gate built from this audit")
-        model_list.append(deployment(gate_group(rec, model_name), cheap.name, ["default"]))
+        routed = gate_group(rec, model_name)
+        backup = routed.removesuffix(GATE_GROUP) + FALLBACK_SUFFIX
+        model_list.append(deployment(routed, cheap.name, ["default"]))
+        if not any(m["model_name"] == backup for m in model_list):
+            model_list.append(deployment(backup, ref.name, ["default"]))
+        router.setdefault("fallbacks", []).append({routed: [backup]})  # a gated request too is never lost
         callbacks.append(f"{GATE_MODULE}.gate")
     if existing is None:
         return {"model_list": model_list, "router_settings": router,
