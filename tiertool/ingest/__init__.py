@@ -58,7 +58,7 @@ class LogReader:
     """Iterate the requests of one or more log files; read `stats` (and `typer.groups`) afterwards."""
 
     def __init__(self, paths: list[str | Path], fmt: str | None = None, group_by: str | None = "auto",
-                 mapping: str | dict[str, str] | None = None, infer_tasks: bool = True) -> None:
+                 mapping: str | dict[str, str] | None = None, infer_tasks: bool = True, semantic: bool = False) -> None:
         self.mapping = mapped.parse_map(mapping) if isinstance(mapping, str) else dict(mapping or {})
         if self.mapping and fmt in (None, mapped.NAME):
             fmt = mapped.NAME
@@ -75,7 +75,7 @@ class LogReader:
         self.fmt = fmt
         self.group_by = group_by or "auto"
         self.stats = ReadStats()
-        self.typer = TaskTyper() if infer_tasks else None
+        self.typer = TaskTyper(semantic=semantic) if infer_tasks else None
 
     def _forced(self) -> Format | None:
         if self.fmt == mapped.NAME:
@@ -86,6 +86,8 @@ class LogReader:
 
     def __iter__(self) -> Iterator[Request]:
         stats, typer = self.stats, self.typer
+        if typer is not None:
+            self._learn(typer)
         for req in self._joined():
             if typer is not None:
                 req = typer.assign(req)
@@ -94,10 +96,21 @@ class LogReader:
             yield req
         if typer is not None:
             self.renames = typer.renames()
-            moved = sum(g.requests for g in typer.groups if self.renames[g.key] == "untagged")
+            moved = sum(g.requests for g in typer.groups if self.renames.get(g.key) == "untagged")
             stats.typing["inferred"] -= moved
             stats.typing["none"] += moved
             stats.typing += Counter()  # drop zero counts
+
+    def _learn(self, typer: TaskTyper) -> None:
+        """Pass 1 of task inference: templates are learned from the whole log, so the same lines in any order
+        give the same task types. The same reading as pass 2; its counts are discarded."""
+        stats, self.stats = self.stats, ReadStats()
+        try:
+            for req in self._joined():
+                typer.observe(req)
+        finally:
+            self.stats = stats
+        typer.fit()
 
     # Provisional inferred group -> final task name, set once reading is done (see TaskTyper.renames):
     # consumers of the stream (audit, inspect) apply it to their aggregates.
@@ -240,5 +253,6 @@ def _merge(req: Request, res: Request) -> Request:
 
 
 def read_logs(paths: list[str | Path], fmt: str | None = None, group_by: str | None = "auto",
-              mapping: str | dict[str, str] | None = None, infer_tasks: bool = True) -> LogReader:
-    return LogReader(paths, fmt, group_by, mapping, infer_tasks)
+              mapping: str | dict[str, str] | None = None, infer_tasks: bool = True,
+              semantic: bool = False) -> LogReader:
+    return LogReader(paths, fmt, group_by, mapping, infer_tasks, semantic)
