@@ -127,12 +127,17 @@ def scores(got: dict[str, str], true: dict[str, str]) -> dict[str, float]:
     typed = sum(sum(c.values()) for c in members.values())
     majority = sum(c.most_common(1)[0][1] for c in members.values())
     mt = [i for i in got if true[i].startswith("mtbench")]
+    topics: dict[str, Counter] = defaultdict(Counter)
+    for i in mt:
+        if got[i] != "untagged":
+            topics[got[i]][true[i]] += 1
+    mt_typed = sum(sum(c.values()) for c in topics.values())
     return {"ari": adjusted_rand_score([true[i] for i in ids], pred),
             "purity": majority / typed if typed else 0.0,
             "worst": min((c.most_common(1)[0][1] / sum(c.values()) for c in members.values()), default=0.0),
             "coverage": typed / len(ids), "groups": len(members),
-            "mt_in_templates": sum(got[i] != "untagged" and got[i] in members for i in mt),
-            "mt_typed": sum(got[i] != "untagged" for i in mt)}
+            "mt_in_templates": sum(got[i] != "untagged" and got[i] in members for i in mt), "mt_typed": mt_typed,
+            "mt_purity": sum(c.most_common(1)[0][1] for c in topics.values()) / mt_typed if mt_typed else 0.0}
 
 
 def partition(got: dict[str, str]) -> frozenset:
@@ -153,7 +158,7 @@ def main() -> None:
     print(f"{len(all_rows):,} requests: {sum(not t.startswith('mtbench') for t in true.values()):,} templated "
           f"(57 MMLU subjects + GSM8K), {sum(t.startswith('mtbench') for t in true.values())} free-form (MT-Bench)")
     print(f"{'order':<22} {'code':<5} {'ARI':>6} {'purity':>7} {'worst':>6} {'typed':>6} {'groups':>6} "
-          f"{'MT->tpl':>7} {'MT typed':>8} {'s':>6}")
+          f"{'MT->tpl':>7} {'MT typed':>8} {'MT pur':>6} {'typing s':>8}")
     seen: dict[str, set] = defaultdict(set)
     with tempfile.TemporaryDirectory() as tmp:
         for label, ordered in orders(all_rows, args.orders).items():
@@ -161,14 +166,25 @@ def main() -> None:
             path.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "_true"}) + "\n"
                                     for r in ordered), encoding="utf-8")
             reqs = read(path)
-            for code, run in (("new", lambda rs: type_new(rs, args.semantic)), ("main", lambda rs: type_old(rs, old_cls))):
+            for code in ("new", "main"):
                 t0 = time.perf_counter()
-                got, _ = run(reqs)
+                got, typer = type_new(reqs, args.semantic) if code == "new" else type_old(reqs, old_cls)
                 dt = time.perf_counter() - t0
                 s = scores(got, true)
                 seen[code].add(partition(got))
                 print(f"{label:<22} {code:<5} {s['ari']:>6.3f} {s['purity']:>7.3f} {s['worst']:>6.3f} "
-                      f"{s['coverage']:>6.1%} {s['groups']:>6} {s['mt_in_templates']:>7} {s['mt_typed']:>8} {dt:>6.1f}")
+                      f"{s['coverage']:>6.1%} {s['groups']:>6} {s['mt_in_templates']:>7} {s['mt_typed']:>8} "
+                      f"{s['mt_purity']:>6.2f} {dt:>8.1f}")
+                if code == "new":
+                    last = (got, typer)
+    if args.semantic:
+        got, typer = last
+        print("topic groups (last order): requests, MT-Bench categories, similarity to centroid mean / min")
+        for g in typer.kept():
+            if g.how == "cluster":
+                mix = Counter(true[i] for i, t in got.items() if t == g.name)
+                print(f"  {g.name:<40} {g.requests:>4}  {dict(mix.most_common())}  "
+                      f"{g.similarity_mean:.2f} / {g.similarity_min:.2f}")
     for code, parts in seen.items():
         print(f"{code}: {'the same groups in every order' if len(parts) == 1 else f'{len(parts)} different groupings'}")
 

@@ -96,7 +96,7 @@ def run_audit(logs: list[str | Path], config: Config, out: str | Path = ".tierto
     """
     out = Path(out)
     grader = Grader(config, load_labels(labels) if labels else None, offline)
-    reader = read_logs(logs, fmt, group_by or config.group_by, mapping)
+    reader = read_logs(logs, fmt, group_by or config.group_by, mapping, semantic=config.semantic_tasks)
     volume, samples, replayable, typed = _read(reader, config.sample.cap, seed)
     stats = reader.stats
     non_replayable = stats.records - sum(replayable.values())

@@ -126,13 +126,15 @@ def inspect(
     mapping: str | None = MapOpt,
     strict: bool = StrictOpt,
     as_json: bool = typer.Option(False, "--json", help="One JSON object instead of text."),
+    semantic: bool = typer.Option(False, "--semantic", help="Also group untagged free-form prompts by topic "
+                                  "(TF-IDF clusters; needs scikit-learn: pip install 'tiertool[semantic]')."),
 ) -> None:
     """Show what the logs hold: formats, records, skipped lines and why, task types, tokens, spend, models."""
     import json
 
     from .inspect import inspect_logs, render_text
 
-    s = _run(inspect_logs, logs, fmt, group_by, mapping)
+    s = _run(inspect_logs, logs, fmt, group_by, mapping, semantic)
     typer.echo(json.dumps(s, indent=1) if as_json else render_text(s), nl=as_json)
     if strict and s["skipped"]:
         _err(f"--strict: {s['skipped']} line(s) skipped; first: "

@@ -45,9 +45,9 @@ class _Model:
 
 
 def inspect_logs(paths: list[str | Path], fmt: str | None = None, group_by: str | None = None,
-                 mapping: str | None = None) -> dict[str, Any]:
+                 mapping: str | None = None, semantic: bool = False) -> dict[str, Any]:
     """Read the logs once, streaming, and summarise them (memory: per task and per model aggregates)."""
-    reader = read_logs(paths, fmt, group_by, mapping)
+    reader = read_logs(paths, fmt, group_by, mapping, semantic=semantic)
     tasks: dict[str, list[Any]] = {}  # task -> [requests, replayable, source]
     models: dict[str, _Model] = defaultdict(_Model)
     replayable = reasoning = 0
@@ -77,8 +77,9 @@ def inspect_logs(paths: list[str | Path], fmt: str | None = None, group_by: str 
     for name, (count, rep, source) in sorted(tasks.items(), key=lambda kv: (-kv[1][0], kv[0])):
         row = {"task": name, "requests": count, "share": count / n, "replayable": rep, "typed_by": source}
         if name in groups:
-            row["similarity_mean"] = round(groups[name].similarity_mean, 3)
-            row["similarity_min"] = round(groups[name].similarity_min, 3)
+            g = groups[name]
+            row.update(similarity_mean=round(g.similarity_mean, 3), similarity_min=round(g.similarity_min, 3),
+                       inferred_by=g.how, template=g.fixed)
         task_rows.append(row)
     return {
         "files": [{"file": str(p), "format": st.formats.get(str(p))} for p in reader.paths],

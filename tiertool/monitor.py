@@ -70,7 +70,7 @@ def monitor(logs: list[Path], config: Config, assignment: dict[str, str], cache_
     if unknown:
         raise InputError(f"tiers file assigns tier(s) {', '.join(unknown)} that the config does not define "
                          f"(tiers: {', '.join(tiers)}); pass the config the assignment was made with (--config)")
-    reader = read_logs(logs, None, config.group_by)
+    reader = read_logs(logs, None, config.group_by, semantic=config.semantic_tasks)
     sampler = Sampler(per_task or config.sample.per_task, seed)
     requests: Counter[str] = Counter()
     on_tier: Counter[str] = Counter()

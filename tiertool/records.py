@@ -36,6 +36,7 @@ class Request:
     trace_id: str | None = None
     cost_source: str | None = None  # "logged" when `cost` came from the log; None when it must be computed
     expected: str | None = None  # a reference answer logged with the request (eval sets), if any
+    template: str | None = None  # inferred: the fixed text of the template (or the topic's terms) it fell in
 
     @property
     def system(self) -> str | None:

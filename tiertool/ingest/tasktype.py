@@ -8,20 +8,21 @@ message. The real start and end of a long prompt are both kept.
 Pass 1 (`observe`) keeps a bottom-k sample: the `sample_size` distinct prompts with the smallest content hash,
 each with how often it occurs; it is the same set whatever the order of the lines. `fit()` grows a prefix tree
 over the sample's heads. A branch is followed when it carries nearly all of its parent's requests (`ALPHA`), or
-a quarter of them (`SHARE`) or at least `split` sampled requests: such a recurring variant, like one MMLU
-subject's header, is a task type of its own. A request's head anchor is the deepest followed node that ends at a boundary (a newline, a
-colon, the end of the system prompt or of the prompt). Within each head anchor the same is done from the end of
-the user message for the tail anchor, where a variant must also hold `SHARE` of the head's requests. The
-template is the pair: two requests share a task type only when their whole fixed head and whole fixed tail are
-the same, so a shared suffix never joins prompts that start differently. Prompts with no fixed words are
-free-form: untyped, or grouped by topic when `semantic` is on (semantic.py).
+a quarter of them (`SHARE`), or at least `split` sampled requests: such a recurring variant, like one MMLU
+subject's header, is a task type of its own. A request's head anchor is the deepest followed node that ends at a
+boundary (a newline, a colon, the end of the system prompt or of the prompt) after a word. Within each head
+anchor the same is done from the end of the user message for the tail anchor, where a variant must also hold
+`SHARE` of the head's requests. The template is the pair: two requests share a task type only when their whole
+fixed head and whole fixed tail are the same, so a shared suffix never joins prompts that start differently.
+Prompts with no fixed words are free-form: untyped, or grouped by topic when `semantic` is on (semantic.py).
 
 Pass 2 (`assign`) walks each request down the fitted trees, so its group depends only on the request and the
 sample. Groups are named from their fixed words at fit time; `renames()` sends groups of fewer than
 `min_requests` requests back to "untagged" once the stream is read.
 
-Memory: the sample (at most `sample_size` prompts, each kept as its text) and trees and groups no larger than
-the sample; nothing per request of pass 2. A group whose requests all fall outside a sample of a log with more
+Memory: the sample (at most `sample_size` prompts, each kept as at most 2 x SPAN characters of its user message,
+a sketch and the tokens of its system prompt's head), and trees and groups no larger than the sample; nothing
+per request of pass 2. A group whose requests all fall outside a sample of a log with more
 distinct prompts than `sample_size` is not found: its requests stay untyped, and are counted as such.
 """
 
@@ -31,6 +32,7 @@ import hashlib
 import heapq
 import re
 import sys
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -242,7 +244,7 @@ class TaskTyper:
             anchor = self._head.anchor(item[0].head)[0]
             by_head.setdefault(id(anchor), (anchor, []))[1].append(item)
         free: list[tuple[str, int]] = []
-        found: dict[tuple[int, int], tuple[str, list[str], list[str], str]] = {}
+        found: dict[tuple[int, int], tuple[Node, Node, str]] = {}
         for hid, (head, members) in by_head.items():
             share = SHARE if _words(head.path()) else 0.0
             tree = self._tails[hid] = self._grow([(p.tail, n) for p, n, _, _ in members], share,
@@ -252,15 +254,18 @@ class TaskTyper:
                 if not _words(head.path() + tail.path()):
                     free.append((text, n))
                 elif (hid, id(tail)) not in found:  # members come in hash order: the first one represents
-                    found[(hid, id(tail))] = (_name(head, tail), head.path(), tail.path()[::-1], rep)
-        for key, (name, head_path, tail_path, rep) in sorted(found.items(), key=lambda kv: kv[1][:3]):
-            self._templates[key] = Group(name, "template", f"{_text(head_path)} … {_text(tail_path)}", rep)
+                    found[(hid, id(tail))] = (head, tail, rep)
+        heads = Counter(hid for hid, _ in found)
+        named = ((key, _name(head, tail, heads[key[0]] > 1), head.path(), tail.path()[::-1], rep)
+                 for key, (head, tail, rep) in found.items())
+        for key, name, head_path, tail_path, rep in sorted(named, key=lambda t: t[1:4]):
+            self._templates[key] = Group(name, "template", f"{_text(head_path)} … {_text(tail_path)}".strip(), rep)
         if self.semantic and free:
             from .semantic import Topics
 
             self._topics = Topics([t for t, _ in free], [n for _, n in free], self.min_requests)
-            self._clusters = [Group(PREFIX + "topic-" + "-".join(c.terms[:3]), "cluster", ", ".join(c.terms))
-                              for c in self._topics.clusters]
+            self._clusters = [Group(PREFIX + "topic-" + "-".join(c.terms[:3]), "cluster",
+                                    "topic: " + ", ".join(c.terms)) for c in self._topics.clusters]
         self.groups = [*self._templates.values(), *self._clusters]
         seen: dict[str, int] = {}
         for g in self.groups:  # the same name twice: -2, -3 ..., in the order above, which the sample alone sets
@@ -300,13 +305,13 @@ class TaskTyper:
         g = self._template(system, user)
         if g is not None:
             g.add(fuzz.ratio(sketch(system, user), g.representative) / 100.0)
-            return replace(req, task=g.key, task_source="inferred")
+            return replace(req, task=g.key, task_source="inferred", template=g.fixed)
         if self._topics is not None:
             hit = self._topics.assign(user or system)
             if hit is not None:
                 g = self._clusters[hit[0]]
                 g.add(hit[1])
-                return replace(req, task=g.key, task_source="inferred")
+                return replace(req, task=g.key, task_source="inferred", template=g.fixed)
         return req
 
     def _template(self, system: str, user: str) -> Group | None:
@@ -340,8 +345,9 @@ class TaskTyper:
         return [g for g in self.groups if g.name]
 
 
-def _name(head: Node, tail: Node) -> str:
-    """From the fixed words: the first two shared with sibling templates, then those that set this one apart."""
+def _name(head: Node, tail: Node, shared_head: bool) -> str:
+    """From the fixed words: the first two shared with sibling templates, then those that set this one apart;
+    then the tail's, when the head has fewer than two words or other templates share it."""
     path, node, depth = head.path(), head, 0
     while node.parent is not None:  # up to the root: the shallowest branch below some fixed words
         node = node.parent
@@ -349,10 +355,12 @@ def _name(head: Node, tail: Node) -> str:
             depth = len(node.path())
     common, own = _words(path[:depth]), _words(path[depth:])
     words = common[:2] + own[:4] if common else own[:4]
-    if len(words) < 4 and END not in path:
-        words += [w for w in _words(tail.path()[::-1]) if w not in words][:4 - len(words)]
+    if shared_head or len(words) < 2:
+        words += [w for w in _words(tail.path()[::-1]) if w not in words][:max(4 - len(words), 2)]
     return PREFIX + "-".join(words or ["prompt"])
 
 
 def _text(toks: list[str]) -> str:
-    return re.sub(r"\s+", " ", " ".join(t for t in toks if t[0] != "\x00")).strip()
+    """Tokens back into text: one space between words, none before closing punctuation or after an opening one."""
+    text = re.sub(r"\s+", " ", " ".join(t for t in toks if t[0] != "\x00")).strip()
+    return re.sub(r"([(\[]) | (?=[.,:;?!)\]])", r"\1", text)
