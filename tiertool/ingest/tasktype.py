@@ -129,11 +129,15 @@ class Node:
     parent: Node | None = None
     boundary: bool = True
     worded: bool = False  # a word since the last boundary
+    fixed: bool = False  # a word on the path (or, for a tail tree, in the head anchor)
+    variant: bool = False  # followed as a recurring variant below fixed words, not because nearly all share it
     children: dict[str, Node] = field(default_factory=dict)
 
-    def child(self, token: str) -> Node:
-        worded = (self.worded and not self.boundary) or bool(LONG_WORD.search(token))
-        node = self.children[token] = Node(token, self, token in BOUNDARY and worded, worded)
+    def child(self, token: str, variant: bool) -> Node:
+        has_word = bool(LONG_WORD.search(token))
+        worded = (self.worded and not self.boundary) or has_word
+        node = self.children[token] = Node(token, self, token in BOUNDARY and worded, worded,
+                                           self.fixed or has_word, variant and self.fixed)
         return node
 
     def path(self) -> list[str]:
@@ -144,16 +148,23 @@ class Node:
         return out[::-1]
 
     def anchor(self, seq: tuple[str, ...]) -> tuple[Node, int]:
-        """The deepest boundary node on `seq`'s path, and how many tokens of `seq` the path followed."""
+        """The deepest boundary node on `seq`'s path, and how many tokens of `seq` the path followed.
+
+        A whole message that recurs below fixed words (a ticket text sent often under one system prompt) is
+        input, not a template: its anchor is the last boundary before the variant it follows."""
         node = best = self
+        fallback: Node | None = None
         for i, tok in enumerate(seq):
             nxt = node.children.get(tok)
             if nxt is None:
                 return best, i
             node = nxt
+            if node.variant:
+                fallback = best
             if node.boundary:
                 best = node
-        return best, len(seq)
+        whole = bool(seq) and seq[-1] in (END, USER)
+        return (fallback if whole and fallback is not None else best), len(seq)
 
 
 def _words(toks: Iterable[str]) -> list[str]:
@@ -246,9 +257,9 @@ class TaskTyper:
         free: list[tuple[str, int]] = []
         found: dict[tuple[int, int], tuple[Node, Node, str]] = {}
         for hid, (head, members) in by_head.items():
-            share = SHARE if _words(head.path()) else 0.0
-            tree = self._tails[hid] = self._grow([(p.tail, n) for p, n, _, _ in members], share,
-                                                 sum(n for _, n, _, _ in members))
+            worded = bool(_words(head.path()))
+            tree = self._tails[hid] = self._grow([(p.tail, n) for p, n, _, _ in members], SHARE if worded else 0.0,
+                                                 sum(n for _, n, _, _ in members), worded)
             for p, n, rep, text in members:
                 tail = tree.anchor(p.tail)[0]
                 if not _words(head.path() + tail.path()):
@@ -273,10 +284,11 @@ class TaskTyper:
             if seen[g.key] > 1:
                 g.key = f"{g.key}-{seen[g.key]}"
 
-    def _grow(self, items: list[tuple[tuple[str, ...], int]], share: float, total: int) -> Node:
+    def _grow(self, items: list[tuple[tuple[str, ...], int]], share: float, total: int, fixed: bool = False
+              ) -> Node:
         """The tree of followed branches: a branch is followed when it holds ALPHA of its parent's requests, or
         SHARE of them or `split` requests (and `share` of `total`), never with fewer than `min_requests`."""
-        root = Node()
+        root = Node(fixed=fixed)
         stack = [(root, items, 0)]
         while stack:
             node, members, depth = stack.pop()
@@ -287,9 +299,10 @@ class TaskTyper:
                     by.setdefault(seq[depth], []).append((seq, n))
             for tok, sub in by.items():
                 w = sum(n for _, n in sub)
-                if w >= self.min_requests and (w >= ALPHA * weight or (w >= min(self.split, SHARE * weight)
-                                                                        and w >= share * total)):
-                    stack.append((node.child(tok), sub, depth + 1))
+                if w < self.min_requests:
+                    continue
+                if w >= ALPHA * weight or (w >= min(self.split, SHARE * weight) and w >= share * total):
+                    stack.append((node.child(tok, w < ALPHA * weight), sub, depth + 1))
         return root
 
     # --- pass 2 -------------------------------------------------------------------------------------------
