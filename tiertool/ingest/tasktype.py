@@ -7,14 +7,16 @@ message. The real start and end of a long prompt are both kept.
 
 Pass 1 (`observe`) keeps a bottom-k sample: the `sample_size` distinct prompts with the smallest content hash,
 each with how often it occurs; it is the same set whatever the order of the lines. `fit()` grows a prefix tree
-over the sample's heads. A branch is followed when it carries nearly all of its parent's requests (`ALPHA`), or
-a quarter of them (`SHARE`), or at least `split` sampled requests: such a recurring variant, like one MMLU
-subject's header, is a task type of its own. A request's head anchor is the deepest followed node that ends at a
-boundary (a newline, a colon, the end of the system prompt or of the prompt) after a word. Within each head
-anchor the same is done from the end of the user message for the tail anchor, where a variant must also hold
-`SHARE` of the head's requests. The template is the pair: two requests share a task type only when their whole
-fixed head and whole fixed tail are the same, so a shared suffix never joins prompts that start differently.
-Prompts with no fixed words are free-form: untyped, or grouped by topic when `semantic` is on (semantic.py).
+over the sample's heads. A branch that `min_requests` sampled requests take is followed when no word is fixed
+above it (a recurring start), or when nearly all of its parent's requests take it (`ALPHA`); below fixed words a
+variant is followed when it holds a quarter of them (`SHARE`) or `split` sampled requests: so one MMLU subject's
+header is a task type of its own, and a name in "Dear {name}," is not. A request's head anchor is the deepest
+followed node that ends at a boundary (a newline, a colon, the end of the system prompt or of the prompt) after
+a word. Within each head anchor the same is done from the end of the user message for the tail anchor, where a
+variant must also hold `SHARE` of the head's requests. The template is the pair: two requests share a task type
+only when their whole fixed head and whole fixed tail are the same, so a shared suffix never joins prompts that
+start differently. Prompts with no fixed words are free-form: untyped, or grouped by topic when `semantic` is
+on (semantic.py).
 
 Pass 2 (`assign`) walks each request down the fitted trees, so its group depends only on the request and the
 sample. Groups are named from their fixed words at fit time; `renames()` sends groups of fewer than
@@ -286,8 +288,9 @@ class TaskTyper:
 
     def _grow(self, items: list[tuple[tuple[str, ...], int]], share: float, total: int, fixed: bool = False
               ) -> Node:
-        """The tree of followed branches: a branch is followed when it holds ALPHA of its parent's requests, or
-        SHARE of them or `split` requests (and `share` of `total`), never with fewer than `min_requests`."""
+        """The tree of followed branches: a branch with `min_requests` is followed when no word is fixed above it
+        (a recurring start), when it holds ALPHA of its parent's requests, or else when it holds SHARE of them or
+        `split` requests (and `share` of `total`): a variant big enough to be a template of its own."""
         root = Node(fixed=fixed)
         stack = [(root, items, 0)]
         while stack:
@@ -301,7 +304,8 @@ class TaskTyper:
                 w = sum(n for _, n in sub)
                 if w < self.min_requests:
                     continue
-                if w >= ALPHA * weight or (w >= min(self.split, SHARE * weight) and w >= share * total):
+                if w >= ALPHA * weight or not node.fixed or (w >= min(self.split, SHARE * weight)
+                                                             and w >= share * total):
                     stack.append((node.child(tok, w < ALPHA * weight), sub, depth + 1))
         return root
 
