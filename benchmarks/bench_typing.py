@@ -11,8 +11,9 @@ read by tiertool's reader: shuffled (seeds 0..orders-1), MT-Bench first then shu
 Figures (on the templated requests: MMLU and GSM8K): adjusted Rand index against the true task types (an untyped
 request is a group of its own), purity (share of typed requests whose group's majority task is theirs), the
 worst group's purity, and coverage; MT-Bench requests put into a template group; whether every order gave the
-same groups. The same figures for the inference on main (`git show main:tiertool/ingest/tasktype.py`, run on
-the same requests in the same process) are printed beside.
+same groups. The same figures for the previous release's inference (`git show f83d00f:tiertool/ingest/
+tasktype.py`, the last commit before this one replaced it, run on the same requests in the same process) are
+printed beside.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from tiertool.ingest import read_logs  # noqa: E402
 from tiertool.records import Request  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+BASELINE = "f83d00f"  # the last commit with the previous inference (single pass, first-request groups, cap 200)
 SUBJECTS = sorted(s for subjects in DOMAINS.values() for s in subjects)
 
 
@@ -80,8 +82,8 @@ def orders(all_rows: list[dict], n: int) -> dict[str, list[dict]]:
 
 
 def old_typer():
-    """The inference on main, loaded from git into a module of its own (it imports tiertool's records)."""
-    src = subprocess.run(["git", "-C", str(ROOT), "show", "main:tiertool/ingest/tasktype.py"], check=True,
+    """The previous inference, loaded from git into a module of its own (it imports tiertool's records)."""
+    src = subprocess.run(["git", "-C", str(ROOT), "show", f"{BASELINE}:tiertool/ingest/tasktype.py"], check=True,
                          capture_output=True, text=True).stdout
     path = Path(tempfile.mkdtemp()) / "tasktype_main.py"
     path.write_text(src, encoding="utf-8")
@@ -157,7 +159,7 @@ def main() -> None:
     old_cls = old_typer()
     print(f"{len(all_rows):,} requests: {sum(not t.startswith('mtbench') for t in true.values()):,} templated "
           f"(57 MMLU subjects + GSM8K), {sum(t.startswith('mtbench') for t in true.values())} free-form (MT-Bench)")
-    print(f"{'order':<22} {'code':<5} {'ARI':>6} {'purity':>7} {'worst':>6} {'typed':>6} {'groups':>6} "
+    print(f"{'order':<22} {'code':<6} {'ARI':>6} {'purity':>7} {'worst':>6} {'typed':>6} {'groups':>6} "
           f"{'MT->tpl':>7} {'MT typed':>8} {'MT pur':>6} {'typing s':>8}")
     seen: dict[str, set] = defaultdict(set)
     with tempfile.TemporaryDirectory() as tmp:
@@ -166,13 +168,13 @@ def main() -> None:
             path.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "_true"}) + "\n"
                                     for r in ordered), encoding="utf-8")
             reqs = read(path)
-            for code in ("new", "main"):
+            for code in ("new", "before"):
                 t0 = time.perf_counter()
                 got, typer = type_new(reqs, args.semantic) if code == "new" else type_old(reqs, old_cls)
                 dt = time.perf_counter() - t0
                 s = scores(got, true)
                 seen[code].add(partition(got))
-                print(f"{label:<22} {code:<5} {s['ari']:>6.3f} {s['purity']:>7.3f} {s['worst']:>6.3f} "
+                print(f"{label:<22} {code:<6} {s['ari']:>6.3f} {s['purity']:>7.3f} {s['worst']:>6.3f} "
                       f"{s['coverage']:>6.1%} {s['groups']:>6} {s['mt_in_templates']:>7} {s['mt_typed']:>8} "
                       f"{s['mt_purity']:>6.2f} {dt:>8.1f}")
                 if code == "new":
