@@ -129,6 +129,10 @@ def inspect(
     mapping: str | None = MapOpt,
     strict: bool = StrictOpt,
     as_json: bool = typer.Option(False, "--json", help="One JSON object instead of text."),
+    semantic: bool = typer.Option(False, "--semantic", help="Also group untagged free-form prompts by topic "
+                                  "(TF-IDF clusters; needs scikit-learn: pip install 'tiertool[semantic]')."),
+    requests: Path | None = typer.Option(None, "--requests", help="Write each request's typing to this CSV: id, "
+                                         "source line, task type, how it was typed, its template or cluster."),
 ) -> None:
     """Show what the logs hold: formats, records, skipped lines and why, task types, tokens, spend, models."""
     import json
@@ -136,7 +140,7 @@ def inspect(
     from . import inspect as inspect_logs
     from . import render_inspection
 
-    s = _run(inspect_logs, logs, fmt, group_by, mapping)
+    s = _run(inspect_logs, logs, fmt, group_by, mapping, semantic, requests)
     typer.echo(json.dumps(s, indent=1) if as_json else render_inspection(s), nl=as_json)
     if strict and s["skipped"]:
         _err(f"--strict: {s['skipped']} line(s) skipped; first: "

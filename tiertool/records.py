@@ -15,6 +15,13 @@ if TYPE_CHECKING:
 
 Message = dict[str, Any]
 
+# How a request got its task type (Request.task_source), in the order typing tries them, in the words that
+# inspect, the audit's warnings and the report all use: one vocabulary, one set of counts.
+TASK_SOURCES = {"group_by": "--group-by path", "tag": "task tag or property", "column": "mapped task column",
+                "name": "trace / workflow name", "metadata": "metadata.task", "template": "inferred from template",
+                "cluster": "inferred topic cluster", "none": "untyped"}
+INFERRED_SOURCES = ("template", "cluster")  # typed by tiertool from the prompt, not by the log
+
 
 @dataclass(frozen=True)
 class Request:
@@ -27,7 +34,7 @@ class Request:
     params: dict[str, Any] = field(default_factory=dict)
     output: str | None = None
     task: str = "untagged"
-    task_source: str = "none"  # group_by | tag | name | metadata | inferred | none
+    task_source: str = "none"  # how it got its task type: a key of TASK_SOURCES
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0  # part of input_tokens
@@ -46,6 +53,7 @@ class Request:
     trace_id: str | None = None
     cost_source: str | None = None  # "logged" when `cost` came from the log; None when it must be computed
     expected: str | None = None  # a reference answer logged with the request (eval sets), if any
+    template: str | None = None  # inferred: the fixed text of the template (or the topic's terms) it fell in
 
     @property
     def system(self) -> str | None:

@@ -63,7 +63,8 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
     """
     out = Path(out)
     imported = load_labels(labels) if labels else None
-    traffic = scan(logs, fmt, group_by or config.group_by, mapping, sample=config.sample.cap, seed=seed)
+    traffic = scan(logs, fmt, group_by or config.group_by, mapping, sample=config.sample.cap, seed=seed,
+                   semantic=config.semantic_tasks)
     stats = traffic.stats
     replayable = {task: t.replayable for task, t in traffic.tasks.items()}
     samples = {task: traffic.sample(task) for task, n in replayable.items() if n}

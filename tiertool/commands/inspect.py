@@ -9,18 +9,15 @@ from typing import Any
 
 from ..ingest import scan
 from ..pricing.savings import Pricer
-from ..records import Key, Usage
-
-TYPING_ORDER = ("group_by", "tag", "column", "name", "metadata", "inferred", "none")
-TYPING_WORDS = {"group_by": "--group-by path", "tag": "task tag or property", "column": "mapped task column",
-                "name": "trace / workflow name", "metadata": "metadata.task", "inferred": "inferred from template",
-                "none": "untyped"}
+from ..records import TASK_SOURCES, Key, Usage
 
 
 def inspect(paths: Sequence[str | Path], fmt: str | None = None, group_by: str | None = None,
-            mapping: str | None = None) -> dict[str, Any]:
-    """Read the logs once (ingest's one pass, as the audit reads them) and summarise them."""
-    traffic = scan(paths, fmt, group_by, mapping)
+            mapping: str | None = None, semantic: bool = False, requests: str | Path | None = None
+            ) -> dict[str, Any]:
+    """Read the logs once (ingest's one pass, as the audit reads them) and summarise them; `requests`: also
+    write how each request was typed to that CSV file."""
+    traffic = scan(paths, fmt, group_by, mapping, semantic=semantic, listing=requests)
     st = traffic.stats
     n = st.records or 1
     task_rows = []
@@ -29,8 +26,8 @@ def inspect(paths: Sequence[str | Path], fmt: str | None = None, group_by: str |
                                "replayable": t.replayable, "typed_by": t.typed_by}
         group = traffic.groups.get(name)
         if group is not None:
-            row["similarity_mean"] = round(group.similarity_mean, 3)
-            row["similarity_min"] = round(group.similarity_min, 3)
+            row.update(similarity_mean=round(group.similarity_mean, 3), similarity_min=round(group.similarity_min, 3),
+                       inferred_by=group.how, template=group.fixed)
         task_rows.append(row)
     volume = traffic.volume.values()
     models: dict[str, int] = {}
@@ -46,8 +43,8 @@ def inspect(paths: Sequence[str | Path], fmt: str | None = None, group_by: str |
                          for reason, count in st.reasons.most_common()],
         "notes": st.notes,
         "replayable": replayable, "replayable_share": replayable / n if st.records else 0.0,
-        "typing": [{"source": s, "how": TYPING_WORDS.get(s, s), "requests": st.typing[s],
-                    "share": st.typing[s] / n} for s in TYPING_ORDER if st.typing.get(s)],
+        "typing": [{"source": s, "how": words, "requests": st.typing[s], "share": st.typing[s] / n}
+                   for s, words in TASK_SOURCES.items() if st.typing.get(s)],
         "tasks": task_rows,
         "tokens": {"input": sum(u.input_tokens for u in volume), "output": sum(u.output_tokens for u in volume),
                    "cached": sum(u.cached_tokens for u in volume),

@@ -102,7 +102,7 @@ def monitor(logs: Sequence[str | Path], config: Config, assignment: dict[str, st
                          f"(tiers: {', '.join(tiers)}); pass the config the assignment was made with (--config)")
     watched = {task: tiers[tier] for task, tier in sorted(assignment.items()) if tier != ref.name}
     traffic = scan(logs, None, config.group_by, sample=per_task or config.sample.per_task, seed=seed,
-                   sample_if=_answered)
+                   sample_if=_answered, semantic=config.semantic_tasks)
     samples = {task: traffic.sample(task, _on(tier)) for task, tier in watched.items()}
     log(f"read {traffic.stats.records} records; {sum(map(len, samples.values()))} sampled on their assigned tier")
     calls = {req.id: Call.to(ref, req.messages, req.params) for reqs in samples.values() for req in reqs}

@@ -96,6 +96,7 @@ class Config(_Strict):
     quality: Quality = Quality()
     tasks: dict[str, ScorerSpec] = Field(default_factory=dict)  # no entry: `auto` picks per task
     group_by: str = "auto"
+    semantic_tasks: bool = False  # also group untagged free-form prompts by topic (TF-IDF; needs scikit-learn)
     sample: Sample = Sample()
     replay: Replay = Replay()
     prices: dict[str, PriceOverride] = Field(default_factory=dict)

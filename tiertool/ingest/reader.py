@@ -25,6 +25,7 @@ from .tasktype import TaskTyper
 
 EXAMPLES_PER_REASON = 5
 MAX_REASONS = 1000
+BUFFER_CHARS = 32 << 20  # prompt characters of inferred requests held in memory rather than read again
 
 
 @dataclass
@@ -58,7 +59,8 @@ class LogReader:
     """Iterate the requests of one or more log files; read `stats` (and `typer.groups`) afterwards."""
 
     def __init__(self, paths: Sequence[str | Path], fmt: str | None = None, group_by: str | None = "auto",
-                 mapping: str | dict[str, str] | None = None, infer_tasks: bool = True) -> None:
+                 mapping: str | dict[str, str] | None = None, infer_tasks: bool = True,
+                 semantic: bool = False) -> None:
         self.mapping = mapped.parse_map(mapping) if isinstance(mapping, str) else dict(mapping or {})
         if self.mapping and fmt in (None, mapped.NAME):
             fmt = mapped.NAME
@@ -75,7 +77,10 @@ class LogReader:
         self.fmt = fmt
         self.group_by = group_by or "auto"
         self.stats = ReadStats()
-        self.typer = TaskTyper() if infer_tasks else None
+        self.typer = TaskTyper(semantic=semantic) if infer_tasks else None
+        self.buffer_chars = BUFFER_CHARS
+        self._unit: tuple[str, int] = ("", 0)  # (file, unit number) of the request last parsed
+        self._only: dict[str, bytearray] | None = None  # when reading again: the units to parse, per file
 
     def _forced(self) -> Format | None:
         if self.fmt == mapped.NAME:
@@ -85,23 +90,44 @@ class LogReader:
     # --- iteration -----------------------------------------------------------------------------------------
 
     def __iter__(self) -> Iterator[Request]:
+        """Requests nothing types stream first; those whose task type is inferred follow once the whole log
+        has been read, since their templates are learned from all of it (typer.fit)."""
         stats, typer = self.stats, self.typer
+        deferred = _Deferred(self.buffer_chars)
         for req in self._joined():
-            if typer is not None:
-                req = typer.assign(req)
             stats.records += 1
+            if typer is not None:
+                size = typer.observe(req)
+                if size:
+                    deferred.add(self._unit, req, size)
+                    continue
             stats.typing[req.task_source] += 1
             yield req
-        if typer is not None:
-            self.renames = typer.renames()
-            moved = sum(g.requests for g in typer.groups if self.renames[g.key] == "untagged")
-            stats.typing["inferred"] -= moved
-            stats.typing["none"] += moved
-            stats.typing += Counter()  # drop zero counts
+        if typer is None or not deferred.requests:
+            return  # nothing to infer: the log was read once
+        typer.fit()
+        for req in deferred.replay(self):
+            req = typer.assign(req)
+            stats.typing[req.task_source] += 1
+            yield req
+        self.renames = typer.renames()
+        for g in typer.groups:
+            if self.renames.get(g.key) == "untagged":
+                stats.typing[g.how] -= g.requests
+                stats.typing["none"] += g.requests
+        stats.typing += Counter()  # drop zero counts
 
-    # Provisional inferred group -> final task name, set once reading is done (see TaskTyper.renames):
-    # `scan` (traffic.py) applies it to its aggregates and samples, so no command handles renames.
+    # Inferred group -> "untagged" for groups too small to be a task type, known once reading is done (see
+    # TaskTyper.renames): `scan` (traffic.py) applies it to its aggregates and samples, so no command does.
     renames: dict[str, str] = {}
+
+    def _again(self, units: dict[str, bytearray]) -> Iterator[Request]:
+        """The requests of the marked units, read again (parsing only those) with throwaway read counts."""
+        stats, self.stats, self._only = self.stats, ReadStats(), units
+        try:
+            yield from self._joined()
+        finally:
+            self.stats, self._only = stats, None
 
     def _joined(self) -> Iterator[Request]:
         """Batch result files are read first and joined to their request lines when both are given."""
@@ -112,7 +138,7 @@ class LogReader:
             return
         pending: dict[str, Request] = {}
         for path in (p for p in self.paths if roles[p] == "batch-result"):
-            for res in self._read(path):
+            for res in self._read(path, whole=True):  # read again in full: the marked requests need them
                 if res.id in pending:
                     self.stats.skip(res.source, f"duplicate custom_id {res.id!r} (first at {pending[res.id].source})")
                 else:
@@ -137,8 +163,10 @@ class LogReader:
         fmt = self._forced() or next((f for f in FORMAT_LIST if f.sniff(obj)), None)
         return fmt.role if fmt else ""
 
-    def _read(self, path: Path) -> Iterator[Request]:
+    def _read(self, path: Path, whole: bool = False) -> Iterator[Request]:
         stats = self.stats
+        if self._only is not None and not whole and str(path) not in self._only:
+            return  # reading again: nothing marked in this file
         what = sources.kind(path)
         if what == "empty":
             stats.notes.append(f"{path}: empty file (no lines)")
@@ -152,7 +180,7 @@ class LogReader:
                 raise InputError(f"{path}: a SQLite file cannot be read as --format {self.fmt}; "
                                  f"the only SQLite log read is llm's logs.db (--format {llm_logs.NAME})")
             units = ((f"{path}:responses row {rowid}", row, None) for rowid, row in llm_logs.db_rows(path))
-            yield from self._parse_units(path, units, FORMATS[llm_logs.NAME])
+            yield from self._parse_units(path, units, FORMATS[llm_logs.NAME], whole)
             return
         if what == "text" and self.fmt == mapped.NAME and not isinstance(sources.first_line_value(path), dict):
             what = "csv"  # --map on a file that is not JSON lines: CSV whatever its name
@@ -168,16 +196,24 @@ class LogReader:
                 self.mapping = {k: k for k in mapped.KEYS if k in header}
             mapped.check_columns(str(path), sources.csv_header(path), self.mapping)
             fmt = Format(mapped.NAME, mapped.sniff, partial(mapped.parse, mapping=self.mapping))
-            yield from self._parse_units(path, sources.csv_units(path), fmt)
+            yield from self._parse_units(path, sources.csv_units(path), fmt, whole)
             return
-        yield from self._parse_units(path, sources.json_units(path), self._forced())
+        marks = self._only.get(str(path)) if self._only is not None and not whole else None
+        keep = partial(_marked, marks) if marks is not None else None
+        yield from self._parse_units(path, sources.json_units(path, keep), self._forced(), whole)
 
-    def _parse_units(self, path: Path, units: Iterator[sources.Unit], forced: Format | None) -> Iterator[Request]:
+    def _parse_units(self, path: Path, units: Iterator[sources.Unit], forced: Format | None, whole: bool = False
+                     ) -> Iterator[Request]:
         stats, group_by = self.stats, self.group_by
         key = str(path)
+        marks = self._only.get(key) if self._only is not None and not whole else None
         fmt: Format | None = forced
         seen: dict[str, int] = {}
+        unit = 0
         for source, obj, err in units:
+            unit += 1
+            if marks is not None and not _marked(marks, unit):
+                continue
             if err is not None:
                 stats.lines += 1
                 stats.skip(source, err)
@@ -220,12 +256,54 @@ class LogReader:
                 except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as e:  # wrong shapes deep down
                     stats.skip(src, f"unexpected shape for {use.name} ({type(e).__name__}: {e})")
                     continue
+                self._unit = (key, unit)
                 yield req
         if seen:
             stats.formats[key] = "+".join(sorted(seen, key=lambda name: seen[name], reverse=True))
             if len(seen) > 1:
                 stats.notes.append(f"{path}: mixed formats in one file: "
                                    + ", ".join(f"{n} {name}" for name, n in seen.items()))
+
+
+class _Deferred:
+    """The requests whose task type is inferred, held until the templates are learned: kept while their prompts
+    total at most `budget` characters, else read again from the log, where only their units are parsed (one bit
+    per unit marks them)."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.requests = 0
+        self.kept: list[Request] | None = []
+        self.units: dict[str, bytearray] = {}  # file -> bit n set when unit n holds a deferred request
+
+    def add(self, unit: tuple[str, int], req: Request, size: int) -> None:
+        self.requests += 1
+        key, n = unit
+        marks = self.units.get(key)
+        if marks is None:
+            marks = self.units[key] = bytearray()
+        if n >> 3 >= len(marks):
+            marks.extend(bytes((n >> 3) + 1 - len(marks)))
+        marks[n >> 3] |= 1 << (n & 7)
+        if self.kept is not None:
+            self.budget -= size
+            if self.budget >= 0:
+                self.kept.append(req)
+            else:
+                self.kept = None  # too many to hold: read them again
+
+    def replay(self, reader: LogReader) -> Iterator[Request]:
+        """The deferred requests, in log order, from memory or read again (other requests of a marked unit,
+        such as typed spans of the same OTLP export, were given already and are passed over)."""
+        if self.kept is not None:
+            return iter(self.kept)
+        typer = reader.typer
+        assert typer is not None
+        return (r for r in reader._again(self.units) if typer.prompt(r) is not None)
+
+
+def _marked(marks: bytearray, n: int) -> bool:
+    return n >> 3 < len(marks) and bool(marks[n >> 3] >> (n & 7) & 1)
 
 
 def _merge(req: Request, res: Request) -> Request:
@@ -240,9 +318,10 @@ def _merge(req: Request, res: Request) -> Request:
 
 
 def read_logs(paths: Sequence[str | Path], fmt: str | None = None, group_by: str | None = "auto",
-              mapping: str | dict[str, str] | None = None, infer_tasks: bool = True) -> LogReader:
+              mapping: str | dict[str, str] | None = None, infer_tasks: bool = True,
+              semantic: bool = False) -> LogReader:
     """A stream of the logs' requests; read `stats` (and `renames`) once it is consumed."""
-    return LogReader(paths, fmt, group_by, mapping, infer_tasks)
+    return LogReader(paths, fmt, group_by, mapping, infer_tasks, semantic)
 
 
 def find_requests(paths: Sequence[str | Path], sources: set[str], fmt: str | None = None,

@@ -115,8 +115,10 @@ def _document(path: Path, first: bytes) -> Any:
         return None  # not one document either: read it line by line and report each bad line
 
 
-def json_units(path: Path) -> Iterator[Unit]:
-    """Units of a JSON-lines file or of a single JSON document (array items, or the object itself)."""
+def json_units(path: Path, keep: Callable[[int], bool] | None = None) -> Iterator[Unit]:
+    """Units of a JSON-lines file or of a single JSON document (array items, or the object itself).
+
+    `keep(n)` false: line n of a JSON-lines file is not parsed, and its unit is ("", None, None)."""
     with _open(path) as fh:
         head = fh.read(4)
     if head[:2] in BOMS:
@@ -136,6 +138,9 @@ def json_units(path: Path) -> Iterator[Unit]:
         return
     with _open(path) as fh:
         for n, line in _lines(fh):
+            if keep is not None and not keep(n):
+                yield "", None, None
+                continue
             source = f"{path}:{n}"
             if line is None:
                 yield source, None, f"line longer than {MAX_LINE >> 20} MiB (skipped unread)"

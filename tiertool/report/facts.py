@@ -10,12 +10,12 @@ from typing import Any
 from ..decide.recommendation import Recommendation
 from ..pricing.prices import lookup
 from ..pricing.savings import period_days, project
+from ..records import INFERRED_SOURCES, TASK_SOURCES
 from ..store import Audit
 from .model import Report, ReportWarning, TaskRow
 
 NON_REPLAYABLE_WARN = 0.10  # warn when a task could replay less than 90% of its requests
 DEPRECATION_SOON_DAYS = 60
-RELIABLE_TYPING = ("tag", "metadata", "group_by", "property", "trace", "workflow", "run")
 
 
 def task_facts(audit: Audit, rec: Recommendation, task: str) -> dict[str, Any]:
@@ -33,9 +33,14 @@ def task_facts(audit: Audit, rec: Recommendation, task: str) -> dict[str, Any]:
             "task_sources": dict(sorted(sources.items())), "cost_by_tier": cost_by_tier}
 
 
+def by_log(source: str) -> bool:
+    """Whether a task_source is a task key the log carries (not inferred from the prompt, not untyped)."""
+    return source in TASK_SOURCES and source not in (*INFERRED_SOURCES, "none")
+
+
 def inferred(sources: dict[str, int]) -> int:
-    """Requests of a task typed by inference (clustering, or no task key at all) rather than by the log."""
-    return sum(n for src, n in sources.items() if src not in RELIABLE_TYPING)
+    """Requests of a task not typed by a task key in the log: inferred from the prompt, or untyped."""
+    return sum(n for src, n in sources.items() if not by_log(src))
 
 
 def deprecations(models: dict[str, list[str]], today: date) -> list[tuple[str, str, list[str], bool]]:
@@ -96,8 +101,7 @@ def warnings(report: Report, today: date | None = None) -> list[ReportWarning]:
                 "replayed; the decision rests on the rest", t.task)
         n_inf = inferred(t.task_sources)
         if n_inf:
-            how = ", ".join(f"{'no task key' if k == 'none' else k}: {v:,}" for k, v in t.task_sources.items()
-                            if k not in RELIABLE_TYPING)
+            how = ", ".join(f"{TASK_SOURCES.get(k, k)}: {v:,}" for k, v in t.task_sources.items() if not by_log(k))
             add("inferred_task_type", f"{t.task}: {n_inf:,} of {t.requests:,} requests were not typed by a "
                 f"task key in the log ({how}); check that they belong together", t.task)
     for model, when, tasks, past in deprecations(assigned_models(report.tasks), today or date.today()):
