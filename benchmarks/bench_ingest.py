@@ -4,6 +4,10 @@ their peak resident memory (os.wait4 rusage). Targets: at least as fast as panda
 
     .venv/bin/python benchmarks/bench_ingest.py            # 1,000,000 lines
     .venv/bin/python benchmarks/bench_ingest.py --lines 100000
+    .venv/bin/python benchmarks/bench_ingest.py --baseline typing   # also time that commit's inspect, same log
+
+`--baseline REV` runs `tiertool inspect` from the tree of git revision REV (its package only, extracted to a
+temporary folder, with this environment's libraries) on the same log in the same run, and prints the ratio.
 
 The log is written to a temporary folder and deleted afterwards. A third of the rows stored their prompts
 (`store_prompts_in_spend_logs`), three quarters carry a `task:` tag, the rest are typed by template inference.
@@ -65,8 +69,9 @@ def write_log(path: Path, n: int, seed: int = 0) -> None:
             fh.write(json.dumps(row) + "\n")
 
 
-def run(cmd: list[str]) -> tuple[float, float, bytes]:
-    """(seconds, peak RSS in MiB, stdout) of a command run alone; the child is reaped here so its rusage is its own."""
+def run(cmd: list[str]) -> tuple[float, float, bytes, float]:
+    """(seconds, peak RSS in MiB, stdout, CPU seconds) of a command run alone; the child is reaped here so its
+    rusage is its own. CPU time (user + system) varies less than wall time on a busy machine."""
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     chunks = []
@@ -77,12 +82,25 @@ def run(cmd: list[str]) -> tuple[float, float, bytes]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
         sys.exit(f"{' '.join(cmd)} exited {proc.returncode}")
-    return elapsed, usage.ru_maxrss / 1024, b"".join(chunks)
+    return elapsed, usage.ru_maxrss / 1024, b"".join(chunks), usage.ru_utime + usage.ru_stime
+
+
+def baseline_cli(rev: str, folder: Path) -> list[str]:
+    """A command that runs the CLI of git revision `rev`, extracted into `folder` (this checkout's editable install
+    is taken off the import path, so the old package is the one imported)."""
+    root = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(["git", "-C", str(root), "archive", rev, "tiertool"], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    code = ("import sys; sys.meta_path[:] = [f for f in sys.meta_path if '__editable__' not in "
+            f"getattr(f, '__module__', '')]; sys.path.insert(0, {str(folder)!r}); "
+            "from tiertool.cli import main; sys.argv[0] = 'tiertool'; main()")
+    return [sys.executable, "-c", code]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--baseline", metavar="REV", help="also time `tiertool inspect` as of this git revision")
     args = ap.parse_args()
     tiertool = str(Path(sys.executable).with_name("tiertool"))
     pandas_code = ("import sys, pandas; df = pandas.read_json(sys.argv[1], lines=True); "
@@ -93,15 +111,32 @@ def main() -> None:
         write_log(log, args.lines)
         size = log.stat().st_size
         print(f"generated {args.lines:,} lines ({size / 2**20:,.0f} MiB) in {time.perf_counter() - t:.1f} s")
-        tt, tm, out = run([tiertool, "inspect", str(log), "--json"])
+        tt, tm, out, tc = run([tiertool, "inspect", str(log), "--json"])
         summary = json.loads(out)
         assert summary["records"] == args.lines, summary["records"]
-        pt, pm, out = run([sys.executable, "-c", pandas_code, str(log)])
+        # the same, holding no inferred request in memory: the reader parses their lines again after the first pass
+        again = ("import sys; import tiertool.ingest.reader as r; r.BUFFER_CHARS = 0; "
+                 "from tiertool.cli import main; sys.argv[0] = 'tiertool'; main()")
+        at, am, out, ac = run([sys.executable, "-c", again, "inspect", str(log), "--json"])
+        assert json.loads(out) == summary
+        if args.baseline:
+            (Path(tmp) / "baseline").mkdir()
+            bt, bm, out, bc = run([*baseline_cli(args.baseline, Path(tmp) / "baseline"), "inspect", str(log),
+                                   "--json"])
+            old = json.loads(out)
+            assert old["records"] == args.lines, old["records"]
+        pt, pm, out, pc = run([sys.executable, "-c", pandas_code, str(log)])
         assert int(out.split()[0]) == args.lines
-    print(f"tiertool inspect          : {tt:7.1f} s  peak {tm:7.0f} MiB  "
+    print(f"tiertool inspect          : {tt:7.1f} s  cpu {tc:7.1f} s  peak {tm:7.0f} MiB  "
           f"({summary['records']:,} records, {len(summary['tasks'])} task types)")
-    print(f"pandas.read_json(lines=True): {pt:7.1f} s  peak {pm:7.0f} MiB")
-    print(f"ratio tiertool/pandas     : time {tt / pt:.2f}x  memory {tm / pm:.2f}x")
+    print(f"  reading inferred ones again: {at:5.1f} s  cpu {ac:7.1f} s  peak {am:7.0f} MiB  (nothing held in memory)")
+    if args.baseline:
+        print(f"inspect as of {args.baseline:<11} : {bt:7.1f} s  cpu {bc:7.1f} s  peak {bm:7.0f} MiB  "
+              f"({old['records']:,} records, {len(old['tasks'])} task types)")
+        print(f"ratio this tree/{args.baseline:<9} : time {tt / bt:.2f}x  cpu {tc / bc:.2f}x  memory {tm / bm:.2f}x"
+              f"  (reading again: time {at / bt:.2f}x  cpu {ac / bc:.2f}x)")
+    print(f"pandas.read_json(lines=True): {pt:7.1f} s  cpu {pc:7.1f} s  peak {pm:7.0f} MiB")
+    print(f"ratio tiertool/pandas     : time {tt / pt:.2f}x  cpu {tc / pc:.2f}x  memory {tm / pm:.2f}x")
     print(f"targets: time <= pandas: {'met' if tt <= pt else 'NOT met'}; "
           f"peak < 1 GB: {'met' if tm < 1024 else 'NOT met'}")
 

@@ -271,3 +271,116 @@ def test_inspect_json_shows_each_inferred_group_s_template_and_requests_carry_it
     assert support["template"].endswith("Ticket # #: …")  # the fixed head, and no fixed tail
     reqs, _ = typed(path)
     assert {r.template for r in reqs if r.task == "auto:support-agent-classify-ticket"} == {support["template"]}
+
+
+# --- the one pass: inference inside the reader, and cheap ---------------------------------------------------
+
+def _span_line(i: int, tagged: bool) -> dict:
+    """An OTLP export line with two chat spans: one typed by `app.task` (when `tagged`), one left to inference."""
+    def span(sid: str, text: str, task: str | None) -> dict:
+        attrs = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 9,
+                 "gen_ai.usage.output_tokens": 2,
+                 "gen_ai.input.messages": json.dumps([{"role": "user", "parts": [{"type": "text", "content": text}]}])}
+        if task:
+            attrs["app.task"] = task
+        return {"traceId": f"{i:032x}", "spanId": sid, "name": "chat gpt-4o", "kind": 3,
+                "startTimeUnixNano": "1767225600000000000", "endTimeUnixNano": "1767225601000000000",
+                "attributes": [S._attr(k, v) for k, v in attrs.items()], "status": {"code": 1}}
+    spans = [span(f"a{i}", f"Rate this review from 1 to 5 stars:\nreview {i} was fine", None),
+             span(f"b{i}", f"hello {i}", "greeting" if tagged else None)]
+    return {"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"scope": {"name": "x"},
+                                                                               "spans": spans}]}]}
+
+
+def _mixed_logs(tmp_path) -> list:
+    rng = random.Random(11)
+    rows = mixed_rows(rng, 80) + [{**r, "metadata": {"task": "tagged"}} for r in templated(rng, 30)]
+    rng.shuffle(rows)
+    rows.append({"model": "gpt-4o", "messages": [{"role": "assistant", "content": "no user text"}]})
+    batch_in, batch_out = S.openai_batch(tmp_path)
+    return [S.jsonl(tmp_path / "chat.jsonl", rows), S.jsonl(tmp_path / "spans.jsonl",
+                                                            [_span_line(i, i % 2 == 0) for i in range(9)]),
+            batch_in, batch_out, S.otel_document(tmp_path)]
+
+
+def _summary(traffic) -> tuple:
+    return ({t: (x.requests, x.replayable, dict(x.sources)) for t, x in traffic.tasks.items()},
+            dict(traffic.stats.typing), traffic.stats.records, traffic.stats.lines, traffic.stats.skipped,
+            traffic.stats.joined, {t: [r.id for r in traffic.sample(t)] for t in traffic.tasks},
+            {k: v for k, v in traffic.volume.items()})
+
+
+def test_reading_the_inferred_requests_again_gives_what_holding_them_gives(tmp_path, monkeypatch):
+    from tiertool.ingest import reader as reader_mod
+    from tiertool.ingest import scan
+
+    logs = _mixed_logs(tmp_path)
+    held = scan(logs, sample=50, seed=3)
+    monkeypatch.setattr(reader_mod, "BUFFER_CHARS", 0)  # nothing held: the marked units are parsed again
+    again = scan(logs, sample=50, seed=3)
+    assert _summary(again) == _summary(held)
+    tasks = held.tasks
+    assert tasks["greeting"].requests == 5 and tasks["auto:rate-review-from-stars"].requests == 9  # spans of a line
+    assert {"auto:question-give-number-short", "auto:classify-support-ticket-into", "tagged", "triage"} <= set(tasks)
+    assert held.stats.typing["template"] == sum(t.requests for t in tasks.values() if t.typed_by == "template")
+    assert held.stats.records == sum(t.requests for t in tasks.values())
+
+
+def test_the_log_is_read_once_unless_inferred_requests_overflow_memory(tmp_path, monkeypatch):
+    from tiertool.ingest import reader as reader_mod
+    from tiertool.ingest import sources
+
+    parsed: list[int] = []
+    loads = sources.loads
+    monkeypatch.setattr(sources, "loads", lambda b: parsed.append(1) or loads(b))
+    rows = [{**r, "metadata": {"task": "t"}} for r in templated(random.Random(1), 60)]
+    path = S.jsonl(tmp_path / "tagged.jsonl", rows)
+
+    def lines_parsed(**kw) -> int:
+        parsed.clear()
+        assert len(list(read_logs([path], **kw))) == len(rows)
+        return len(parsed)
+
+    once = lines_parsed()
+    assert once <= len(rows) + 2  # every line once (+ the format sniffing of the first line)
+    for r in rows[::4]:  # a quarter untagged: inferred
+        del r["metadata"]
+    S.jsonl(path, rows)
+    assert lines_parsed() == once  # held in memory until the templates are learned
+    monkeypatch.setattr(reader_mod, "BUFFER_CHARS", 0)
+    assert lines_parsed() == once + 1 + len(rows[::4])  # read again: the first line (JSON lines or one document?)
+    # and the untagged lines only
+
+
+def test_inspect_requests_writes_each_request_s_typing_with_the_same_counts_everywhere(tmp_path):
+    import csv
+
+    rng = random.Random(12)
+    rows = templated(rng, 30) + [{**r, "tags": ["task:triage"]} for r in templated(rng, 6)]
+    rows += [{**r, "metadata": {"task": "meta"}} for r in templated(rng, 3)]
+    rows += [chat(f"pair{i}", f"Proofread this memo for typos please:\nmemo {prose(rng, 5)}") for i in range(2)]
+    rows += [chat(f"free{i}", prose(rng, 7)) for i in range(4)]
+    log = S.jsonl(tmp_path / "chat.jsonl", rows)
+    out = tmp_path / "typing.csv"
+    r = runner.invoke(app, ["inspect", str(log), "--json", "--requests", str(out)])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.output)
+    with out.open(encoding="utf-8", newline="") as fh:
+        got = list(csv.DictReader(fh))
+    assert list(got[0]) == ["id", "source", "task", "typed_by", "template"]
+    assert len(got) == summary["records"] == len(rows)
+    assert sorted(int(g["source"].rsplit(":", 1)[1]) for g in got) == list(range(1, len(rows) + 1))
+    by_source = {}
+    for g in got:
+        by_source[g["typed_by"]] = by_source.get(g["typed_by"], 0) + 1
+    assert by_source == {t["source"]: t["requests"] for t in summary["typing"]} == \
+        {"tag": 6, "metadata": 3, "template": 30, "none": 6}
+    tasks = {t["task"]: t for t in summary["tasks"]}
+    for g in got:
+        assert g["task"] in tasks
+        if g["typed_by"] == "template":
+            assert g["template"] == tasks[g["task"]]["template"] and g["task"].startswith("auto:")
+        else:
+            assert g["template"] == ""
+    # the two-request template is no task type: its rows say untyped, like the counts
+    assert {g["task"] for g in got if g["id"].startswith("pair")} == {"untagged"}

@@ -202,8 +202,40 @@ class Family:
     to_join: int = 0  # all-passing samples a proof would need if one more task type joined the family
 
 
+class _Looks:
+    """A sequential test's cumulative (passed, scored) at each look."""
+
+    looks: tuple[tuple[int, int], ...]
+
+    @property
+    def passed(self) -> int:
+        return self.looks[-1][0] if self.looks else 0
+
+    @property
+    def scored(self) -> int:
+        return self.looks[-1][1] if self.looks else 0
+
+
 @dataclass(frozen=True)
-class TestState:
+class PartTest(_Looks):
+    """A sub-population of a task type tested apart on one cheaper tier, because its pass rate there was below
+    the rest of the task's (decide/subpop.py): the task moves to the tier only when this test is proven too."""
+
+    __test__ = False  # not a pytest test class
+
+    task: str
+    tier: str
+    feature: str  # template | tags | length
+    part: str  # what a router sees: the template's fixed text, the tag set, the band of input tokens
+    share: float  # of the task's sample
+    reason: str  # why it was separated: the screen's counts and p-value
+    since: int  # the part's samples scored before it was separated: not in its test
+    state: str  # proven | open | futile | capped
+    looks: tuple[tuple[int, int], ...] = ()  # cumulative (passed, scored) of its own test
+
+
+@dataclass(frozen=True)
+class TestState(_Looks):
     """Where one (task, cheaper tier) sequential test ended: its state and cumulative (passed, scored) at
     each look. The audit keeps it so that decisions read what the rounds saw instead of recomputing it."""
 
@@ -213,11 +245,3 @@ class TestState:
     tier: str
     state: str  # open | proven | futile | capped | skipped
     looks: tuple[tuple[int, int], ...] = ()
-
-    @property
-    def passed(self) -> int:
-        return self.looks[-1][0] if self.looks else 0
-
-    @property
-    def scored(self) -> int:
-        return self.looks[-1][1] if self.looks else 0

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from .config import Config
 from .defaults import AUDIT_DB
 from .errors import InputError
-from .records import RESULT_COLUMNS, USAGE_COLUMNS, Family, Key, Result, TestState, Usage
+from .records import RESULT_COLUMNS, USAGE_COLUMNS, Family, Key, PartTest, Result, TestState, Usage
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -69,6 +69,7 @@ class AuditMeta(BaseModel):
     spend_usd: float
     error: str | None  # a tier (or the judge) that could not be called at all
     scorers: dict[str, ScorerChoice]
+    subpopulations: tuple[PartTest, ...] = ()  # parts of task types tested apart (decide/subpop.py)
 
 
 def _connect(path: Path) -> sqlite3.Connection:

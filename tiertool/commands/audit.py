@@ -15,6 +15,7 @@ from typing import Any
 from ..config import Config, Tier
 from ..decide.family import family_for
 from ..decide.rounds import Rounds
+from ..decide.subpop import SubPopulations
 from ..defaults import AUDIT_DIR
 from ..errors import InputError, ReplayError
 from ..ingest import scan
@@ -86,8 +87,9 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
     replayer = Replayer(cache, config.replay, offline=offline, **(replay_options or {}))
     grader = Grader(config, imported, caller=replayer)  # judge calls: same cache, retries, budget and counts
     grader.check(samples)  # a scorer that cannot run fails here, before any replay call
+    parts = SubPopulations({t: samples[t] for t in fam.tested if t in samples}, config.quality.target)
     rounds = Rounds([t.name for t in config.tiers[:-1]], {t: len(samples.get(t, [])) for t in replayable}, fam,
-                    config.quality.target, config.sample.sequential, config.sample.round, config.sample.cap)
+                    config.quality.target, config.sample.sequential, config.sample.round, config.sample.cap, parts)
     tiers = {t.name: t for t in config.tiers}
 
     def needed(plan: dict[str, tuple[int, int, list[str]]]) -> list[Item]:
@@ -112,8 +114,10 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
             scored = _score(items, answers, config, grader, rounds.round)
             results += scored
             for task, (_, stop, open_tiers) in plan.items():
-                rounds.record(task, stop, {t: [bool(r.passed) for r in scored if r.task == task and r.tier == t
-                                               and (r.passed is not None or r.error)] for t in open_tiers})
+                graded = {t: [r for r in scored if r.task == task and r.tier == t and (r.passed is not None or r.error)]
+                          for t in open_tiers}
+                rounds.record(task, stop, {t: [bool(r.passed) for r in rs] for t, rs in graded.items()},
+                              {t: [r.request_id for r in rs] for t, rs in graded.items()})
             rounds.finish_round()
             if error:
                 break
@@ -130,7 +134,7 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
         non_replayable=non_replayable, typing=dict(stats.typing),
         task_sources={t: dict(x.sources) for t, x in traffic.tasks.items()}, first_time=traffic.first_time,
         last_time=traffic.last_time, family=fam, calls=rs.sent, cache_hits=rs.cached, failed=rs.failed,
-        spend_usd=rs.spend, error=error, scorers=grader.choices)
+        spend_usd=rs.spend, error=error, scorers=grader.choices, subpopulations=parts.all_tests(fam.alpha))
     save_audit(out, meta, traffic.volume, results, rounds.states())
     cache.close()
     return AuditSummary(out, stats.records, stats.skipped, len(replayable),

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..config import Config
-from ..records import Family
+from ..records import Family, PartTest
 from ..store import Audit
 from .sequential import exact_lower_bound, lower_bound, needed_at
 
@@ -44,6 +44,7 @@ class Decision:
     evidence: tuple[TierEvidence, ...]
     status: str = "moved"  # moved | kept | not-enough-traffic | undecided
     more_samples: int | None = None  # samples that would settle an undecided or low-traffic task
+    parts: tuple[PartTest, ...] = ()  # sub-populations tested apart (subpop.py), on any tier
 
 
 def decide(audit: Audit) -> list[Decision]:
@@ -78,15 +79,26 @@ def _decision(task: str, audit: Audit, config: Config, fam: Family, evidence: tu
     scorer = config.spec_for(task).scorer
     chosen = next((e for e in evidence if e.meets), None)
     level = f"{1 - fam.alpha:.4g} per test ({q.confidence:g} for the whole audit)"
+    parts = tuple(p for p in audit.meta.subpopulations if p.task == task)
     if chosen:
         reason = (f"{chosen.tier}: {chosen.passed}/{chosen.scored} passed; lower bound {chosen.lower_bound:.3f} >= "
                   f"target {q.target:g} at confidence {level}")
+        apart = [p for p in parts if p.tier == chosen.tier]
+        if apart:
+            reason += "; and each part whose pass rate differed, tested apart: " + "; ".join(
+                f"{p.feature} {p.part!r} {p.passed}/{p.scored}" for p in apart)
         return Decision(task, requests, sampled, chosen.tier, chosen.model, chosen.pass_rate or 0.0,
-                        chosen.lower_bound or 0.0, scorer, reason, evidence)
+                        chosen.lower_bound or 0.0, scorer, reason, evidence, parts=parts)
 
     def keep(reason: str, status: str, more: int | None = None) -> Decision:
         return Decision(task, requests, sampled, ref.name, ref.model, 1.0, 1.0, scorer, reason, evidence, status,
-                        more)
+                        more, parts)
+
+    # a part tested apart stopped a tier that, as a whole, clears the bar (proven, or on course when it stopped)
+    held = next((p for e in evidence for p in parts if p.tier == e.tier and p.state != "proven" and (
+        (e.lower_bound or 0.0) >= q.target or p.state != "open" and (e.pass_rate or 0.0) > q.target)), None)
+    if held is not None:
+        return keep(_held_back(held), "kept")
 
     scored = [e for e in evidence if e.scored]
     best = max(scored, key=lambda e: (e.pass_rate or 0.0, e.scored)) if scored else None
@@ -108,3 +120,14 @@ def _decision(task: str, audit: Audit, config: Config, fam: Family, evidence: tu
         return keep(f"undecided: {shown} < target {q.target:g}; about {more} more samples at this pass rate "
                     f"would settle it (raise sample.max_per_task){room}", "undecided", more)
     return keep(f"no cheaper tier proven: {shown} < target {q.target:g}", "kept")
+
+
+HELD = {"futile": "shown below the bar", "capped": "too few of its samples left to prove it",
+        "open": "not proven when sampling stopped"}
+
+
+def _held_back(p: PartTest) -> str:
+    """Why a task whose pooled pass rate clears the bar stays: a part of it tested apart did not."""
+    return (f"a sub-population holds it back on {p.tier}: {p.feature} {p.part!r} ({p.share:.0%} of the sample) "
+            f"{p.reason}; tested apart on its later samples it passed {p.passed}/{p.scored}: {HELD[p.state]}. "
+            f"The task moves only when each such part proves the bar; tag it as a task of its own to move the rest")

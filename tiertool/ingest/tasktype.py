@@ -35,7 +35,7 @@ import heapq
 import re
 import sys
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -371,6 +371,21 @@ class TaskTyper:
 
     def kept(self) -> list[Group]:
         return [g for g in self.groups if g.name]
+
+
+def templates_within(requests: Sequence[Request], min_requests: int) -> dict[str, str]:
+    """The prompt templates inside a set of requests that the log typed already (a tagged task's sample), found
+    as for untyped ones, a variant counting from `min_requests` requests: request id -> the template's fixed
+    text, for the requests in a template that big."""
+    typer = TaskTyper(split=min_requests, min_requests=min_requests)
+    plain = [replace(r, task_source="none") for r in requests]
+    for r in plain:
+        typer.observe(r)
+    typer.fit()
+    typed = [typer.assign(r) for r in plain]
+    small = typer.renames()
+    return {r.id: r.template for r in typed if r.template is not None and r.task_source == "template"
+            and r.task not in small}
 
 
 def _name(head: Node, tail: Node, shared_head: bool) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...records import TASK_SOURCES
 from ..model import Report, SavingsRow
 
 
@@ -15,6 +16,23 @@ def pct(x: float | None) -> str:
 
 def score(v: float | None) -> str:
     return "-" if v is None else f"{v:.2f}"
+
+
+def typing_line(counts: dict[str, int]) -> str:
+    """How the requests got their task type, in `inspect`'s words and order."""
+    n = sum(counts.values()) or 1
+    return ", ".join(f"{words} {counts[src] / n:.1%}" for src, words in TASK_SOURCES.items() if counts.get(src))
+
+
+PART_STATES = {"proven": "proven on its own", "open": "not proven when sampling stopped",
+               "futile": "shown below the bar", "capped": "too few samples left to prove it"}
+
+
+def part_lines(report: Report) -> list[str]:
+    """One line per sub-population tested apart: which, why it was separated, what its own test found."""
+    return [f"{t.task} on {p.tier}: {p.feature} {p.part!r} ({p.share:.0%} of the sample) was tested apart, "
+            f"because it {p.separated_because}; on its later samples {p.passed}/{p.scored}: {PART_STATES[p.state]}"
+            for t in report.tasks for p in t.subpopulations or ()]
 
 
 def saving_rows(report: Report) -> list[tuple[str, str, str, str, str]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..model import Report, TaskRow
-from .common import pct, saving_rows, savings_line, usd
+from .common import PART_STATES, pct, saving_rows, savings_line, usd
 
 W, H = 440, 250
 LEFT, RIGHT, TOP, BOTTOM = 64, 36, 18, 44
@@ -67,4 +67,4 @@ def render_html(report: Report, color: bool = False) -> str:
     bars = {task: round(100 * v / max_saved, 1) for task, v in saved.items() if max_saved > 0}
     return env.get_template("report.html.j2").render(
         data=report, charts=charts, savings_line=savings_line(report.savings), saving_rows=saving_rows(report),
-        bars=bars, gates=report.gates or [], examples=report.examples or {})
+        bars=bars, gates=report.gates or [], examples=report.examples or {}, part_states=PART_STATES)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..model import Report
-from .common import saving_rows, savings_evidence, savings_line, score, usd
+from .common import part_lines, saving_rows, savings_evidence, savings_line, score, typing_line, usd
 
 
 def render_md(report: Report, color: bool = False) -> str:
@@ -33,8 +33,12 @@ def render_md(report: Report, color: bool = False) -> str:
     lines += [f"- {_md(line)}" for line in savings_evidence(s)]
     lines += ["", "| task | current | projected | saved | share of savings |", "|---|---:|---:|---:|---:|"]
     lines += [f"| {_md(r[0])} | {' | '.join(r[1:])} |" for r in saving_rows(report)]
-    lines += ["", f"Audit: {report.audit.calls} model calls sent, {report.audit.cache_hits} cache hits."]
+    lines += ["", f"Audit: {report.audit.calls} model calls sent, {report.audit.cache_hits} cache hits. "
+              f"Task typing: {typing_line(report.audit.typing)}."]
     lines += ["", "## Why", ""] + [f"- **{_md(t.task)}**: {_md(t.reason)}" for t in report.tasks]
+    parts = part_lines(report)
+    if parts:
+        lines += ["", "## Sub-populations tested apart", ""] + [f"- {_md(line)}" for line in parts]
     lines += ["", "## Scorers", ""] + [f"- **{_md(t.task)}**: `{t.scorer}`"
                                        + (f" ({_md(t.scorer_reason)})" if t.scorer_reason else "")
                                        for t in report.tasks]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from ..model import Report
-from .common import saving_rows, savings_evidence, savings_line, score, usd
+from .common import part_lines, saving_rows, savings_evidence, savings_line, score, typing_line, usd
 
 
 def render_term(report: Report, color: bool = False) -> str:
@@ -38,8 +38,15 @@ def render_term(report: Report, color: bool = False) -> str:
     console.print(f"Savings: {savings_line(report.savings)}", markup=False)
     for line in savings_evidence(report.savings):
         console.print(f"  {line}", markup=False)
+    console.print(f"Task typing: {typing_line(report.audit.typing)}", markup=False)
     for t in report.tasks:
         console.print(f"  {t.task}: {t.reason}", markup=False)
+    parts = part_lines(report)
+    if parts:
+        console.print("Sub-populations tested apart (their pass rate differed from the rest of their task's):",
+                      markup=False)
+    for line in parts:
+        console.print(f"  {line}", markup=False)
     for t in report.tasks:
         if (t.scorer_reason or "").startswith("auto"):
             console.print(f"  {t.task}: scorer {t.scorer_reason}", markup=False)
