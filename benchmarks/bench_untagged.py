@@ -23,7 +23,7 @@ import json
 import statistics
 import sys
 import tempfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import replace
 from pathlib import Path
 
@@ -116,15 +116,16 @@ def main() -> None:
     tokens = {i: (r.input_tokens, r.output_tokens) for i, r in labelled.items()}
     every = {i: Usage(1, 1, *tokens[i]) for i in labelled}
     full = project({Key("all", LARGE, False, ""): sum(every.values(), Usage())}, {"all": SMALL}, None)
-    print(f"{len(labelled)} labelled requests, {len(members)} true task types")
-    for target in (float(x) for x in args.targets.split(",")):
-        weak = {t for t, p in truth.items() if p < target}
-        stats: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-        splits: dict[str, int] = defaultdict(int)
-        for seed in range(args.seeds):
-            for tagged in (True, False):
-                reqs = requests(labelled, seed, tagged)
-                task_of = {r.id: r.task for r in reqs}
+    print(f"{len(labelled)} labelled requests, {len(members)} true task types", flush=True)
+    targets = [float(x) for x in args.targets.split(",")]
+    stats: dict[float, dict[str, dict[str, list[float]]]] = {t: defaultdict(lambda: defaultdict(list)) for t in targets}
+    splits: dict[float, Counter[str]] = {t: Counter() for t in targets}
+    for seed in range(args.seeds):
+        for tagged in (True, False):
+            reqs = requests(labelled, seed, tagged)  # read once per seed and order, decided at every target
+            task_of = {r.id: r.task for r in reqs}
+            for target in targets:
+                weak = {t for t, p in truth.items() if p < target}
                 for check in (False, True):
                     name = f"{'tagged' if tagged else 'untagged'}, {'with' if check else 'without'} the check"
                     moved, used, tests = run(reqs, labels, seed, target, check)
@@ -132,25 +133,28 @@ def main() -> None:
                     cost = project({Key("x", LARGE, False, ""): sum((every[i] for i in small), Usage())},
                                    {"x": SMALL}, None)
                     wrong = {true_task(i, labelled) for i in small} & weak
-                    s = stats[name]
+                    s = stats[target][name]
                     s["saved"].append((cost.current_usd - cost.projected_usd) / full.current_usd)
                     s["wrong"].append(1.0 if wrong else 0.0)
                     s["wrong_share"].append(sum(true_task(i, labelled) in weak for i in small) / len(labelled))
                     s["samples"].append(used)
-                    s["tasks"].append(len({t for t in task_of.values()}))
-                    for p in tests:
-                        splits[f"{name}: {p.feature} ({p.state})"] += 1
-        base = statistics.mean(stats["tagged, without the check"]["saved"])
+                    s["tasks"].append(len(set(task_of.values())))
+                    splits[target].update(f"{name}: {p.feature} ({p.state})" for p in tests)
+        print(f"seed {seed} done", file=sys.stderr, flush=True)
+    for target in targets:
+        weak = {t for t, p in truth.items() if p < target}
+        base = statistics.mean(stats[target]["tagged, without the check"]["saved"])
         print(f"\ntarget {target:g}, confidence 0.95, {args.seeds} seeds; true tasks below the target: {len(weak)}")
         print("| run | task types | saved (mean) | vs tagged run | seeds with a true task below the target routed "
               "cheaper | requests of such tasks routed cheaper | labelled samples (mean) |")
         print("|---|---:|---:|---:|---:|---:|---:|")
-        for name, s in stats.items():
+        for name, s in stats[target].items():
             saved = statistics.mean(s["saved"])
             print(f"| {name} | {statistics.mean(s['tasks']):.0f} | {saved:.2%} | "
                   f"{saved / base if base else float('nan'):.0%} | {statistics.mean(s['wrong']):.0%} | "
                   f"{statistics.mean(s['wrong_share']):.2%} | {statistics.mean(s['samples']):.0f} |")
-        print("parts tested apart (over all seeds): " + ", ".join(f"{k} x{v}" for k, v in sorted(splits.items())))
+        print("parts tested apart (over all seeds): "
+              + (", ".join(f"{k} x{v}" for k, v in sorted(splits[target].items())) or "none"))
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ Why this stays inside the audit's family-wise error budget:
   separated for it is below the target) is at most the task's level too: an intersection-union test needs
   no share of alpha beyond the task's own, so the family's budget is not spent twice.
 - Not covered: a part never separated (a difference too small, or a part too small, for the screen to see)
-  has only the task's pooled guarantee. `benchmarks/bench_decisions.py --untagged` measures what that leaves.
+  has only the task's pooled guarantee. `benchmarks/bench_untagged.py` measures what that leaves.
 """
 
 from __future__ import annotations
