@@ -7,10 +7,14 @@ with their prompts as RouteLLM sent them (bench_typing.py: each MMLU question un
 GSM8K as "Question: ... Answer:", MT-Bench's turns as free-form prompts). Runs, each over the same seeds:
 
 - tagged: bench_decisions' task types (GSM8K, six MMLU domains, eight MT-Bench categories) as task tags;
-- untagged: no task key; one JSONL log, shuffled per seed, read by tiertool's reader, so the task types are the
-  ones template inference finds (MT-Bench's free-form prompts stay in "untagged");
+- untagged: no task key; one JSONL log read by tiertool's reader, so the task types are the ones template
+  inference finds (MT-Bench's free-form prompts stay in "untagged");
 each with and without the sub-population check (decide/subpop.py). Every audit goes through tiertool's seeded
 sample order, family, rounds and recommend, and sees only the labels it asks for.
+
+Each log is read in `--orders` shuffled orders (seeds 0.., default 3) and the script stops if any order types a
+request differently. An audit's decisions then depend only on each request's task type and the seed (its
+sample order is a seeded hash of the request id), so the seeds reuse the first order's reading.
 
 "True tasks" are the finest ones the data has: each MMLU subject, GSM8K, each MT-Bench category. A wrong
 downgrade is a true task whose pass rate is below the target with any request routed to the cheaper tier.
@@ -45,9 +49,9 @@ from tiertool.records import Key, Request, Result, Usage  # noqa: E402
 from tiertool.store import Audit, AuditMeta  # noqa: E402
 
 
-def requests(labelled: dict[str, Labelled], seed: int, tagged: bool) -> list[Request]:
+def requests(labelled: dict[str, Labelled], tagged: bool, orders: int) -> list[Request]:
     """Every request with its prompt and tokens; tagged: with its bench_decisions task type as a task tag;
-    untagged: read back from a JSONL log in seed order with task types inferred."""
+    untagged: task types inferred. Read back from a JSONL log in `orders` shuffled orders, which must agree."""
     import random
 
     rows = prompt_rows()
@@ -58,13 +62,18 @@ def requests(labelled: dict[str, Labelled], seed: int, tagged: bool) -> list[Req
         r.pop("_true")
         if tagged:
             r["tags"] = [f"task:{lab.task}"]
-    random.Random(seed).shuffle(rows)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "log.jsonl"
-        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-        reader = read_logs([path])
-        out = list(reader)
-    return [replace(r, task=reader.renames.get(r.task, r.task)) for r in out]
+    first: list[Request] = []
+    for order in range(orders):
+        random.Random(order).shuffle(rows)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "log.jsonl"
+            path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+            reader = read_logs([path])
+            out = [replace(r, task=reader.renames.get(r.task, r.task)) for r in reader]
+        if first and {r.id: r.task for r in out} != {r.id: r.task for r in first}:
+            sys.exit(f"{'tagged' if tagged else 'untagged'} log: order {order} typed requests unlike order 0")
+        first = first or out
+    return first
 
 
 def run(reqs: list[Request], labels: dict[str, bool], seed: int, target: float, check: bool
@@ -106,6 +115,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--targets", default="0.8,0.85")
+    ap.add_argument("--orders", type=int, default=3, help="shuffled orders each log is read in (they must agree)")
     args = ap.parse_args()
     labelled = {r.id: r for r in load()}
     labels = {i: r.passed for i, r in labelled.items()}
@@ -120,9 +130,10 @@ def main() -> None:
     targets = [float(x) for x in args.targets.split(",")]
     stats: dict[float, dict[str, dict[str, list[float]]]] = {t: defaultdict(lambda: defaultdict(list)) for t in targets}
     splits: dict[float, Counter[str]] = {t: Counter() for t in targets}
+    logs = {tagged: requests(labelled, tagged, args.orders) for tagged in (True, False)}
+    print(f"each log read in {args.orders} shuffled orders: the same task types in each", flush=True)
     for seed in range(args.seeds):
-        for tagged in (True, False):
-            reqs = requests(labelled, seed, tagged)  # read once per seed and order, decided at every target
+        for tagged, reqs in logs.items():
             task_of = {r.id: r.task for r in reqs}
             for target in targets:
                 weak = {t for t, p in truth.items() if p < target}
