@@ -44,6 +44,7 @@ class Decision:
     evidence: tuple[TierEvidence, ...]
     status: str = "moved"  # moved | kept | not-enough-traffic | undecided
     more_samples: int | None = None  # samples that would settle an undecided or low-traffic task
+    evidence_tier: str | None = None  # the cheaper tier whose evidence decided: the chosen one, else the best tried
     parts: tuple[PartTest, ...] = ()  # sub-populations tested apart (subpop.py), on any tier
 
 
@@ -88,11 +89,15 @@ def _decision(task: str, audit: Audit, config: Config, fam: Family, evidence: tu
             reason += "; and each part whose pass rate differed, tested apart: " + "; ".join(
                 f"{p.feature} {p.part!r} {p.passed}/{p.scored}" for p in apart)
         return Decision(task, requests, sampled, chosen.tier, chosen.model, chosen.pass_rate or 0.0,
-                        chosen.lower_bound or 0.0, scorer, reason, evidence, parts=parts)
+                        chosen.lower_bound or 0.0, scorer, reason, evidence, parts=parts,
+                        evidence_tier=chosen.tier)
+
+    scored = [e for e in evidence if e.scored]
+    best = max(scored, key=lambda e: (e.pass_rate or 0.0, e.scored)) if scored else None
 
     def keep(reason: str, status: str, more: int | None = None) -> Decision:
         return Decision(task, requests, sampled, ref.name, ref.model, 1.0, 1.0, scorer, reason, evidence, status,
-                        more, parts)
+                        more, best.tier if best else None, parts)
 
     # a part tested apart stopped a tier that, as a whole, clears the bar (proven, or on course when it stopped)
     held = next((p for e in evidence for p in parts if p.tier == e.tier and p.state != "proven" and (
@@ -100,8 +105,6 @@ def _decision(task: str, audit: Audit, config: Config, fam: Family, evidence: tu
     if held is not None:
         return keep(_held_back(held), "kept")
 
-    scored = [e for e in evidence if e.scored]
-    best = max(scored, key=lambda e: (e.pass_rate or 0.0, e.scored)) if scored else None
     shown = f"best {best.tier} passed {best.passed}/{best.scored}, lower bound {best.lower_bound or 0:.3f}" \
         if best else ""
     if best and (best.pass_rate or 0.0) <= q.target:

@@ -46,7 +46,7 @@ class PartRow(_Row):
 
 
 class TaskRow(_Row):
-    optional = ("scorer_reason", "subpopulations")
+    optional = ("scorer_reason", "evidence_tier", "subpopulations")
     task: str
     requests: int
     share: float
@@ -68,6 +68,12 @@ class TaskRow(_Row):
     cost_by_tier: dict[str, float | None]  # the task's whole log volume on each tier (None: no price)
     scorer_reason: str | None = None  # what `auto` (or the config) chose, and why
     subpopulations: list[PartRow] | None = None  # parts tested apart; absent when none was
+    evidence_tier: str | None = None  # the cheaper tier whose evidence decided: the chosen one, else the best tried
+
+    @property
+    def evidence(self) -> TierRow | None:
+        """The evidence that decided the task (a kept task: its best cheaper tier's, and why that failed)."""
+        return next((e for e in self.tiers if e.tier == self.evidence_tier), None)
 
 
 class SavingsRow(_Row):
@@ -129,6 +135,7 @@ class AuditRow(_Row):
     spend_usd: float
     error: str | None
     failures: list[Failure]
+    incomplete: str | None = None  # what keeps the evidence partial and how to finish it (store.Audit.incomplete)
     typing: dict[str, int] = {}  # how the log's requests got their task type (as `inspect`): task_source -> n
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ...pricing.savings import MIN_DAYS, span_text
 from ...records import TASK_SOURCES
-from ..model import Report, SavingsRow
+from ..model import Report, SavingsRow, TaskRow
 
 
 def usd(x: float | None) -> str:
@@ -16,6 +17,22 @@ def pct(x: float | None) -> str:
 
 def score(v: float | None) -> str:
     return "-" if v is None else f"{v:.2f}"
+
+
+def bar(target: float) -> str:
+    """The quality bar as a percentage: 0.95 -> 95%, 0.975 -> 97.5%."""
+    return f"{target * 100:g}%"
+
+
+def evidence(t: TaskRow, target: float) -> tuple[str, str, str, str]:
+    """(tier, passed/scored, pass rate, lower bound against the bar) of the evidence that decided a task: the
+    chosen cheaper tier's, or for a task kept on the reference its best cheaper tier's, which says why it
+    stayed. Dashes when no cheaper answer was scored."""
+    e = t.evidence
+    if e is None or not e.scored:
+        return "-", "-", "-", "-"
+    bound = "-" if e.lower_bound is None else f"{e.lower_bound:.1%} {'≥' if e.meets_bar else '<'} {bar(target)}"
+    return e.tier, f"{e.passed}/{e.scored}", pct(e.pass_rate), bound
 
 
 def typing_line(counts: dict[str, int]) -> str:
@@ -56,6 +73,8 @@ def savings_line(s: SavingsRow) -> str:
     if s.monthly_saved_usd is not None:
         line += (f"; per 30 days {usd(s.monthly_current_usd)} -> {usd(s.monthly_projected_usd)}, "
                  f"saves {usd(s.monthly_saved_usd)}")
+        if s.period_days is not None and s.period_days < MIN_DAYS:
+            line += f" (scaled up from {span_text(s.period_days)} of log: rough)"
     return line
 
 
