@@ -76,8 +76,9 @@ def inspect(
     as_json: bool = typer.Option(False, "--json", help="One JSON object instead of text."),
     semantic: bool = typer.Option(False, "--semantic", help="Also group untagged free-form prompts by topic "
                                   "(TF-IDF clusters; needs scikit-learn: pip install 'tiertool[semantic]')."),
-    requests: Path | None = typer.Option(None, "--requests", help="Write each request's typing to this CSV: id, "
-                                         "source line, task type, how it was typed, its template or cluster."),
+    requests: Path | None = typer.Option(None, "--requests", metavar="FILE", help="Write each request's typing "
+                                         "to this CSV: id, source line, task type, how it was typed, its template "
+                                         "or cluster."),
 ) -> None:
     """Show what the LOG files hold (any supported format, detected): formats, records, skipped lines and why,
     task types, tokens, spend, models."""
