@@ -326,6 +326,23 @@ def test_reading_the_inferred_requests_again_gives_what_holding_them_gives(tmp_p
     assert held.stats.records == sum(t.requests for t in tasks.values())
 
 
+def test_reading_again_finds_the_inferred_requests_of_api_pages_on_json_lines(tmp_path, monkeypatch):
+    from tiertool.ingest import reader as reader_mod
+
+    rows = templated(random.Random(2), 40)
+    rows = [r if i % 3 == 0 else {**r, "metadata": {"task": "t"}} for i, r in enumerate(rows)]
+    lines = [{"data": rows[:7], "total": 7}, *rows[7:20], {"data": rows[20:30], "page": 2}, *rows[30:]]
+    path = S.jsonl(tmp_path / "pages.jsonl", lines)  # a page is one line but several units
+
+    def read() -> tuple:
+        reader = read_logs([path])
+        return [(r.source, r.task) for r in reader], dict(reader.stats.typing)
+
+    held = read()
+    monkeypatch.setattr(reader_mod, "BUFFER_CHARS", 0)
+    assert read() == held and held[1] == {"metadata": 26, "template": 14}
+
+
 def test_the_log_is_read_once_unless_inferred_requests_overflow_memory(tmp_path, monkeypatch):
     from tiertool.ingest import reader as reader_mod
     from tiertool.ingest import sources
@@ -348,8 +365,9 @@ def test_the_log_is_read_once_unless_inferred_requests_overflow_memory(tmp_path,
     S.jsonl(path, rows)
     assert lines_parsed() == once  # held in memory until the templates are learned
     monkeypatch.setattr(reader_mod, "BUFFER_CHARS", 0)
-    assert lines_parsed() == once + 1 + len(rows[::4])  # read again: the first line (JSON lines or one document?)
-    # and the untagged lines only
+    # read again: what every pass sniffs of the first line (JSON lines or one document? an OTLP pair?), and the
+    # untagged lines only
+    assert lines_parsed() == once + (once - len(rows)) + len(rows[::4])
 
 
 def test_inspect_requests_writes_each_request_s_typing_with_the_same_counts_everywhere(tmp_path):

@@ -3,9 +3,10 @@
 `read_logs` yields canonical `Request`s (inferred task types under provisional names: `scan`, in traffic.py,
 applies the final ones); its `stats` say what was read, what was skipped and why, and how
 each request got its task type, so that `records + skipped == lines` always holds. A unit is a JSON line, an
-item of a JSON array document or API page, a span of an OTLP export, a CSV row or a SQLite row. A batch result
-joined to its request line makes one record with it (counted in `joined`). A file that gives no record at all
-is an error (hint.py says what it holds and how to read it): reading nothing is never a green run.
+item of a JSON array document or API page, a span or log record of an OTLP export, a CSV or Parquet row or a
+SQLite row. A unit merged into another's record (a batch result joined to its request line, a log record to its
+span: streams.py) is counted in `joined`. A file that gives no record at all is an error (hint.py says what it
+holds and how to read it): reading nothing is never a green run.
 """
 
 from __future__ import annotations
@@ -19,22 +20,17 @@ from typing import Any
 
 from ..errors import InputError
 from ..records import Request, Skipped
-from . import llm_logs, mapped, otel_genai, sources
+from . import llm_logs, mapped, sources, streams
 from .common import BadRecord
 from .formats import FORMAT_LIST, FORMAT_NAMES, FORMATS, Format, Parse
 from .hint import nothing_read
 from .tasktype import TaskTyper
 
 EXAMPLES_PER_REASON = 5
+SHAPE_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError)
 MAX_REASONS = 1000
 BUFFER_CHARS = 32 << 20  # prompt characters of inferred requests held in memory rather than read again
-HEAD = 3  # records whose fields a file that gives nothing is described by
-# A page of a list API holds its records under one of RECORD_KEYS, beside paging keys only (LiteLLM /spend/logs,
-# Langfuse, Helicone and OpenAI list APIs: data; LangSmith: runs; Braintrust: events).
-RECORD_KEYS = ("data", "runs", "events")
-PAGE_KEYS = {*RECORD_KEYS, "total", "page", "page_size", "total_pages", "meta", "object", "has_more", "first_id",
-             "last_id", "next", "next_cursor", "cursor", "cursors", "limit", "offset", "count", "total_is_capped",
-             "error"}
+HEAD = 3  # units whose fields a file that gives nothing is described by
 
 
 @dataclass
@@ -71,34 +67,16 @@ class _FileRead:
 
     lines: int = 0
     records: int = 0
-    fields: list[str] = field(default_factory=list)  # top-level fields of its first records, in order
+    fields: list[str] = field(default_factory=list)  # top-level fields of its first units, in order
     reasons: Counter[str] = field(default_factory=Counter)
     kind: str = ""
+    shown: int = 0  # units whose fields are kept
+    streamed: bool = False  # a stream read its units: they may all be joined into other files' records
 
-    def saw(self, item: Any) -> None:
-        if isinstance(item, dict) and self.lines <= HEAD:
-            self.fields += [str(k) for k in item if str(k) not in self.fields]
-
-
-def _page_records(obj: dict[str, Any]) -> list[Any] | None:
-    """The records of a list API page (`{"data": [...], "total": ...}`), or None when `obj` is not one."""
-    lists = [obj[k] for k in RECORD_KEYS if isinstance(obj.get(k), list)]
-    return lists[0] if len(lists) == 1 and obj.keys() <= PAGE_KEYS else None
-
-
-def _items(source: str, obj: Any) -> list[tuple[str, Any]]:
-    """A unit's records: the spans of an OTLP export, the items of an API page, else the unit itself."""
-    if isinstance(obj, dict) and "resourceSpans" in obj:
-        items = [(f"{source} span {k}", span) for k, span in enumerate(otel_genai.expand(obj), 1)]
-        if not items:
-            raise BadRecord("OTLP export with no spans")
-        return items
-    records = _page_records(obj) if isinstance(obj, dict) else None
-    if records is not None:
-        if not records:
-            raise BadRecord("API page with no records (its list is empty)")
-        return [(f"{source} item {k}", item) for k, item in enumerate(records, 1)]
-    return [(source, obj)]
+    def saw(self, unit: Any) -> None:
+        if isinstance(unit, dict) and self.shown < HEAD:
+            self.shown += 1
+            self.fields += [str(k) for k in unit if str(k) not in self.fields]
 
 
 class LogReader:
@@ -125,7 +103,7 @@ class LogReader:
         self.stats = ReadStats()
         self.typer = TaskTyper(semantic=semantic) if infer_tasks else None
         self.buffer_chars = BUFFER_CHARS
-        self._unit: tuple[str, int] = ("", 0)  # (file, unit number) of the request last parsed
+        self._unit: tuple[str, int] | None = None  # (file, unit number) of the request last parsed, if known
         self._only: dict[str, bytearray] | None = None  # when reading again: the units to parse, per file
         self._files: dict[str, _FileRead] = {}
 
@@ -151,8 +129,10 @@ class LogReader:
                     continue
             _count(stats, req)
             yield req
-        empty = [nothing_read(str(p), f.lines, f.fields, f.reasons, f.kind)
-                 for p in self.paths if (f := self._files.get(str(p), _FileRead())).records == 0]
+        # A file a stream read may have been joined whole into other files' records (a Langfuse traces file,
+        # OTLP logs in a file of their own): it gave nothing only when nothing was read at all.
+        empty = [nothing_read(str(p), f.lines, f.fields, f.reasons, f.kind) for p in self.paths
+                 if (f := self._files.get(str(p), _FileRead())).records == 0 and not (f.streamed and stats.records)]
         if empty:
             raise InputError(empty[0] + (f" (and {len(empty) - 1} more file(s) gave nothing)" if len(empty) > 1
                                          else ""))
@@ -174,8 +154,9 @@ class LogReader:
     # TaskTyper.renames): `scan` (traffic.py) applies it to its aggregates and samples, so no command does.
     renames: dict[str, str] = {}
 
-    def _again(self, units: dict[str, bytearray]) -> Iterator[Request]:
-        """The requests of the marked units, read again (parsing only those) with throwaway read counts."""
+    def _again(self, units: dict[str, bytearray] | None) -> Iterator[Request]:
+        """The requests of the marked units (None: of every unit), read again (parsing only those) with
+        throwaway read counts."""
         stats, files, self.stats, self._files, self._only = self.stats, self._files, ReadStats(), {}, units
         try:
             yield from self._joined()
@@ -183,10 +164,33 @@ class LogReader:
             self.stats, self._files, self._only = stats, files, None
 
     def _joined(self) -> Iterator[Request]:
+        """Every file, then what the streams held back (spans waiting for their trace, ...)."""
+        self._streams, self._seen, self._last, self._parsers = streams.make(self.paths), {}, {}, {}
+        yield from self._batches()
+        for stream in self._streams:
+            self._unit = None
+            for item in stream.finish():
+                yield from self._item(*item, self._forced())
+            self.stats.joined += stream.joined
+        for key, seen in self._seen.items():
+            if not seen:
+                continue
+            self.stats.formats[key] = "+".join(sorted(seen, key=lambda name: seen[name], reverse=True))
+            if len(seen) > 1:
+                self.stats.notes.append(f"{key}: mixed formats in one file: "
+                                        + ", ".join(f"{n} {name}" for name, n in seen.items()))
+
+    _streams: list[streams.Stream] = []
+    _seen: dict[str, Counter[str]] = {}  # file -> format -> records
+    _last: dict[str, Format] = {}  # file -> the format that read its last record (tried first)
+    _parsers: dict[str, dict[str, Parse]] = {}  # file -> format -> its parser (some remember earlier records)
+
+    def _batches(self) -> Iterator[Request]:
         """Batch result files are read first and joined to their request lines when both are given."""
         roles = {p: self._role(p) for p in self.paths} if len(self.paths) > 1 else {}
+        paths = sorted(self.paths, key=lambda p: roles.get(p) != "context")  # context (trace rows) first
         if not ({"batch-request", "batch-result"} <= set(roles.values())):
-            for path in self.paths:
+            for path in paths:
                 yield from self._read(path)
             return
         pending: dict[str, Request] = {}
@@ -196,7 +200,7 @@ class LogReader:
                     self.stats.skip(res.source, f"duplicate custom_id {res.id!r} (first at {pending[res.id].source})")
                 else:
                     pending[res.id] = res
-        for path in (p for p in self.paths if roles[p] != "batch-result"):
+        for path in (p for p in paths if roles[p] != "batch-result"):
             for req in self._read(path):
                 result = pending.pop(req.id, None) if req.is_batch else None
                 if result is not None:
@@ -207,29 +211,32 @@ class LogReader:
         yield from pending.values()  # results whose request line was not given: volume only
 
     def _role(self, path: Path) -> str:
-        """The batch role of a file, from its first line."""
-        if self.fmt == mapped.NAME or sources.kind(path) != "text":
+        """The role of a file (batch request or result, context), from its first line or row."""
+        what = sources.kind(path)
+        if self.fmt == mapped.NAME or what not in ("text", "parquet"):
             return ""
-        obj = sources.first_line_value(path)  # batch files are JSON lines
+        obj = sources.first_line_value(path) if what == "text" else sources.first_row(path)
         if not isinstance(obj, dict):
             return ""
+        if streams.read_first(obj):
+            return "context"
         fmt = self._forced() or next((f for f in FORMAT_LIST if f.sniff(obj)), None)
         return fmt.role if fmt else ""
 
     def _read(self, path: Path, whole: bool = False) -> Iterator[Request]:
-        stats = self.stats
         if self._only is not None and not whole and str(path) not in self._only:
             return  # reading again: nothing marked in this file
-        what = sources.kind(path)
         tally = self._files.setdefault(str(path), _FileRead())
+        if any(s.owns(path) for s in self._streams):
+            tally.streamed = True
+            return  # read by a stream, in step with the file it pairs with
+        what = sources.kind(path)
         if what == "empty":
             return
         if what == "binary":
-            reason = "binary file, not text (expected JSON lines, CSV or llm's logs.db)"
-            stats.lines += 1
-            tally.lines = 1
-            stats.skip(f"{path}:1", reason)
-            tally.reasons[reason] += 1
+            self.stats.lines += 1
+            tally.lines += 1
+            self._skip(str(path), f"{path}:1", "binary file, not text (expected JSON lines, CSV or llm's logs.db)")
             return
         if what == "sqlite":
             if self.fmt not in (None, llm_logs.NAME):
@@ -237,6 +244,12 @@ class LogReader:
                                  f"the only SQLite log read is llm's logs.db (--format {llm_logs.NAME})")
             tally.kind = "logs.db row"
             yield from self._parse_units(path, llm_logs.db_units(path), FORMATS[llm_logs.NAME], whole)
+            return
+        if what == "parquet":
+            if self.fmt == mapped.NAME:
+                raise InputError(f"{path}: --map reads CSV or JSON lines; a Parquet file is read by its format")
+            tally.kind = "Parquet row"
+            yield from self._parse_units(path, sources.parquet_units(path), self._forced(), whole)
             return
         if what == "text" and self.fmt == mapped.NAME and not isinstance(sources.first_line_value(path), dict):
             what = "csv"  # --map on a file that is not JSON lines: CSV whatever its name
@@ -249,16 +262,19 @@ class LogReader:
         yield from self._parse_units(path, sources.json_units(path, keep), self._forced(), whole)
 
     def _csv_format(self, path: Path) -> Format | None:
-        """A CSV of a known format's records (a LiteLLM_SpendLogs `\\copy`) is read as that format, JSON cells
-        and all; any other CSV through --map (columns `prompt` and `model` are mapped by name)."""
+        """A CSV of a known format's records (a LiteLLM_SpendLogs `\\copy`, a Helicone or Langfuse export) is
+        read as that format, JSON cells and all; any other CSV through --map (columns `prompt` and `model` are
+        mapped by name)."""
         header = sources.csv_header(path)
         if not self.mapping:
+            forced = self._forced()
             first = next((row for _, row, err in sources.csv_units(path) if err is None), None)
-            if self.fmt is None and first is not None and any(f.sniff(first) for f in FORMAT_LIST):
-                return None
-            if self.fmt not in (None, mapped.NAME):
+            if first is not None and any(f.sniff(first) for f in ([forced] if forced else FORMAT_LIST)):
+                return forced
+            if forced is not None:
                 raise InputError(f"{path}: a CSV log is read with --map prompt=COLUMN,model=COLUMN (or as the "
-                                 f"known export it is), not --format {self.fmt}")
+                                 f"known export it is); its first row is not a {forced.name} record "
+                                 f"(fields {', '.join(header[:6])})")
             if not {"prompt", "model"} <= set(header):
                 raise InputError(f"{path}: a CSV log needs a column map: --map prompt=COLUMN,model=COLUMN"
                                  f"[,response=COLUMN,task=COLUMN]; columns are: {', '.join(header)}")
@@ -268,94 +284,98 @@ class LogReader:
 
     def _parse_units(self, path: Path, units: Iterator[sources.Unit], forced: Format | None, whole: bool = False
                      ) -> Iterator[Request]:
-        stats, group_by = self.stats, self.group_by
         key = str(path)
         marks = self._only.get(key) if self._only is not None and not whole else None
         tally = self._files.setdefault(key, _FileRead())
-        fmt: Format | None = forced
-        seen: dict[str, int] = {}
-        parsers: dict[str, Parse] = {}  # one per format in this file (some remember earlier records)
         unit = 0
-
-        def skip(src: str, reason: str) -> None:
-            stats.skip(src, reason)
-            tally.reasons[reason] += 1
-
         for source, obj, err in units:
             unit += 1
             if marks is not None and not _marked(marks, unit):
+                continue  # reading again: not a unit a held request came from
+            tally.saw(obj)
+            stream = None if err is not None else next((s for s in self._streams if s.claims(obj)), None)
+            if stream is None:
+                # An item of a page on a JSON line is not found again by its unit number (a line passed over
+                # when reading again is one unit, whatever it held): such requests are read again with all.
+                self._unit = (key, unit) if " item " not in source and ":item " not in source else None
+                yield from self._item(key, source, obj, err, forced)
                 continue
-            if err is not None:
-                stats.lines += 1
-                tally.lines += 1
-                skip(source, err)
-                continue
-            try:
-                items = _items(source, obj)
-            except BadRecord as e:
-                stats.lines += 1
-                tally.lines += 1
-                tally.saw(obj)
-                skip(source, str(e))
-                continue
-            for src, item in items:
-                stats.lines += 1
-                tally.lines += 1
-                tally.saw(item)
-                if not isinstance(item, dict):
-                    skip(src, f"expected a JSON object, got {type(item).__name__}")
-                    continue
-                use = fmt if fmt is not None and fmt.sniff(item) else None
-                if use is None:
-                    other = next((f for f in FORMAT_LIST if f.sniff(item)), None)
-                    if forced is not None:
-                        hint = f"; it looks like {other.name}" if other else ""
-                        skip(src, f"not a {forced.name} record (fields {_describe(item)}){hint}")
-                        continue
-                    if other is None:
-                        skip(src, f"not a record of any known format (fields {_describe(item)})")
-                        continue
-                    use = fmt = other
-                seen[use.name] = seen.get(use.name, 0) + 1
-                parse = parsers.get(use.name) or parsers.setdefault(use.name, use.parser())
-                try:
-                    req = parse(item, src, group_by)
-                except BadRecord as e:
-                    skip(src, str(e))
-                    continue
-                except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as e:  # wrong shapes deep down
-                    skip(src, f"unexpected shape for {use.name} ({type(e).__name__}: {e})")
-                    continue
-                self._unit = (key, unit)
-                tally.records += 1
-                yield req
-        if seen:
-            stats.formats[key] = "+".join(sorted(seen, key=lambda name: seen[name], reverse=True))
-            if len(seen) > 1:
-                stats.notes.append(f"{path}: mixed formats in one file: "
-                                   + ", ".join(f"{n} {name}" for name, n in seen.items()))
+            tally.streamed = True
+            self._unit = None  # a stream's items may need units of other files: read again with all
+            try:  # a unit read whole before its items are parsed: a shape error deep down skips the unit
+                items = list(stream.feed(key, source, obj))
+            except SHAPE_ERRORS as e:
+                items = [(key, source, None, f"unexpected shape ({type(e).__name__}: {e})")]
+            for item in items:
+                yield from self._item(*item, forced)
+
+    def _item(self, key: str, src: str, item: Any, err: str | None, forced: Format | None) -> Iterator[Request]:
+        """Parse one unit with the format that reads it (the file's last one first), or count why not."""
+        tally = self._files.setdefault(key, _FileRead())
+        self.stats.lines += 1
+        tally.lines += 1
+        if err is not None:
+            self._skip(key, src, err)
+            return
+        if not isinstance(item, dict):
+            self._skip(key, src, f"expected a JSON object, got {type(item).__name__}")
+            return
+        seen = self._seen.setdefault(key, Counter())
+        last = forced or self._last.get(key)
+        use = last if last is not None and last.sniff(item) else None
+        if use is None:
+            other = next((f for f in FORMAT_LIST if f.sniff(item)), None)
+            if forced is not None:
+                hint = f"; it looks like {other.name}" if other else ""
+                self._skip(key, src, f"not a {forced.name} record (fields {_describe(item)}){hint}")
+                return
+            if other is None:
+                self._skip(key, src, f"not a record of any known format (fields {_describe(item)})")
+                return
+            use = self._last[key] = other
+        seen[use.name] += 1
+        parsers = self._parsers.setdefault(key, {})
+        parse = parsers.get(use.name) or parsers.setdefault(use.name, use.parser())
+        try:
+            req = parse(item, src, self.group_by)
+        except BadRecord as e:
+            self._skip(key, src, str(e))
+            return
+        except SHAPE_ERRORS as e:  # wrong shapes deep down
+            self._skip(key, src, f"unexpected shape for {use.name} ({type(e).__name__}: {e})")
+            return
+        tally.records += 1
+        yield req
+
+    def _skip(self, key: str, src: str, reason: str) -> None:
+        self.stats.skip(src, reason)
+        self._files.setdefault(key, _FileRead()).reasons[reason] += 1
 
 
 class _Deferred:
     """The requests whose task type is inferred, held until the templates are learned: kept while their prompts
     total at most `budget` characters, else read again from the log, where only their units are parsed (one bit
-    per unit marks them)."""
+    per unit marks them) unless one of them came from a unit that cannot be found again by its number (a stream's
+    item, an item of an array or page): then the whole log is read again."""
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
         self.requests = 0
         self.kept: list[Request] | None = []
-        self.units: dict[str, bytearray] = {}  # file -> bit n set when unit n holds a deferred request
+        self.units: dict[str, bytearray] | None = {}  # file -> bit n set when unit n holds a deferred request
 
-    def add(self, unit: tuple[str, int], req: Request, size: int) -> None:
+    def add(self, unit: tuple[str, int] | None, req: Request, size: int) -> None:
         self.requests += 1
-        key, n = unit
-        marks = self.units.get(key)
-        if marks is None:
-            marks = self.units[key] = bytearray()
-        if n >> 3 >= len(marks):
-            marks.extend(bytes((n >> 3) + 1 - len(marks)))
-        marks[n >> 3] |= 1 << (n & 7)
+        if unit is None:
+            self.units = None  # read every unit again
+        elif self.units is not None:
+            key, n = unit
+            marks = self.units.get(key)
+            if marks is None:
+                marks = self.units[key] = bytearray()
+            if n >> 3 >= len(marks):
+                marks.extend(bytes((n >> 3) + 1 - len(marks)))
+            marks[n >> 3] |= 1 << (n & 7)
         if self.kept is not None:
             self.budget -= size
             if self.budget >= 0:
