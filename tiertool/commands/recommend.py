@@ -1,5 +1,5 @@
-"""`tiertool recommend`: the recommendation (decide.recommendation) written as tiers.yaml, and optionally as a
-LiteLLM proxy config routing each task tag to its tier."""
+"""`tiertool recommend`: the recommendation (decide.recommendation) written as tiers.yaml (the LiteLLM proxy
+config is commands.litellm_config)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from ..decide.recommendation import Recommendation
 from ..report.build import cascade_rows, savings_row
 
 TIERS_HEADER = "# Task tiers chosen by `tiertool recommend`; evidence in the audit folder.\n"
-PROXY_HEADER = ("# LiteLLM proxy config written by `tiertool recommend`: requests tagged task:<name> go to their "
-                "task's tier; the rest to the `default` deployment.\n")
 
 
 def tiers_doc(rec: Recommendation) -> dict[str, Any]:
@@ -35,36 +33,8 @@ def tiers_doc(rec: Recommendation) -> dict[str, Any]:
     }
 
 
-def litellm_config(rec: Recommendation, model_name: str | None = None) -> dict[str, Any]:
-    """A LiteLLM proxy config: tagged deployments per cheaper model, a `default` one on the reference."""
-    ref = rec.config.reference
-    name = model_name or ref.model.rsplit("/", 1)[-1]
-    tiers = {t.name: t for t in rec.config.tiers}
-
-    def params(tier_name: str, tags: list[str]) -> dict[str, Any]:
-        tier = tiers[tier_name]
-        p: dict[str, Any] = {"model": tier.model, "tags": tags}
-        if tier.api_base:
-            p["api_base"] = tier.api_base
-        if tier.api_key_env:
-            p["api_key"] = f"os.environ/{tier.api_key_env}"
-        return p
-
-    by_tier: dict[str, list[str]] = {}
-    for d in rec.decisions:
-        if d.tier != ref.name:
-            by_tier.setdefault(d.tier, []).append(f"task:{d.task}")
-    model_list = [{"model_name": name, "litellm_params": params(t, sorted(tags))} for t, tags in by_tier.items()]
-    model_list.append({"model_name": name, "litellm_params": params(ref.name, ["default"])})
-    return {"model_list": model_list, "router_settings": {"enable_tag_filtering": True}}
-
-
 def write_tiers(rec: Recommendation, path: str | Path) -> Path:
     return _write_yaml(path, tiers_doc(rec), TIERS_HEADER)
-
-
-def write_litellm_config(rec: Recommendation, path: str | Path, model_name: str | None = None) -> Path:
-    return _write_yaml(path, litellm_config(rec, model_name), PROXY_HEADER)
 
 
 def _write_yaml(path: str | Path, doc: dict[str, Any], header: str) -> Path:
