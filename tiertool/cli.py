@@ -13,6 +13,7 @@ import typer
 
 from .defaults import AUDIT_DIR, CONFIG_FILE, DRIFT_THRESHOLD, TIERS_FILE
 from .errors import InputError, TiertoolError
+from .text import printable
 
 T = TypeVar("T")
 
@@ -28,7 +29,7 @@ StrictOpt = typer.Option(False, "--strict", help="Exit 2 if any log line is skip
 
 
 def _err(msg: str) -> None:
-    typer.echo(f"Error: {msg}", err=True)
+    typer.echo(f"Error: {printable(msg)}", err=True)
 
 
 def _run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -70,7 +71,7 @@ def audit(
     overrides = {k: v for k, v in (("concurrency", concurrency), ("workers", workers)) if v}
     if overrides:
         cfg = cfg.model_copy(update={"replay": cfg.replay.model_copy(update=overrides)})
-    say = (lambda _m: None) if quiet else (lambda m: typer.echo(m, err=True))
+    say = (lambda _m: None) if quiet else (lambda m: typer.echo(printable(m), err=True))
     options = {"budget": budget, "progress": make_progress(quiet),
                "approve": lambda plan: _approve(plan, dry_run, yes, quiet)}
 
@@ -89,13 +90,13 @@ def audit(
     if not quiet:
         typer.echo(f"audit: {s.records} records, {s.skipped} skipped, {s.tasks} task types, {s.sampled} sampled; "
                    f"{s.calls_sent} model calls sent, {s.cache_hits} cache hits, {s.failed} failed -> {s.folder}")
-    if s.error:
-        _err(s.error)
-        raise typer.Exit(1)
     for line in s.unsent[:20]:
-        typer.echo(f"  not answered: {line}", err=True)
+        typer.echo(f"  not answered: {printable(line)}", err=True)
     if len(s.unsent) > 20:
         typer.echo(f"  ... and {len(s.unsent) - 20} more (see `tiertool report`)", err=True)
+    if s.unsaved:
+        _err(f"{s.unsaved} answers paid for could not be written to the cache (see below); they were scored in "
+             f"this audit but a re-run will pay for them again")
     if s.missing_offline:
         _err(f"--offline: {s.missing_offline} answers are neither cached nor recorded; those samples are unscored "
              f"(run without --offline to fetch them)")
@@ -103,6 +104,9 @@ def audit(
     if s.over_budget:
         _err(f"--budget ${budget:,.4f} reached: {s.over_budget} calls not sent, their samples are unscored "
              f"(raise --budget and re-run: cached answers cost nothing)")
+        raise typer.Exit(1)
+    if s.error:  # a tier could not be called, calls failed or samples have no score: not a quality verdict
+        _err(f"could not be audited: {s.error}")
         raise typer.Exit(1)
 
 
@@ -210,7 +214,7 @@ def report(
     else:
         typer.echo(text, nl=False)
     for line in gate_lines(report_):
-        typer.echo(line, err=True)
+        typer.echo(printable(line), err=True)
     if report_.failed:
         raise typer.Exit(1)
 
@@ -250,7 +254,7 @@ def monitor(
                   offline=offline, log=lambda m: typer.echo(m, err=True))
     typer.echo(json.dumps(result.as_dict(), indent=2) if fmt == "json" else result.text(), nl=fmt == "json")
     for t in result.flagged:
-        typer.echo(f"below the bar: {t.task}: tier {t.tier} passed {t.passed}/{t.scored} "
+        typer.echo(f"below the bar: {printable(t.task)}: tier {t.tier} passed {t.passed}/{t.scored} "
                    f"(at most {t.upper_bound:.1%} at {result.confidence:g} confidence) < {result.target:g}", err=True)
     if result.error:
         _err(result.error)
@@ -259,4 +263,24 @@ def monitor(
 
 
 def main() -> None:
-    app()
+    """The `tiertool` command: Ctrl-C ends it with one line and exit code 130, never a traceback."""
+    import click
+
+    try:
+        code = app(standalone_mode=False)
+    except click.exceptions.Abort as e:
+        if isinstance(e.__context__, EOFError):  # a prompt met a closed stdin
+            _err("no answer at the prompt (stdin is closed); pass --yes to send without asking")
+            sys.exit(1)
+        _interrupted()
+    except KeyboardInterrupt:
+        _interrupted()
+    except click.exceptions.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _interrupted() -> None:
+    _err("interrupted: answers received so far are cached; re-run the same command to continue")
+    sys.exit(130)

@@ -19,3 +19,9 @@ class ReplayError(TiertoolError):
     """A tier cannot be called at all (no key, unreachable endpoint, unknown model)."""
 
     exit_code = 1
+
+
+class StorageError(TiertoolError):
+    """The audit folder or the answer cache cannot be written (permissions, a full disk)."""
+
+    exit_code = 1

@@ -24,7 +24,7 @@ from ..records import UNSENT, Answer, Call, Request, Result
 from ..replay import Cache, Replayer
 from ..scorers.grade import Grader
 from ..scorers.labels import load_labels
-from ..store import AuditMeta, save_audit
+from ..store import AuditMeta, save_audit, writable
 
 Item = tuple[Request, Tier, "Answer | Call"]
 
@@ -40,9 +40,11 @@ class AuditSummary:
     cache_hits: int
     failed: int
     missing_offline: int
-    error: str | None = None  # a tier that could not be called at all
+    error: str | None = None  # why the audit is incomplete (a tier that could not be called, failed calls)
     over_budget: int = 0  # calls not sent because --budget would not cover them
     unsent: tuple[str, ...] = ()  # "file:line on tier" of every answer neither cached nor sent
+    unscored: int = 0  # samples without a score: their tasks could not be audited
+    unsaved: int = 0  # answers paid for that could not be written to the cache
 
 
 def _item(req: Request, tier: Tier) -> Answer | Call:
@@ -61,7 +63,7 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
 
     `replay_options` go to the Replayer (budget, approve, progress); a declined plan raises PlanDeclined.
     """
-    out = Path(out)
+    out = writable(Path(out))  # before anything is read or paid for
     imported = load_labels(labels) if labels else None
     traffic = scan(logs, fmt, group_by or config.group_by, mapping, sample=config.sample.cap, seed=seed)
     stats = traffic.stats
@@ -82,7 +84,7 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
     cache = Cache(config.cache_file(out))
     for rec in config.replay.recorded:
         cache.load_recorded(config.path(rec))
-    replayer = Replayer(cache, config.replay, offline=offline, **(replay_options or {}))
+    replayer = Replayer(cache, config.replay, offline=offline, prices=config.prices, **(replay_options or {}))
     grader = Grader(config, imported, caller=replayer)  # judge calls: same cache, retries, budget and counts
     grader.check(samples)  # a scorer that cannot run fails here, before any replay call
     rounds = Rounds([t.name for t in config.tiers[:-1]], {t: len(samples.get(t, [])) for t in replayable}, fam,
@@ -119,22 +121,37 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
     finally:
         replayer.close()  # worker processes, when replay.workers > 1
 
-    error = error or grader.error
+    rs = replayer.stats
+    unscored = sum(r.passed is None for r in results)
+    error = error or grader.error or _incomplete(rs.failed, unscored)
     if imported is not None:
         log(imported.summary(str(labels)))
-    rs = replayer.stats
     meta = AuditMeta(
         version=_version(), config=config, logs=tuple(str(p) for p in traffic.paths), log_format=fmt,
         mapping=parse_map(mapping), records=stats.records, skipped=stats.skipped,
         non_replayable=non_replayable, typing=dict(stats.typing),
         task_sources={t: dict(x.sources) for t, x in traffic.tasks.items()}, first_time=traffic.first_time,
         last_time=traffic.last_time, family=fam, calls=rs.sent, cache_hits=rs.cached, failed=rs.failed,
-        spend_usd=rs.spend, error=error, scorers=grader.choices)
-    save_audit(out, meta, traffic.volume, results, rounds.states())
-    cache.close()
+        spend_usd=rs.spend, unconfirmed=rs.unconfirmed, unconfirmed_usd=rs.unconfirmed_usd, error=error,
+        scorers=grader.choices)
+    try:
+        save_audit(out, meta, traffic.volume, results, rounds.states())
+    finally:
+        cache.close()
     return AuditSummary(out, stats.records, stats.skipped, len(replayable),
-                        len({(r.task, r.request_id) for r in results}), rs.sent, rs.cached, rs.failed,
-                        len(rs.missing), error, rs.over_budget, _unsent(every, replayer.answers))
+                        len({(r.task, r.source) for r in results}), rs.sent, rs.cached, rs.failed,
+                        len(rs.missing), error, rs.over_budget, _unsent(every, replayer.answers), unscored,
+                        rs.unsaved)
+
+
+def _incomplete(failed: int, unscored: int) -> str | None:
+    """Why the evidence is not whole, when calls failed or samples could not be scored: no quality verdict
+    rests on it (README "Guarantees under failure")."""
+    if not failed and not unscored:
+        return None
+    parts = ([f"{failed} calls failed after their retries"] if failed else []) + (
+        [f"{unscored} samples have no score"] if unscored else [])
+    return f"{' and '.join(parts)} (each is listed by `tiertool report`); a re-run sends only what is missing"
 
 
 def _version() -> str:
@@ -156,6 +173,6 @@ def _score(items: list[Item], answers: dict[str, Answer], config: Config, grader
     """Grade one round's answers; each result remembers its round (sequential decisions look per round)."""
     resolved: dict[tuple[str, str], Answer | None] = {}
     for req, tier, item in items:
-        resolved[(req.id, tier.name)] = item if isinstance(item, Answer) else answers.get(item.key)
+        resolved[(req.source, tier.name)] = item if isinstance(item, Answer) else answers.get(item.key)
     graded = grader.grade([(req, tier) for req, tier, _ in items], resolved, config.reference)
     return [replace(r, round=round_no) for r in graded]

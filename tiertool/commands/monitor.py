@@ -23,6 +23,7 @@ from ..pricing.prices import same_model
 from ..records import Answer, Call, Request, Result
 from ..replay import Cache, Replayer
 from ..scorers.grade import Grader
+from ..text import printable
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class MonitorResult:
 
     def text(self) -> str:
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
         buf = io.StringIO()
@@ -77,7 +79,8 @@ class MonitorResult:
             table.add_column(col, justify="left" if col in ("task", "tier", "status") else "right")
         for t in self.tasks:
             interval = "-" if t.lower_bound is None else f"{t.lower_bound:.1%}-{t.upper_bound:.1%}"
-            table.add_row(t.task, t.tier, f"{t.requests:,}", f"{t.on_tier:,}", str(t.scored),
+            table.add_row(escape(printable(t.task)), escape(printable(t.tier)), f"{t.requests:,}", f"{t.on_tier:,}",
+                          str(t.scored),
                           "-" if t.pass_rate is None else f"{t.pass_rate:.1%}", interval,
                           "BELOW THE BAR" if t.flagged else t.status)
         console.print(table)
@@ -105,9 +108,9 @@ def monitor(logs: Sequence[str | Path], config: Config, assignment: dict[str, st
                    sample_if=_answered)
     samples = {task: traffic.sample(task, _on(tier)) for task, tier in watched.items()}
     log(f"read {traffic.stats.records} records; {sum(map(len, samples.values()))} sampled on their assigned tier")
-    calls = {req.id: Call.to(ref, req.messages, req.params) for reqs in samples.values() for req in reqs}
+    calls = {req.source: Call.to(ref, req.messages, req.params) for reqs in samples.values() for req in reqs}
     cache = Cache(cache_path)
-    replayer = Replayer(cache, config.replay, offline=offline)
+    replayer = Replayer(cache, config.replay, offline=offline, prices=config.prices)
     grader = Grader(config, caller=replayer)
     error = None
     try:
@@ -120,8 +123,8 @@ def monitor(logs: Sequence[str | Path], config: Config, assignment: dict[str, st
     for task, reqs in samples.items():
         for req in reqs:
             items += [(req, watched[task]), (req, ref)]
-            resolved[(req.id, watched[task].name)] = Answer(req.output, "log")
-            resolved[(req.id, ref.name)] = answers.get(calls[req.id].key)
+            resolved[(req.source, watched[task].name)] = Answer(req.output, "log")
+            resolved[(req.source, ref.name)] = answers.get(calls[req.source].key)
     graded = grader.grade(items, resolved, ref) if items else []
     cache.close()
     alpha = (1 - config.quality.confidence) / max(1, len(watched))

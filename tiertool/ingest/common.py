@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
+import time
 from datetime import datetime, timezone
 from typing import Any
 
-from ..records import content_text
+from ..limits import MAX_TOKENS, MIN_TIME, in_time_window, loads
+from ..records import Request, content_text
 
 TASK_TAG_PREFIXES = ("task:", "taskName:", "feature:")
 DECODING_PARAMS = (
@@ -33,8 +34,8 @@ def maybe_json(value: Any) -> Any:
     """Spend-log exports keep nested objects as JSON strings; accept either."""
     if isinstance(value, str) and value[:1] in "[{":
         try:
-            return json.loads(value)
-        except ValueError:
+            return loads(value, max_depth=None)
+        except ValueError:  # not JSON, or nested past what Python can read: the string stays a string
             return value
     return value
 
@@ -114,6 +115,35 @@ def to_time(value: Any) -> float | None:
             when = when.replace(tzinfo=timezone.utc)
         return when.timestamp()
     raise BadRecord(f"time must be a string or number, got {type(value).__name__}")
+
+
+TOKEN_FIELDS = ("input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens")
+
+
+def check_ranges(req: Request) -> Request:
+    """The figures of a parsed record, held to sane ranges whatever the format: token counts 0..2^53, a cost
+    and a latency >= 0, a time between 2000-01-01 and tomorrow. One year-9999 timestamp would stretch the log's
+    period to millions of days (monthly figures read $0), a negative spend would invent savings, and a count
+    past 64 bits cannot even be stored; such a line is skipped with its reason."""
+    for name in TOKEN_FIELDS:
+        n = getattr(req, name)
+        if not 0 <= n <= MAX_TOKENS:
+            raise BadRecord(f"{name} {n} is out of range (0..2^53)")
+    for name in ("cost", "latency_s"):
+        x = getattr(req, name)
+        if x is not None and not (math.isfinite(x) and x >= 0):
+            raise BadRecord(f"{'spend' if name == 'cost' else 'latency'} {x!r} is out of range (must be >= 0)")
+    if req.time is not None and not in_time_window(req.time):
+        first = time.strftime("%Y-%m-%d", time.gmtime(MIN_TIME))
+        raise BadRecord(f"time {_iso(req.time)} is out of range ({first} .. tomorrow)")
+    return req
+
+
+def _iso(seconds: float) -> str:
+    try:
+        return datetime.fromtimestamp(seconds, timezone.utc).isoformat(sep=" ")[:19]
+    except (OverflowError, OSError, ValueError):
+        return repr(seconds)
 
 
 def dotted(obj: Any, path: str) -> Any:

@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import InputError
 from ..records import Request, Skipped
 from . import llm_logs, mapped, otel_genai, sources
-from .common import BadRecord
+from .common import BadRecord, check_ranges
 from .formats import FORMAT_LIST, FORMAT_NAMES, FORMATS, Format
 from .tasktype import TaskTyper
 
@@ -104,27 +104,48 @@ class LogReader:
     renames: dict[str, str] = {}
 
     def _joined(self) -> Iterator[Request]:
-        """Batch result files are read first and joined to their request lines when both are given."""
+        """Batch result files are read first and joined to their request lines when both are given. custom_ids
+        are unique only within one batch, so a join is scoped to a file pair (the k-th request file with the k-th
+        result file, in the order given) whenever the files pair up one to one."""
         roles = {p: self._role(p) for p in self.paths} if len(self.paths) > 1 else {}
         if not ({"batch-request", "batch-result"} <= set(roles.values())):
             for path in self.paths:
                 yield from self._read(path)
             return
+        requests = [p for p in self.paths if roles[p] == "batch-request"]
+        results = [p for p in self.paths if roles[p] == "batch-result"]
+        scopes = ([([q], [r]) for q, r in zip(requests, results, strict=True)] if len(requests) == len(results)
+                  else [(requests, results)])
+        for request_files, result_files in scopes:
+            yield from self._join(request_files, result_files)
+        for path in (p for p in self.paths if roles[p] not in ("batch-request", "batch-result")):
+            yield from self._read(path)
+
+    def _join(self, request_files: list[Path], result_files: list[Path]) -> Iterator[Request]:
         pending: dict[str, Request] = {}
-        for path in (p for p in self.paths if roles[p] == "batch-result"):
+        for path in result_files:
             for res in self._read(path):
                 if res.id in pending:
                     self.stats.skip(res.source, f"duplicate custom_id {res.id!r} (first at {pending[res.id].source})")
                 else:
                     pending[res.id] = res
-        for path in (p for p in self.paths if roles[p] != "batch-result"):
+        joined: set[str] = set()
+        ambiguous = 0
+        for path in request_files:
             for req in self._read(path):
                 result = pending.pop(req.id, None) if req.is_batch else None
                 if result is not None:
                     self.stats.joined += 1
                     self.stats.lines -= 1  # the result line is part of this record
                     req = _merge(req, result)
+                    joined.add(req.id)
+                elif req.is_batch and req.id in joined:
+                    ambiguous += 1
                 yield req
+        if ambiguous:
+            self.stats.notes.append(
+                f"{ambiguous} custom_ids are in several of {', '.join(map(str, request_files))}, so their results "
+                f"may be joined to the wrong request; give one result file per request file, in the same order")
         yield from pending.values()  # results whose request line was not given: volume only
 
     def _role(self, path: Path) -> str:
@@ -143,9 +164,10 @@ class LogReader:
         if what == "empty":
             stats.notes.append(f"{path}: empty file (no lines)")
             return
-        if what == "binary":
+        if what in ("binary", "corrupt"):
             stats.lines += 1
-            stats.skip(f"{path}:1", "binary file, not text (expected JSON lines, CSV or llm's logs.db)")
+            stats.skip(f"{path}:1", "binary file, not text (expected JSON lines, CSV or llm's logs.db)"
+                       if what == "binary" else "a gzip header followed by data that is not gzip, or cut short")
             return
         if what == "sqlite":
             if self.fmt not in (None, llm_logs.NAME):
@@ -213,11 +235,12 @@ class LogReader:
                     use = fmt = other
                 seen[use.name] = seen.get(use.name, 0) + 1
                 try:
-                    req = use.parse(item, src, group_by)
+                    req = check_ranges(use.parse(item, src, group_by))
                 except BadRecord as e:
                     stats.skip(src, str(e))
                     continue
-                except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as e:  # wrong shapes deep down
+                except (TypeError, ValueError, AttributeError, KeyError, OverflowError, RecursionError) as e:
+                    # wrong shapes deep down
                     stats.skip(src, f"unexpected shape for {use.name} ({type(e).__name__}: {e})")
                     continue
                 yield req

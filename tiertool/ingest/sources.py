@@ -7,6 +7,7 @@ import csv
 import gzip
 import io
 import json
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, cast
@@ -27,12 +28,17 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 GZIP_MAGIC = b"\x1f\x8b"
 BOMS = {b"\xff\xfe": "utf-16", b"\xfe\xff": "utf-16"}
 Unit = tuple[str, Any, str | None]  # (source, value, reason it could not be read)
+GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)  # a gzip file cut short, or not gzip after its magic
+CUT_SHORT = "the gzip stream ends early or is corrupt (a truncated file?): nothing from here on could be read"
 
 
 def kind(path: Path) -> str:
-    """sqlite | csv | text | empty | binary, from the first bytes (gzip is looked through)."""
-    with _open(path) as fh:
-        head = fh.read(8192)
+    """sqlite | csv | text | empty | binary | corrupt, from the first bytes (gzip is looked through)."""
+    try:
+        with _open(path) as fh:
+            head = fh.read(8192)
+    except GZIP_ERRORS:
+        return "corrupt"
     if head.startswith(SQLITE_MAGIC):
         return "sqlite"
     if not head:
@@ -85,12 +91,16 @@ def _lines(fh: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
 
 def first_line_value(path: Path) -> Any:
     """The JSON value of the first non-empty line, or None."""
-    with _open(path) as fh:
-        first = next((ln for _, ln in _lines(fh) if ln is not None and ln.strip()), b"")
     try:
+        first = _first_line(path)
         return loads(first.removeprefix(b"\xef\xbb\xbf"))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, *GZIP_ERRORS):
         return None
+
+
+def _first_line(path: Path) -> bytes:
+    with _open(path) as fh:
+        return next((ln for _, ln in _lines(fh) if ln is not None and ln.strip()), b"")
 
 
 def _document(path: Path, first: bytes) -> Any:
@@ -107,11 +117,11 @@ def _document(path: Path, first: bytes) -> Any:
     if size > MAX_DOC:
         raise InputError(f"{path}: one JSON document of {size >> 20} MiB (over {MAX_DOC >> 20} MiB); "
                          f"convert it to JSON lines first, e.g. jq -c '.[]' {path} > {path.stem}.jsonl")
-    with _open(path) as fh:
-        data = fh.read()
     try:
+        with _open(path) as fh:
+            data = fh.read()
         return loads(data)
-    except ValueError:
+    except (ValueError, *GZIP_ERRORS):
         return None  # not one document either: read it line by line and report each bad line
 
 
@@ -122,8 +132,10 @@ def json_units(path: Path) -> Iterator[Unit]:
     if head[:2] in BOMS:
         yield from _utf16_units(path)
         return
-    with _open(path) as fh:
-        first = next((ln for _, ln in _lines(fh) if ln is not None and ln.strip()), b"")
+    try:
+        first = _first_line(path)
+    except GZIP_ERRORS:
+        first = b""
     doc = _document(path, first)
     if doc is not None:
         if isinstance(doc, dict) and isinstance(doc.get("data"), list):  # API pages: {"data": [...], "meta": ...}
@@ -134,21 +146,28 @@ def json_units(path: Path) -> Iterator[Unit]:
         else:
             yield f"{path}:1", doc, None
         return
+    n = 0
     with _open(path) as fh:
-        for n, line in _lines(fh):
-            source = f"{path}:{n}"
-            if line is None:
-                yield source, None, f"line longer than {MAX_LINE >> 20} MiB (skipped unread)"
-                continue
-            if n == 1 and line.startswith(b"\xef\xbb\xbf"):
-                line = line[3:]
-            if not line.strip():
-                yield source, None, "empty line"
-                continue
-            try:
-                yield source, loads(line), None
-            except (ValueError, UnicodeDecodeError) as e:
-                yield source, None, decode_error(e, line)
+        try:
+            for n, line in _lines(fh):
+                yield from _json_unit(f"{path}:{n}", n, line)
+        except GZIP_ERRORS:
+            yield f"{path}:{n + 1}", None, CUT_SHORT
+
+
+def _json_unit(source: str, n: int, line: bytes | None) -> Iterator[Unit]:
+    if line is None:
+        yield source, None, f"line longer than {MAX_LINE >> 20} MiB (skipped unread)"
+        return
+    if n == 1 and line.startswith(b"\xef\xbb\xbf"):
+        line = line[3:]
+    if not line.strip():
+        yield source, None, "empty line"
+        return
+    try:
+        yield source, loads(line), None
+    except (ValueError, UnicodeDecodeError) as e:
+        yield source, None, decode_error(e, line)
 
 
 def _utf16_units(path: Path) -> Iterator[Unit]:
@@ -160,6 +179,9 @@ def _utf16_units(path: Path) -> Iterator[Unit]:
             except UnicodeDecodeError:
                 yield f"{path}:{n + 1}", None, "not valid UTF-16 text from here on (re-save the file as UTF-8)"
                 return
+            except GZIP_ERRORS:
+                yield f"{path}:{n + 1}", None, CUT_SHORT
+                return
             if not line:
                 return
             n += 1
@@ -167,14 +189,17 @@ def _utf16_units(path: Path) -> Iterator[Unit]:
                 yield f"{path}:{n}", None, "empty line"
                 continue
             try:
-                yield f"{path}:{n}", json.loads(line), None
+                yield f"{path}:{n}", loads(line), None
             except ValueError as e:
                 yield f"{path}:{n}", None, decode_error(e, line)
 
 
 def csv_header(path: Path) -> list[str]:
-    with _open(path) as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="") as fh:
-        return next(csv.reader(fh, dialect=_dialect(path)), [])
+    try:
+        with _open(path) as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="") as fh:
+            return next(csv.reader(fh, dialect=_dialect(path)), [])
+    except GZIP_ERRORS:
+        return []
 
 
 def _dialect(path: Path) -> str:
@@ -193,6 +218,9 @@ def csv_units(path: Path) -> Iterator[Unit]:
             try:
                 row = next(reader)
             except StopIteration:
+                return
+            except GZIP_ERRORS:
+                yield f"{path}:{reader.line_num + 1}", None, CUT_SHORT
                 return
             except csv.Error as e:
                 yield f"{path}:{reader.line_num}", None, f"not valid CSV ({e})"

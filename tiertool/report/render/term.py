@@ -1,17 +1,25 @@
-"""The terminal report: rich tables (colour only on a terminal), then the reasons and warnings as plain lines."""
+"""The terminal report: rich tables (colour only on a terminal), then the reasons and warnings as plain lines.
+Every string from the audit (task names, reasons, answers, models) goes through `printable`: an escape sequence
+in a log must not retitle the window or hide the rest of the report."""
 
 from __future__ import annotations
 
 import io
 
+from ...text import printable
 from ..model import Report
 from .common import saving_rows, savings_evidence, savings_line, score, usd
 
 
 def render_term(report: Report, color: bool = False) -> str:
     from rich.console import Console
-    from rich.markup import escape
+    from rich.markup import escape as markup_escape
     from rich.table import Table
+
+    def escape(text: str) -> str:  # a cell: shown as itself, neither markup nor a control sequence
+        return markup_escape(printable(text))
+
+    p = printable
 
     buf = io.StringIO()
     console = Console(file=buf, width=None if color else 120, force_terminal=color, no_color=not color,
@@ -39,20 +47,21 @@ def render_term(report: Report, color: bool = False) -> str:
     for line in savings_evidence(report.savings):
         console.print(f"  {line}", markup=False)
     for t in report.tasks:
-        console.print(f"  {t.task}: {t.reason}", markup=False)
+        console.print(f"  {p(t.task)}: {p(t.reason)}", markup=False)
     for t in report.tasks:
         if (t.scorer_reason or "").startswith("auto"):
-            console.print(f"  {t.task}: scorer {t.scorer_reason}", markup=False)
+            console.print(f"  {p(t.task)}: scorer {p(t.scorer_reason or '')}", markup=False)
     for task, acc in (report.reference_accuracy or {}).items():
-        console.print(f"  reference accuracy on {task} vs expected: {acc.passed}/{acc.scored} "
+        console.print(f"  reference accuracy on {p(task)} vs expected: {acc.passed}/{acc.scored} "
                       f"({acc.accuracy:.1%})", markup=False)
     for w in report.warnings:
         console.print(f"[yellow]warning:[/] {escape(w.message)}")
     for task, recs in (report.examples or {}).items():
-        console.print(f"\nWorst examples: {task}", style="bold", markup=False)
+        console.print(f"\nWorst examples: {p(task)}", style="bold", markup=False)
         for r in recs:
-            console.print(f"  {r.request_id} ({r.source}) tier {r.tier}: score {score(r.value)}, {r.reason}",
-                          markup=False)
+            console.print(f"  {p(r.request_id)} ({p(r.source)}) tier {p(r.tier)}: score {score(r.value)}, "
+                          f"{p(r.reason)}", markup=False)
             for label, text in (("prompt", r.prompt), ("reference", r.reference), ("answer", r.answer)):
-                console.print(f"    {label}: {'(not available)' if text is None else text}", markup=False)
+                shown = "(not available)" if text is None else printable(text, newlines=True)
+                console.print(f"    {label}: {shown}", markup=False)
     return buf.getvalue()

@@ -1,0 +1,59 @@
+"""Issue 12, cases 6 and 12 (processes): two audits sharing one cache never pay for the same call twice, and
+Ctrl-C ends an audit with one line and exit code 130. (SIGKILL with workers is a row of test_fault_matrix.)"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import Counter
+
+import pytest
+
+from tests.adversarial.kit import audit_args, config, no_traceback, small_log, spawn
+from tests.conftest import small_answerer
+
+
+def _slow(small: dict[str, str], seconds: float):
+    answer = small_answerer(small)
+
+    def slow(model, messages):
+        time.sleep(seconds)
+        return answer(model, messages)
+
+    return slow
+
+
+@pytest.mark.slow
+def test_two_audits_on_one_cache_pay_for_each_call_once(tmp_path, server_factory, key):
+    """Two audits of the same log started together on one `replay.cache`: each call is claimed by one of them,
+    the other waits for its answer; the provider answers every prompt exactly once."""
+    log, small = small_log(tmp_path)
+    server = server_factory(_slow(small, 0.5))  # 10 s of calls each: the two audits overlap
+    procs = []
+    for name in ("a", "b"):
+        folder = tmp_path / name
+        folder.mkdir()
+        config(folder, server.api_base, replay=f", cache: {tmp_path / 'shared' / 'cache.sqlite'}, concurrency: 2")
+        procs.append(spawn(audit_args(folder, log)))
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    twice = {k: n for k, n in Counter((m, msgs[-1]["content"]) for m, msgs in server.calls).items() if n > 1}
+    assert twice == {} and len(server.calls) == 40
+    sent = [int(out.split(" model calls sent")[0].rsplit(" ", 1)[-1]) for out, _ in outs]
+    assert sum(sent) == 40 and min(sent) > 0  # both really worked at once, and split the calls
+
+
+@pytest.mark.slow
+def test_ctrl_c_is_one_line_and_exit_code_130(tmp_path, server_factory, key):
+    log, small = small_log(tmp_path)
+    server = server_factory(_slow(small, 0.2))
+    config(tmp_path, server.api_base, replay=", concurrency: 2")
+    proc = spawn(audit_args(tmp_path, log))
+    deadline = time.monotonic() + 240
+    while len(server.calls) < 4 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    no_traceback(err)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1].startswith("Error: interrupted: answers received so far are cached")
