@@ -266,16 +266,18 @@ def main() -> None:
     """The `tiertool` command: Ctrl-C ends it with one line and exit code 130, never a traceback."""
     import click
 
+    usage_error = getattr(typer, "TyperException", click.ClickException)  # typer may vendor click
     try:
         code = app(standalone_mode=False)
-    except click.exceptions.Abort as e:
-        if isinstance(e.__context__, EOFError):  # a prompt met a closed stdin
-            _err("no answer at the prompt (stdin is closed); pass --yes to send without asking")
+    except (typer.Abort, click.exceptions.Abort) as e:
+        if isinstance(e.__context__, EOFError):  # a prompt met the end of its input
+            typer.echo("", err=True)  # end the prompt's line
+            _err("no answer at the prompt (end of input); pass --yes to send without asking")
             sys.exit(1)
         _interrupted()
     except KeyboardInterrupt:
         _interrupted()
-    except click.exceptions.ClickException as e:
+    except usage_error as e:
         e.show()
         sys.exit(e.exit_code)
     sys.exit(code if isinstance(code, int) else 0)

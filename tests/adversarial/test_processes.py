@@ -1,8 +1,11 @@
 """Issue 12, cases 6 and 12 (processes): two audits sharing one cache never pay for the same call twice, and
-Ctrl-C ends an audit with one line and exit code 130. (SIGKILL with workers is a row of test_fault_matrix.)"""
+Ctrl-C ends an audit with one line and exit code 130, and a prompt that meets a closed stdin is one line, not a
+bare `Aborted!`. (SIGKILL with workers is a row of test_fault_matrix.)"""
 
 from __future__ import annotations
 
+import os
+import pty
 import signal
 import time
 from collections import Counter
@@ -57,3 +60,23 @@ def test_ctrl_c_is_one_line_and_exit_code_130(tmp_path, server_factory, key):
     no_traceback(err)
     assert proc.returncode == 130, err
     assert err.strip().splitlines()[-1].startswith("Error: interrupted: answers received so far are cached")
+
+
+def test_a_prompt_that_meets_the_end_of_its_input_is_one_line(tmp_path, server_factory, key):
+    """On a terminal the plan asks `send these calls?`; Ctrl-D (end of input) there sends nothing and says how
+    to go on without the prompt, exit 1."""
+    log, small = small_log(tmp_path)
+    server = server_factory(small_answerer(small))
+    config(tmp_path, server.api_base)
+    main, terminal = pty.openpty()
+    os.write(main, b"\x04")  # the terminal's end-of-input, waiting for the prompt's read
+    try:
+        proc = spawn([a for a in audit_args(tmp_path, log) if a != "--yes"], stdin=terminal)
+        _, err = proc.communicate(timeout=240)
+    finally:
+        os.close(main)
+        os.close(terminal)
+    no_traceback(err)
+    assert proc.returncode == 1, err
+    assert "send these calls?" in err and err.strip().splitlines()[-1].startswith("Error: no answer at the prompt")
+    assert server.attempts == 0
