@@ -109,6 +109,7 @@ class LoopbackLLM:
         self.requests: list[tuple[str, dict[str, Any]]] = []  # (path, body) of every request answered
         self.ledger: list[Bill] = []  # every answer made, as billed
         self.attempts = 0
+        self.dead = False  # killed: every request, on a connection kept open too, is dropped unanswered
         self.lock = threading.Lock()
         server = self
 
@@ -120,6 +121,10 @@ class LoopbackLLM:
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
+                if server.dead:
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
                 server._handle(self, body)
 
         self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
@@ -139,7 +144,9 @@ class LoopbackLLM:
         self.httpd.server_close()
 
     def kill(self) -> None:
-        """Stop serving now, as a provider that went down (safe to call from an answerer)."""
+        """Stop serving now, as a provider that went down (safe to call from an answerer): new connections are
+        refused and requests on open (keep-alive) ones are dropped."""
+        self.dead = True
         threading.Thread(target=self.__exit__, daemon=True).start()
 
     def billed(self, usd_in: float, usd_out: float) -> float:
