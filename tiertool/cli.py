@@ -280,6 +280,8 @@ def main() -> None:
     except usage_error as e:
         e.show()
         sys.exit(e.exit_code)
+    if code == 130:  # typer's own answer to Ctrl-C (tiertool never exits 130 itself)
+        _interrupted()
     sys.exit(code if isinstance(code, int) else 0)
 
 

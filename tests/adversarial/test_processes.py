@@ -59,7 +59,7 @@ def test_ctrl_c_is_one_line_and_exit_code_130(tmp_path, server_factory, key):
     _, err = proc.communicate(timeout=60)
     no_traceback(err)
     assert proc.returncode == 130, err
-    assert err.strip().splitlines()[-1].startswith("Error: interrupted: answers received so far are cached")
+    assert err.strip().splitlines()[-1].startswith("Error: interrupted: answers received so far are cached"), err
 
 
 def test_a_prompt_that_meets_the_end_of_its_input_is_one_line(tmp_path, server_factory, key):
