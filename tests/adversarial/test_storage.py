@@ -112,12 +112,12 @@ def test_a_kill_inside_the_final_save_leaves_the_previous_audit_or_none(tmp_path
     server = server_factory(small_answerer(small))
     config(tmp_path, server.api_base)
     assert audit(tmp_path, log).exit_code == 0
-    before = report_json(tmp_path)
     (tmp_path / ".tiertool" / "audit.sqlite").unlink()
     _save_killed_after(tmp_path, log, 3)  # the first save of this folder
     r = runner.invoke(cli.app, ["report", "--audit", str(tmp_path / ".tiertool")])
     assert r.exit_code == 2 and "no audit found" in r.output, r.output
     assert audit(tmp_path, log).exit_code == 0
+    before = report_json(tmp_path)
     _save_killed_after(tmp_path, log, 12, ("--seed", "5"))  # a later one: the audit before it stays
     assert report_json(tmp_path) == before
     assert audit(tmp_path, log).exit_code == 0  # and the next save clears what the killed one left
