@@ -79,7 +79,7 @@ def test_litellm_standard_logging_payload(tmp_path):
     assert st.records == 2 and st.skipped == 1
     assert "call_type 'aembedding' is not a chat/text completion" in st.reasons
     ok, redacted = reqs
-    assert ok.model == "gpt-4o-mini-2024-07-18" and ok.requested_model == "small"
+    assert ok.model == "gpt-4o-mini" and ok.requested_model == "small"  # the deployment, not response.model
     assert ok.cost == pytest.approx(0.00042) and ok.cost_source == "logged"
     assert (ok.task, ok.task_source) == ("triage", "metadata") and ok.latency_s == pytest.approx(1.5)
     assert ok.params == {"temperature": 0.2} and ok.trace_id == "tr-1" and ok.provider == "openai"
@@ -102,7 +102,7 @@ def test_langfuse_api_export_page(tmp_path):
     assert st.formats == {str(tmp_path / "langfuse_api.json"): "langfuse-api"}
     (r,) = reqs
     assert r.output == "A cat sat." and (r.task, r.task_source) == ("summarize", "metadata")
-    assert r.source.endswith("langfuse_api.json:item 1")
+    assert r.source.endswith("langfuse_api.json:1 item 1")
 
 
 def test_helicone_with_and_without_bodies(tmp_path):

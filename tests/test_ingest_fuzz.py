@@ -1,16 +1,33 @@
 """Every format's parser, fed its own records with values swapped for arbitrary JSON: never a crash, and
-every line accounted for."""
+every line accounted for. The records are the hand-made samples and every producer-written fixture (LiteLLM
+spend rows, payloads, llm logs, OpenAI and Anthropic objects and batch lines, chat-format JSONL), the JSON
+columns of spend rows both as text and as objects; an llm logs.db and a Postgres spend CSV are damaged cell by
+cell. A log that gives nothing ends in one InputError (exit 2), never a traceback."""
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import json
+import shutil
+import sqlite3
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import ingest_samples as S
 from tiertool import inspect, render_inspection
+from tiertool.errors import InputError
 from tiertool.ingest import read_logs
+
+PRODUCERS = Path(__file__).parent / "fixtures" / "producers"
+JSONL = ("litellm_spend_logs.jsonl", "litellm_standard_logging.jsonl", "openai_chat_completions.jsonl",
+         "openai_responses.jsonl", "openai_batch_chat_input.jsonl", "openai_batch_chat_output.jsonl",
+         "openai_batch_chat_errors.jsonl", "openai_batch_responses_input.jsonl",
+         "openai_batch_responses_output.jsonl", "anthropic_messages.jsonl", "anthropic_batch_requests.jsonl",
+         "anthropic_batch_results.jsonl", "openai_finetune_chat.jsonl")
+ARRAYS = ("llm031_logs.json", "llm036_logs.json")
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
                     lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=5), kids, max_size=3),
@@ -26,7 +43,33 @@ def _rows(tmp) -> list[dict]:
     rows += json.loads(S.langfuse_api(tmp).read_text())["data"]
     rows.append(json.loads(S.otel_document(tmp).read_text()))
     rows.append(S.anthropic_message())
-    return rows
+    return rows + PRODUCER_ROWS
+
+
+def _producer_rows() -> list[dict]:
+    rows = [json.loads(line) for name in JSONL for line in (PRODUCERS / name).read_text().splitlines()]
+    rows += [e for name in ARRAYS for e in json.loads((PRODUCERS / name).read_text())]
+    spend = [r for r in rows if "proxy_server_request" in r]  # JSON columns as objects, as an API returns them
+    columns = ("metadata", "request_tags", "messages", "response", "proxy_server_request")
+    return rows + [{k: json.loads(v) if k in columns else v for k, v in r.items()} for r in spend]
+
+
+PRODUCER_ROWS = _producer_rows()
+
+
+def _read(path: Path) -> tuple[list, object]:
+    """Read a log; one that gives no record raises InputError naming it (after accounting for every line)."""
+    reader = read_logs([path])
+    try:
+        reqs = list(reader)
+    except InputError as e:
+        assert reader.stats.records == 0 and str(path) in str(e), e
+        reqs = []
+    s = reader.stats
+    assert s.records == len(reqs) and s.records + s.skipped == s.lines >= 1
+    assert sum(s.reasons.values()) == s.skipped
+    assert sum(s.not_replayable.values()) == s.records - sum(r.replayable for r in reqs)
+    return reqs, s
 
 
 def _mutate(obj, path: list[int], value):
@@ -51,10 +94,54 @@ def test_mutated_records_never_crash(tmp_path_factory, data):
         row = _mutate(row, path, data.draw(JSON))
     log = tmp / "mutated.jsonl"
     log.write_text(json.dumps(row) + "\n", encoding="utf-8")
-    reader = read_logs([log])
-    reqs = list(reader)
-    s = reader.stats
-    assert s.records == len(reqs) and s.records + s.skipped == s.lines >= 1
-    summary = inspect([log])  # and the summary of whatever was read renders
-    assert summary["records"] == s.records and render_inspection(summary)
-    json.dumps(summary)
+    reqs, s = _read(log)
+    for r in reqs:
+        json.dumps([r.messages, r.params, r.output_tool_calls])  # what a replay sends is plain JSON
+    if s.records:
+        summary = inspect([log])  # and the summary of whatever was read renders
+        assert summary["records"] == s.records and render_inspection(summary)
+        json.dumps(summary)
+
+
+CELL = st.one_of(st.none(), st.integers(), st.text(max_size=12), st.binary(max_size=8),
+                 st.sampled_from(["{}", "[]", "{\"a\": 1}", "[1, 2]", "null", "b2:nope"]))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_damaged_llm_logs_db_never_crashes(tmp_path_factory, data):
+    name = data.draw(st.sampled_from(["llm031_logs.db", "llm036_logs.db", "llm031_upgraded_to_036_logs.db"]))
+    path = tmp_path_factory.mktemp("db") / "logs.db"
+    shutil.copy(PRODUCERS / name, path)
+    with sqlite3.connect(path) as con:
+        present = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        tables = [t for t in ("responses", "turns", "messages", "parts", "attachments", "tools", "tool_calls",
+                              "schemas", "threads")
+                  if t in present and con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]]
+        for _ in range(data.draw(st.integers(1, 4))):
+            table = data.draw(st.sampled_from(tables))
+            cols = [c[1] for c in con.execute(f"PRAGMA table_info({table})")]
+            col = data.draw(st.sampled_from(cols))
+            n = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            rowid = con.execute(f"SELECT rowid FROM {table} LIMIT 1 OFFSET ?", (data.draw(st.integers(0, n - 1)),)
+                                ).fetchone()[0]
+            value = data.draw(CELL)
+            with contextlib.suppress(sqlite3.IntegrityError):  # a unique key the damage would duplicate
+                con.execute(f'UPDATE {table} SET "{col}" = ? WHERE rowid = ?', (value, rowid))
+    _read(path)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_damaged_spend_csv_cells_never_crash(tmp_path_factory, data):
+    csv.field_size_limit(1 << 30)
+    with (PRODUCERS / "litellm_spend_logs.csv").open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    for _ in range(data.draw(st.integers(1, 5))):
+        i, j = data.draw(st.integers(1, len(rows) - 1)), data.draw(st.integers(0, len(rows[0]) - 1))
+        rows[i][j] = data.draw(st.one_of(st.text(max_size=20), st.sampled_from(["{}", "[", "{\"x\": [1]}", ""])))
+    path = tmp_path_factory.mktemp("csv") / "spend.csv"
+    with path.open("w", newline="", encoding="utf-8", errors="surrogatepass") as fh:
+        csv.writer(fh).writerows(rows)
+    reqs, s = _read(path)
+    assert s.lines == len(rows) - 1

@@ -24,7 +24,9 @@ app = typer.Typer(
 
 AuditDir = typer.Option(Path(AUDIT_DIR), "--audit", help="Audit folder written by `tiertool audit`.")
 MapOpt = typer.Option(None, "--map", help="Columns of a CSV / plain JSONL log: prompt=COL,model=COL[,response=COL,"
-                      "task=COL,system=COL,id=COL,time=COL,input_tokens=COL,output_tokens=COL,cost=COL,expected=COL]")
+                      "task=COL,system=COL,id=COL,time=COL,input_tokens=COL,output_tokens=COL,cost=COL,expected=COL,"
+                      "tags=COL,status=COL]; a dotted path reaches into JSON cells (response.choices.0.message."
+                      "content); the prompt may be a message list")
 StrictOpt = typer.Option(False, "--strict", help="Exit 2 if any log line is skipped.")
 
 

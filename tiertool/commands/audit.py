@@ -74,8 +74,9 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
         first = stats.examples[0]
         raise InputError(f"--strict: {stats.skipped} log line(s) skipped; first {first.source}: {first.reason}")
     if non_replayable:
-        log(f"{non_replayable} records are not replayable (no captured prompt, or failed): they count for volume "
-            f"and savings but are never replayed")
+        why = "; ".join(f"{n} x {reason}" for reason, n in stats.not_replayable.most_common(3))
+        log(f"{non_replayable} records are not replayable ({why}): they count for volume and savings but are "
+            f"never replayed")
     fam = family_for(replayable, config)
     log(f"read {stats.records} records from {len(traffic.paths)} file(s), skipped {stats.skipped}; "
         f"{len(replayable)} task types, {len(fam.tested)} with enough traffic to test "

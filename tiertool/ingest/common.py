@@ -7,13 +7,20 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from ..limits import MAX_TOKENS, MIN_TIME, in_time_window, loads
-from ..records import Request, content_text
+from ..limits import MAX_TOKENS, MIN_TIME, in_time_window
+from ..records import Message, Request
+from ..records import content_text as content_text  # re-exported for the format modules
+from .canonical import Reply, anthropic_reply, chat_reply, from_anthropic, responses_reply
+from .sources import loads
 
 TASK_TAG_PREFIXES = ("task:", "taskName:", "feature:")
-DECODING_PARAMS = (
-    "temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "seed",
-    "response_format", "presence_penalty", "frequency_penalty", "reasoning_effort",
+# Chat completion parameters a faithful replay sends as logged: decoding, output shape, tools, reasoning.
+REQUEST_PARAMS = (
+    "temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "seed", "n",
+    "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs",
+    "response_format", "tools", "tool_choice", "parallel_tool_calls", "functions", "function_call",
+    "reasoning_effort", "verbosity", "modalities", "audio", "prediction", "web_search_options",
+    "thinking", "top_k",
 )
 
 
@@ -34,26 +41,37 @@ def maybe_json(value: Any) -> Any:
     """Spend-log exports keep nested objects as JSON strings; accept either."""
     if isinstance(value, str) and value[:1] in "[{":
         try:
-            return loads(value, max_depth=None)
-        except ValueError:  # not JSON, or nested past what Python can read: the string stays a string
+            return loads(value)
+        except (ValueError, RecursionError):  # not JSON, or nested past what can be read: it stays a string
             return value
     return value
 
 
-def response_text(response: Any) -> tuple[str | None, str | None]:
-    """(text, finish_reason) of a chat completion response, or of a plain string. A string that merely looks
-    like JSON (an answer that *is* JSON) stays the answer unless it parses to a chat completion."""
+def response_reply(response: Any) -> Reply:
+    """The answer (text, tool calls, finish reason) of a chat completion, a Responses API object, an Anthropic
+    Message, or a plain string. A string that merely looks like JSON (an answer that *is* JSON) stays the answer
+    unless it parses to one of those objects."""
     raw = response
     response = maybe_json(response)
     if isinstance(response, str):
-        return (response or None), None
-    if not isinstance(response, dict) or not response:
-        return ((raw or None) if isinstance(raw, str) else None), None
-    choices = response.get("choices")
-    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
-        msg = choices[0].get("message") or {}
-        return content_text(msg.get("content")), choices[0].get("finish_reason")
-    return ((raw or None) if isinstance(raw, str) else None), None
+        return Reply(response or None)
+    if response in ({}, []):  # LiteLLM logs a failed call's response as "{}"
+        return Reply(None)
+    if isinstance(response, dict):
+        choices = response.get("choices")
+        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+            return chat_reply(choices[0].get("message"), choices[0].get("finish_reason"))
+        if response.get("object") == "response" and isinstance(response.get("output"), list):
+            return responses_reply(response["output"])
+        if response.get("type") == "message" and isinstance(response.get("content"), list):
+            return anthropic_reply(response["content"], response.get("stop_reason"))
+    return Reply((raw or None) if isinstance(raw, str) else None)
+
+
+def response_text(response: Any) -> tuple[str | None, str | None]:
+    """(text, finish_reason) of a chat completion response, or of a plain string (see response_reply)."""
+    reply = response_reply(response)
+    return reply.text, reply.finish_reason
 
 
 def check_messages(messages: Any) -> tuple[dict[str, Any], ...]:
@@ -147,12 +165,16 @@ def _iso(seconds: float) -> str:
 
 
 def dotted(obj: Any, path: str) -> Any:
-    """Value at a dotted path (`metadata.task`) in nested dicts, or None."""
+    """Value at a dotted path (`metadata.task`, `response.choices.0.message.content`) in nested objects and
+    lists, looking through JSON text on the way (CSV cells and spend-log columns hold JSON as text), or None."""
     for part in path.split("."):
         obj = maybe_json(obj)
-        if not isinstance(obj, dict) or part not in obj:
+        if isinstance(obj, list) and part.lstrip("-").isdigit() and -len(obj) <= int(part) < len(obj):
+            obj = obj[int(part)]
+        elif isinstance(obj, dict) and part in obj:
+            obj = obj[part]
+        else:
             return None
-        obj = obj[part]
     return obj
 
 
@@ -178,7 +200,8 @@ def task_from(tags: tuple[str, ...], metadata: dict[str, Any], raw: dict[str, An
 
 
 def params_of(obj: dict[str, Any]) -> dict[str, Any]:
-    return {k: obj[k] for k in DECODING_PARAMS if obj.get(k) is not None}
+    """The request parameters a replay sends (REQUEST_PARAMS), as logged."""
+    return {k: obj[k] for k in REQUEST_PARAMS if obj.get(k) is not None}
 
 
 PROPERTY_KEYS = {"task": "task:", "taskname": "taskName:", "task_name": "taskName:", "feature": "feature:"}
@@ -210,6 +233,24 @@ def as_tags(value: Any, name: str) -> tuple[str, ...]:
     return tuple(str(t) for t in value)
 
 
+CHAT_USAGE = ("prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details")
+RESPONSES_USAGE = ("input_tokens", "output_tokens", "input_tokens_details", "output_tokens_details")
+RESPONSE_ANSWERED = ("completed", "incomplete")  # a Response cut short (max_output_tokens) still answered
+
+
+def usage_fields(usage: Any, names: tuple[str, str, str, str] = CHAT_USAGE) -> dict[str, Any]:
+    """An OpenAI usage object (chat's or the Responses API's key `names`) as Request's token fields: input
+    includes cached and cache-write tokens, output includes reasoning tokens, as OpenAI counts them."""
+    inp, out, inp_details, out_details = names
+    usage = as_dict(usage, "usage")
+    details, more = as_dict(usage.get(inp_details), inp_details), as_dict(usage.get(out_details), out_details)
+    return {"input_tokens": to_int(usage.get(inp), f"usage.{inp}"),
+            "output_tokens": to_int(usage.get(out), f"usage.{out}"),
+            "cached_tokens": to_int(details.get("cached_tokens"), "cached_tokens"),
+            "cache_write_tokens": to_int(details.get("cache_write_tokens"), "cache_write_tokens"),
+            "reasoning_tokens": to_int(more.get("reasoning_tokens"), "reasoning_tokens")}
+
+
 def as_dict(value: Any, name: str) -> dict[str, Any]:
     value = maybe_json(value)
     if value in (None, ""):
@@ -236,8 +277,7 @@ def text_messages(system: Any, prompt: Any) -> tuple[dict[str, Any], ...]:
     return tuple(msgs)
 
 
-def anthropic_messages(system: Any, messages: Any) -> tuple[dict[str, Any], ...]:
-    """Anthropic's top-level `system` (string or text blocks) folded into OpenAI-style messages."""
+def anthropic_messages(system: Any, messages: Any) -> tuple[Message, ...]:
+    """An Anthropic request's `system` and `messages` in chat form (canonical.from_anthropic)."""
     msgs = check_messages(messages)
-    sys_text = content_text(maybe_json(system)) if system else None
-    return ((({"role": "system", "content": sys_text},) if sys_text else ()) + msgs)
+    return from_anthropic({"system": maybe_json(system), "messages": list(msgs)}).messages if msgs else ()

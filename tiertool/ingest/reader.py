@@ -3,8 +3,9 @@
 `read_logs` yields canonical `Request`s (inferred task types under provisional names: `scan`, in traffic.py,
 applies the final ones); its `stats` say what was read, what was skipped and why, and how
 each request got its task type, so that `records + skipped == lines` always holds. A unit is a JSON line, an
-item of a JSON array document, a span of an OTLP export, a CSV row or a SQLite row. A batch result joined to
-its request line makes one record with it (counted in `joined`).
+item of a JSON array document or API page, a span of an OTLP export, a CSV row or a SQLite row. A batch result
+joined to its request line makes one record with it (counted in `joined`). A file that gives no record at all
+is an error (hint.py says what it holds and how to read it): reading nothing is never a green run.
 """
 
 from __future__ import annotations
@@ -20,11 +21,19 @@ from ..errors import InputError
 from ..records import Request, Skipped
 from . import llm_logs, mapped, otel_genai, sources
 from .common import BadRecord, check_ranges
-from .formats import FORMAT_LIST, FORMAT_NAMES, FORMATS, Format
+from .formats import FORMAT_LIST, FORMAT_NAMES, FORMATS, Format, Parse
+from .hint import nothing_read
 from .tasktype import TaskTyper
 
 EXAMPLES_PER_REASON = 5
 MAX_REASONS = 1000
+HEAD = 3  # records whose fields a file that gives nothing is described by
+# A page of a list API holds its records under one of RECORD_KEYS, beside paging keys only (LiteLLM /spend/logs,
+# Langfuse, Helicone and OpenAI list APIs: data; LangSmith: runs; Braintrust: events).
+RECORD_KEYS = ("data", "runs", "events")
+PAGE_KEYS = {*RECORD_KEYS, "total", "page", "page_size", "total_pages", "meta", "object", "has_more", "first_id",
+             "last_id", "next", "next_cursor", "cursor", "cursors", "limit", "offset", "count", "total_is_capped",
+             "error"}
 
 
 @dataclass
@@ -40,6 +49,7 @@ class ReadStats:
     examples: list[Skipped] = field(default_factory=list)
     typing: Counter[str] = field(default_factory=Counter)  # task_source -> requests
     notes: list[str] = field(default_factory=list)  # file-level remarks (empty file, mixed formats)
+    not_replayable: Counter[str] = field(default_factory=Counter)  # why records are not replayed -> records
 
     def skip(self, source: str, reason: str) -> None:
         self.skipped += 1
@@ -52,6 +62,42 @@ class ReadStats:
 
 def _describe(obj: dict[str, Any]) -> str:
     return ", ".join(sorted(map(str, obj))[:6])
+
+
+@dataclass
+class _FileRead:
+    """One file's share of the read, to say what it held when it gave nothing."""
+
+    lines: int = 0
+    records: int = 0
+    fields: list[str] = field(default_factory=list)  # top-level fields of its first records, in order
+    reasons: Counter[str] = field(default_factory=Counter)
+    kind: str = ""
+
+    def saw(self, item: Any) -> None:
+        if isinstance(item, dict) and self.lines <= HEAD:
+            self.fields += [str(k) for k in item if str(k) not in self.fields]
+
+
+def _page_records(obj: dict[str, Any]) -> list[Any] | None:
+    """The records of a list API page (`{"data": [...], "total": ...}`), or None when `obj` is not one."""
+    lists = [obj[k] for k in RECORD_KEYS if isinstance(obj.get(k), list)]
+    return lists[0] if len(lists) == 1 and obj.keys() <= PAGE_KEYS else None
+
+
+def _items(source: str, obj: Any) -> list[tuple[str, Any]]:
+    """A unit's records: the spans of an OTLP export, the items of an API page, else the unit itself."""
+    if isinstance(obj, dict) and "resourceSpans" in obj:
+        items = [(f"{source} span {k}", span) for k, span in enumerate(otel_genai.expand(obj), 1)]
+        if not items:
+            raise BadRecord("OTLP export with no spans")
+        return items
+    records = _page_records(obj) if isinstance(obj, dict) else None
+    if records is not None:
+        if not records:
+            raise BadRecord("API page with no records (its list is empty)")
+        return [(f"{source} item {k}", item) for k, item in enumerate(records, 1)]
+    return [(source, obj)]
 
 
 class LogReader:
@@ -76,6 +122,7 @@ class LogReader:
         self.group_by = group_by or "auto"
         self.stats = ReadStats()
         self.typer = TaskTyper() if infer_tasks else None
+        self._files: dict[str, _FileRead] = {}
 
     def _forced(self) -> Format | None:
         if self.fmt == mapped.NAME:
@@ -86,12 +133,22 @@ class LogReader:
 
     def __iter__(self) -> Iterator[Request]:
         stats, typer = self.stats, self.typer
+        self._files = {}
         for req in self._joined():
             if typer is not None:
                 req = typer.assign(req)
             stats.records += 1
             stats.typing[req.task_source] += 1
+            why = req.not_replayable_because
+            if why is not None:
+                stats.not_replayable[why if why in stats.not_replayable or len(stats.not_replayable) < MAX_REASONS
+                                     else "other reasons"] += 1
             yield req
+        empty = [nothing_read(str(p), f.lines, f.fields, f.reasons, f.kind)
+                 for p in self.paths if (f := self._files.get(str(p), _FileRead())).records == 0]
+        if empty:
+            raise InputError(empty[0] + (f" (and {len(empty) - 1} more file(s) gave nothing)" if len(empty) > 1
+                                         else ""))
         if typer is not None:
             self.renames = typer.renames()
             moved = sum(g.requests for g in typer.groups if self.renames[g.key] == "untagged")
@@ -161,88 +218,106 @@ class LogReader:
     def _read(self, path: Path) -> Iterator[Request]:
         stats = self.stats
         what = sources.kind(path)
+        tally = self._files.setdefault(str(path), _FileRead())
         if what == "empty":
-            stats.notes.append(f"{path}: empty file (no lines)")
             return
         if what in ("binary", "corrupt"):
+            reason = ("binary file, not text (expected JSON lines, CSV or llm's logs.db)" if what == "binary"
+                      else "a gzip header followed by data that is not gzip, or cut short")
             stats.lines += 1
-            stats.skip(f"{path}:1", "binary file, not text (expected JSON lines, CSV or llm's logs.db)"
-                       if what == "binary" else "a gzip header followed by data that is not gzip, or cut short")
+            tally.lines = 1
+            stats.skip(f"{path}:1", reason)
+            tally.reasons[reason] += 1
             return
         if what == "sqlite":
             if self.fmt not in (None, llm_logs.NAME):
                 raise InputError(f"{path}: a SQLite file cannot be read as --format {self.fmt}; "
                                  f"the only SQLite log read is llm's logs.db (--format {llm_logs.NAME})")
-            units = ((f"{path}:responses row {rowid}", row, None) for rowid, row in llm_logs.db_rows(path))
-            yield from self._parse_units(path, units, FORMATS[llm_logs.NAME])
+            tally.kind = "logs.db row"
+            yield from self._parse_units(path, llm_logs.db_units(path), FORMATS[llm_logs.NAME])
             return
         if what == "text" and self.fmt == mapped.NAME and not isinstance(sources.first_line_value(path), dict):
             what = "csv"  # --map on a file that is not JSON lines: CSV whatever its name
         if what == "csv":
-            if self.fmt not in (None, mapped.NAME):
-                raise InputError(f"{path}: a CSV log is read with --map prompt=COLUMN,model=COLUMN, "
-                                 f"not --format {self.fmt}")
-            if not self.mapping:
-                header = sources.csv_header(path)
-                if not {"prompt", "model"} <= set(header):
-                    raise InputError(f"{path}: a CSV log needs a column map: --map prompt=COLUMN,model=COLUMN"
-                                     f"[,response=COLUMN,task=COLUMN]; columns are: {', '.join(header)}")
-                self.mapping = {k: k for k in mapped.KEYS if k in header}
-            mapped.check_columns(str(path), sources.csv_header(path), self.mapping)
-            fmt = Format(mapped.NAME, mapped.sniff, partial(mapped.parse, mapping=self.mapping))
-            yield from self._parse_units(path, sources.csv_units(path), fmt)
+            tally.kind = "CSV row"
+            yield from self._parse_units(path, sources.csv_units(path), self._csv_format(path))
             return
         yield from self._parse_units(path, sources.json_units(path), self._forced())
+
+    def _csv_format(self, path: Path) -> Format | None:
+        """A CSV of a known format's records (a LiteLLM_SpendLogs `\\copy`) is read as that format, JSON cells
+        and all; any other CSV through --map (columns `prompt` and `model` are mapped by name)."""
+        header = sources.csv_header(path)
+        if not self.mapping:
+            first = next((row for _, row, err in sources.csv_units(path) if err is None), None)
+            if self.fmt is None and first is not None and any(f.sniff(first) for f in FORMAT_LIST):
+                return None
+            if self.fmt not in (None, mapped.NAME):
+                raise InputError(f"{path}: a CSV log is read with --map prompt=COLUMN,model=COLUMN (or as the "
+                                 f"known export it is), not --format {self.fmt}")
+            if not {"prompt", "model"} <= set(header):
+                raise InputError(f"{path}: a CSV log needs a column map: --map prompt=COLUMN,model=COLUMN"
+                                 f"[,response=COLUMN,task=COLUMN]; columns are: {', '.join(header)}")
+            self.mapping = {k: k for k in mapped.KEYS if k in header}
+        mapped.check_columns(str(path), header, self.mapping)
+        return Format(mapped.NAME, mapped.sniff, partial(mapped.parse, mapping=self.mapping))
 
     def _parse_units(self, path: Path, units: Iterator[sources.Unit], forced: Format | None) -> Iterator[Request]:
         stats, group_by = self.stats, self.group_by
         key = str(path)
+        tally = self._files.setdefault(key, _FileRead())
         fmt: Format | None = forced
         seen: dict[str, int] = {}
+        parsers: dict[str, Parse] = {}  # one per format in this file (some remember earlier records)
+
+        def skip(src: str, reason: str) -> None:
+            stats.skip(src, reason)
+            tally.reasons[reason] += 1
+
         for source, obj, err in units:
             if err is not None:
                 stats.lines += 1
-                stats.skip(source, err)
+                tally.lines += 1
+                skip(source, err)
                 continue
-            if isinstance(obj, dict) and "resourceSpans" in obj:
-                try:
-                    items = [(f"{source} span {k}", span) for k, span in enumerate(otel_genai.expand(obj), 1)]
-                except BadRecord as e:
-                    stats.lines += 1
-                    stats.skip(source, str(e))
-                    continue
-                if not items:
-                    stats.lines += 1
-                    stats.skip(source, "OTLP export with no spans")
-                    continue
-            else:
-                items = [(source, obj)]
+            try:
+                items = _items(source, obj)
+            except BadRecord as e:
+                stats.lines += 1
+                tally.lines += 1
+                tally.saw(obj)
+                skip(source, str(e))
+                continue
             for src, item in items:
                 stats.lines += 1
+                tally.lines += 1
+                tally.saw(item)
                 if not isinstance(item, dict):
-                    stats.skip(src, f"expected a JSON object, got {type(item).__name__}")
+                    skip(src, f"expected a JSON object, got {type(item).__name__}")
                     continue
                 use = fmt if fmt is not None and fmt.sniff(item) else None
                 if use is None:
                     other = next((f for f in FORMAT_LIST if f.sniff(item)), None)
                     if forced is not None:
                         hint = f"; it looks like {other.name}" if other else ""
-                        stats.skip(src, f"not a {forced.name} record (fields {_describe(item)}){hint}")
+                        skip(src, f"not a {forced.name} record (fields {_describe(item)}){hint}")
                         continue
                     if other is None:
-                        stats.skip(src, f"not a record of any known format (fields {_describe(item)})")
+                        skip(src, f"not a record of any known format (fields {_describe(item)})")
                         continue
                     use = fmt = other
                 seen[use.name] = seen.get(use.name, 0) + 1
+                parse = parsers.get(use.name) or parsers.setdefault(use.name, use.parser())
                 try:
-                    req = check_ranges(use.parse(item, src, group_by))
+                    req = check_ranges(parse(item, src, group_by))
                 except BadRecord as e:
-                    stats.skip(src, str(e))
+                    skip(src, str(e))
                     continue
                 except (TypeError, ValueError, AttributeError, KeyError, OverflowError, RecursionError) as e:
                     # wrong shapes deep down
-                    stats.skip(src, f"unexpected shape for {use.name} ({type(e).__name__}: {e})")
+                    skip(src, f"unexpected shape for {use.name} ({type(e).__name__}: {e})")
                     continue
+                tally.records += 1
                 yield req
         if seen:
             stats.formats[key] = "+".join(sorted(seen, key=lambda name: seen[name], reverse=True))
@@ -255,6 +330,7 @@ def _merge(req: Request, res: Request) -> Request:
     """A batch request line with its result line: the prompt from one, the answer and usage from the other."""
     return replace(
         req, model=res.model if res.model != "unknown" else req.model, output=res.output,
+        output_tool_calls=res.output_tool_calls,
         finish_reason=res.finish_reason, input_tokens=res.input_tokens, output_tokens=res.output_tokens,
         cached_tokens=res.cached_tokens, cache_write_tokens=res.cache_write_tokens,
         reasoning_tokens=res.reasoning_tokens, status=res.status, time=res.time or req.time,

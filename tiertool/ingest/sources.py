@@ -137,9 +137,7 @@ def json_units(path: Path) -> Iterator[Unit]:
     except GZIP_ERRORS:
         first = b""
     doc = _document(path, first)
-    if doc is not None:
-        if isinstance(doc, dict) and isinstance(doc.get("data"), list):  # API pages: {"data": [...], "meta": ...}
-            doc = doc["data"]
+    if doc is not None:  # an API page ({"data": [...], ...}) is expanded by the reader, as on one line
         if isinstance(doc, list):
             for i, item in enumerate(doc, 1):
                 yield f"{path}:item {i}", item, None
