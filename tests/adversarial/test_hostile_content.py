@@ -173,11 +173,15 @@ def _bad_files(tmp_path):
 
 @pytest.mark.parametrize("kind", ["deep nesting in a string field", "gzip header then garbage", "truncated gzip"])
 def test_bad_files_are_reported_lines_not_tracebacks(tmp_path, kind):
-    """#9: each is read as far as it goes, the rest is a skipped line with its reason, and the counts reconcile."""
+    """#9: each is read as far as it goes, the rest is a skipped line with its reason, and the counts reconcile;
+    a file that yields no record at all (gzip garbage) is a one-line error naming why, exit 2."""
     (path, data), reason = _bad_files(tmp_path)[kind]
     path.write_bytes(data if isinstance(data, bytes) else data.encode())
     r = runner.invoke(cli.app, ["inspect", str(path), "--json"])
     no_traceback(r)
+    if kind == "gzip header then garbage":
+        assert r.exit_code == 2 and reason in r.output and len(r.output.strip().splitlines()) == 1, r.output
+        return
     s = json.loads(r.output)
     assert s["records"] + s["skipped"] == s["lines"] and s["skipped"] == 1
     assert reason in s["skip_reasons"][0]["reason"]
