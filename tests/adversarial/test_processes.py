@@ -28,8 +28,9 @@ def _slow(small: dict[str, str], seconds: float):
 
 
 def _together(small: dict[str, str], seconds: float):
-    """An answerer that holds every call until three are waiting at once: one audit has at most two in flight
-    (concurrency 2), so the two audits are then both paying, whatever their start-up times."""
+    """An answerer that holds every call until three are waiting at once: audit a has at most two in flight
+    (concurrency 2), so b (concurrency 3: two slots wait for a's claimed calls, the third claims its own) is then
+    paying too, whatever their start-up times."""
     answer, gate = small_answerer(small), threading.Condition()
     state = {"waiting": 0, "open": False}
 
@@ -51,11 +52,11 @@ def test_two_audits_on_one_cache_pay_for_each_call_once(tmp_path, server_factory
     log, small = small_log(tmp_path)
     server = server_factory(_together(small, 0.2))
     procs = []
-    for name in ("a", "b"):
+    for name, concurrency in (("a", 2), ("b", 3)):
         folder = tmp_path / name
         folder.mkdir()
         config(folder, server.api_base,
-               replay=f", cache: {tmp_path / 'shared' / 'cache.sqlite'}, concurrency: 2, timeout: 300")
+               replay=f", cache: {tmp_path / 'shared' / 'cache.sqlite'}, concurrency: {concurrency}, timeout: 300")
         procs.append(spawn(audit_args(folder, log)))
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
