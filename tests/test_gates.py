@@ -133,7 +133,8 @@ def test_incomplete_audit_fails_the_audit_gate(proj):
     db.close()
     r = cli("report", "--check", "--today", TODAY)
     assert r.exit_code == 1
-    assert _failed(r) == ["gate failed: audit: the audit is incomplete: tier 'small': cannot reach it"]
+    assert _failed(r)[0].startswith("gate failed: audit: the audit is incomplete: tier 'small': cannot reach it; "
+                                    "fix that and re-run `tiertool audit logs.jsonl`")
 
 
 def test_psi_properties():

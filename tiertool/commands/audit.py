@@ -6,22 +6,23 @@ whose test is still open, so task types that settle early stop costing calls.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from ..config import Config, Tier
+from ..config import Config, Tier, unknown_tasks
 from ..decide.family import family_for
 from ..decide.rounds import Rounds
 from ..defaults import AUDIT_DIR
 from ..errors import InputError, ReplayError
-from ..ingest import scan
+from ..ingest import Traffic, scan
 from ..ingest.mapped import parse_map
 from ..pricing.prices import same_model
 from ..records import UNSENT, Answer, Call, Request, Result
-from ..replay import Cache, Replayer
+from ..replay import Cache, PlanDeclined, Replayer
 from ..scorers.grade import Grader
 from ..scorers.labels import load_labels
 from ..store import AuditMeta, save_audit, writable
@@ -58,14 +59,16 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
               offline: bool = False, fmt: str | None = None, group_by: str | None = None,
               labels: str | Path | None = None, log: Callable[[str], None] = lambda _msg: None,
               mapping: str | None = None, strict: bool = False,
-              replay_options: dict[str, Any] | None = None) -> AuditSummary:
+              replay_options: dict[str, Any] | None = None, dry_run: bool = False) -> AuditSummary:
     """Run the audit and store its evidence in `out`; returns what happened, counts reconciled.
 
-    `replay_options` go to the Replayer (budget, approve, progress); a declined plan raises PlanDeclined.
+    `replay_options` go to the Replayer (budget, approve, progress); a declined plan raises PlanDeclined, and
+    so does `dry_run` once the plan is shown (nothing is sent and nothing written).
     """
     out = writable(Path(out))  # before anything is read or paid for
     imported = load_labels(labels) if labels else None
     traffic = scan(logs, fmt, group_by or config.group_by, mapping, sample=config.sample.cap, seed=seed)
+    require_records(traffic)
     stats = traffic.stats
     replayable = {task: t.replayable for task, t in traffic.tasks.items()}
     samples = {task: traffic.sample(task) for task, n in replayable.items() if n}
@@ -81,8 +84,11 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
     log(f"read {stats.records} records from {len(traffic.paths)} file(s), skipped {stats.skipped}; "
         f"{len(replayable)} task types, {len(fam.tested)} with enough traffic to test "
         f"(a proof needs {fam.needed} all-passing samples)")
+    for message in [m for _, m in unknown_tasks(config, traffic.tasks)] + [config.sample.ignored() or ""]:
+        if message:
+            log(f"warning: {message}")
 
-    cache = Cache(config.cache_file(out))
+    cache = Cache(config.cache_file(out), readonly=dry_run)
     for rec in config.replay.recorded:
         cache.load_recorded(config.path(rec))
     replayer = Replayer(cache, config.replay, offline=offline, prices=config.prices, **(replay_options or {}))
@@ -96,8 +102,14 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
         return [(req, tier, _item(req, tier)) for task, (first, stop, open_tiers) in plan.items()
                 for req in samples[task][first:stop] for tier in [config.reference, *(tiers[t] for t in open_tiers)]]
 
-    # The plan shown before sending covers every call the rounds could need (they may stop early).
-    replayer.approve([item for _, _, item in needed(rounds.most()) if isinstance(item, Call)], upper_bound=True)
+    # The plan shown before sending covers every call the rounds could need (they may stop early), and those
+    # they are expected to need.
+    most = needed(rounds.most())
+    expected = _expected(most, config, fam.needed, cache.has) if config.sample.sequential else None
+    replayer.approve([item for _, _, item in most if isinstance(item, Call)], expected)
+    if dry_run:
+        cache.close()
+        raise PlanDeclined("--dry-run")
     results: list[Result] = []
     every: list[Item] = []
     error = None
@@ -134,7 +146,7 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
         task_sources={t: dict(x.sources) for t, x in traffic.tasks.items()}, first_time=traffic.first_time,
         last_time=traffic.last_time, family=fam, calls=rs.sent, cache_hits=rs.cached, failed=rs.failed,
         spend_usd=rs.spend, unconfirmed=rs.unconfirmed, unconfirmed_usd=rs.unconfirmed_usd, error=error,
-        scorers=grader.choices)
+        scorers=grader.choices, offline_missing=len(rs.missing), over_budget=rs.over_budget)
     try:
         save_audit(out, meta, traffic.volume, results, rounds.states())
     finally:
@@ -153,6 +165,40 @@ def _incomplete(failed: int, unscored: int) -> str | None:
     parts = ([f"{failed} calls failed after their retries"] if failed else []) + (
         [f"{unscored} samples have no score"] if unscored else [])
     return f"{' and '.join(parts)} (each is listed by `tiertool report`); a re-run sends only what is missing"
+
+
+def require_records(traffic: Traffic) -> None:
+    """Reading nothing is an error, never a green run: exit 2 before anything is written."""
+    st = traffic.stats
+    if st.records:
+        return
+    first = f"; first: {st.examples[0].source}: {st.examples[0].reason}" if st.examples else ""
+    mapping = "" if "--map " in first else (", and a CSV or other JSON lines log can be read with "
+                                            "--map prompt=COL,model=COL")
+    raise InputError(f"{', '.join(map(str, traffic.paths))}: no request could be read ({st.lines} lines, "
+                     f"{st.skipped} skipped{first}); `tiertool inspect LOG` says why{mapping}")
+
+
+def _expected(most: list[Item], config: Config, needed: int, cached: Callable[[str], bool]) -> list[Call]:
+    """The calls a sequential audit is expected to send: each test runs to the first round at which an
+    all-passing sample proves the bar, or, when the cache holds whole rounds of its answers (an earlier audit
+    stopped it there), to where those end; the reference answers as far as its task's cheaper tiers go."""
+    step = config.sample.round
+    first_chance = math.ceil(needed / step) * step
+    by_test: dict[tuple[str, str], list[Answer | Call]] = {}
+    for req, tier, item in most:
+        by_test.setdefault((req.task, tier.name), []).append(item)
+    ends: dict[str, int] = {}
+    for (task, name), items in by_test.items():
+        if name != config.reference.name:
+            done = next((i for i, x in enumerate(items) if isinstance(x, Call) and not cached(x.key)), len(items))
+            end = done if done >= step and (done % step == 0 or done == len(items)) else first_chance
+            ends[task] = max(ends.get(task, 0), end)
+            by_test[(task, name)] = items[:end]
+    for (task, name), items in by_test.items():
+        if name == config.reference.name:
+            by_test[(task, name)] = items[:ends.get(task, 0)]
+    return [x for items in by_test.values() for x in items if isinstance(x, Call)]
 
 
 def _version() -> str:

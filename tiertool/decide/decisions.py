@@ -44,6 +44,7 @@ class Decision:
     evidence: tuple[TierEvidence, ...]
     status: str = "moved"  # moved | kept | not-enough-traffic | undecided | unaudited
     more_samples: int | None = None  # samples that would settle an undecided or low-traffic task
+    evidence_tier: str | None = None  # the cheaper tier whose evidence decided: the chosen one, else the best tried
 
 
 def decide(audit: Audit) -> list[Decision]:
@@ -86,17 +87,18 @@ def _decision(task: str, audit: Audit, config: Config, fam: Family, evidence: tu
         reason = (f"{chosen.tier}: {chosen.passed}/{chosen.scored} passed; lower bound {chosen.lower_bound:.3f} >= "
                   f"target {q.target:g} at confidence {level}")
         return Decision(task, requests, sampled, chosen.tier, chosen.model, chosen.pass_rate or 0.0,
-                        chosen.lower_bound or 0.0, scorer, reason, evidence)
+                        chosen.lower_bound or 0.0, scorer, reason, evidence, evidence_tier=chosen.tier)
+
+    scored = [e for e in evidence if e.scored]
+    best = max(scored, key=lambda e: (e.pass_rate or 0.0, e.scored)) if scored else None
 
     def keep(reason: str, status: str, more: int | None = None) -> Decision:
         return Decision(task, requests, sampled, ref.name, ref.model, 1.0, 1.0, scorer, reason, evidence, status,
-                        more)
+                        more, best.tier if best else None)
 
     if unmeasured:  # an endpoint failure is not a quality verdict: it stays on the reference, said so
         return keep(f"could not be audited: {len(unmeasured)} cheaper-tier samples failed or have no score "
                     f"(first: {unmeasured[0]}); fix the cause and re-run (cached answers cost nothing)", "unaudited")
-    scored = [e for e in evidence if e.scored]
-    best = max(scored, key=lambda e: (e.pass_rate or 0.0, e.scored)) if scored else None
     shown = f"best {best.tier} passed {best.passed}/{best.scored}, lower bound {best.lower_bound or 0:.3f}" \
         if best else ""
     if best and (best.pass_rate or 0.0) <= q.target:
