@@ -90,10 +90,13 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 def writable(folder: Path) -> Path:
-    """The audit folder, created if need be, proven writable before anything is read or paid for."""
+    """The audit folder proven writable before anything is read or paid for, without creating it (an audit
+    that reads nothing writes nothing): the folder, or the nearest folder above it that exists, takes a file."""
+    place = folder
+    while not place.exists() and place != place.parent:
+        place = place.parent
     try:
-        private_dir(folder)
-        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=folder)
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=place)
         os.close(fd)
         os.unlink(probe)
     except OSError as e:

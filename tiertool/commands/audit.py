@@ -136,7 +136,8 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
 
     rs = replayer.stats
     unscored = sum(r.passed is None for r in results)
-    error = error or grader.error or _incomplete(rs.failed, unscored)
+    # samples left unscored by --offline or --budget have their own message (Audit.incomplete)
+    error = error or grader.error or _incomplete(rs.failed, 0 if rs.missing or rs.over_budget else unscored)
     if imported is not None:
         log(imported.summary(str(labels)))
     meta = AuditMeta(
