@@ -8,9 +8,16 @@ Then the same on real-shape spend logs: rows shaped like the LiteLLM 1.110.2 pro
 second run's peak memory against the first's shows whether reading stays flat as the log grows (target: under
 1.25x for 4x the rows); pandas.read_json on the first is the baseline, in the same run.
 
-    .venv/bin/python benchmarks/bench_ingest.py            # 1,000,000 lines; real shape 20,000 and 80,000
-    .venv/bin/python benchmarks/bench_ingest.py --lines 100000 --real-lines 5000
-    .venv/bin/python benchmarks/bench_ingest.py --lines 0     # the real-shape runs only
+Then a Parquet file in the Langfuse blob export's schema (observations: timestamps, maps, decimals, JSON text
+columns) written in one row group as ClickHouse writes it, at a quarter of `--parquet-rows` and at all of them:
+`tiertool inspect` streams it in record batches, so its peak memory stays flat while `pandas.read_parquet`'s
+grows with the file. Target: tiertool's peak at the full size within 1.25x of its peak at a quarter.
+
+    .venv/bin/python benchmarks/bench_ingest.py            # 1,000,000 lines; real shape 20,000 and 80,000;
+                                                           # Parquet 100,000 and 400,000 rows
+    .venv/bin/python benchmarks/bench_ingest.py --lines 100000 --real-lines 5000 --parquet-rows 100000
+    .venv/bin/python benchmarks/bench_ingest.py --lines 0 --parquet-rows 0   # the real-shape runs only
+    .venv/bin/python benchmarks/bench_ingest.py --lines 0 --real-lines 0     # the Parquet runs only
 
 The logs are written to a temporary folder and deleted afterwards. In the synthetic log a third of the rows
 stored their prompts (`store_prompts_in_spend_logs`), three quarters carry a `task:` tag, the rest are typed by
@@ -21,7 +28,9 @@ prompt text.
 from __future__ import annotations
 
 import argparse
+import decimal
 import json
+import multiprocessing
 import os
 import random
 import subprocess
@@ -119,15 +128,78 @@ def run(cmd: list[str]) -> tuple[float, float, bytes]:
     return elapsed, usage.ru_maxrss / 1024, b"".join(chunks)
 
 
+def write_parquet(path: Path, n: int, seed: int = 0) -> None:
+    """`n` Langfuse blob-export observations (hosted/langfuse.source.md columns) in one row group."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = random.Random(seed)
+    ts = pa.timestamp("ms", tz="UTC")
+    schema = pa.schema([("id", pa.string()), ("trace_id", pa.string()), ("type", pa.string()),
+                        ("start_time", ts), ("end_time", ts), ("level", pa.string()),
+                        ("metadata", pa.map_(pa.string(), pa.string())), ("input", pa.string()),
+                        ("output", pa.string()), ("provided_model_name", pa.string()),
+                        ("model_parameters", pa.string()), ("usage_details", pa.map_(pa.string(), pa.uint64())),
+                        ("total_cost", pa.decimal128(18, 12))])
+    with pq.ParquetWriter(path, schema) as writer:
+        cols: dict[str, list] = {name: [] for name in schema.names}
+        for i in range(n):
+            model = MODELS[i % 3][0]
+            system, user = TEMPLATES[i % len(TEMPLATES)]
+            text = user.format(n=rng.randint(1, 99999), who=rng.choice(WHO), thing=rng.choice(THINGS),
+                               d=rng.randint(1, 30))
+            pt, ct = rng.randint(30, 900), rng.randint(1, 300)
+            row = {"id": f"obs-{i:09d}", "trace_id": f"tr-{i // 2:09d}", "type": "GENERATION",
+                   "start_time": 1767225600_000 + i * 2600, "end_time": 1767225601_000 + i * 2600,
+                   "level": "DEFAULT", "metadata": [("task", TASKS[i % 5])],
+                   "input": json.dumps([{"role": "system", "content": system}, {"role": "user", "content": text}]),
+                   "output": json.dumps({"role": "assistant", "content": "billing"}), "provided_model_name": model,
+                   "model_parameters": '{"temperature":"0"}', "usage_details": [("input", pt), ("output", ct)],
+                   "total_cost": decimal.Decimal(f"{pt * 2.5e-6 + ct * 1e-5:.12f}")}
+            for name in schema.names:
+                cols[name].append(row[name])
+        writer.write_table(pa.table(cols, schema=schema), row_group_size=n)
+
+
+def parquet_bench(n: int, tiertool: str) -> None:
+    code = "import sys, pandas; df = pandas.read_parquet(sys.argv[1]); print(len(df))"
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = []
+        for size in (n // 4, n):
+            path = Path(tmp) / f"observations-{size}.parquet"
+            writer = multiprocessing.get_context("spawn").Process(target=write_parquet, args=(path, size))
+            writer.start()  # in a fresh process: a child's peak RSS starts at its parent's (exec keeps the
+            writer.join()  # high-water mark), so this process must never hold the table itself
+            if writer.exitcode:
+                sys.exit(f"writing {path} failed ({writer.exitcode})")
+            tt, tm, out = run([tiertool, "inspect", str(path), "--json"])
+            assert json.loads(out)["records"] == size
+            pt, pm, out = run([sys.executable, "-c", code, str(path)])
+            assert int(out) == size
+            rows.append((size, path.stat().st_size, tt, tm, pt, pm))
+            path.unlink()
+    for size, nbytes, tt, tm, pt, pm in rows:
+        print(f"parquet {size:>9,} rows ({nbytes / 2**20:5.0f} MiB): tiertool {tt:6.1f} s peak {tm:5.0f} MiB | "
+              f"pandas.read_parquet {pt:5.1f} s peak {pm:5.0f} MiB | ratio time {tt / pt:.2f}x memory {tm / pm:.2f}x")
+    grow_t, grow_p = rows[1][3] / rows[0][3], rows[1][5] / rows[0][5]
+    print(f"peak growth from {rows[0][0]:,} to {rows[1][0]:,} rows: tiertool {grow_t:.2f}x, pandas {grow_p:.2f}x; "
+          f"target flat (<= 1.25x): {'met' if grow_t <= 1.25 else 'NOT met'}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--lines", type=int, default=1_000_000, help="synthetic rows (0: only the real-shape runs)")
-    ap.add_argument("--real-lines", type=int, default=20_000, help="real-shape rows in the first real-shape run")
+    ap.add_argument("--lines", type=int, default=1_000_000, help="synthetic rows (0 skips them)")
+    ap.add_argument("--real-lines", type=int, default=20_000,
+                    help="real-shape rows in the first real-shape run (0 skips them)")
+    ap.add_argument("--parquet-rows", type=int, default=400_000, help="Parquet rows at full size (0 skips them)")
     args = ap.parse_args()
     tiertool = str(Path(sys.executable).with_name("tiertool"))
     if args.lines:
         synthetic(tiertool, args.lines)
-    real(tiertool, args.real_lines)
+    if args.real_lines:
+        real(tiertool, args.real_lines)
+    if args.parquet_rows:
+        parquet_bench(args.parquet_rows, tiertool)
 
 
 def synthetic(tiertool: str, lines: int) -> None:

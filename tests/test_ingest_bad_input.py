@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from tests import ingest_samples as S
+from tests.readkit import FIXTURES
 from tiertool.cli import app
 from tiertool.errors import InputError
 from tiertool.ingest import read_logs, sources
@@ -90,6 +91,22 @@ def test_empty_and_binary_files_are_errors(tmp_path, make, expect):
     r = inspect(str(path))
     assert r.exit_code == 2 and f"{path}:" in r.output and expect in r.output and "Traceback" not in r.output
 
+
+
+def _flip(data: bytes) -> bytes:
+    """The pages' bytes damaged, the footer (schema) left whole."""
+    return data[:200] + bytes(b ^ 0x5A for b in data[200:2000]) + data[2000:]
+
+
+@pytest.mark.parametrize("damage, expect", [
+    (lambda data: data[: len(data) // 2], "not a readable Parquet file"),
+    (_flip, "row 1 onwards is not readable Parquet"),
+])
+def test_a_damaged_parquet_file_is_a_one_line_error(tmp_path, damage, expect):
+    path = tmp_path / "traces.parquet"
+    path.write_bytes(damage((FIXTURES / "producers" / "mlflow_traces.parquet").read_bytes()))
+    r = inspect(str(path))
+    assert r.exit_code == 2 and f"{path}: {expect}" in r.output and "Traceback" not in r.output
 
 @pytest.mark.parametrize("args, expect", [
     (["nope.jsonl"], "nope.jsonl: no such file"),
@@ -189,11 +206,21 @@ def test_records_plus_skipped_is_lines(tmp_path_factory, lines):
     s = reader.stats
     assert s.records == len(reqs)
     assert s.records + s.skipped == s.lines
+    first = next((line for line in lines if line.strip()), "").lstrip()
     try:
         json.loads(data)  # the file is one JSON document: its units are its items
     except ValueError:
-        assert s.lines == len(lines)  # otherwise every physical line is accounted for
+        if not first.startswith("[") and (not first.startswith("{") or _parses(first)):
+            assert s.lines == len(lines)  # JSON lines: every physical line is accounted for
     assert sum(s.reasons.values()) == s.skipped
+
+
+def _parses(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def test_sqlite_that_is_not_llm_logs_db(tmp_path):
@@ -209,12 +236,16 @@ def test_sqlite_that_is_not_llm_logs_db(tmp_path):
     assert r.exit_code == 2 and "the only SQLite log read is llm's logs.db" in r.output
 
 
-def test_oversized_single_document_says_how_to_convert(tmp_path, monkeypatch):
-    monkeypatch.setattr(sources, "MAX_DOC", 100)
+def test_an_array_streams_item_by_item_and_an_oversized_value_says_how_to_convert(tmp_path, monkeypatch):
+    monkeypatch.setattr(sources, "CHUNK", 64)  # a window smaller than one item: items are read across refills
     path = tmp_path / "big.json"
-    path.write_text(json.dumps([GOOD, GOOD], indent=2), encoding="utf-8")
+    path.write_text(json.dumps([GOOD] * 5, indent=2), encoding="utf-8")
+    reader = read_logs([path])
+    assert len(list(reader)) == 5 and reader.stats.lines == 5
+    monkeypatch.setattr(sources, "MAX_DOC", 100)
     r = inspect(str(path))
-    assert r.exit_code == 2 and "convert it to JSON lines first, e.g. jq -c '.[]'" in r.output
+    assert r.exit_code == 2 and "convert the file to JSON lines first, e.g. jq -c '.[]'" in r.output
+    assert f"{path}: one JSON value of over" in r.output
 
 
 CELLS = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12)

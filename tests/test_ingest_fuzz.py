@@ -1,8 +1,9 @@
 """Every format's parser, fed its own records with values swapped for arbitrary JSON: never a crash, and
 every line accounted for. The records are the hand-made samples and every producer-written fixture (LiteLLM
-spend rows, payloads, llm logs, OpenAI and Anthropic objects and batch lines, chat-format JSONL), the JSON
-columns of spend rows both as text and as objects; an llm logs.db and a Postgres spend CSV are damaged cell by
-cell. A log that gives nothing ends in one InputError (exit 2), never a traceback."""
+spend rows, payloads, llm logs, OpenAI and Anthropic objects and batch lines, chat-format JSONL) and one of each
+trace and hosted fixture, the JSON columns of spend rows both as text and as objects; an llm logs.db, a Postgres
+spend CSV, the hosted CSV exports and the Parquet fixtures are damaged cell by cell. A log that gives nothing
+ends in one InputError (exit 2), never a traceback."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import ingest_samples as S
+from tests.readkit import FIXTURES, jsonl
 from tiertool import inspect, render_inspection
 from tiertool.errors import InputError
 from tiertool.ingest import read_logs
@@ -43,7 +45,7 @@ def _rows(tmp) -> list[dict]:
     rows += json.loads(S.langfuse_api(tmp).read_text())["data"]
     rows.append(json.loads(S.otel_document(tmp).read_text()))
     rows.append(S.anthropic_message())
-    return rows + PRODUCER_ROWS
+    return rows + PRODUCER_ROWS + TRACE_ROWS
 
 
 def _producer_rows() -> list[dict]:
@@ -55,6 +57,29 @@ def _producer_rows() -> list[dict]:
 
 
 PRODUCER_ROWS = _producer_rows()
+
+
+def _trace_rows() -> list[dict]:
+    """One record (or export line) of each trace and hosted fixture read by a stream or a format."""
+    p, h = FIXTURES / "producers", FIXTURES / "hosted"
+    otlp = ["otel_openai_v2_spans", "otel_openai_v2_events", "otel_openai_v2_nocontent",
+            "otel_openai_v2_legacy_events", "openllmetry_spans", "openllmetry_events", "openllmetry_legacy_spans",
+            "openinference_spans", "openinference_genai_semconv"]
+    rows = [line for name in otlp for line in jsonl(p / f"{name}.otlp.jsonl")[:2]]
+    rows.append(json.JSONDecoder().raw_decode((p / "otel_openai_v2_console.txt").read_text(encoding="utf-8"))[0])
+    rows += jsonl(p / "langsmith_runs.jsonl")[:2] + jsonl(p / "mlflow_traces.jsonl")[:1]
+    for path in (h / "langfuse" / "ui_export_observations.jsonl", BLOB / "observations" / "2026-11-30T10-00-00.jsonl",
+                 BLOB / "traces" / "2026-11-30T10-00-00.jsonl", h / "helicone" / "export.jsonl",
+                 h / "weave" / "calls_stream_query.jsonl", h / "openrouter" / "generation_stats.jsonl",
+                 h / "openrouter" / "generation_content.jsonl"):
+        rows += jsonl(path)[:2]
+    rows += json.loads((h / "braintrust" / "project_logs_fetch.json").read_text(encoding="utf-8"))["events"][:2]
+    rows += json.loads((h / "langsmith" / "runs_query.json").read_text(encoding="utf-8"))["runs"][2:4]
+    return rows
+
+
+BLOB = FIXTURES / "hosted" / "langfuse" / "blob" / "cm4acmeprj0001lf"
+TRACE_ROWS = _trace_rows()
 
 
 def _read(path: Path) -> tuple[list, object]:
@@ -103,7 +128,7 @@ def test_mutated_records_never_crash(tmp_path_factory, data):
         json.dumps(summary)
 
 
-CELL = st.one_of(st.none(), st.integers(), st.text(max_size=12), st.binary(max_size=8),
+CELL = st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1), st.text(max_size=12), st.binary(max_size=8),
                  st.sampled_from(["{}", "[]", "{\"a\": 1}", "[1, 2]", "null", "b2:nope"]))
 
 
@@ -145,3 +170,57 @@ def test_damaged_spend_csv_cells_never_crash(tmp_path_factory, data):
         csv.writer(fh).writerows(rows)
     reqs, s = _read(path)
     assert s.lines == len(rows) - 1
+
+
+def _cell(data, value):
+    """A cell's value swapped: for arbitrary text, or (JSON text) for its JSON with one value inside swapped."""
+    try:
+        parsed = json.loads(value) if isinstance(value, str) else None
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, (dict, list)) and data.draw(st.booleans()):
+        path = data.draw(st.lists(st.integers(0, 50), min_size=1, max_size=5))
+        return json.dumps(_mutate(parsed, path, data.draw(JSON)))
+    return data.draw(st.text(max_size=12))
+
+
+PARQUET = [FIXTURES / "producers" / "mlflow_traces.parquet", BLOB / "observations" / "2026-11-30T10-00-00.parquet",
+           BLOB / "traces" / "2026-11-30T10-00-00.parquet"]
+HOSTED_CSV = [FIXTURES / "hosted" / "langfuse" / "ui_export_observations.csv",
+              FIXTURES / "hosted" / "helicone" / "export.csv"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_mutated_parquet_rows_never_crash(tmp_path_factory, data):
+    """A row of each Parquet fixture with a text cell swapped, or a nullable cell emptied, in the file's schema."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(data.draw(st.sampled_from(PARQUET)))
+    row = table.slice(data.draw(st.integers(0, table.num_rows - 1)), 1).to_pylist()[0]
+    fields = [f for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type) or f.nullable]
+    for _ in range(data.draw(st.integers(1, 3))):
+        field = data.draw(st.sampled_from(fields))
+        emptied = field.nullable and data.draw(st.booleans())
+        row[field.name] = None if emptied or not pa.types.is_string(field.type) and not pa.types.is_large_string(
+            field.type) else _cell(data, row[field.name])
+    log = tmp_path_factory.mktemp("fuzz") / "mutated.parquet"
+    pq.write_table(pa.Table.from_pylist([row], schema=table.schema), log)
+    _read(log)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_mutated_hosted_csv_rows_never_crash(tmp_path_factory, data):
+    """A row of each hosted CSV export with cells swapped (JSON cells too), written back as CSV."""
+    with data.draw(st.sampled_from(HOSTED_CSV)).open(encoding="utf-8", newline="") as fh:
+        header, *rows = list(csv.reader(fh))
+    row = list(data.draw(st.sampled_from(rows)))
+    for _ in range(data.draw(st.integers(1, 3))):
+        at = data.draw(st.integers(0, len(row) - 1))
+        row[at] = _cell(data, row[at])
+    log = tmp_path_factory.mktemp("fuzz") / "mutated.csv"
+    with log.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh, quoting=csv.QUOTE_ALL).writerows([header, row])
+    _read(log)

@@ -52,6 +52,8 @@ class Request:
     # Why the request cannot be replayed as it was sent (a part the log lacks, or one replay cannot carry);
     # None when nothing stands in the way. Such a request still counts for volume.
     unreplayable: str | None = None
+    session_id: str | None = None  # the conversation / agent session the log links it to
+    parent_id: str | None = None  # the parent span or run in its trace
 
     @property
     def system(self) -> str | None:

@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..limits import MAX_TOKENS, MIN_TIME, in_time_window
-from ..records import Message, Request
+from ..records import Request
 from ..records import content_text as content_text  # re-exported for the format modules
-from .canonical import Reply, anthropic_reply, chat_reply, from_anthropic, responses_reply
+from .canonical import Reply, anthropic_reply, chat_reply, responses_reply
 from .sources import loads
 
 TASK_TAG_PREFIXES = ("task:", "taskName:", "feature:")
@@ -199,6 +199,20 @@ def task_from(tags: tuple[str, ...], metadata: dict[str, Any], raw: dict[str, An
     return "untagged", "none"
 
 
+def trace_task(tags: tuple[str, ...], metadata: dict[str, Any], raw: dict[str, Any], group_by: str,
+               name: Any = None) -> tuple[str, str]:
+    """The task of a trace whose producer keeps free tags (Langfuse trace tags, Braintrust root tags): a task
+    key (group_by, a task: tag, metadata.task) first; else the trace name with its tags, so that traces
+    under one name but with different tags are never merged; else the name alone."""
+    task, how = task_from(tags, metadata, raw, group_by)
+    if how != "none" or group_by not in ("auto", "", None):
+        return task, how
+    if not tags:
+        return task_from((), {}, raw, group_by, name=name)
+    listed = ", ".join(sorted(set(tags)))
+    return (f"{str(name).strip()} [{listed}]" if isinstance(name, str) and name.strip() else listed), "tag"
+
+
 def params_of(obj: dict[str, Any]) -> dict[str, Any]:
     """The request parameters a replay sends (REQUEST_PARAMS), as logged."""
     return {k: obj[k] for k in REQUEST_PARAMS if obj.get(k) is not None}
@@ -275,9 +289,3 @@ def text_messages(system: Any, prompt: Any) -> tuple[dict[str, Any], ...]:
     if isinstance(prompt, str) and prompt:
         msgs.append({"role": "user", "content": prompt})
     return tuple(msgs)
-
-
-def anthropic_messages(system: Any, messages: Any) -> tuple[Message, ...]:
-    """An Anthropic request's `system` and `messages` in chat form (canonical.from_anthropic)."""
-    msgs = check_messages(messages)
-    return from_anthropic({"system": maybe_json(system), "messages": list(msgs)}).messages if msgs else ()

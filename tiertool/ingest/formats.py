@@ -9,16 +9,22 @@ from typing import Any
 from ..records import Request
 from . import (
     anthropic,
+    braintrust,
     helicone,
     langfuse,
+    langsmith,
     litellm_payload,
     litellm_spend,
     llm_logs,
     mapped,
+    mlflow,
     openai_batch,
     openai_chat,
     openai_responses,
+    openinference,
+    openrouter,
     otel_genai,
+    weave,
 )
 
 Parse = Callable[[dict[str, Any], str, str], Request]
@@ -63,13 +69,22 @@ FORMAT_LIST = (
            fields=("type", "providedModelName", "traceId", "startTime")),
     Format(llm_logs.NAME, llm_logs.sniff, llm_logs.parse, fields=("prompt", "response", "datetime_utc", "model"),
            session=llm_logs.Parser),
-    Format(otel_genai.NAME, otel_genai.sniff, otel_genai.parse, fields=("traceId", "spanId", "attributes")),
+    Format(braintrust.NAME, braintrust.sniff, braintrust.parse,
+           fields=("span_id", "root_span_id", "span_attributes", "input", "output", "metrics")),
+    Format(weave.NAME, weave.sniff, weave.parse, fields=("op_name", "inputs", "output", "started_at", "trace_id")),
+    Format(langsmith.NAME, langsmith.sniff, langsmith.parse,
+           fields=("run_type", "inputs", "outputs", "trace_id", "dotted_order")),
+    Format(openrouter.NAME, openrouter.sniff, openrouter.parse),  # {"data": {...}}: too few fields to be nearest
     Format(openai_chat.NAME, openai_chat.sniff, openai_chat.parse, fields=("model", "messages")),
     Format(openai_chat.MESSAGES, openai_chat.sniff_messages, openai_chat.parse, fields=("messages",)),
     Format(openai_chat.COMPLETION, openai_chat.sniff_completion, openai_chat.parse_completion,
            fields=("object", "choices", "model", "usage")),
     Format(openai_responses.NAME, openai_responses.sniff, openai_responses.parse,
            fields=("object", "output", "model", "usage")),
+    Format(mlflow.NAME, mlflow.sniff, mlflow.parse,  # spans of the traces given by mlflow.TraceStream
+           fields=("trace_id", "trace", "state", "request_time", "spans")),
+    Format(openinference.NAME, openinference.sniff, openinference.parse),  # plain spans from otlp.py
+    Format(otel_genai.NAME, otel_genai.sniff, otel_genai.parse, fields=("traceId", "spanId", "attributes")),
 )
 FORMATS: dict[str, Format] = {f.name: f for f in FORMAT_LIST}
 FORMAT_NAMES = (*FORMATS, mapped.NAME)  # mapped needs --map, so it is never sniffed

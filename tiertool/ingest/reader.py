@@ -3,9 +3,10 @@
 `read_logs` yields canonical `Request`s (inferred task types under provisional names: `scan`, in traffic.py,
 applies the final ones); its `stats` say what was read, what was skipped and why, and how
 each request got its task type, so that `records + skipped == lines` always holds. A unit is a JSON line, an
-item of a JSON array document or API page, a span of an OTLP export, a CSV row or a SQLite row. A batch result
-joined to its request line makes one record with it (counted in `joined`). A file that gives no record at all
-is an error (hint.py says what it holds and how to read it): reading nothing is never a green run.
+item of a JSON array document or API page, a span or log record of an OTLP export, a CSV or Parquet row or a
+SQLite row. A unit merged into another's record (a batch result joined to its request line, a log record to its
+span: streams.py) is counted in `joined`. A file that gives no record at all is an error (hint.py says what it
+holds and how to read it): reading nothing is never a green run.
 """
 
 from __future__ import annotations
@@ -19,21 +20,16 @@ from typing import Any
 
 from ..errors import InputError
 from ..records import Request, Skipped
-from . import llm_logs, mapped, otel_genai, sources
+from . import llm_logs, mapped, sources, streams
 from .common import BadRecord, check_ranges
 from .formats import FORMAT_LIST, FORMAT_NAMES, FORMATS, Format, Parse
 from .hint import nothing_read
 from .tasktype import TaskTyper
 
 EXAMPLES_PER_REASON = 5
+SHAPE_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError, RecursionError)
 MAX_REASONS = 1000
-HEAD = 3  # records whose fields a file that gives nothing is described by
-# A page of a list API holds its records under one of RECORD_KEYS, beside paging keys only (LiteLLM /spend/logs,
-# Langfuse, Helicone and OpenAI list APIs: data; LangSmith: runs; Braintrust: events).
-RECORD_KEYS = ("data", "runs", "events")
-PAGE_KEYS = {*RECORD_KEYS, "total", "page", "page_size", "total_pages", "meta", "object", "has_more", "first_id",
-             "last_id", "next", "next_cursor", "cursor", "cursors", "limit", "offset", "count", "total_is_capped",
-             "error"}
+HEAD = 3  # units whose fields a file that gives nothing is described by
 
 
 @dataclass
@@ -70,34 +66,16 @@ class _FileRead:
 
     lines: int = 0
     records: int = 0
-    fields: list[str] = field(default_factory=list)  # top-level fields of its first records, in order
+    fields: list[str] = field(default_factory=list)  # top-level fields of its first units, in order
     reasons: Counter[str] = field(default_factory=Counter)
     kind: str = ""
+    shown: int = 0  # units whose fields are kept
+    streamed: bool = False  # a stream read its units: they may all be joined into other files' records
 
-    def saw(self, item: Any) -> None:
-        if isinstance(item, dict) and self.lines <= HEAD:
-            self.fields += [str(k) for k in item if str(k) not in self.fields]
-
-
-def _page_records(obj: dict[str, Any]) -> list[Any] | None:
-    """The records of a list API page (`{"data": [...], "total": ...}`), or None when `obj` is not one."""
-    lists = [obj[k] for k in RECORD_KEYS if isinstance(obj.get(k), list)]
-    return lists[0] if len(lists) == 1 and obj.keys() <= PAGE_KEYS else None
-
-
-def _items(source: str, obj: Any) -> list[tuple[str, Any]]:
-    """A unit's records: the spans of an OTLP export, the items of an API page, else the unit itself."""
-    if isinstance(obj, dict) and "resourceSpans" in obj:
-        items = [(f"{source} span {k}", span) for k, span in enumerate(otel_genai.expand(obj), 1)]
-        if not items:
-            raise BadRecord("OTLP export with no spans")
-        return items
-    records = _page_records(obj) if isinstance(obj, dict) else None
-    if records is not None:
-        if not records:
-            raise BadRecord("API page with no records (its list is empty)")
-        return [(f"{source} item {k}", item) for k, item in enumerate(records, 1)]
-    return [(source, obj)]
+    def saw(self, unit: Any) -> None:
+        if isinstance(unit, dict) and self.shown < HEAD:
+            self.shown += 1
+            self.fields += [str(k) for k in unit if str(k) not in self.fields]
 
 
 class LogReader:
@@ -144,8 +122,10 @@ class LogReader:
                 stats.not_replayable[why if why in stats.not_replayable or len(stats.not_replayable) < MAX_REASONS
                                      else "other reasons"] += 1
             yield req
-        empty = [nothing_read(str(p), f.lines, f.fields, f.reasons, f.kind)
-                 for p in self.paths if (f := self._files.get(str(p), _FileRead())).records == 0]
+        # A file a stream read may have been joined whole into other files' records (a Langfuse traces file,
+        # OTLP logs in a file of their own): it gave nothing only when nothing was read at all.
+        empty = [nothing_read(str(p), f.lines, f.fields, f.reasons, f.kind) for p in self.paths
+                 if (f := self._files.get(str(p), _FileRead())).records == 0 and not (f.streamed and stats.records)]
         if empty:
             raise InputError(empty[0] + (f" (and {len(empty) - 1} more file(s) gave nothing)" if len(empty) > 1
                                          else ""))
@@ -161,21 +141,45 @@ class LogReader:
     renames: dict[str, str] = {}
 
     def _joined(self) -> Iterator[Request]:
+        """Every file, then what the streams held back (spans waiting for their trace, ...)."""
+        self._streams, self._seen, self._last, self._parsers = streams.make(self.paths), {}, {}, {}
+        yield from self._batches()
+        for stream in self._streams:
+            for item in stream.finish():
+                yield from self._item(*item, self._forced())
+            self.stats.joined += stream.joined
+        for key, seen in self._seen.items():
+            if not seen:
+                continue
+            self.stats.formats[key] = "+".join(sorted(seen, key=lambda name: seen[name], reverse=True))
+            if len(seen) > 1:
+                self.stats.notes.append(f"{key}: mixed formats in one file: "
+                                        + ", ".join(f"{n} {name}" for name, n in seen.items()))
+
+    _streams: list[streams.Stream] = []
+    _seen: dict[str, Counter[str]] = {}  # file -> format -> records
+    _last: dict[str, Format] = {}  # file -> the format that read its last record (tried first)
+    _parsers: dict[str, dict[str, Parse]] = {}  # file -> format -> its parser (some remember earlier records)
+
+    def _batches(self) -> Iterator[Request]:
         """Batch result files are read first and joined to their request lines when both are given. custom_ids
         are unique only within one batch, so a join is scoped to a file pair (the k-th request file with the k-th
         result file, in the order given) whenever the files pair up one to one."""
         roles = {p: self._role(p) for p in self.paths} if len(self.paths) > 1 else {}
+        paths = sorted(self.paths, key=lambda p: roles.get(p) != "context")  # context (trace rows) first
         if not ({"batch-request", "batch-result"} <= set(roles.values())):
-            for path in self.paths:
+            for path in paths:
                 yield from self._read(path)
             return
         requests = [p for p in self.paths if roles[p] == "batch-request"]
         results = [p for p in self.paths if roles[p] == "batch-result"]
         scopes = ([([q], [r]) for q, r in zip(requests, results, strict=True)] if len(requests) == len(results)
                   else [(requests, results)])
+        for path in (p for p in paths if roles[p] == "context"):
+            yield from self._read(path)
         for request_files, result_files in scopes:
             yield from self._join(request_files, result_files)
-        for path in (p for p in self.paths if roles[p] not in ("batch-request", "batch-result")):
+        for path in (p for p in self.paths if roles[p] not in ("batch-request", "batch-result", "context")):
             yield from self._read(path)
 
     def _join(self, request_files: list[Path], result_files: list[Path]) -> Iterator[Request]:
@@ -206,28 +210,31 @@ class LogReader:
         yield from pending.values()  # results whose request line was not given: volume only
 
     def _role(self, path: Path) -> str:
-        """The batch role of a file, from its first line."""
-        if self.fmt == mapped.NAME or sources.kind(path) != "text":
+        """The role of a file (batch request or result, context), from its first line or row."""
+        what = sources.kind(path)
+        if self.fmt == mapped.NAME or what not in ("text", "parquet"):
             return ""
-        obj = sources.first_line_value(path)  # batch files are JSON lines
+        obj = sources.first_line_value(path) if what == "text" else sources.first_row(path)
         if not isinstance(obj, dict):
             return ""
+        if streams.read_first(obj):
+            return "context"
         fmt = self._forced() or next((f for f in FORMAT_LIST if f.sniff(obj)), None)
         return fmt.role if fmt else ""
 
     def _read(self, path: Path) -> Iterator[Request]:
-        stats = self.stats
-        what = sources.kind(path)
         tally = self._files.setdefault(str(path), _FileRead())
+        if any(s.owns(path) for s in self._streams):
+            tally.streamed = True
+            return  # read by a stream, in step with the file it pairs with
+        what = sources.kind(path)
         if what == "empty":
             return
         if what in ("binary", "corrupt"):
-            reason = ("binary file, not text (expected JSON lines, CSV or llm's logs.db)" if what == "binary"
-                      else "a gzip header followed by data that is not gzip, or cut short")
-            stats.lines += 1
-            tally.lines = 1
-            stats.skip(f"{path}:1", reason)
-            tally.reasons[reason] += 1
+            self.stats.lines += 1
+            tally.lines += 1
+            self._skip(str(path), f"{path}:1", "binary file, not text (expected JSON lines, CSV or llm's logs.db)"
+                       if what == "binary" else "a gzip header followed by data that is not gzip, or cut short")
             return
         if what == "sqlite":
             if self.fmt not in (None, llm_logs.NAME):
@@ -235,6 +242,12 @@ class LogReader:
                                  f"the only SQLite log read is llm's logs.db (--format {llm_logs.NAME})")
             tally.kind = "logs.db row"
             yield from self._parse_units(path, llm_logs.db_units(path), FORMATS[llm_logs.NAME])
+            return
+        if what == "parquet":
+            if self.fmt == mapped.NAME:
+                raise InputError(f"{path}: --map reads CSV or JSON lines; a Parquet file is read by its format")
+            tally.kind = "Parquet row"
+            yield from self._parse_units(path, sources.parquet_units(path), self._forced())
             return
         if what == "text" and self.fmt == mapped.NAME and not isinstance(sources.first_line_value(path), dict):
             what = "csv"  # --map on a file that is not JSON lines: CSV whatever its name
@@ -245,16 +258,19 @@ class LogReader:
         yield from self._parse_units(path, sources.json_units(path), self._forced())
 
     def _csv_format(self, path: Path) -> Format | None:
-        """A CSV of a known format's records (a LiteLLM_SpendLogs `\\copy`) is read as that format, JSON cells
-        and all; any other CSV through --map (columns `prompt` and `model` are mapped by name)."""
+        """A CSV of a known format's records (a LiteLLM_SpendLogs `\\copy`, a Helicone or Langfuse export) is
+        read as that format, JSON cells and all; any other CSV through --map (columns `prompt` and `model` are
+        mapped by name)."""
         header = sources.csv_header(path)
         if not self.mapping:
+            forced = self._forced()
             first = next((row for _, row, err in sources.csv_units(path) if err is None), None)
-            if self.fmt is None and first is not None and any(f.sniff(first) for f in FORMAT_LIST):
-                return None
-            if self.fmt not in (None, mapped.NAME):
+            if first is not None and any(f.sniff(first) for f in ([forced] if forced else FORMAT_LIST)):
+                return forced
+            if forced is not None:
                 raise InputError(f"{path}: a CSV log is read with --map prompt=COLUMN,model=COLUMN (or as the "
-                                 f"known export it is), not --format {self.fmt}")
+                                 f"known export it is); its first row is not a {forced.name} record "
+                                 f"(fields {', '.join(header[:6])})")
             if not {"prompt", "model"} <= set(header):
                 raise InputError(f"{path}: a CSV log needs a column map: --map prompt=COLUMN,model=COLUMN"
                                  f"[,response=COLUMN,task=COLUMN]; columns are: {', '.join(header)}")
@@ -263,67 +279,63 @@ class LogReader:
         return Format(mapped.NAME, mapped.sniff, partial(mapped.parse, mapping=self.mapping))
 
     def _parse_units(self, path: Path, units: Iterator[sources.Unit], forced: Format | None) -> Iterator[Request]:
-        stats, group_by = self.stats, self.group_by
         key = str(path)
         tally = self._files.setdefault(key, _FileRead())
-        fmt: Format | None = forced
-        seen: dict[str, int] = {}
-        parsers: dict[str, Parse] = {}  # one per format in this file (some remember earlier records)
-
-        def skip(src: str, reason: str) -> None:
-            stats.skip(src, reason)
-            tally.reasons[reason] += 1
-
         for source, obj, err in units:
-            if err is not None:
-                stats.lines += 1
-                tally.lines += 1
-                skip(source, err)
+            tally.saw(obj)
+            stream = None if err is not None else next((s for s in self._streams if s.claims(obj)), None)
+            if stream is None:
+                yield from self._item(key, source, obj, err, forced)
                 continue
-            try:
-                items = _items(source, obj)
-            except BadRecord as e:
-                stats.lines += 1
-                tally.lines += 1
-                tally.saw(obj)
-                skip(source, str(e))
-                continue
-            for src, item in items:
-                stats.lines += 1
-                tally.lines += 1
-                tally.saw(item)
-                if not isinstance(item, dict):
-                    skip(src, f"expected a JSON object, got {type(item).__name__}")
-                    continue
-                use = fmt if fmt is not None and fmt.sniff(item) else None
-                if use is None:
-                    other = next((f for f in FORMAT_LIST if f.sniff(item)), None)
-                    if forced is not None:
-                        hint = f"; it looks like {other.name}" if other else ""
-                        skip(src, f"not a {forced.name} record (fields {_describe(item)}){hint}")
-                        continue
-                    if other is None:
-                        skip(src, f"not a record of any known format (fields {_describe(item)})")
-                        continue
-                    use = fmt = other
-                seen[use.name] = seen.get(use.name, 0) + 1
-                parse = parsers.get(use.name) or parsers.setdefault(use.name, use.parser())
-                try:
-                    req = check_ranges(parse(item, src, group_by))
-                except BadRecord as e:
-                    skip(src, str(e))
-                    continue
-                except (TypeError, ValueError, AttributeError, KeyError, OverflowError, RecursionError) as e:
-                    # wrong shapes deep down
-                    skip(src, f"unexpected shape for {use.name} ({type(e).__name__}: {e})")
-                    continue
-                tally.records += 1
-                yield req
-        if seen:
-            stats.formats[key] = "+".join(sorted(seen, key=lambda name: seen[name], reverse=True))
-            if len(seen) > 1:
-                stats.notes.append(f"{path}: mixed formats in one file: "
-                                   + ", ".join(f"{n} {name}" for name, n in seen.items()))
+            tally.streamed = True
+            try:  # a unit read whole before its items are parsed: a shape error deep down skips the unit
+                items = list(stream.feed(key, source, obj))
+            except SHAPE_ERRORS as e:
+                items = [(key, source, None, f"unexpected shape ({type(e).__name__}: {e})")]
+            for item in items:
+                yield from self._item(*item, forced)
+
+    def _item(self, key: str, src: str, item: Any, err: str | None, forced: Format | None) -> Iterator[Request]:
+        """Parse one unit with the format that reads it (the file's last one first), or count why not."""
+        tally = self._files.setdefault(key, _FileRead())
+        self.stats.lines += 1
+        tally.lines += 1
+        if err is not None:
+            self._skip(key, src, err)
+            return
+        if not isinstance(item, dict):
+            self._skip(key, src, f"expected a JSON object, got {type(item).__name__}")
+            return
+        seen = self._seen.setdefault(key, Counter())
+        last = forced or self._last.get(key)
+        use = last if last is not None and last.sniff(item) else None
+        if use is None:
+            other = next((f for f in FORMAT_LIST if f.sniff(item)), None)
+            if forced is not None:
+                hint = f"; it looks like {other.name}" if other else ""
+                self._skip(key, src, f"not a {forced.name} record (fields {_describe(item)}){hint}")
+                return
+            if other is None:
+                self._skip(key, src, f"not a record of any known format (fields {_describe(item)})")
+                return
+            use = self._last[key] = other
+        seen[use.name] += 1
+        parsers = self._parsers.setdefault(key, {})
+        parse = parsers.get(use.name) or parsers.setdefault(use.name, use.parser())
+        try:
+            req = check_ranges(parse(item, src, self.group_by))
+        except BadRecord as e:
+            self._skip(key, src, str(e))
+            return
+        except SHAPE_ERRORS as e:  # wrong shapes deep down
+            self._skip(key, src, f"unexpected shape for {use.name} ({type(e).__name__}: {e})")
+            return
+        tally.records += 1
+        yield req
+
+    def _skip(self, key: str, src: str, reason: str) -> None:
+        self.stats.skip(src, reason)
+        self._files.setdefault(key, _FileRead()).reasons[reason] += 1
 
 
 def _merge(req: Request, res: Request) -> Request:
