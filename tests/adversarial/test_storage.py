@@ -4,9 +4,11 @@ cannot write is one clear error before anything is read or paid for."""
 
 from __future__ import annotations
 
+import shutil
 import signal
 import sqlite3
 import stat
+import subprocess
 from contextlib import closing
 from pathlib import Path
 
@@ -83,8 +85,8 @@ def _cached(folder: Path) -> int:
         return db.execute("SELECT count(*) FROM answers").fetchone()[0]
 
 
-def _save_killed_after(folder: Path, log: Path, dumps: int, extra: tuple[str, ...] = ()):
-    """An audit whose process is SIGKILLed inside its final save (after `dumps` JSON values were written)."""
+def _killed_in_save(folder: Path, log: Path, dumps: int, extra: tuple[str, ...] = ()) -> subprocess.Popen:
+    """An audit whose process SIGKILLs itself inside its final save (after `dumps` JSON values were written)."""
     prelude = f"""
 import json, os, signal
 import tiertool.commands.audit as audit_command
@@ -100,28 +102,30 @@ def save(*a, **k):
     return real_save(*a, **k)
 json.dumps, audit_command.save_audit = dumps, save
 """
-    proc = spawn(audit_args(folder, log, *extra), prelude=prelude)
-    proc.communicate(timeout=300)
-    assert proc.returncode == -signal.SIGKILL
+    return spawn(audit_args(folder, log, *extra), prelude=prelude)
 
 
 def test_a_kill_inside_the_final_save_leaves_the_previous_audit_or_none(tmp_path, server_factory, key):
     """#6: SIGKILL while the audit is being written: `report` then reads the previous audit, unchanged, or
-    says there is none; never a half-written one (every answer is cached, so the re-runs are free)."""
+    says there is none; never a half-written one (every answer is cached, so the re-runs are free). The first
+    save of a folder and a later one are killed at once, in two folders (one process start, not two)."""
+    first, later = tmp_path / "first", tmp_path / "later"
+    first.mkdir()
     log, small = small_log(tmp_path)
     server = server_factory(small_answerer(small))
-    config(tmp_path, server.api_base)
-    assert audit(tmp_path, log).exit_code == 0
-    (tmp_path / ".tiertool" / "audit.sqlite").unlink()
-    _save_killed_after(tmp_path, log, 3)  # the first save of this folder
-    r = runner.invoke(cli.app, ["report", "--audit", str(tmp_path / ".tiertool")])
+    config(first, server.api_base)
+    assert audit(first, log).exit_code == 0
+    shutil.copytree(first, later)  # the same cache and audit
+    (first / ".tiertool" / "audit.sqlite").unlink()
+    before = report_json(later)
+    procs = [_killed_in_save(first, log, 3), _killed_in_save(later, log, 12, ("--seed", "5"))]
+    assert [(p.communicate(timeout=300), p.returncode)[1] for p in procs] == [-signal.SIGKILL] * 2
+    r = runner.invoke(cli.app, ["report", "--audit", str(first / ".tiertool")])
     assert r.exit_code == 2 and "no audit found" in r.output, r.output
-    assert audit(tmp_path, log).exit_code == 0
-    before = report_json(tmp_path)
-    _save_killed_after(tmp_path, log, 12, ("--seed", "5"))  # a later one: the audit before it stays
-    assert report_json(tmp_path) == before
-    assert audit(tmp_path, log).exit_code == 0  # and the next save clears what the killed one left
-    assert [p.name for p in (tmp_path / ".tiertool").iterdir() if p.name.startswith(".audit-")] == []
+    assert report_json(later) == before  # the audit before the killed one stays
+    for folder in (first, later):  # and the next save clears what the killed one left
+        assert audit(folder, log).exit_code == 0
+        assert [p.name for p in (folder / ".tiertool").iterdir() if p.name.startswith(".audit-")] == []
 
 
 def test_a_read_only_audit_folder_is_one_clear_error_before_anything_is_paid(tmp_path, server_factory, key):
