@@ -436,7 +436,7 @@ def test_errors_left_after_retries_are_recorded_per_request_and_reported(tmp_pat
     server = server_factory(small_answerer(small), Faults(server_error=0.3, seed=4))
     config(tmp_path, server.api_base, replay=", max_attempts: 1")
     r = audit(tmp_path, log, "--yes")
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 1 and "could not be audited: " in r.output and "calls failed after their retries" in r.output
     _, data = decisions(tmp_path)
     failed = data["audit"]["failed"]
     failures = data["audit"]["failures"]
@@ -461,12 +461,13 @@ def test_dry_run_needs_no_key(tmp_path, logfile, server_factory, monkeypatch):
 
 
 def test_a_key_echoed_in_an_error_is_masked(monkeypatch):
-    from tiertool.replay.engine import scrub
+    from tiertool.replay.engine import secrets
+    from tiertool.text import mask
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-provider-key-987654321")
     tier = Tier(name="t", model="m", api_key_env="TIERTOOL_TEST_KEY")
     monkeypatch.setenv("TIERTOOL_TEST_KEY", KEY)
-    assert scrub(f"bad key {KEY} / sk-provider-key-987654321", tier) == "bad key *** / ***"
+    assert mask(f"bad key {KEY} / sk-provider-key-987654321", secrets(tier)) == "bad key *** / ***"
 
 
 @settings(max_examples=60, deadline=None)

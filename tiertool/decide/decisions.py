@@ -42,7 +42,7 @@ class Decision:
     scorer: str
     reason: str
     evidence: tuple[TierEvidence, ...]
-    status: str = "moved"  # moved | kept | not-enough-traffic | undecided
+    status: str = "moved"  # moved | kept | not-enough-traffic | undecided | unaudited
     more_samples: int | None = None  # samples that would settle an undecided or low-traffic task
     evidence_tier: str | None = None  # the cheaper tier whose evidence decided: the chosen one, else the best tried
     parts: tuple[PartTest, ...] = ()  # sub-populations tested apart (subpop.py), on any tier
@@ -53,9 +53,12 @@ def decide(audit: Audit) -> list[Decision]:
     the bar when its test ended proven; the bound shown is at the level the decision used."""
     config, fam = audit.config, audit.meta.family
     errors: dict[tuple[str, str], int] = {}
+    unmeasured: dict[str, list[str]] = {}  # task -> why each of its cheaper-tier samples has no verdict
     for r in audit.results:
         if r.error and r.reference is not None:
             errors[(r.task, r.tier)] = errors.get((r.task, r.tier), 0) + 1
+        if (r.error or r.passed is None) and r.tier != config.reference.name:
+            unmeasured.setdefault(r.task, []).append(f"tier {r.tier}: {r.error or r.reason}")
     decisions = []
     for task in audit.tasks:
         evidence = []
@@ -69,11 +72,12 @@ def decide(audit: Audit) -> list[Decision]:
             meets = bool(n) and test is not None and test.state == "proven" and task in fam.tested
             evidence.append(TierEvidence(tier.name, tier.model, n, k, errors.get((task, tier.name), 0),
                                          k / n if n else None, lb, meets))
-        decisions.append(_decision(task, audit, config, fam, tuple(evidence)))
+        decisions.append(_decision(task, audit, config, fam, tuple(evidence), unmeasured.get(task, [])))
     return decisions
 
 
-def _decision(task: str, audit: Audit, config: Config, fam: Family, evidence: tuple[TierEvidence, ...]) -> Decision:
+def _decision(task: str, audit: Audit, config: Config, fam: Family, evidence: tuple[TierEvidence, ...],
+              unmeasured: list[str]) -> Decision:
     q, ref = config.quality, config.reference
     requests, replayable = audit.requests(task), audit.replayable(task)
     sampled = max((e.scored for e in evidence), default=0)
@@ -105,6 +109,9 @@ def _decision(task: str, audit: Audit, config: Config, fam: Family, evidence: tu
     if held is not None:
         return keep(_held_back(held), "kept")
 
+    if unmeasured:  # an endpoint failure is not a quality verdict: it stays on the reference, said so
+        return keep(f"could not be audited: {len(unmeasured)} cheaper-tier samples failed or have no score "
+                    f"(first: {unmeasured[0]}); fix the cause and re-run (cached answers cost nothing)", "unaudited")
     shown = f"best {best.tier} passed {best.passed}/{best.scored}, lower bound {best.lower_bound or 0:.3f}" \
         if best else ""
     if best and (best.pass_rate or 0.0) <= q.target:

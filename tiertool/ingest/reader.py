@@ -21,13 +21,13 @@ from typing import Any
 from ..errors import InputError
 from ..records import Request, Skipped
 from . import llm_logs, mapped, sources, streams
-from .common import BadRecord
+from .common import BadRecord, check_ranges
 from .formats import FORMAT_LIST, FORMAT_NAMES, FORMATS, Format, Parse
 from .hint import nothing_read
 from .tasktype import TaskTyper
 
 EXAMPLES_PER_REASON = 5
-SHAPE_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError)
+SHAPE_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError, RecursionError)
 MAX_REASONS = 1000
 BUFFER_CHARS = 32 << 20  # prompt characters of inferred requests held in memory rather than read again
 HEAD = 3  # units whose fields a file that gives nothing is described by
@@ -186,28 +186,51 @@ class LogReader:
     _parsers: dict[str, dict[str, Parse]] = {}  # file -> format -> its parser (some remember earlier records)
 
     def _batches(self) -> Iterator[Request]:
-        """Batch result files are read first and joined to their request lines when both are given."""
+        """Batch result files are read first and joined to their request lines when both are given. custom_ids
+        are unique only within one batch, so a join is scoped to a file pair (the k-th request file with the k-th
+        result file, in the order given) whenever the files pair up one to one."""
         roles = {p: self._role(p) for p in self.paths} if len(self.paths) > 1 else {}
         paths = sorted(self.paths, key=lambda p: roles.get(p) != "context")  # context (trace rows) first
         if not ({"batch-request", "batch-result"} <= set(roles.values())):
             for path in paths:
                 yield from self._read(path)
             return
+        requests = [p for p in self.paths if roles[p] == "batch-request"]
+        results = [p for p in self.paths if roles[p] == "batch-result"]
+        scopes = ([([q], [r]) for q, r in zip(requests, results, strict=True)] if len(requests) == len(results)
+                  else [(requests, results)])
+        for path in (p for p in paths if roles[p] == "context"):
+            yield from self._read(path)
+        for request_files, result_files in scopes:
+            yield from self._join(request_files, result_files)
+        for path in (p for p in self.paths if roles[p] not in ("batch-request", "batch-result", "context")):
+            yield from self._read(path)
+
+    def _join(self, request_files: list[Path], result_files: list[Path]) -> Iterator[Request]:
         pending: dict[str, Request] = {}
-        for path in (p for p in self.paths if roles[p] == "batch-result"):
+        for path in result_files:
             for res in self._read(path, whole=True):  # read again in full: the marked requests need them
                 if res.id in pending:
                     self.stats.skip(res.source, f"duplicate custom_id {res.id!r} (first at {pending[res.id].source})")
                 else:
                     pending[res.id] = res
-        for path in (p for p in paths if roles[p] != "batch-result"):
+        joined: set[str] = set()
+        ambiguous = 0
+        for path in request_files:
             for req in self._read(path):
                 result = pending.pop(req.id, None) if req.is_batch else None
                 if result is not None:
                     self.stats.joined += 1
                     self.stats.lines -= 1  # the result line is part of this record
                     req = _merge(req, result)
+                    joined.add(req.id)
+                elif req.is_batch and req.id in joined:
+                    ambiguous += 1
                 yield req
+        if ambiguous:
+            self.stats.notes.append(
+                f"{ambiguous} custom_ids are in several of {', '.join(map(str, request_files))}, so their results "
+                f"may be joined to the wrong request; give one result file per request file, in the same order")
         yield from pending.values()  # results whose request line was not given: volume only
 
     def _role(self, path: Path) -> str:
@@ -233,10 +256,11 @@ class LogReader:
         what = sources.kind(path)
         if what == "empty":
             return
-        if what == "binary":
+        if what in ("binary", "corrupt"):
             self.stats.lines += 1
             tally.lines += 1
-            self._skip(str(path), f"{path}:1", "binary file, not text (expected JSON lines, CSV or llm's logs.db)")
+            self._skip(str(path), f"{path}:1", "binary file, not text (expected JSON lines, CSV or llm's logs.db)"
+                       if what == "binary" else "a gzip header followed by data that is not gzip, or cut short")
             return
         if what == "sqlite":
             if self.fmt not in (None, llm_logs.NAME):
@@ -337,7 +361,7 @@ class LogReader:
         parsers = self._parsers.setdefault(key, {})
         parse = parsers.get(use.name) or parsers.setdefault(use.name, use.parser())
         try:
-            req = parse(item, src, self.group_by)
+            req = check_ranges(parse(item, src, self.group_by))
         except BadRecord as e:
             self._skip(key, src, str(e))
             return

@@ -56,7 +56,7 @@ class TaskRow(_Row):
     pass_rate: float  # the chosen tier's (1.0 for the reference)
     lower_bound: float
     scorer: str
-    status: str  # moved | kept | not-enough-traffic | undecided
+    status: str  # moved | kept | not-enough-traffic | undecided | unaudited
     reason: str
     more_samples: int | None  # samples that would settle a low-traffic / undecided task
     current_usd: float | None
