@@ -11,6 +11,7 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -268,14 +269,24 @@ def test_two_audits_sharing_one_cache_do_not_corrupt_it(tmp_path, synth, server_
     answers: dict[str, str] = {}
     when: dict[str, float] = {}  # prompt -> when the server answered it
     answer = small_answerer(answers)
+    prompts: list[set[str]] = []
+    started: set[int] = set()  # which audits have sent a call
+    both = threading.Condition()
 
     def slow(model, messages):
+        # The first calls wait (up to 60 s) until both audits are calling, so their writes overlap even when one
+        # process starts much later on a busy machine.
+        q = messages[-1]["content"]
+        with both:
+            started.update(i for i, ps in enumerate(prompts) if q in ps and q not in prompts[1 - i])
+            both.notify_all()
+            both.wait_for(lambda: len(started) == 2, timeout=60)
         time.sleep(0.01)
-        when[messages[-1]["content"]] = time.monotonic()
+        when[q] = time.monotonic()
         return answer(model, messages)
 
     server = server_factory(slow)
-    folders, prompts = [], []
+    folders = []
     for seed in (1, 2):
         rows, small = synth(600, seed=seed)
         folder = tmp_path / f"a{seed}"
