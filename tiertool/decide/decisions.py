@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..config import Config
-from ..records import Family
+from ..records import Family, PartTest
 from ..store import Audit
 from .sequential import exact_lower_bound, lower_bound, needed_at
 
@@ -42,9 +42,10 @@ class Decision:
     scorer: str
     reason: str
     evidence: tuple[TierEvidence, ...]
-    status: str = "moved"  # moved | kept | not-enough-traffic | undecided
+    status: str = "moved"  # moved | kept | not-enough-traffic | undecided | unaudited
     more_samples: int | None = None  # samples that would settle an undecided or low-traffic task
     evidence_tier: str | None = None  # the cheaper tier whose evidence decided: the chosen one, else the best tried
+    parts: tuple[PartTest, ...] = ()  # sub-populations tested apart (subpop.py), on any tier
 
 
 def decide(audit: Audit) -> list[Decision]:
@@ -52,9 +53,12 @@ def decide(audit: Audit) -> list[Decision]:
     the bar when its test ended proven; the bound shown is at the level the decision used."""
     config, fam = audit.config, audit.meta.family
     errors: dict[tuple[str, str], int] = {}
+    unmeasured: dict[str, list[str]] = {}  # task -> why each of its cheaper-tier samples has no verdict
     for r in audit.results:
         if r.error and r.reference is not None:
             errors[(r.task, r.tier)] = errors.get((r.task, r.tier), 0) + 1
+        if (r.error or r.passed is None) and r.tier != config.reference.name:
+            unmeasured.setdefault(r.task, []).append(f"tier {r.tier}: {r.error or r.reason}")
     decisions = []
     for task in audit.tasks:
         evidence = []
@@ -68,30 +72,46 @@ def decide(audit: Audit) -> list[Decision]:
             meets = bool(n) and test is not None and test.state == "proven" and task in fam.tested
             evidence.append(TierEvidence(tier.name, tier.model, n, k, errors.get((task, tier.name), 0),
                                          k / n if n else None, lb, meets))
-        decisions.append(_decision(task, audit, config, fam, tuple(evidence)))
+        decisions.append(_decision(task, audit, config, fam, tuple(evidence), unmeasured.get(task, [])))
     return decisions
 
 
-def _decision(task: str, audit: Audit, config: Config, fam: Family, evidence: tuple[TierEvidence, ...]) -> Decision:
+def _decision(task: str, audit: Audit, config: Config, fam: Family, evidence: tuple[TierEvidence, ...],
+              unmeasured: list[str]) -> Decision:
     q, ref = config.quality, config.reference
     requests, replayable = audit.requests(task), audit.replayable(task)
     sampled = max((e.scored for e in evidence), default=0)
     scorer = config.spec_for(task).scorer
     chosen = next((e for e in evidence if e.meets), None)
     level = f"{1 - fam.alpha:.4g} per test ({q.confidence:g} for the whole audit)"
+    parts = tuple(p for p in audit.meta.subpopulations if p.task == task)
     if chosen:
         reason = (f"{chosen.tier}: {chosen.passed}/{chosen.scored} passed; lower bound {chosen.lower_bound:.3f} >= "
                   f"target {q.target:g} at confidence {level}")
+        apart = [p for p in parts if p.tier == chosen.tier]
+        if apart:
+            reason += "; and each part whose pass rate differed, tested apart: " + "; ".join(
+                f"{p.feature} {p.part!r} {p.passed}/{p.scored}" for p in apart)
         return Decision(task, requests, sampled, chosen.tier, chosen.model, chosen.pass_rate or 0.0,
-                        chosen.lower_bound or 0.0, scorer, reason, evidence, evidence_tier=chosen.tier)
+                        chosen.lower_bound or 0.0, scorer, reason, evidence, parts=parts,
+                        evidence_tier=chosen.tier)
 
     scored = [e for e in evidence if e.scored]
     best = max(scored, key=lambda e: (e.pass_rate or 0.0, e.scored)) if scored else None
 
     def keep(reason: str, status: str, more: int | None = None) -> Decision:
         return Decision(task, requests, sampled, ref.name, ref.model, 1.0, 1.0, scorer, reason, evidence, status,
-                        more, best.tier if best else None)
+                        more, best.tier if best else None, parts)
 
+    # a part tested apart stopped a tier that, as a whole, clears the bar (proven, or on course when it stopped)
+    held = next((p for e in evidence for p in parts if p.tier == e.tier and p.state != "proven" and (
+        (e.lower_bound or 0.0) >= q.target or p.state != "open" and (e.pass_rate or 0.0) > q.target)), None)
+    if held is not None:
+        return keep(_held_back(held), "kept")
+
+    if unmeasured:  # an endpoint failure is not a quality verdict: it stays on the reference, said so
+        return keep(f"could not be audited: {len(unmeasured)} cheaper-tier samples failed or have no score "
+                    f"(first: {unmeasured[0]}); fix the cause and re-run (cached answers cost nothing)", "unaudited")
     shown = f"best {best.tier} passed {best.passed}/{best.scored}, lower bound {best.lower_bound or 0:.3f}" \
         if best else ""
     if best and (best.pass_rate or 0.0) <= q.target:
@@ -110,3 +130,14 @@ def _decision(task: str, audit: Audit, config: Config, fam: Family, evidence: tu
         return keep(f"undecided: {shown} < target {q.target:g}; about {more} more samples at this pass rate "
                     f"would settle it (raise sample.max_per_task){room}", "undecided", more)
     return keep(f"no cheaper tier proven: {shown} < target {q.target:g}", "kept")
+
+
+HELD = {"futile": "shown below the bar", "capped": "too few of its samples left to prove it",
+        "open": "not proven when sampling stopped"}
+
+
+def _held_back(p: PartTest) -> str:
+    """Why a task whose pooled pass rate clears the bar stays: a part of it tested apart did not."""
+    return (f"a sub-population holds it back on {p.tier}: {p.feature} {p.part!r} ({p.share:.0%} of the sample) "
+            f"{p.reason}; tested apart on its later samples it passed {p.passed}/{p.scored}: {HELD[p.state]}. "
+            f"The task moves only when each such part proves the bar; tag it as a task of its own to move the rest")

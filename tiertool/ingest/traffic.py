@@ -16,6 +16,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..records import USAGE_COLUMNS, Key, Request, Usage
 from .common import typing_tag
+from .listing import Listing
 from .reader import LogReader, ReadStats, read_logs
 from .sample import Sampler, Stratum, merge
 from .tasktype import Group
@@ -76,8 +77,9 @@ class _Tally:
         self._days: dict[int, str] = {}  # unix day -> "YYYY-MM-DD", formatted once per day
 
     def add_group(self, task: str, how: str, model: str, batch: bool, day: str, usage: Sequence[float],
-                  first: float | None, last: float | None) -> None:
-        """Counts an engine summed (Usage's field order) for requests of one task, how typed, model and day."""
+                  first: float | None, last: float | None, called: str, tag: str) -> None:
+        """Counts an engine summed (Usage's field order) for requests of one task, how typed, model, day, model
+        called and typing tag."""
         key = (task, model, batch, day)
         acc = self.by.get(key)
         if acc is None:
@@ -85,6 +87,8 @@ class _Tally:
         for i, v in enumerate(usage):
             acc[i] += v
         self.typed[(task, how)] = self.typed.get((task, how), 0) + int(usage[0])
+        client = (task, called, tag)
+        self.clients[client] = self.clients.get(client, 0) + int(usage[0])
         if first is not None:
             self.first = first if self.first is None or first < self.first else self.first
         if last is not None:
@@ -153,10 +157,12 @@ SAMPLE_IF: dict[str, Callable[[Request], bool]] = {
 def scan(paths: Sequence[str | Path], fmt: str | None = None, group_by: str | None = "auto",
          mapping: str | dict[str, str] | None = None, *, sample: int = 0, seed: int = 0,
          sample_if: str = "replayable", engine: str | None = None, since: str | None = None,
-         until: str | None = None) -> Traffic:
+         until: str | None = None, semantic: bool = False, listing: str | Path | None = None) -> Traffic:
     """Read the logs once: volume, task types (final names), how each was typed, and per task and logged model
     a seeded sample of `sample` requests among those `sample_if` accepts (SAMPLE_IF). `engine` (engines.ENGINES)
-    runs the pass where the logs live; `since`/`until` select a database's rows by start time."""
+    runs the pass where the logs live; `since`/`until` select a database's rows by start time. `semantic`: also
+    group free-form prompts by topic (config `semantic_tasks`); `listing`: a CSV file to write every request's
+    typing to (listing.py; the streaming reader only: an engine hands Python only some rows)."""
     from .engines import choose
 
     tally, sampler = _Tally(), Sampler(sample, seed)
@@ -165,19 +171,25 @@ def scan(paths: Sequence[str | Path], fmt: str | None = None, group_by: str | No
     if kind == "stream":
         if since or until:
             raise InputError("--since/--until select rows of a database table (postgresql://...)")
-        reader = read_logs(paths, fmt, group_by, mapping, light=True)
-    elif sample_if == "any":
+        reader = read_logs(paths, fmt, group_by, mapping, semantic=semantic, light=True)
+    elif sample_if == "any" or listing is not None:
         raise InputError(f"{paths[0]}: this command reads files the streaming reader reads (not --engine {kind})")
     else:
         from .engines import open_reader
 
-        reader = open_reader(kind, paths, fmt, group_by, tally, sampler, sample_if == "answered", since, until)
+        reader = open_reader(kind, paths, fmt, group_by, tally, sampler, sample_if == "answered", since, until,
+                             semantic)
     eligible = SAMPLE_IF[sample_if]
+    rows = Listing(listing) if listing is not None else None
     for req in reader:
         tally.add(req)
         if sample and eligible(req):
             sampler.add(req)
+        if rows is not None:
+            rows.add(req)
     renames = reader.renames
+    if rows is not None:
+        rows.close(renames)
     sampler.rename(renames)
     volume = tally.volume(renames)
     groups = {g.name: g for g in reader.typer.kept()} if reader.typer else {}

@@ -50,7 +50,8 @@ def _spend_rows(path: str) -> bool:
 
 
 def open_reader(engine: str, paths: Sequence[str | Path], fmt: str | None, group_by: str | None, tally: Tally,
-                sampler: Sampler, answered: bool, since: str | None = None, until: str | None = None) -> EngineReader:
+                sampler: Sampler, answered: bool, since: str | None = None, until: str | None = None,
+                semantic: bool = False) -> EngineReader:
     group_by = group_by or "auto"
     names = [str(p) for p in paths]
     if fmt not in (None, SPEND):
@@ -68,14 +69,14 @@ def open_reader(engine: str, paths: Sequence[str | Path], fmt: str | None, group
         parts = [(files.ParquetFile if files.is_parquet(p) else files.JsonLinesFile)(p, db, group_by, sampler.seed,
                                                                                       sampler.size, answered)
                  for p in files.expand(names)]
-        return EngineReader(parts, fmt, group_by, tally, sampler)
+        return EngineReader(parts, fmt, group_by, tally, sampler, semantic)
     if engine == "postgres":
         from .postgres import SpendLogs
 
         return EngineReader([SpendLogs(names[0], group_by, sampler.seed, sampler.size, answered, since, until)], fmt,
-                            group_by, tally, sampler)
+                            group_by, tally, sampler, semantic)
     from .spark import SparkInput, session
 
     spark = session()
     inputs = [SparkInput(spark, name, group_by, sampler.seed, sampler.size, answered) for name in names]
-    return EngineReader(inputs, fmt, group_by, tally, sampler)
+    return EngineReader(inputs, fmt, group_by, tally, sampler, semantic)

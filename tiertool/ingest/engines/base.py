@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from ...records import Request
 from .. import litellm_spend
 from ..formats import FORMATS
-from ..reader import MAX_REASONS, LogReader, ReadStats, _FileRead
+from ..reader import BUFFER_CHARS, MAX_REASONS, LogReader, ReadStats, _FileRead
 from ..sample import Sampler
 from ..sources import Unit
 from ..streams import Stream
@@ -28,15 +28,15 @@ SPEND = litellm_spend.NAME
 
 class Tally(Protocol):
     def add_group(self, task: str, how: str, model: str, batch: bool, day: str, usage: Sequence[float],
-                  first: float | None, last: float | None) -> None: ...
+                  first: float | None, last: float | None, called: str, tag: str) -> None: ...
 
 
 @dataclass
 class Chunk:
     """One query's answer. `groups`: (task, how, model, day, requests, replayable, input, output, cached,
-    cache_write, reasoning, cost, costed, first, last, eligible, why not replayable); `sample`: per (task, model)
-    rows as (row, key hex) smallest key first; `python`: the rows Python reads; `units(rows)` gives (row, unit)
-    for sorted rows of either list."""
+    cache_write, reasoning, cost, costed, first, last, eligible, why not replayable, model called, typing tag);
+    `sample`: per (task, model) rows as (row, key hex) smallest key first; `python`: the rows Python reads;
+    `units(rows)` gives (row, unit) for sorted rows of either list."""
 
     groups: list[tuple[Any, ...]]
     sample: dict[tuple[str, str], list[tuple[Any, str]]]
@@ -70,34 +70,38 @@ class EngineReader(LogReader):
     """A LogReader over an engine's parts; `tally` and `sampler` receive what the engine counted and picked."""
 
     def __init__(self, parts: Sequence[Part], fmt: str | None, group_by: str | None, tally: Tally,
-                 sampler: Sampler) -> None:
+                 sampler: Sampler, semantic: bool = False) -> None:
         self.mapping, self.fmt, self.group_by = {}, fmt, group_by or "auto"
         self.paths = [p.name for p in parts]  # type: ignore[misc]  # names, not files, for engine sources
         self.parts, self.tally, self.sampler = parts, tally, sampler
         self.stats = ReadStats()
-        self.typer = TaskTyper()
-        self._files = {}
+        self.typer = TaskTyper(semantic=semantic)
+        self.buffer_chars, self.light = BUFFER_CHARS, False
+        self._unit, self._only, self._files = None, None, {}
 
     def _new_streams(self) -> list[Stream]:
         return []  # LiteLLM spend rows join nothing
 
     def _batches(self) -> Iterator[Request]:
         for part in self.parts:
-            yield from self._parse_units(part.name, self._units(part), self._forced())
+            if self._only is None or part.name in self._only:  # reading again: only parts with held rows
+                yield from self._parse_units(part.name, self._units(part), self._forced())
 
     def _units(self, part: Part) -> Iterator[Unit]:
-        """The rows Python reads; the engine's own groups and sample are counted on the way."""
+        """The rows Python reads; the engine's own groups and sample are counted on the way (once: not when the
+        rows of inferred requests are read again, LogReader._again)."""
         stats, sampler = self.stats, self.sampler
         tally = self._files.setdefault(part.name, _FileRead())
         seen = self._seen.setdefault(part.name, Counter())
+        again = self._only is not None
         for chunk in part.chunks():
-            for task, how, model, day, n, replayable, pt, ct, cached, cw, rt, cost, costed, t0, t1, eligible, why \
-                    in chunk.groups:
+            for task, how, model, day, n, replayable, pt, ct, cached, cw, rt, cost, costed, t0, t1, eligible, why, \
+                    called, tag in ([] if again else chunk.groups):
                 usage = (n, replayable, pt, ct, cached, cw, rt, cost or 0.0, costed)
                 if why is not None:
                     stats.not_replayable[why if why in stats.not_replayable or len(stats.not_replayable) < MAX_REASONS
                                          else "other reasons"] += n
-                self.tally.add_group(task, how, model, False, day, usage, t0, t1)
+                self.tally.add_group(task, how, model, False, day, usage, t0, t1, called, tag)
                 stats.lines += n
                 stats.records += n
                 tally.lines += n
@@ -106,8 +110,8 @@ class EngineReader(LogReader):
                 seen[SPEND] += n
                 if eligible:
                     sampler.offered[(task, model)] += eligible
-            wanted = {row: (int(key, 16), stratum) for stratum, refs in chunk.sample.items() for row, key in refs
-                      if sampler.wants(stratum, int(key, 16))}
+            wanted = {} if again else {row: (int(key, 16), stratum) for stratum, refs in chunk.sample.items()
+                                       for row, key in refs if sampler.wants(stratum, int(key, 16))}
             python = set(chunk.python)
             for row, unit in chunk.units(sorted(python | set(wanted))):  # one more read of the part, in order
                 if row in wanted:

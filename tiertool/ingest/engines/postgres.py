@@ -133,16 +133,16 @@ def query(staged_sql: str, size: int) -> str:
     return f"""
 WITH s AS MATERIALIZED ({staged_sql})
 SELECT 0, task, how, model, day, count(*), count(*) FILTER (WHERE replayable), sum(pt), sum(ct), sum(cached), 0, 0,
-  sum(cost), count(cost), min(t), max(t), count(*) FILTER (WHERE eligible), NULL, NULL, NULL
+  sum(cost), count(cost), min(t), max(t), count(*) FILTER (WHERE eligible), NULL, NULL, NULL, NULL, NULL
 FROM s WHERE {done} GROUP BY task, how, model, day
 UNION ALL
 SELECT 1, task, NULL, model, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-  request_id, key
+  NULL, NULL, request_id, key
 FROM (SELECT *, row_number() OVER (PARTITION BY task, model ORDER BY key, request_id) AS r
       FROM s WHERE {done} AND eligible) q WHERE r <= {size}
 UNION ALL
 (SELECT 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-  request_id, NULL
+  NULL, NULL, request_id, NULL
  FROM s WHERE py ORDER BY "startTime", request_id)"""
 
 

@@ -156,7 +156,8 @@ class SparkInput:
             done = "ok AND NOT py"
             groups = [tuple(r) for r in self.spark.sql(
                 f"SELECT task, how, model, day, count(*), count_if(replayable), sum(pt), sum(ct), sum(cached), 0, 0, "
-                f"sum(cost), count(cost), min(t), max(t), count_if(eligible), NULL FROM staged WHERE {done} "
+                f"sum(cost), count(cost), min(t), max(t), count_if(eligible), NULL, NULL, NULL "
+                f"FROM staged WHERE {done} "
                 f"GROUP BY task, how, model, day").collect()]
             sample: dict[tuple[str, str], list[tuple[int, str]]] = {}
             if self.size:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 
+from ...limits import MAX_TOKENS, MIN_TIME, latest_time
 from ..litellm_spend import NO_PROMPT
 
 # Python's str.strip() whitespace, for task tags ("task: x " -> "x").
@@ -20,8 +21,8 @@ ISO = (r"^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5]
        r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?$")  # what Python 3.10+ fromisoformat reads the same way
 TASK_TAG = r"^(?:task|taskName|feature):((?s).*)$"  # common.TASK_TAG_PREFIXES
 NUMBER = ("UBIGINT", "BIGINT", "DOUBLE")
-JSON_FIELDS = ("request_id", "model", "status", "spend", "prompt_tokens", "completion_tokens", "startTime",
-               "endTime", "call_type", "response")
+JSON_FIELDS = ("request_id", "model", "model_group", "status", "spend", "prompt_tokens", "completion_tokens",
+               "startTime", "endTime", "call_type", "response")
 TEXT_FIELDS = ("request_tags", "metadata", "messages", "proxy_server_request")  # read through maybe_json
 CHAT_CALLS = ("completion", "acompletion", "")  # litellm_shared.CHAT: call types whose body is a chat request
 SUSPECT_JSON = r",(\s|\\[nrt])*[}\]]"  # trailing commas: DuckDB reads them, Python's JSON parsers do not
@@ -112,7 +113,7 @@ WITH a0 AS (
   SELECT *,
     CASE WHEN left(r.proxy_server_request, 1) = '{{' THEN try(json_extract(r.proxy_server_request, ['$', '$.metadata',
       '$.metadata.caller_tags', '$.metadata.requester_metadata', '$.metadata.requester_metadata.task',
-      '$.metadata.task', '$.messages'])) END AS px
+      '$.metadata.task', '$.messages', '$.model'])) END AS px
   FROM {src}
 ), a1 AS (
   SELECT *,
@@ -158,16 +159,21 @@ WITH a0 AS (
                                    '$.prompt_tokens_details.cache_write_tokens', '$.completion_tokens_details',
                                    '$.completion_tokens_details.reasoning_tokens']) END AS usage,
     CASE WHEN NOT no_body AND json_type(btask) = 'VARCHAR' THEN nullif(btask->>'$', '') END AS meta_task,
-    list_filter(list_transform(tags, lambda x: regexp_replace(regexp_replace(
-        regexp_extract(x, {sql_str(TASK_TAG)}, 1), {sql_str('^' + strip)}, ''), {sql_str(strip + '$')}, '')),
-      lambda x: x <> '')[1] AS tag_task,
+    list_transform(tags, lambda x: regexp_replace(regexp_replace(
+        regexp_extract(x, {sql_str(TASK_TAG)}, 1), {sql_str('^' + strip)}, ''), {sql_str(strip + '$')}, ''))
+      AS tag_values,
     coalesce(t_msgs = 'ARRAY', false) AND len(msgs) > 0 AND NOT coalesce(list_bool_or(list_transform(msgs,
       lambda e: json_type(e, '$.content') = 'VARCHAR' AND e->>'$.content' = 'redacted-by-litellm')), false) AS has_msgs,
     r.response IS NULL OR t_resp = 'NULL' OR (t_resp = 'VARCHAR' AND (left(r.response->>'$', 1) NOT IN ('[', '{{')
       OR trim(r.response->>'$') IN ('{{}}', '[]'))) OR (t_resp = 'OBJECT' AND len(json_keys(r.response)) = 0)
       AS plain_answer,
-    coalesce(nullif(r.status->>'$', ''), 'success') AS status
+    coalesce(nullif(r.status->>'$', ''), 'success') AS status,
+    -- the model (group) the client called: Request.requested_model, else the model
+    coalesce(nullif(r.model_group->>'$', ''), CASE WHEN NOT no_body THEN nullif(px[8]->>'$', '') END,
+             r.model->>'$') AS called
   FROM a2
+), b2 AS (
+  SELECT *, list_filter(tag_values, lambda x: x <> '')[1] AS tag_task FROM b
 ), c AS (
   SELECT *,
     coalesce(NOT odd AND r IS NOT NULL AND t_id = 'VARCHAR' AND t_model = 'VARCHAR' AND r.model->>'$' <> ''
@@ -197,10 +203,12 @@ WITH a0 AS (
          OR (t_msgs = 'ARRAY' AND coalesce(list_bool_and(list_transform(msgs,
              lambda e: json_type(e) = 'OBJECT' AND json_exists(e, '$.role'))), true)))
     AND NOT (json_type(rx[1]) = 'OBJECT' AND rx[2] IS NOT NULL AND json_type(rx[2]) NOT IN ('NULL', 'OBJECT'))
+    AND (r.model_group IS NULL OR json_type(r.model_group) IN ('NULL', 'VARCHAR'))
+    AND (no_body OR px[8] IS NULL OR json_type(px[8]) IN ('NULL', 'VARCHAR'))
     AND {gb_ok} AND {"plain_answer" if answered else "true"}, false) AS ok,
     coalesce(t_resp = 'VARCHAR' AND r.response->>'$' <> '' AND left(r.response->>'$', 1) NOT IN ('[', '{{'), false)
       AS answered
-  FROM b
+  FROM b2
 ), d AS (
   SELECT n, ok, {task} AS task, {how} AS how, r.model->>'$' AS model, coalesce(strftime(ts, '%Y-%m-%d'), '') AS day,
     epoch_us(ts) / 1000000.0 AS t, {pt} AS pt, {ct} AS ct,
@@ -210,10 +218,18 @@ WITH a0 AS (
     try_cast(r.spend AS DOUBLE) AS cost, has_msgs AND status = 'success' AS replayable, answered,
     CASE WHEN status <> 'success' THEN 'the call failed (' || status || ')' WHEN NOT has_msgs THEN {sql_str(NO_PROMPT)}
       END AS why,
-    md5({sql_str(f"{seed}:")} || (r.request_id->>'$')) AS key, has_msgs
+    md5({sql_str(f"{seed}:")} || (r.request_id->>'$')) AS key, has_msgs, called,
+    CASE WHEN tag_task IS NOT NULL AND {how} = 'tag' THEN tags[list_position(tag_values, tag_task)] ELSE '' END AS tag,
+    ts, te
   FROM c
+), e AS (  -- common.check_ranges: a figure out of range is the parser's to skip, with its reason
+  SELECT * REPLACE (ok AND pt BETWEEN 0 AND {MAX_TOKENS} AND ct BETWEEN 0 AND {MAX_TOKENS}
+    AND cached BETWEEN 0 AND {MAX_TOKENS} AND cw BETWEEN 0 AND {MAX_TOKENS} AND rt BETWEEN 0 AND {MAX_TOKENS}
+    AND cost >= 0 AND (ts IS NULL OR te IS NULL OR te >= ts)
+    AND (t IS NULL OR t BETWEEN {MIN_TIME} AND {latest_time()}) AS ok)
+  FROM d
 )
-SELECT *, NOT ok OR (how = 'none' AND has_msgs) AS py, {eligible} AS eligible FROM d"""
+SELECT * EXCLUDE (ts, te), NOT ok OR (how = 'none' AND has_msgs) AS py, {eligible} AS eligible FROM e"""
 
 
 def query(staged_sql: str, size: int) -> str:
@@ -231,6 +247,6 @@ SELECT GROUPING(task, how, model, day) AS level, task, how, model, day,
   sum(cached) FILTER (WHERE {done}) AS cached, sum(cw) FILTER (WHERE {done}) AS cw,
   sum(rt) FILTER (WHERE {done}) AS rt, sum(cost) FILTER (WHERE {done}) AS cost,
   count(cost) FILTER (WHERE {done}) AS cost_n, min(t) FILTER (WHERE {done}) AS t0, max(t) FILTER (WHERE {done}) AS t1,
-  count(*) FILTER (WHERE {done} AND eligible) AS eligible, why, {sample} AS sample,
+  count(*) FILTER (WHERE {done} AND eligible) AS eligible, why, called, tag, {sample} AS sample,
   CASE WHEN GROUPING(task, how, model, day) = 15 THEN list(n ORDER BY n) FILTER (WHERE py) END AS python
-FROM s GROUP BY GROUPING SETS ((task, how, model, day, why), (task, model), ())"""
+FROM s GROUP BY GROUPING SETS ((task, how, model, day, why, called, tag), (task, model), ())"""
