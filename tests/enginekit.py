@@ -45,12 +45,24 @@ def _odd(base: dict[str, Any]) -> list[dict[str, Any]]:
             for i, v in enumerate(variants)]
 
 
+def _ranges(tagged: dict[str, Any]) -> list[dict[str, Any]]:
+    """A tagged row (which SQL reads itself) out of range (common.check_ranges: the parser skips it) or with the
+    model called given otherwise (the per-task clients)."""
+    variants: list[dict[str, Any]] = [
+        {"prompt_tokens": -1}, {"completion_tokens": 2**60}, {"spend": -0.01}, {"startTime": "1999-12-31T23:59:59Z"},
+        {"startTime": "2999-01-01T00:00:00Z"}, {"startTime": "2026-10-01T10:00:05Z", "endTime": "2026-10-01T10:00:00Z"},
+        {"model_group": ["a"]}, {"model_group": "app-llm"}, {"model_group": ""}, {"model_group": None},
+    ]
+    return [dict(tagged, request_id=f"range-{i}", **v) for i, v in enumerate(variants)]
+
+
 def spend_rows(n: int = 600, seed: int = 3) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = producer_rows()
     for style in ("tag", "metadata", "none"):
         synth, _ = make_sample.synth_log(n // 3, seed=seed, tag_style=style)
         rows += [dict(r, request_id=f"{style}-{r['request_id']}") for r in synth]
-    rows += _odd(rows[-1])
+    tagged = next(r for r in rows if r["request_id"].startswith("tag-"))
+    rows += _odd(rows[-1]) + _ranges(tagged)
     return rows
 
 
@@ -74,7 +86,8 @@ def traffic_facts(traffic: Any, sources: bool = True) -> dict[str, Any]:
     st = traffic.stats
     return {
         "volume": {k: (*u.row()[:7], u.logged_cost_n) for k, u in traffic.volume.items()},
-        "tasks": {t: (x.requests, x.replayable, dict(x.sources)) for t, x in traffic.tasks.items()},
+        "tasks": {t: (x.requests, x.replayable, dict(x.sources), dict(x.called), dict(x.tags))
+                  for t, x in traffic.tasks.items()},
         "sample": {s: [r.id for r in reqs] for s, reqs in traffic.strata.items()},
         "sampled": {s: [(r.task, r.task_source, r.model, r.messages, r.output, r.params, r.input_tokens)
                         for r in reqs] for s, reqs in traffic.strata.items()},
