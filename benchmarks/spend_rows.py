@@ -44,7 +44,7 @@ DEPLOYMENTS = [("openai/gpt-4o", "app-llm", ["tier-large"], 2.5e-6, 1e-5),
                ("openai/gpt-4o-mini", "app-llm", ["tier-small", "default"], 1.5e-7, 6e-7),
                ("openai/o4-mini", "reasoner", ["default"], 1.1e-6, 4.4e-6)]
 USER_AGENT = ["User-Agent: OpenAI", "User-Agent: OpenAI/Python 3.57.0"]
-T0 = 1796126274  # 2026-12-01, the fixture's day
+T0 = 1796126274 - 31 * 86400  # the month before 2026-12-01, the fixture's day (times must not lie ahead: check_ranges)
 
 
 class _Template:

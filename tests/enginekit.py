@@ -46,12 +46,20 @@ def _odd(base: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _ranges(tagged: dict[str, Any]) -> list[dict[str, Any]]:
-    """A tagged row (which SQL reads itself) out of range (common.check_ranges: the parser skips it) or with the
-    model called given otherwise (the per-task clients)."""
+    """A tagged row (which SQL reads itself) out of range (common.check_ranges: the parser skips it), with the
+    model called given otherwise (the per-task clients), or with other tags and messages."""
     variants: list[dict[str, Any]] = [
         {"prompt_tokens": -1}, {"completion_tokens": 2**60}, {"spend": -0.01}, {"startTime": "1999-12-31T23:59:59Z"},
         {"startTime": "2999-01-01T00:00:00Z"}, {"startTime": "2026-10-01T10:00:05Z", "endTime": "2026-10-01T10:00:00Z"},
         {"model_group": ["a"]}, {"model_group": "app-llm"}, {"model_group": ""}, {"model_group": None},
+        # tags and messages as the SQL reads them in lists
+        {"request_tags": ["team-a", "task:  spaced\u00a0\u3000 ", "feature:x"]},
+        {"request_tags": ["task:", "taskName: n "]},
+        {"request_tags": ["feature:\u00e9 \u00fc", "task:later"]}, {"request_tags": ["Task:x", "tasks:y"]},
+        {"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]},
+        {"messages": [{"role": "user", "content": "redacted-by-litellm"}, {"role": "user", "content": "x"}]},
+        {"messages": [{"role": "user", "content": "x"}, "text"]}, {"messages": [{"role": None, "content": "x"}]},
+        {"messages": [{"role": "user", "content": "x"}, {"content": "y"}]},
     ]
     return [dict(tagged, request_id=f"range-{i}", **v) for i, v in enumerate(variants)]
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 
 from ...limits import MAX_TOKENS, MIN_TIME, latest_time
+from ..common import TASK_TAG_PREFIXES
 from ..litellm_spend import NO_PROMPT
 
 # Python's str.strip() whitespace, for task tags ("task: x " -> "x").
@@ -26,6 +27,10 @@ JSON_FIELDS = ("request_id", "model", "model_group", "status", "spend", "prompt_
 TEXT_FIELDS = ("request_tags", "metadata", "messages", "proxy_server_request")  # read through maybe_json
 CHAT_CALLS = ("completion", "acompletion", "")  # litellm_shared.CHAT: call types whose body is a chat request
 SUSPECT_JSON = r",(\s|\\[nrt])*[}\]]"  # trailing commas: DuckDB reads them, Python's JSON parsers do not
+EMPTY_OBJECT = r"\{[ \t\n\r]*\}[ \t\n\r]*"  # a body "{}": the row has no request body
+BODY_PATHS = ", ".join(f"'{p}'" for p in ("$.metadata.caller_tags", "$.metadata.requester_metadata",
+                                          "$.metadata.requester_metadata.task", "$.metadata.task", "$.messages",
+                                          "$.model"))
 
 
 def sql_str(s: str) -> str:
@@ -98,7 +103,6 @@ def staged(src: str, group_by: str, seed: int, answered: bool) -> str:
     cc_ok, cc = _tok("usage[3]")
     cw_ok, cw = _tok("usage[4]")
     rt_ok, rt = _tok("usage[6]")
-    strip = f"[{SPACE}]+"
     if group_by in ("auto", "", None):
         gb_ok = "true"
         task = "coalesce(tag_task, meta_task, 'untagged')"  # the client's task tag, then its metadata.task
@@ -109,25 +113,25 @@ def staged(src: str, group_by: str, seed: int, answered: bool) -> str:
         how = f"CASE WHEN {gb} IS NOT NULL THEN 'group_by' ELSE 'none' END"
     eligible = "replayable AND answered" if answered else "replayable"
     return f"""
-WITH a0 AS (
+WITH a0 AS (  -- the body's JSON types (pt) and values (px) of the paths read, in one parse each
   SELECT *,
-    CASE WHEN left(r.proxy_server_request, 1) = '{{' THEN try(json_extract(r.proxy_server_request, ['$', '$.metadata',
-      '$.metadata.caller_tags', '$.metadata.requester_metadata', '$.metadata.requester_metadata.task',
-      '$.metadata.task', '$.messages', '$.model'])) END AS px
+    CASE WHEN left(r.proxy_server_request, 1) = '{{' THEN try(json_type(r.proxy_server_request, ['$', '$.metadata',
+      {BODY_PATHS}])) END AS pt,
+    CASE WHEN left(r.proxy_server_request, 1) = '{{' THEN try(json_extract(r.proxy_server_request, [{BODY_PATHS}]))
+      END AS px
   FROM {src}
 ), a1 AS (
   SELECT *,
-    r.proxy_server_request IS NULL OR r.proxy_server_request = '' OR (json_type(px[1]) = 'OBJECT'
-      AND len(json_keys(px[1])) = 0) AS no_body,
-    json_type(px[2]) AS t_bmeta, json_type(px[3]) AS t_caller, json_type(px[4]) AS t_req,
-    json_type(px[7]) AS t_bmsgs,
-    CASE WHEN json_type(px[4]) = 'OBJECT' THEN len(list_filter(json_keys(px[4]), lambda k: k <> 'headers')) > 0
+    r.proxy_server_request IS NULL OR r.proxy_server_request = '' OR (pt[1] = 'OBJECT'
+      AND regexp_full_match(r.proxy_server_request, {sql_str(EMPTY_OBJECT)})) AS no_body,
+    pt[2] AS t_bmeta, pt[3] AS t_caller, pt[4] AS t_req, pt[7] AS t_bmsgs,
+    CASE WHEN pt[4] = 'OBJECT' THEN len(list_filter(json_keys(px[2]), lambda k: k <> 'headers')) > 0
          ELSE false END AS req_meta
   FROM a0
 ), a AS (
-  SELECT n, odd, r, px, no_body, t_bmeta, t_caller, t_req, t_bmsgs,
-    CASE WHEN req_meta THEN px[5] ELSE px[6] END AS btask,
-    CASE WHEN t_bmsgs = 'ARRAY' AND json_array_length(px[7]) > 0 THEN px[7]::VARCHAR ELSE r.messages END AS msg_text,
+  SELECT n, odd, r, pt, px, no_body, t_bmeta, t_caller, t_req, t_bmsgs,
+    CASE WHEN req_meta THEN px[3] ELSE px[4] END AS btask, CASE WHEN req_meta THEN pt[5] ELSE pt[6] END AS t_btask,
+    CASE WHEN t_bmsgs = 'ARRAY' AND json_array_length(px[5]) > 0 THEN px[5]::VARCHAR ELSE r.messages END AS msg_text,
     json_type(r.request_id) AS t_id, json_type(r.model) AS t_model, json_type(r.status) AS t_status,
     json_type(r.spend) AS t_spend, json_type(r.response) AS t_resp,
     CASE WHEN json_type(r.startTime) = 'VARCHAR' THEN r.startTime->>'$' END AS s_start,
@@ -136,13 +140,15 @@ WITH a0 AS (
       END AS mx,
     CASE WHEN left(r.request_tags, 1) = '[' THEN try(json_type(r.request_tags, '$[*]')) END AS tag_types,
     CASE WHEN left(r.request_tags, 1) = '[' THEN try(json_extract_string(r.request_tags, '$[*]')) END AS row_tags,
-    CASE WHEN t_caller = 'ARRAY' THEN json_type(px[3], '$[*]') END AS caller_types,
-    CASE WHEN t_caller = 'ARRAY' THEN json_extract_string(px[3], '$[*]') END AS caller_tags
+    CASE WHEN t_caller = 'ARRAY' THEN json_type(px[1], '$[*]') END AS caller_types,
+    CASE WHEN t_caller = 'ARRAY' THEN json_extract_string(px[1], '$[*]') END AS caller_tags
   FROM a1
-), a2 AS (
+), a2 AS (  -- the messages' types, roles and string contents, read as lists (no per-message parse)
   SELECT *, CASE WHEN no_body THEN row_tags ELSE caller_tags END AS tags,
     CASE WHEN left(msg_text, 1) IN ('[', '{{') THEN try(json_type(msg_text)) END AS t_msgs,
-    CASE WHEN left(msg_text, 1) = '[' THEN try(json_extract(msg_text, '$[*]')) END AS msgs
+    CASE WHEN left(msg_text, 1) = '[' THEN try(json_type(msg_text, '$[*]')) END AS msg_types,
+    CASE WHEN left(msg_text, 1) = '[' THEN try(json_type(msg_text, '$[*].role')) END AS msg_roles,
+    CASE WHEN left(msg_text, 1) = '[' THEN try(json_extract_string(msg_text, '$[*].content')) END AS msg_texts
   FROM a
 ), b AS (
   SELECT *,
@@ -158,22 +164,23 @@ WITH a0 AS (
                                    '$.prompt_tokens_details.cache_creation_tokens',
                                    '$.prompt_tokens_details.cache_write_tokens', '$.completion_tokens_details',
                                    '$.completion_tokens_details.reasoning_tokens']) END AS usage,
-    CASE WHEN NOT no_body AND json_type(btask) = 'VARCHAR' THEN nullif(btask->>'$', '') END AS meta_task,
-    list_transform(tags, lambda x: regexp_replace(regexp_replace(
-        regexp_extract(x, {sql_str(TASK_TAG)}, 1), {sql_str('^' + strip)}, ''), {sql_str(strip + '$')}, ''))
-      AS tag_values,
-    coalesce(t_msgs = 'ARRAY', false) AND len(msgs) > 0 AND NOT coalesce(list_bool_or(list_transform(msgs,
-      lambda e: json_type(e, '$.content') = 'VARCHAR' AND e->>'$.content' = 'redacted-by-litellm')), false) AS has_msgs,
+    CASE WHEN NOT no_body AND t_btask = 'VARCHAR' THEN nullif(btask->>'$', '') END AS meta_task,
+    list_filter(tags, lambda x: {" OR ".join(f"starts_with(x, {sql_str(p)})" for p in TASK_TAG_PREFIXES)})
+      AS task_tags,
+    coalesce(t_msgs = 'ARRAY', false) AND len(msg_types) > 0
+      AND NOT coalesce(list_contains(msg_texts, 'redacted-by-litellm'), false) AS has_msgs,
     r.response IS NULL OR t_resp = 'NULL' OR (t_resp = 'VARCHAR' AND (left(r.response->>'$', 1) NOT IN ('[', '{{')
       OR trim(r.response->>'$') IN ('{{}}', '[]'))) OR (t_resp = 'OBJECT' AND len(json_keys(r.response)) = 0)
       AS plain_answer,
     coalesce(nullif(r.status->>'$', ''), 'success') AS status,
     -- the model (group) the client called: Request.requested_model, else the model
-    coalesce(nullif(r.model_group->>'$', ''), CASE WHEN NOT no_body THEN nullif(px[8]->>'$', '') END,
+    coalesce(nullif(r.model_group->>'$', ''), CASE WHEN NOT no_body THEN nullif(px[6]->>'$', '') END,
              r.model->>'$') AS called
   FROM a2
+), b1 AS (
+  SELECT *, list_transform(task_tags, lambda x: trim(x[strpos(x, ':') + 1:], {sql_str(SPACE)})) AS tag_values FROM b
 ), b2 AS (
-  SELECT *, list_filter(tag_values, lambda x: x <> '')[1] AS tag_task FROM b
+  SELECT *, list_filter(tag_values, lambda x: x <> '')[1] AS tag_task FROM b1
 ), c AS (
   SELECT *,
     coalesce(NOT odd AND r IS NOT NULL AND t_id = 'VARCHAR' AND t_model = 'VARCHAR' AND r.model->>'$' <> ''
@@ -187,11 +194,11 @@ WITH a0 AS (
          AND coalesce(list_bool_and(list_transform(tag_types, lambda x: x = 'VARCHAR')), true)))
     AND (r.call_type IS NULL OR json_type(r.call_type) = 'NULL'
          OR (json_type(r.call_type) = 'VARCHAR' AND r.call_type->>'$' IN {CHAT_CALLS}))
-    AND (no_body OR (json_type(px[1]) = 'OBJECT' AND coalesce(t_bmeta, 'NULL') IN ('NULL', 'OBJECT')
+    AND (no_body OR (pt[1] = 'OBJECT' AND coalesce(t_bmeta, 'NULL') IN ('NULL', 'OBJECT')
          AND t_caller = 'ARRAY' AND coalesce(list_bool_and(list_transform(caller_types, lambda x: x = 'VARCHAR')), true)
-         AND coalesce(t_req, 'NULL') IN ('NULL', 'OBJECT') AND coalesce(json_type(btask), 'NULL') IN ('NULL', 'VARCHAR')
+         AND coalesce(t_req, 'NULL') IN ('NULL', 'OBJECT') AND coalesce(t_btask, 'NULL') IN ('NULL', 'VARCHAR')
          AND (t_bmsgs IS NULL OR t_bmsgs IN ('NULL', 'ARRAY')
-              OR (t_bmsgs = 'OBJECT' AND len(json_keys(px[7])) = 0) OR (t_bmsgs = 'VARCHAR' AND px[7]->>'$' = ''))))
+              OR (t_bmsgs = 'OBJECT' AND len(json_keys(px[5])) = 0) OR (t_bmsgs = 'VARCHAR' AND px[5]->>'$' = ''))))
     AND (r.metadata IS NULL OR r.metadata = '' OR (mx IS NOT NULL
          AND (mx[1] IS NULL OR json_type(mx[1]) IN ('NULL', 'OBJECT'))
          AND (usage0 IS NULL OR json_type(usage0) = 'NULL' OR (json_type(usage0) = 'OBJECT'
@@ -200,11 +207,11 @@ WITH a0 AS (
                    AND json_type(usage[3]) IS DISTINCT FROM 'DOUBLE'))
               AND (usage[5] IS NULL OR json_type(usage[5]) = 'NULL' OR (json_type(usage[5]) = 'OBJECT' AND {rt_ok}))))))
     AND (msg_text IS NULL OR msg_text = '' OR (t_msgs = 'OBJECT' AND len(json_keys(msg_text)) = 0)
-         OR (t_msgs = 'ARRAY' AND coalesce(list_bool_and(list_transform(msgs,
-             lambda e: json_type(e) = 'OBJECT' AND json_exists(e, '$.role'))), true)))
+         OR (t_msgs = 'ARRAY' AND len(msg_roles) = len(msg_types)
+             AND coalesce(list_bool_and(list_transform(msg_types, lambda x: x = 'OBJECT')), true)))
     AND NOT (json_type(rx[1]) = 'OBJECT' AND rx[2] IS NOT NULL AND json_type(rx[2]) NOT IN ('NULL', 'OBJECT'))
     AND (r.model_group IS NULL OR json_type(r.model_group) IN ('NULL', 'VARCHAR'))
-    AND (no_body OR px[8] IS NULL OR json_type(px[8]) IN ('NULL', 'VARCHAR'))
+    AND (no_body OR pt[8] IS NULL OR pt[8] IN ('NULL', 'VARCHAR'))
     AND {gb_ok} AND {"plain_answer" if answered else "true"}, false) AS ok,
     coalesce(t_resp = 'VARCHAR' AND r.response->>'$' <> '' AND left(r.response->>'$', 1) NOT IN ('[', '{{'), false)
       AS answered
@@ -219,7 +226,8 @@ WITH a0 AS (
     CASE WHEN status <> 'success' THEN 'the call failed (' || status || ')' WHEN NOT has_msgs THEN {sql_str(NO_PROMPT)}
       END AS why,
     md5({sql_str(f"{seed}:")} || (r.request_id->>'$')) AS key, has_msgs, called,
-    CASE WHEN tag_task IS NOT NULL AND {how} = 'tag' THEN tags[list_position(tag_values, tag_task)] ELSE '' END AS tag,
+    CASE WHEN tag_task IS NOT NULL AND {how} = 'tag' THEN task_tags[list_position(tag_values, tag_task)] ELSE ''
+      END AS tag,
     ts, te
   FROM c
 ), e AS (  -- common.check_ranges: a figure out of range is the parser's to skip, with its reason
