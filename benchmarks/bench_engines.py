@@ -5,7 +5,7 @@ same run. Every step runs alone in a fresh subprocess; time and peak resident me
     .venv/bin/python benchmarks/bench_engines.py parquet --rows 10000000
     # real-shape spend JSON lines: this streaming reader vs main's (git archive REV), and the DuckDB path vs
     # DuckDB's own read_json on the same aggregate + sample
-    .venv/bin/python benchmarks/bench_engines.py jsonl --rows 1000000 [--baseline main]
+    .venv/bin/python benchmarks/bench_engines.py jsonl --rows 1000000 [--baseline main] [--repeat 3]
 
 Rows come from benchmarks/spend_rows.py (the litellm 1.110.2 proxy's own rows, varied). The JSON-lines file has
 them whole (~21 KB a row). The Parquet file has 10 million rows of the same columns with the two bulky documents
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -154,14 +155,34 @@ def _write(what: str, rows: int, path: Path) -> None:
     write_jsonl(path, rows)
 
 
+def measure(steps: list[tuple[str, list[str], dict[str, str] | None]], repeat: int
+            ) -> dict[str, tuple[float, float, str]]:
+    """Each step run `repeat` times, interleaved (A B C A B C ...) so that a change in the machine's load falls on
+    all of them alike; per step the median time, the largest peak memory and the output (which must not vary)."""
+    times: dict[str, list[float]] = {name: [] for name, _, _ in steps}
+    mems: dict[str, float] = {}
+    outs: dict[str, str] = {}
+    for k in range(repeat):
+        for name, cmd, env in steps:
+            t, mem, out = run(cmd, env)
+            times[name].append(t)
+            mems[name] = max(mems.get(name, 0.0), mem)
+            if outs.setdefault(name, out) != out:
+                sys.exit(f"{name}: run {k + 1} gave {out}, run 1 gave {outs[name]}")
+            print(f"    run {k + 1}/{repeat} {name}: {t:.1f} s, load {os.getloadavg()[0]:.1f}", flush=True)
+    return {name: (statistics.median(times[name]), mems[name], outs[name]) for name in times}
+
+
 def bench_parquet(args: argparse.Namespace, folder: Path) -> None:
     data = _written(args, folder / f"spend-{args.rows}.parquet")
     py = sys.executable
     hand = HAND_SQL.format(src="read_parquet('{src}')", size=SAMPLE)
-    te, me, oe = run([py, "-c", SCAN.format(size=SAMPLE), str(data), "duckdb"])
-    ts, ms, os_ = run([py, "-c", SAME.format(size=SAMPLE), str(data)])
-    th, mh, oh = run([py, "-c", HAND, str(data), hand])
-    print(f"{args.rows:,} spend rows as Parquet, aggregate + sample of {SAMPLE} per task and model:")
+    got = measure([("tiertool", [py, "-c", SCAN.format(size=SAMPLE), str(data), "duckdb"], None),
+                   ("same", [py, "-c", SAME.format(size=SAMPLE), str(data)], None),
+                   ("hand", [py, "-c", HAND, str(data), hand], None)], args.repeat)
+    (te, me, oe), (ts, ms, os_), (th, mh, oh) = got["tiertool"], got["same"], got["hand"]
+    print(f"{args.rows:,} spend rows as Parquet, aggregate + sample of {SAMPLE} per task and model "
+          f"(median of {args.repeat} interleaved runs):")
     line("tiertool scan(engine='duckdb')", te, me, f"requests, cost, sampled: {oe}")
     line("DuckDB by hand, the same SQL on read_parquet", ts, ms, f"requests, result rows: {os_}")
     line("DuckDB by hand, a minimal aggregate (HAND_SQL)", th, mh, f"requests, cost, sampled: {oh}")
@@ -178,16 +199,21 @@ def bench_jsonl(args: argparse.Namespace, folder: Path) -> None:
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline, "tiertool"], check=True,
                                  capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
-    rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.baseline], capture_output=True,
-                         text=True).stdout.strip()
+        rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.baseline], capture_output=True,
+                             text=True).stdout.strip()
+        (old / "REV").write_text(rev)
+    rev = (old / "REV").read_text().strip()
     py, code = sys.executable, SCAN.format(size=SAMPLE)
     hand = HAND_SQL.format(src=f"read_json('{{src}}', format='newline_delimited', columns={JSON_COLUMNS})",
                            size=SAMPLE)
-    tb, mb, ob = run([py, "-c", code, str(data), "main"], env={**os.environ, "PYTHONPATH": str(old)})
-    ts, ms, os_ = run([py, "-c", code, str(data), "stream"])
-    td, md, od = run([py, "-c", code, str(data), "duckdb"])
-    tj, mj, oj = run([py, "-c", HAND, str(data), hand])
-    print(f"{args.rows:,} real-shape LiteLLM spend lines, aggregate + sample of {SAMPLE} per task and model:")
+    got = measure([("main", [py, "-c", code, str(data), "main"], {**os.environ, "PYTHONPATH": str(old)}),
+                   ("stream", [py, "-c", code, str(data), "stream"], None),
+                   ("duckdb", [py, "-c", code, str(data), "duckdb"], None),
+                   ("read_json", [py, "-c", HAND, str(data), hand], None)], args.repeat)
+    (tb, mb, ob), (ts, ms, os_), (td, md, od), (tj, mj, oj) = (got[k] for k in ("main", "stream", "duckdb",
+                                                                                "read_json"))
+    print(f"{args.rows:,} real-shape LiteLLM spend lines, aggregate + sample of {SAMPLE} per task and model "
+          f"(median of {args.repeat} interleaved runs):")
     line(f"{args.baseline} ({rev}) streaming reader", tb, mb, f"requests, cost, sampled: {ob}")
     line("this streaming reader", ts, ms, f"requests, cost, sampled: {os_}")
     line("tiertool scan(engine='duckdb')", td, md, f"requests, cost, sampled: {od}")
@@ -203,14 +229,16 @@ def main() -> None:
     ap.add_argument("--rows", type=int)
     ap.add_argument("--baseline", default="main", help="git revision whose streaming reader is the baseline")
     ap.add_argument("--dir", type=Path, help="where the data is written (and kept)")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each step, interleaved; the median is shown")
     ap.add_argument("--write-to", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     args.rows = args.rows or (10_000_000 if args.what == "parquet" else 1_000_000)
     if args.write_to:
         _write(args.what, args.rows, args.write_to)
         return
-    load = os.getloadavg()[0]
-    print(f"load average {load:.1f} on {os.cpu_count()} cores (timings are noisy when it is above the core count)")
+    load = os.getloadavg()
+    print(f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} cores (timings are noisy "
+          f"when it is above the core count)")
     bench = bench_parquet if args.what == "parquet" else bench_jsonl
     if args.dir:
         args.dir.mkdir(parents=True, exist_ok=True)
