@@ -60,6 +60,11 @@ def _ranges(tagged: dict[str, Any]) -> list[dict[str, Any]]:
         {"messages": [{"role": "user", "content": "redacted-by-litellm"}, {"role": "user", "content": "x"}]},
         {"messages": [{"role": "user", "content": "x"}, "text"]}, {"messages": [{"role": None, "content": "x"}]},
         {"messages": [{"role": "user", "content": "x"}, {"content": "y"}]},
+        {"metadata": {"usage_object": {"prompt_tokens_details": {"cached_tokens": 12.0, "cache_write_tokens": 7},
+                                       "completion_tokens_details": {"reasoning_tokens": 2.5}}}},
+        {"metadata": {"usage_object": {"prompt_tokens_details": {"cached_tokens": "3"}}}},
+        {"metadata": {"usage_object": {"prompt_tokens_details": {"cache_creation_tokens": 1.5}}}},
+        {"metadata": {"usage_object": {"completion_tokens_details": {"reasoning_tokens": True}}}},
     ]
     return [dict(tagged, request_id=f"range-{i}", **v) for i, v in enumerate(variants)]
 

@@ -28,6 +28,12 @@ TEXT_FIELDS = ("request_tags", "metadata", "messages", "proxy_server_request")  
 CHAT_CALLS = ("completion", "acompletion", "")  # litellm_shared.CHAT: call types whose body is a chat request
 SUSPECT_JSON = r",(\s|\\[nrt])*[}\]]"  # trailing commas: DuckDB reads them, Python's JSON parsers do not
 EMPTY_OBJECT = r"\{[ \t\n\r]*\}[ \t\n\r]*"  # a body "{}": the row has no request body
+_USAGE = "$.usage_object"
+_TOKENS = (f"{_USAGE}.prompt_tokens_details.cached_tokens", f"{_USAGE}.prompt_tokens_details.cache_creation_tokens",
+           f"{_USAGE}.prompt_tokens_details.cache_write_tokens", f"{_USAGE}.completion_tokens_details.reasoning_tokens")
+META_TOKENS = ", ".join(f"'{p}'" for p in _TOKENS)
+META_PATHS = ", ".join(f"'{p}'" for p in ("$", "$.error_information", _USAGE, f"{_USAGE}.prompt_tokens_details",
+                                          *_TOKENS[:3], f"{_USAGE}.completion_tokens_details", _TOKENS[3]))
 BODY_PATHS = ", ".join(f"'{p}'" for p in ("$.metadata.caller_tags", "$.metadata.requester_metadata",
                                           "$.metadata.requester_metadata.task", "$.metadata.task", "$.messages",
                                           "$.model"))
@@ -58,13 +64,13 @@ def structure(group_by: str) -> str:
     return json.dumps(fields(group_by))
 
 
-def _tok(x: str) -> tuple[str, str]:
-    """(ok, value) of a token count read by common.to_int: null or a number (truncated), else the parser."""
-    t = f"json_type({x})"
-    ok = (f"({x} IS NULL OR {t} = 'NULL' OR ({t} IN ('UBIGINT', 'BIGINT') AND try_cast({x}->>'$' AS BIGINT) "
-          f"IS NOT NULL) OR ({t} = 'DOUBLE' AND abs({x}::DOUBLE) < 9e18))")
-    value = (f"coalesce(CASE {t} WHEN 'DOUBLE' THEN try_cast(trunc({x}::DOUBLE) AS BIGINT) "
-             f"WHEN 'NULL' THEN 0 ELSE try_cast({x}->>'$' AS BIGINT) END, 0)")
+def _tok(t: str, v: str) -> tuple[str, str]:
+    """(ok, value) of a token count read by common.to_int, from its JSON type `t` (NULL: absent) and its JSON
+    text `v`: null or a number (truncated), else the parser."""
+    ok = (f"({t} IS NULL OR {t} = 'NULL' OR ({t} IN ('UBIGINT', 'BIGINT') AND try_cast({v} AS BIGINT) "
+          f"IS NOT NULL) OR ({t} = 'DOUBLE' AND abs(try_cast({v} AS DOUBLE)) < 9e18))")
+    value = (f"coalesce(CASE {t} WHEN 'DOUBLE' THEN try_cast(trunc(try_cast({v} AS DOUBLE)) AS BIGINT) "
+             f"WHEN 'NULL' THEN 0 ELSE try_cast({v} AS BIGINT) END, 0)")
     return ok, value
 
 
@@ -97,12 +103,12 @@ def staged(src: str, group_by: str, seed: int, answered: bool) -> str:
     (its `messages`, else the row's), the client's tags (`metadata.caller_tags`) and its `metadata.task`
     (`requester_metadata`, else the body's own); a row without a body has the row's tags less LiteLLM's
     User-Agent entries (no task key among those) and no metadata task."""
-    pt_ok, pt = _tok("r.prompt_tokens")
-    ct_ok, ct = _tok("r.completion_tokens")
-    c_ok, cached = _tok("usage[2]")
-    cc_ok, cc = _tok("usage[3]")
-    cw_ok, cw = _tok("usage[4]")
-    rt_ok, rt = _tok("usage[6]")
+    pt_ok, pt = _tok("json_type(r.prompt_tokens)", "(r.prompt_tokens->>'$')")
+    ct_ok, ct = _tok("json_type(r.completion_tokens)", "(r.completion_tokens->>'$')")
+    c_ok, cached = _tok("mt[5]", "mv[1]")  # metadata's types (mt) and texts (mv) at META_PATHS
+    cc_ok, cc = _tok("mt[6]", "mv[2]")
+    cw_ok, cw = _tok("mt[7]", "mv[3]")
+    rt_ok, rt = _tok("mt[9]", "mv[4]")
     if group_by in ("auto", "", None):
         gb_ok = "true"
         task = "coalesce(tag_task, meta_task, 'untagged')"  # the client's task tag, then its metadata.task
@@ -136,8 +142,8 @@ WITH a0 AS (  -- the body's JSON types (pt) and values (px) of the paths read, i
     json_type(r.spend) AS t_spend, json_type(r.response) AS t_resp,
     CASE WHEN json_type(r.startTime) = 'VARCHAR' THEN r.startTime->>'$' END AS s_start,
     CASE WHEN json_type(r.endTime) = 'VARCHAR' THEN r.endTime->>'$' END AS s_end,
-    CASE WHEN left(r.metadata, 1) = '{{' THEN try(json_extract(r.metadata, ['$.error_information', '$.usage_object']))
-      END AS mx,
+    CASE WHEN left(r.metadata, 1) = '{{' THEN try(json_type(r.metadata, [{META_PATHS}])) END AS mt,
+    CASE WHEN left(r.metadata, 1) = '{{' THEN try(json_extract_string(r.metadata, [{META_TOKENS}])) END AS mv,
     CASE WHEN left(r.request_tags, 1) = '[' THEN try(json_type(r.request_tags, '$[*]')) END AS tag_types,
     CASE WHEN left(r.request_tags, 1) = '[' THEN try(json_extract_string(r.request_tags, '$[*]')) END AS row_tags,
     CASE WHEN t_caller = 'ARRAY' THEN json_type(px[1], '$[*]') END AS caller_types,
@@ -158,12 +164,6 @@ WITH a0 AS (  -- the body's JSON types (pt) and values (px) of the paths read, i
                                                       THEN r.response->>'$' END
                                  WHEN 'OBJECT' THEN r.response::VARCHAR END,
                      ['$.choices[0]', '$.choices[0].message', '$.choices[0].message.content'])) AS rx,
-    mx[2] AS usage0,
-    CASE WHEN json_type(mx[2]) = 'OBJECT'
-         THEN json_extract(mx[2], ['$.prompt_tokens_details', '$.prompt_tokens_details.cached_tokens',
-                                   '$.prompt_tokens_details.cache_creation_tokens',
-                                   '$.prompt_tokens_details.cache_write_tokens', '$.completion_tokens_details',
-                                   '$.completion_tokens_details.reasoning_tokens']) END AS usage,
     CASE WHEN NOT no_body AND t_btask = 'VARCHAR' THEN nullif(btask->>'$', '') END AS meta_task,
     list_filter(tags, lambda x: {" OR ".join(f"starts_with(x, {sql_str(p)})" for p in TASK_TAG_PREFIXES)})
       AS task_tags,
@@ -199,13 +199,13 @@ WITH a0 AS (  -- the body's JSON types (pt) and values (px) of the paths read, i
          AND coalesce(t_req, 'NULL') IN ('NULL', 'OBJECT') AND coalesce(t_btask, 'NULL') IN ('NULL', 'VARCHAR')
          AND (t_bmsgs IS NULL OR t_bmsgs IN ('NULL', 'ARRAY')
               OR (t_bmsgs = 'OBJECT' AND len(json_keys(px[5])) = 0) OR (t_bmsgs = 'VARCHAR' AND px[5]->>'$' = ''))))
-    AND (r.metadata IS NULL OR r.metadata = '' OR (mx IS NOT NULL
-         AND (mx[1] IS NULL OR json_type(mx[1]) IN ('NULL', 'OBJECT'))
-         AND (usage0 IS NULL OR json_type(usage0) = 'NULL' OR (json_type(usage0) = 'OBJECT'
-              AND (usage[1] IS NULL OR json_type(usage[1]) = 'NULL' OR (json_type(usage[1]) = 'OBJECT'
+    AND (r.metadata IS NULL OR r.metadata = '' OR (mt IS NOT NULL
+         AND (mt[2] IS NULL OR mt[2] IN ('NULL', 'OBJECT'))
+         AND (mt[3] IS NULL OR mt[3] = 'NULL' OR (mt[3] = 'OBJECT'
+              AND (mt[4] IS NULL OR mt[4] = 'NULL' OR (mt[4] = 'OBJECT'
                    AND {c_ok} AND {cc_ok} AND {cw_ok}
-                   AND json_type(usage[3]) IS DISTINCT FROM 'DOUBLE'))
-              AND (usage[5] IS NULL OR json_type(usage[5]) = 'NULL' OR (json_type(usage[5]) = 'OBJECT' AND {rt_ok}))))))
+                   AND mt[6] IS DISTINCT FROM 'DOUBLE'))
+              AND (mt[8] IS NULL OR mt[8] = 'NULL' OR (mt[8] = 'OBJECT' AND {rt_ok}))))))
     AND (msg_text IS NULL OR msg_text = '' OR (t_msgs = 'OBJECT' AND len(json_keys(msg_text)) = 0)
          OR (t_msgs = 'ARRAY' AND len(msg_roles) = len(msg_types)
              AND coalesce(list_bool_and(list_transform(msg_types, lambda x: x = 'OBJECT')), true)))
@@ -219,9 +219,9 @@ WITH a0 AS (  -- the body's JSON types (pt) and values (px) of the paths read, i
 ), d AS (
   SELECT n, ok, {task} AS task, {how} AS how, r.model->>'$' AS model, coalesce(strftime(ts, '%Y-%m-%d'), '') AS day,
     epoch_us(ts) / 1000000.0 AS t, {pt} AS pt, {ct} AS ct,
-    CASE WHEN json_type(usage[1]) = 'OBJECT' THEN {cached} ELSE 0 END AS cached,
-    CASE WHEN json_type(usage[1]) = 'OBJECT' THEN CASE WHEN {cc} <> 0 THEN {cc} ELSE {cw} END ELSE 0 END AS cw,
-    CASE WHEN json_type(usage[5]) = 'OBJECT' THEN {rt} ELSE 0 END AS rt,
+    CASE WHEN mt[4] = 'OBJECT' THEN {cached} ELSE 0 END AS cached,
+    CASE WHEN mt[4] = 'OBJECT' THEN CASE WHEN {cc} <> 0 THEN {cc} ELSE {cw} END ELSE 0 END AS cw,
+    CASE WHEN mt[8] = 'OBJECT' THEN {rt} ELSE 0 END AS rt,
     try_cast(r.spend AS DOUBLE) AS cost, has_msgs AND status = 'success' AS replayable, answered,
     CASE WHEN status <> 'success' THEN 'the call failed (' || status || ')' WHEN NOT has_msgs THEN {sql_str(NO_PROMPT)}
       END AS why,
