@@ -83,7 +83,7 @@ def _templates() -> dict[str, Any]:
     psr = orjson.loads(ok["proxy_server_request"])
     psr["metadata"]["requester_metadata"].pop("task")
     untasked = _holes(psr, model="model", messages="messages", tags="metadata.tags", call="litellm_call_id",
-                      rtags="metadata.requester_metadata.tags")
+                      rtags="metadata.requester_metadata.tags", ctags="metadata.caller_tags")
     del untasked["metadata"]["task"]
     psr["metadata"]["requester_metadata"]["task"] = "@task@"
     resp = orjson.loads(ok["response"])
@@ -96,7 +96,7 @@ def _templates() -> dict[str, Any]:
         "failed_meta": _Template(_holes(orjson.loads(failed["metadata"]), call="litellm_call_id")),
         "psr_task": _Template(_holes(psr, model="model", messages="messages", tags="metadata.tags",
                                      task="metadata.task", call="litellm_call_id",
-                                     rtags="metadata.requester_metadata.tags")),
+                                     rtags="metadata.requester_metadata.tags", ctags="metadata.caller_tags")),
         "psr": _Template(untasked),
         "resp": _Template(_holes(resp, id="id", created="created", model="model",
                                  content="choices.0.message.content", pt="usage.prompt_tokens",
@@ -139,7 +139,8 @@ def rows(n: int, seed: int = 0, start: int = 0) -> Iterator[dict[str, Any]]:
         psr = "{}"
         if rng.random() >= 0.10:
             messages = [{"role": "system", "content": system}, {"role": "user", "content": text}]
-            holes = {"model": group, "messages": messages, "tags": client_tags, "rtags": client_tags, "call": call_id}
+            holes = {"model": group, "messages": messages, "tags": client_tags, "rtags": client_tags,
+                     "ctags": client_tags, "call": call_id}
             psr = (tpl["psr_task"].fill(task=task, **holes) if 0.45 <= channel < 0.80 else tpl["psr"].fill(**holes))
         row = dict(tpl["row"])
         row.update(
