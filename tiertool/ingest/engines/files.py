@@ -239,17 +239,21 @@ class ParquetFile:
         yield Chunk(groups, sample, python, self._units)
 
     def _units(self, rows: list[int]) -> Iterator[tuple[int, Unit]]:
-        """The units of these (sorted) rows, from the row groups that hold them."""
+        """The units of these (sorted) rows, from the row groups that hold them, taken PARQUET_ROWS at a time (a
+        row at a time costs a slice and a conversion each)."""
         start, k = 1, 0
         for g in range(self.file.num_row_groups):
             size = self.file.metadata.row_group(g).num_rows
-            if k < len(rows) and rows[k] < start + size:
+            end = k
+            while end < len(rows) and rows[end] < start + size:
+                end += 1
+            if end > k:
                 table = self.file.read_row_group(g)
-                while k < len(rows) and rows[k] < start + size:
-                    n = rows[k]
-                    yield n, (f"{self.name}:row {n}", row_dict(table.slice(n - start, 1).to_pylist()[0],
-                                                                       self.json_columns), None)
-                    k += 1
+                for at in range(k, end, PARQUET_ROWS):
+                    wanted = rows[at:min(end, at + PARQUET_ROWS)]
+                    for n, row in zip(wanted, table.take([n - start for n in wanted]).to_pylist(), strict=True):
+                        yield n, (f"{self.name}:row {n}", row_dict(row, self.json_columns), None)
+                k = end
             start += size
 
 
