@@ -55,3 +55,23 @@ def test_engine_errors_name_what_to_do(tmp_path):
         scan([str(tmp_path / "*.parquet")])
     with pytest.raises(InputError, match="--engine stream"):
         scan([str(tmp_path / "x.jsonl")], fmt="openai-chat", engine="duckdb")
+
+
+def test_held_rows_read_again_give_the_same_traffic_with_one_query(log, monkeypatch):
+    """Inferred requests too many to hold are read again: the engine fetches only their rows (its query runs once)."""
+    from tiertool.ingest import reader
+    from tiertool.ingest.engines import base, files
+
+    monkeypatch.setattr(reader, "BUFFER_CHARS", 100)
+    monkeypatch.setattr(base, "BUFFER_CHARS", 100)
+    queries, chunks = [], files.JsonLinesFile.chunks
+
+    def counted(self):
+        queries.append(self.name)
+        yield from chunks(self)
+
+    monkeypatch.setattr(files.JsonLinesFile, "chunks", counted)
+    stream = scan([log], sample=7, seed=5)
+    duck = scan([log], sample=7, seed=5, engine="duckdb")
+    assert traffic_facts(duck) == traffic_facts(stream)
+    assert queries == [str(log)]

@@ -78,6 +78,7 @@ class EngineReader(LogReader):
         self.typer = TaskTyper(semantic=semantic)
         self.buffer_chars, self.light = BUFFER_CHARS, False
         self._unit, self._only, self._files = None, None, {}
+        self._read_once: dict[str, list[Chunk]] = {}  # per part, the chunks its query gave (to read rows again)
 
     def _new_streams(self) -> list[Stream]:
         return []  # LiteLLM spend rows join nothing
@@ -88,15 +89,21 @@ class EngineReader(LogReader):
                 yield from self._parse_units(part.name, self._units(part), self._forced())
 
     def _units(self, part: Part) -> Iterator[Unit]:
-        """The rows Python reads; the engine's own groups and sample are counted on the way (once: not when the
-        rows of inferred requests are read again, LogReader._again)."""
+        """The rows Python reads; the engine's own groups and sample are counted on the way. When the rows of
+        inferred requests are read again (LogReader._again), only those rows are fetched: the query is not run
+        twice."""
+        if self._only is not None:
+            for chunk in self._read_once.get(part.name, []):
+                for _, unit in chunk.units(sorted(chunk.python)):
+                    yield unit
+            return
         stats, sampler = self.stats, self.sampler
         tally = self._files.setdefault(part.name, _FileRead())
         seen = self._seen.setdefault(part.name, Counter())
-        again = self._only is not None
         for chunk in part.chunks():
+            self._read_once.setdefault(part.name, []).append(chunk)
             for task, how, model, day, n, replayable, pt, ct, cached, cw, rt, cost, costed, t0, t1, eligible, why, \
-                    called, tag in ([] if again else chunk.groups):
+                    called, tag in chunk.groups:
                 usage = (n, replayable, pt, ct, cached, cw, rt, cost or 0.0, costed)
                 if why is not None:
                     stats.not_replayable[why if why in stats.not_replayable or len(stats.not_replayable) < MAX_REASONS
@@ -110,8 +117,8 @@ class EngineReader(LogReader):
                 seen[SPEND] += n
                 if eligible:
                     sampler.offered[(task, model)] += eligible
-            wanted = {} if again else {row: (int(key, 16), stratum) for stratum, refs in chunk.sample.items()
-                                       for row, key in refs if sampler.wants(stratum, int(key, 16))}
+            wanted = {row: (int(key, 16), stratum) for stratum, refs in chunk.sample.items() for row, key in refs
+                      if sampler.wants(stratum, int(key, 16))}
             python = set(chunk.python)
             for row, unit in chunk.units(sorted(python | set(wanted))):  # one more read of the part, in order
                 if row in wanted:
