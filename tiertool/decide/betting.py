@@ -21,6 +21,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+Values = Sequence[float] | Sequence[bool] | np.ndarray  # outcomes in [0, 1], in sample order
+
 GRID = np.linspace(0.0, 1.0, 1001)  # means at which the sequence is computed: the bound is rounded down to it
 CAP = 0.5  # bets at most CAP/m of the capital (c in the paper), so one bad outcome costs at most half of it
 
@@ -44,7 +46,7 @@ def _bets(x: np.ndarray, m: np.ndarray, alpha: float, bet: str) -> np.ndarray:
     return np.clip(lam, 0.0, CAP / np.maximum(m, 1e-12))
 
 
-def log_capital(x: Sequence[float], m: float | np.ndarray, alpha: float, bet: str = "agrapa") -> np.ndarray:
+def log_capital(x: Values, m: float | np.ndarray, alpha: float, bet: str = "agrapa") -> np.ndarray:
     """log K_t(m) after each outcome (rows) for each m (columns)."""
     xs = np.asarray(x, dtype=float)
     ms = np.atleast_1d(np.asarray(m, dtype=float))
@@ -56,14 +58,14 @@ def log_capital(x: Sequence[float], m: float | np.ndarray, alpha: float, bet: st
     return np.cumsum(np.log1p(lam * (xs[:, None] - ms)), axis=0)
 
 
-def p_value(x: Sequence[float], m: float, alpha: float, bet: str = "agrapa") -> float:
+def p_value(x: Values, m: float, alpha: float, bet: str = "agrapa") -> float:
     """Anytime-valid p-value of H0: mean <= m. `alpha` only shapes the PrPl bet; the p-value is valid at all
     levels."""
     logk = log_capital(x, m, alpha, bet)
     return 1.0 if not len(logk) else min(1.0, math.exp(-max(0.0, float(logk.max()))))
 
 
-def lower_bound(x: Sequence[float], alpha: float, bet: str = "agrapa") -> float:
+def lower_bound(x: Values, alpha: float, bet: str = "agrapa") -> float:
     """Lower end of the (1 - alpha) confidence sequence after all of x (running intersection)."""
     logk = log_capital(x, GRID, alpha, bet)
     if not len(logk):
@@ -74,14 +76,14 @@ def lower_bound(x: Sequence[float], alpha: float, bet: str = "agrapa") -> float:
     return float(GRID[first_kept - 1]) if first_kept else 0.0
 
 
-def paired(cheaper: Sequence[bool], reference: Sequence[bool]) -> np.ndarray:
+def paired(cheaper: Values, reference: Values) -> np.ndarray:
     """Paired outcomes mapped to [0, 1]: (cheaper correct - reference correct + 1) / 2, one per request."""
     if len(cheaper) != len(reference):
         raise ValueError(f"paired outcomes differ in length: {len(cheaper)} cheaper, {len(reference)} reference")
     return (np.asarray(cheaper, dtype=float) - np.asarray(reference, dtype=float) + 1.0) / 2.0
 
 
-def margin_p_value(cheaper: Sequence[bool], reference: Sequence[bool], margin: float, alpha: float,
+def margin_p_value(cheaper: Values, reference: Values, margin: float, alpha: float,
                    bet: str = "agrapa") -> float:
     """Anytime-valid p-value of H0: accuracy(cheaper) < accuracy(reference) - margin, on paired outcomes.
 
@@ -90,7 +92,7 @@ def margin_p_value(cheaper: Sequence[bool], reference: Sequence[bool], margin: f
     return p_value(paired(cheaper, reference), (1.0 - margin) / 2.0, alpha, bet)
 
 
-def margin_lower_bound(cheaper: Sequence[bool], reference: Sequence[bool], alpha: float,
+def margin_lower_bound(cheaper: Values, reference: Values, alpha: float,
                        bet: str = "agrapa") -> float:
     """(1 - alpha) anytime lower bound on accuracy(cheaper) - accuracy(reference)."""
     z = paired(cheaper, reference)

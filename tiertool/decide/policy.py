@@ -8,13 +8,14 @@ Validity rests on horizon.py (each test exact up to its horizon, at any stopping
 weights and Holm recycling over anytime-valid p-values); every rule here only decides how many samples to take
 and when to stop, which cannot raise the error rate. The rules:
 - the family and horizons are fixed from traffic, money and prices before any outcome: each test's horizon is
-  its traffic, bounded by a safety cap (default: the samples one payback period of its saving would pay for);
-- per task, only the cheapest open tier is sampled; the next dearer one starts when the cheaper one closes
+  its traffic, bounded by a safety cap (default: the samples a payback period of its saving would pay for);
+- per task, only the cheapest open tier is sampled; the next dearer one starts when the cheaper one stops
   unproven, or lags: after its first round, its predicted chance of proving within its horizon is below `lag`;
-- a test keeps sampling while max over later looks of (value x payback x P(proven there) - cost of the samples)
-  is positive, or while doubling its sample and then deciding again is expected to pay (one round of
-  look-ahead: the value of what the samples would tell); P is the beta-binomial prediction under a uniform
-  prior, a lower bound of the chance of proving;
+- a test keeps sampling while max over later looks of (saving over the payback period x P(proven there) - cost
+  of the samples) is positive, or while doubling its sample and then deciding again is expected to pay (one
+  round of look-ahead: the value of what the samples would tell); P is the beta-binomial prediction under a
+  uniform prior, a lower bound of the chance of proving. Nothing else stops a test: "below the bar" (the mirror
+  test at 95%) only says why it stopped;
 - rounds grow by `growth` but stop at the first look predicted to prove with even odds, to save calls.
 """
 
@@ -28,7 +29,7 @@ import numpy as np
 from scipy.special import betaln, gammaln
 
 from .alpha import DEARER, Holm, by_value
-from .horizon import Design, design, mixture_score
+from .horizon import Design, design, lower_bound, mixture_score
 
 BELOW_BAR = 0.05  # "shown below the bar" means the mirror test rejects p >= target at this level
 KINDS = ("proven", "below-bar", "gave-up", "not-enough-traffic", "capped", "over-budget", "skipped", "open")
@@ -77,6 +78,7 @@ class _Test:
     design: Design | None = None  # None: not in the family
     outcomes: list[bool] = field(default_factory=list)
     kind: str = "open"
+    needs: dict[tuple[int, int], int | None] = field(default_factory=dict)  # more_needed, by (k, n)
 
     @property
     def n(self) -> int:
@@ -139,7 +141,7 @@ class Policy:
                     later, pred = self._predict(t)
                     worth = max(self._worth(t, t.k, t.n, later, pred), self._lookahead(t))
                     if worth <= 0:
-                        t.kind, settled = self._unpaid(t), False
+                        t.kind, settled = self._why_stopped(t), False
                         continue
                     chosen.append((-worth / max(t.arm.cost_usd, 1e-12), key, self._stop(t, later, pred)))
             wanted += chosen
@@ -178,16 +180,17 @@ class Policy:
                 if other.arm.task == key[0] and other.arm.rank > self.tests[key].arm.rank and other.kind == "open":
                     other.kind = "skipped"
         for t in self.tests.values():
-            if t.kind != "open" or not t.n:
-                continue
-            if self._below_bar(t):
-                t.kind = "below-bar"
-            elif t.n >= t.horizon:
-                t.kind = "not-enough-traffic" if t.horizon >= self.traffic[t.arm.task] else "capped"
+            if t.kind == "open" and t.n >= t.horizon:
+                t.kind = self._why_stopped(t)
         return proven
 
-    def done(self) -> bool:
-        return not any(t.kind == "open" for t in self.tests.values())
+    def lower_bound(self, task: str, tier: str) -> float | None:
+        """The decision's own lower confidence bound of the pass rate, at the level the test is (or was proven)
+        at: >= target exactly when proven. Slow (a bisection of exact tests); for the report."""
+        t, key = self.tests[(task, tier)], (task, tier)
+        if t.design is None or not t.n:
+            return None
+        return lower_bound(t.outcomes, t.horizon, self.alpha * self.holm.weights[key], self.holm.level(key))
 
     # -- the rules ----------------------------------------------------------------------------------------------
     def _active(self, task: str) -> list[tuple[str, str]]:
@@ -236,6 +239,8 @@ class Policy:
             if after <= 0:  # and so for every worse outcome
                 break
             total += q * after
+            if total > r * t.arm.cost_usd:  # worth it already
+                break
         return total - r * t.arm.cost_usd
 
     def _value(self, t: _Test) -> float:
@@ -243,12 +248,24 @@ class Policy:
         proven = [o.arm.value_usd for o in self.tests.values() if o.arm.task == t.arm.task and o.kind == "proven"]
         return max(0.0, t.arm.value_usd - max(proven, default=0.0))
 
-    def _unpaid(self, t: _Test) -> str:
-        """Why a test that cannot pay stops: its horizon is too short for a proof, or the proof costs too much."""
+    def _why_stopped(self, t: _Test) -> str:
+        """The status of a test that stops unproven (its horizon reached, or continuing cannot pay): shown below
+        the bar if the mirror test says so; else limited by its horizon if a proof needs more samples than it
+        allows; else it gave up on the money."""
+        if self._below_bar(t):
+            return "below-bar"
         need = self.more_needed(t)
-        if need is None or need <= t.horizon:
+        if t.n < t.horizon and (need is None or need <= t.horizon):
             return "gave-up"
         return "not-enough-traffic" if t.horizon >= self.traffic[t.arm.task] else "capped"
+
+    def _below_bar(self, t: _Test) -> bool:
+        """The mirror test (failures against 1 - target) rejects 'pass rate >= target' at BELOW_BAR: a
+        statement about why the test stopped, never a reason to stop (only the money is)."""
+        if not t.n or t.k >= self.s.target * t.n:
+            return False
+        mirror = design(1.0 - self.s.target, t.horizon, BELOW_BAR)
+        return mirror.rejects([not x for x in t.outcomes], BELOW_BAR)
 
     def _stop(self, t: _Test, later: np.ndarray, pred: np.ndarray) -> int:
         """Grow the sample by `growth`, but stop at the first look predicted to prove with even odds."""
@@ -258,19 +275,17 @@ class Policy:
         goal = min(grow, int(likely[0])) if len(likely) else grow
         return next((g for g in t.design.looks if g >= goal), t.horizon)
 
-    def _below_bar(self, t: _Test) -> bool:
-        """The mirror test (failures against 1 - target) rejects 'pass rate >= target' at BELOW_BAR."""
-        if t.k >= self.s.target * t.n:
-            return False
-        mirror = design(1.0 - self.s.target, t.horizon, BELOW_BAR)
-        return mirror.rejects([not x for x in t.outcomes], BELOW_BAR)
-
     # -- the report ---------------------------------------------------------------------------------------------
     def more_needed(self, t: _Test) -> int | None:
         """About how many samples in all would prove this tier at its observed pass rate (if never sampled: at
         the level it would have had in the family, with every sample passing), or None when that rate is at or
         under the target. Held to Ville's threshold, valid at any horizon, so an upper estimate."""
         key = (t.arm.task, t.arm.tier)
+        if (t.k, t.n) not in t.needs:
+            t.needs[(t.k, t.n)] = self._needed(t, key)
+        return t.needs[(t.k, t.n)]
+
+    def _needed(self, t: _Test, key: tuple[str, str]) -> int | None:
         rate = t.k / t.n if t.n else 1.0  # never sampled: as if every sample passed, the least a proof needs
         if rate <= self.s.target:
             return None
