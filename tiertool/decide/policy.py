@@ -168,10 +168,13 @@ class Policy:
         self.spent += len(outcomes) * t.arm.cost_usd
 
     def settle(self) -> list[tuple[str, str]]:
-        """Prove what Holm allows on the current p-values; close finished tests. Returns the newly proven."""
+        """Prove what Holm allows on the current p-values; close finished tests. Returns the newly proven.
+
+        A test that stopped unproven keeps its final p-value and is proven if another proof lifts its level
+        enough: Holm on the final p-values, which is what the validity argument covers."""
         def rejects(key: tuple[str, str], level: float) -> bool:
             t = self.tests[key]
-            return t.kind == "open" and t.design is not None and t.design.rejects(t.outcomes, level)
+            return t.kind != "skipped" and t.design is not None and t.design.rejects(t.outcomes, level)
 
         proven = self.holm.update(rejects)
         for key in proven:
@@ -222,23 +225,28 @@ class Policy:
         gain = self.s.payback_months * self._value(t) * pred - t.arm.cost_usd * (later - n)
         return float(gain.max(initial=0.0))
 
-    def _lookahead(self, t: _Test) -> float:
+    def _lookahead(self, t: _Test, bins: int = 10) -> float:
         """Expected net value of doubling the sample (at least one round) and then deciding again: the value of
-        what the next samples would tell, which `_worth` alone misses after a poor start on few samples."""
+        what the next samples would tell, which `_worth` alone misses after a poor start on few samples. The
+        passes to come are grouped in `bins` bins of equal chance, each valued at its worst outcome."""
         assert t.design is not None
         r = min(max(self.s.first_round, t.n), t.horizon - t.n)
         if r <= 0:
             return 0.0
-        x = np.arange(r, -1, -1)  # best outcomes first: the value after them is largest
-        odds = np.exp(betaln(t.k + 1 + x, t.n - t.k + 1 + r - x) - betaln(t.k + 1, t.n - t.k + 1)
-                      + gammaln(r + 1) - gammaln(x + 1) - gammaln(r - x + 1))
+        x = np.arange(r + 1)
+        chance = np.exp(betaln(t.k + 1 + x, t.n - t.k + 1 + r - x) - betaln(t.k + 1, t.n - t.k + 1)
+                        + gammaln(r + 1) - gammaln(x + 1) - gammaln(r - x + 1))
+        group = np.minimum((np.cumsum(chance) - chance) * bins // 1, bins - 1).astype(int)
         total = 0.0
-        for xi, q in zip(x, odds, strict=True):
-            later, pred = t.design.predictive(t.k + int(xi), t.n + r, self._level(t))
-            after = self._worth(t, t.k + int(xi), t.n + r, later, pred)
+        for g in range(bins - 1, -1, -1):  # best outcomes first: the value after them is largest
+            if not np.any(group == g):
+                continue
+            worst = int(x[group == g][0])
+            later, pred = t.design.predictive(t.k + worst, t.n + r, self._level(t))
+            after = self._worth(t, t.k + worst, t.n + r, later, pred)
             if after <= 0:  # and so for every worse outcome
                 break
-            total += q * after
+            total += float(chance[group == g].sum()) * after
             if total > r * t.arm.cost_usd:  # worth it already
                 break
         return total - r * t.arm.cost_usd
@@ -287,24 +295,17 @@ class Policy:
 
     def _needed(self, t: _Test, key: tuple[str, str]) -> int | None:
         rate = t.k / t.n if t.n else 1.0  # never sampled: as if every sample passed, the least a proof needs
-        if rate <= self.s.target:
-            return None
         level = self.holm.level(key) or self._if_joined.get(key, 0.0)
-        if level <= 0:
+        if rate <= self.s.target or level <= 0:
             return None
-        def proves(n: int) -> bool:
-            score = mixture_score(self.s.target, n, level)
-            return bool(score(np.asarray(math.floor(rate * n)), np.asarray(n)) >= math.log(1 / level))
-        hi = max(t.n, 1)
-        while not proves(hi):
-            if hi > 10_000_000:
-                return None
-            hi *= 2
-        lo = hi // 2
-        while lo < hi:
-            mid = (lo + hi) // 2
-            lo, hi = (lo, mid) if proves(mid) else (mid + 1, hi)
-        return hi
+        score = t.design.score if t.design else mixture_score(self.s.target, max(t.horizon, 1), level)
+
+        def first_proving(n: np.ndarray) -> int | None:
+            ok = score(np.floor(rate * n), n) >= math.log(1 / level)
+            return int(n[np.argmax(ok)]) if ok.any() else None
+
+        rough = first_proving(np.unique(np.geomspace(max(t.n, 1), 1e7, 400).astype(int)))
+        return None if rough is None else first_proving(np.arange(max(t.n, int(rough / 1.05) - 1), rough + 1))
 
     def statuses(self) -> list[Status]:
         """One status per task type: its cheapest proven tier, or the reason it stayed on the reference."""
