@@ -26,7 +26,7 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 from scipy.special import betaln, gammaln, logsumexp
-from scipy.stats import beta, binom
+from scipy.stats import binom
 
 Score = Callable[[np.ndarray, np.ndarray], np.ndarray]  # evidence of k passes in n (elementwise), increasing in k
 
@@ -105,18 +105,15 @@ class Design:
         hit = self.absorbed(bound, p)
         return float(hit.sum()), float(hit @ np.asarray(self.looks) + (1.0 - hit.sum()) * self.horizon)
 
-    def absorbed(self, bound: np.ndarray, p: float, n0: int = 0, k0: int = 0) -> np.ndarray:
-        """Chance of crossing `bound` first at each look after n0, from k0 passes in n0, at pass rate p."""
-        v, prev = np.ones(1), n0  # v[i]: chance of k0 + i passes and no crossing yet
+    def absorbed(self, bound: np.ndarray, p: float) -> np.ndarray:
+        """Chance of crossing `bound` first at each look, at pass rate p."""
+        v, prev = np.ones(1), 0  # v[i]: chance of i passes and no crossing yet
         out = np.zeros(len(self.looks))
         for i, (n, b) in enumerate(zip(self.looks, bound, strict=True)):
-            if n <= n0:
-                continue
             v = np.convolve(v, _kernel(n - prev, p))
-            if b - k0 <= len(v) - 1:
-                cut = max(b - k0, 0)
-                out[i], v = float(v[cut:].sum()), v[:cut]
-                if not cut:  # everything crossed
+            if b < len(v):
+                out[i], v = float(v[b:].sum()), v[:b]
+                if not b:  # everything crossed
                     return out
             prev = n
         return out
@@ -188,19 +185,6 @@ class Design:
         later = np.asarray(self.looks)[idx]
         need = self.boundary(self.rough_threshold(alpha))[idx] - k
         return later, _beta_binomial_tail(need, later - n, 1.0 + k, 1.0 + n - k)
-
-    def predictive_by(self, k: int, n: int, alpha: float, points: int = 8) -> tuple[np.ndarray, np.ndarray]:
-        """(later looks, chance of proving by each) given k of n passed: the crossing chance from this state at
-        pass rates in `points` bins over (target, 1), weighted by the uniform-prior posterior mass of each bin
-        (rates under the target, which prove at most alpha of the time, count as never proving). Slower than
-        `predictive`, and larger: it counts every path that crosses, not just those over the boundary at a look."""
-        bound = self.boundary(self.rough_threshold(alpha))
-        edges = np.linspace(self.target, 1.0, points + 1)
-        mass = np.diff(beta.cdf(edges, 1.0 + k, 1.0 + n - k))
-        by = sum(w * np.cumsum(self.absorbed(bound, float(p), n, k))
-                 for p, w in zip((edges[:-1] + edges[1:]) / 2, mass, strict=True) if w > 1e-6)
-        later = np.asarray(self.looks) > n
-        return np.asarray(self.looks)[later], by[later]
 
 
 def _beta_binomial_tail(need: np.ndarray, m: np.ndarray, a: float, b: float) -> np.ndarray:
