@@ -225,10 +225,10 @@ class Policy:
         gain = self.s.payback_months * self._value(t) * pred - t.arm.cost_usd * (later - n)
         return float(gain.max(initial=0.0))
 
-    def _lookahead(self, t: _Test, bins: int = 10) -> float:
+    def _lookahead(self, t: _Test, bins: int = 16) -> float:
         """Expected net value of doubling the sample (at least one round) and then deciding again: the value of
         what the next samples would tell, which `_worth` alone misses after a poor start on few samples. The
-        passes to come are grouped in `bins` bins of equal chance, each valued at its worst outcome."""
+        passes to come are grouped in `bins` bins of equal chance, each valued at its median outcome."""
         assert t.design is not None
         r = min(max(self.s.first_round, t.n), t.horizon - t.n)
         if r <= 0:
@@ -241,9 +241,9 @@ class Policy:
         for g in range(bins - 1, -1, -1):  # best outcomes first: the value after them is largest
             if not np.any(group == g):
                 continue
-            worst = int(x[group == g][0])
-            later, pred = t.design.predictive(t.k + worst, t.n + r, self._level(t))
-            after = self._worth(t, t.k + worst, t.n + r, later, pred)
+            mid = int(np.median(x[group == g]))
+            later, pred = t.design.predictive(t.k + mid, t.n + r, self._level(t))
+            after = self._worth(t, t.k + mid, t.n + r, later, pred)
             if after <= 0:  # and so for every worse outcome
                 break
             total += float(chance[group == g].sum()) * after
