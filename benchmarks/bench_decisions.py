@@ -5,12 +5,13 @@
 Task types: GSM8K (one type), MMLU subjects grouped into six domains, MT-Bench's eight categories (20 turns
 each). Each request's label says whether the small model's answer is no worse than the large one's (see
 routellm_tasks.py). Every audit goes through tiertool's own code: the seeded sample order (sample.py), the
-family and rounds (sequential.py) and decide/recommend; it sees only the labels it asks for.
+family and rounds (decide/family.py, decide/rounds.py) and recommend; it sees only the labels it asks for.
 
 Baselines on the same seeds and the same sample order: a fixed 100 samples per task type decided on the point
 estimate, and a fixed 100 decided on the exact lower bound with the same multiple-testing correction. The
-issue-16 policy (tiertool/decide/policy.py) runs on the same order too, with each task type's money at stake
-from these prices (the log taken as one month) and a sample costing the small model's price of the request.
+audit's sequential rounds (the issue-16 policy, tiertool/decide/sampling.py) run on the same order too, with each
+task type's money at stake from these prices (decide/stakes.py; the log taken as one month) and a sample costing
+the small model's price of the request.
 Prices assumed (USD per million tokens, from litellm's bundled price map): Mixtral-8x7B $0.60 in / $0.60 out
 (together_ai listing), GPT-4-1106-preview $10 in / $30 out. Tokens: 4 characters per token.
 """
@@ -26,16 +27,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import decide_pkg  # noqa: E402,F401  (until branch arch lands)
 from routellm_tasks import LARGE, SMALL, Labelled, load  # noqa: E402
 
 from tiertool.config import parse_config  # noqa: E402
-from tiertool.decide.policy import Arm, Policy, Settings, Status  # noqa: E402
-from tiertool.recommend import recommend  # noqa: E402
-from tiertool.sample import sample_key  # noqa: E402
-from tiertool.sequential import Rounds, exact_lower_bound  # noqa: E402
-from tiertool.store import Audit, Result  # noqa: E402
-from tiertool.volume import Key, Usage  # noqa: E402
+from tiertool.decide.family import family_for  # noqa: E402
+from tiertool.decide.recommendation import recommend  # noqa: E402
+from tiertool.decide.rounds import Rounds  # noqa: E402
+from tiertool.decide.sampling import PolicyRounds  # noqa: E402
+from tiertool.decide.sequential import exact_lower_bound  # noqa: E402
+from tiertool.ingest.sample import sample_key  # noqa: E402
+from tiertool.records import Key, Result, Status, Usage  # noqa: E402
+from tiertool.store import Audit, AuditMeta  # noqa: E402
 
 
 def config_dict(target: float, sequential: bool) -> dict:
@@ -58,8 +60,6 @@ def audit(tasks: dict[str, list[Labelled]], seed: int, target: float, sequential
     cfg_d = config_dict(target, sequential)
     cfg = parse_config(cfg_d)
     order = {t: sorted(rows, key=lambda r: sample_key(seed, r.id))[: cfg.sample.cap] for t, rows in tasks.items()}
-    from tiertool.decide import family_for
-
     fam = family_for({t: len(rows) for t, rows in tasks.items()}, cfg)
     rounds = Rounds(["small"], {t: len(v) for t, v in order.items()}, fam, target, sequential, cfg.sample.round,
                     cfg.sample.cap)
@@ -71,8 +71,12 @@ def audit(tasks: dict[str, list[Labelled]], seed: int, target: float, sequential
                                "recorded", None, rounds.round) for r in batch]
             rounds.record(task, stop, {"small": [r.passed for r in batch]})
         rounds.finish_round()
-    meta = {"config": cfg_d, "spend_usd": 0.0}
-    return Audit(Path("."), meta, volume(tasks), tuple(results)), len(results)
+    n = sum(map(len, tasks.values()))
+    meta = AuditMeta(version="benchmark", config=cfg, logs=(), records=n, skipped=0, non_replayable=0, typing={},
+                     task_sources={}, first_time=None, last_time=None, family=fam, calls=0, cache_hits=0, failed=0,
+                     spend_usd=0.0, error=None, scorers={})
+    tests = {(s.task, s.tier): s for s in rounds.states()}
+    return Audit(Path("."), meta, volume(tasks), tuple(results), tests), len(results)
 
 
 def fixed_100(tasks: dict[str, list[Labelled]], seed: int, target: float, bound: bool) -> tuple[set[str], int]:
@@ -89,34 +93,27 @@ def fixed_100(tasks: dict[str, list[Labelled]], seed: int, target: float, bound:
     return moved, used
 
 
-def money(tasks: dict[str, list[Labelled]]) -> dict[str, tuple[float, float]]:
-    """task -> (monthly saving if it moved to the small tier, cost of one sample on it)."""
-    from tiertool.savings import project
-
-    by = {c.task: c for c in project(volume(tasks), dict.fromkeys(tasks, SMALL), None).by_task}
-    return {t: (by[t].current_usd - by[t].projected_usd, by[t].projected_usd / len(rows)) for t, rows in tasks.items()}
-
-
 def policy_audit(tasks: dict[str, list[Labelled]], seed: int, target: float, payback_months: float = 3.0
                  ) -> tuple[set[str], int, list[Status]]:
-    """The issue-16 policy on the labels, in the seeded sample order: moved tasks, labels consumed, statuses."""
+    """The audit's own sequential rounds (decide/sampling.py: the issue-16 policy, money from decide/stakes.py) on
+    the labels, in the seeded sample order: moved tasks, labels consumed, statuses."""
+    cfg = parse_config({**config_dict(target, True), "sample": {"payback_months": payback_months}})
     order = {t: sorted(rows, key=lambda r: sample_key(seed, r.id)) for t, rows in tasks.items()}
-    arms = [Arm(t, "small", 0, value, cost) for t, (value, cost) in money(tasks).items()]
-    pol = Policy(arms, {t: len(rows) for t, rows in tasks.items()}, Settings(target, 0.95, payback_months))
+    rounds = PolicyRounds(cfg, volume(tasks), {t: len(rows) for t, rows in tasks.items()}, None)
     used = 0
-    while plan := pol.plan():
+    while plan := rounds.next():
         for (task, tier), (first, stop) in plan.items():
-            pol.record(task, tier, first, [r.passed for r in order[task][first:stop]])
+            rounds.record(task, tier, first, [r.passed for r in order[task][first:stop]])
             used += stop - first
-        pol.settle()
-    statuses = pol.statuses()
+        rounds.finish_round()
+    statuses = list(rounds.statuses())
     return {st.task for st in statuses if st.kind == "proven"}, used, statuses
 
 
 def savings_of(moved: set[str], tasks: dict[str, list[Labelled]], target: float) -> float:
     cfg = parse_config(config_dict(target, True))
     prices = {t.name: t.model for t in cfg.tiers}
-    from tiertool.savings import project
+    from tiertool.pricing.savings import project
 
     s = project(volume(tasks), {t: prices["small"] if t in moved else LARGE for t in tasks}, None)
     return s.saved_fraction
@@ -147,13 +144,13 @@ def main() -> None:
         for seed in range(args.seeds):
             a, used = audit(tasks, seed, target, True)
             moved = {d.task for d in recommend(a).decisions if d.tier == "small"}
-            _collect(stats["sequential (tiertool)"], moved, used, truth, target, tasks, best)
+            _collect(stats["today: mixture test, cap 400"], moved, used, truth, target, tasks, best)
             moved, used, statuses = policy_audit(tasks, seed, target)
-            _collect(stats["policy (issue 16), payback 3 months"], moved, used, truth, target, tasks, best)
+            _collect(stats["new: the audit's policy, payback 3 months"], moved, used, truth, target, tasks, best)
             for st in statuses:
                 undecided[st.task].append(st)
             moved, used, _ = policy_audit(tasks, seed, target, payback_months=1.0)
-            _collect(stats["policy (issue 16), payback 1 month"], moved, used, truth, target, tasks, best)
+            _collect(stats["new: the audit's policy, payback 1 month"], moved, used, truth, target, tasks, best)
             for name, bound in (("fixed-100, lower bound", True), ("fixed-100, point estimate", False)):
                 moved, used = fixed_100(tasks, seed, target, bound)
                 _collect(stats[name], moved, used, truth, target, tasks, best)

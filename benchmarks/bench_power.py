@@ -29,12 +29,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import decide_pkg  # noqa: E402,F401  (until branch arch lands)
 
 from tiertool.decide import betting  # noqa: E402
+from tiertool.decide.family import family  # noqa: E402
 from tiertool.decide.horizon import Design, design  # noqa: E402
 from tiertool.decide.policy import Arm, Policy, Settings  # noqa: E402
-from tiertool.sequential import Rounds, exact_lower_bound, family, log_evidence_above  # noqa: E402
+from tiertool.decide.rounds import Rounds  # noqa: E402
+from tiertool.decide.sequential import exact_lower_bound, log_evidence_above  # noqa: E402
 
 CONFIDENCE = 0.95
 

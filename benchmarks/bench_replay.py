@@ -86,16 +86,16 @@ async def raw_openai(base: str, n: int, concurrency: int) -> float:
 
 def tiertool_run(base: str, n: int, concurrency: int, tag: str, instant: bool = False) -> tuple[float, float]:
     """(wall seconds, client CPU seconds) for n fresh calls through a Replayer."""
-    from tiertool.cache import Cache, cache_key
     from tiertool.config import Replay, Tier
-    from tiertool.records import Answer
-    from tiertool.replay import Call, Replayer
+    from tiertool.records import Answer, Call
+    from tiertool.replay.cache import Cache
+    from tiertool.replay.engine import Replayer
 
     tier = Tier(name="small", model="openai/gpt-4o-mini", api_base=base, api_key_env="BENCH_KEY")
     calls = []
     for i in range(n):
         m = tuple(messages(i, tag))
-        calls.append(Call(cache_key(tier.model, m, {}), tier, m, {}, 10, 5))
+        calls.append(Call.to(tier, m, {}, 10, 5))
     folder = Path(tempfile.mkdtemp())
     replayer = Replayer(Cache(folder / "cache.sqlite"), Replay(concurrency=concurrency), budget=1000.0)
     if instant:
@@ -106,8 +106,7 @@ def tiertool_run(base: str, n: int, concurrency: int, tag: str, instant: bool = 
         replayer._send = send  # type: ignore[method-assign]
     else:  # litellm's import and first-call setup, outside the timing
         Replayer(Cache(folder / "warm.sqlite"), Replay()).run(
-            [Call(cache_key(tier.model, ({"role": "user", "content": "warm"},), {}), tier,
-                  ({"role": "user", "content": "warm"},), {})])
+            [Call.to(tier, ({"role": "user", "content": "warm"},), {})])
     t0, c0 = time.perf_counter(), time.process_time()
     answers = replayer.run(calls)
     elapsed = time.perf_counter() - t0, time.process_time() - c0
@@ -119,9 +118,10 @@ def tiertool_workers_run(base: str, n: int, concurrency: int, tag: str, workers:
     """(wall seconds, CPU seconds of this process and its workers) for n fresh calls over worker processes."""
     import resource
 
-    from tiertool.cache import Cache, cache_key
     from tiertool.config import Replay, Tier
-    from tiertool.replay import Call, Replayer
+    from tiertool.records import Call
+    from tiertool.replay.cache import Cache
+    from tiertool.replay.engine import Replayer
 
     tier = Tier(name="small", model="openai/gpt-4o-mini", api_base=base, api_key_env="BENCH_KEY")
 
@@ -129,7 +129,7 @@ def tiertool_workers_run(base: str, n: int, concurrency: int, tag: str, workers:
         out = []
         for i in range(count):
             m = tuple(messages(i, prefix))
-            out.append(Call(cache_key(tier.model, m, {}), tier, m, {}, 10, 5))
+            out.append(Call.to(tier, m, {}, 10, 5))
         return out
 
     replayer = Replayer(Cache(Path(tempfile.mkdtemp()) / "cache.sqlite"), Replay(concurrency=concurrency,

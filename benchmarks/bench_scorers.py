@@ -42,6 +42,14 @@ def _scorer(spec: dict[str, Any]) -> Any:
     return make_scorer(cfg.spec_for("gsm8k"))
 
 
+def _context(prompt: str, candidate: str, reference: str) -> Any:
+    from tiertool.records import Request
+    from tiertool.scorers import ScoringContext
+
+    request = Request(id="gsm8k", source="gsm8k", model=LARGE, messages=({"role": "user", "content": prompt},))
+    return ScoringContext(request, candidate, reference)
+
+
 def read_gsm8k(data: Path) -> list[dict[str, Any]]:
     with (data / "gsm8k_responses.csv").open(encoding="utf-8", newline="") as f:
         return [{"prompt": r["prompt"], "small_ok": r[SMALL] == "True", "large_ok": r[LARGE] == "True",
@@ -66,13 +74,13 @@ def gsm8k(data: Path) -> dict[str, Any]:
     rows = read_gsm8k(data)
     truth = [r["small_ok"] for r in rows]
     out: dict[str, Any] = {"problems": len(rows), "scorers": {}}
+    from tiertool.config.scorers import AutoSpec
     from tiertool.scorers.auto import choose
-    from tiertool.scorers.specs import AutoSpec
 
     auto, out["auto_reason"] = choose(AutoSpec(scorer="auto"), [r["large"] for r in rows])
     for name, spec in {**GSM8K_SCORERS, f"auto ({auto.scorer})": auto.model_dump(by_alias=True)}.items():
-        score = _scorer(spec)
-        passed = [score(r["small"], r["large"]).passed for r in rows]
+        scorer = _scorer(spec)
+        passed = [scorer.score(_context(r["prompt"], r["small"], r["large"])).passed for r in rows]
         stats = agreement_stats(passed, truth)
         # where the reference itself is right, agreement is what the bar is meant to measure
         both = [i for i, r in enumerate(rows) if r["large_ok"]]
@@ -159,9 +167,9 @@ def mt_bench_answers(data: Path) -> dict[tuple[int, int, str], str]:
 def pipeline(data: Path, margin: int = 1) -> dict[str, Any]:
     """The same data through `tiertool audit --offline --labels`: the large answers form the log, the small
     answers a recorded-answers file, MT-Bench grades a labels file. Returns each task's evidence."""
-    from tiertool.audit import run_audit
+    from tiertool.commands.audit import run_audit
     from tiertool.config import parse_config
-    from tiertool.decide import decide
+    from tiertool.decide.decisions import decide
     from tiertool.store import load_audit
 
     small_model, large_model = f"together_ai/{SMALL}", f"openai/{LARGE}"
@@ -201,12 +209,12 @@ def pipeline(data: Path, margin: int = 1) -> dict[str, Any]:
         summary = run_audit([Path(tmp, "log.jsonl")], cfg, Path(tmp, "audit"), offline=True,
                             labels=Path(tmp, "labels.jsonl"))
         audit = load_audit(Path(tmp, "audit"))
-        decisions = decide(audit, cfg)
+        decisions = decide(audit)
     labelled = {r.task for r in audit.results if r.reason.startswith("imported label")}
     out: dict[str, Any] = {"records": summary.records, "calls": summary.calls_sent, "tasks": {}}
     for d in decisions:
         e = d.evidence[0]
-        scorer = "imported labels" if d.task in labelled else audit.meta["scorers"][d.task]["scorer"]
+        scorer = "imported labels" if d.task in labelled else audit.meta.scorers[d.task].scorer
         out["tasks"][d.task] = {"scorer": scorer, "passed": e.passed,
                                 "scored": e.scored, "lower_bound": e.lower_bound, "tier": d.tier,
                                 "reason": d.reason}

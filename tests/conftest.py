@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data" / "routellm"
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+pytest_plugins = ["tests.kit.postgres", "tests.kit.proxy", "tests.kit.spark"]
 netguard.install()
 
 

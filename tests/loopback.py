@@ -1,6 +1,12 @@
 """A loopback OpenAI-compatible chat server whose answers and faults the test controls.
 
-It records every call (model, messages) so tests can assert on exactly what was sent.
+It records every call (model, messages) so tests can assert on exactly what was sent, and every request
+(path, body) so they can assert on the whole body (tools, parameters). Besides chat completions (streamed
+too) it answers the OpenAI Responses API (`/v1/responses`) and Anthropic's Messages API (`/v1/messages`), so
+producers that only speak those can be run against it (tests/fixtures/producers/). An answerer returns plain
+text, or an `Answer` with tool calls, reasoning and token counts by class, rendered in each API's own shape
+(checked against the OpenAI and Anthropic SDK types by tests/fixtures/producers/make_openai.py and
+make_anthropic.py); it raises `Fail` to answer with an API error.
 """
 
 from __future__ import annotations
@@ -14,7 +20,39 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-Answerer = Callable[[str, list[dict[str, Any]]], str]
+
+@dataclass(frozen=True)
+class ToolCall:
+    name: str
+    arguments: dict[str, Any]
+    id: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A reply beyond plain text; each route renders it in its API's shape."""
+
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    reasoning: str = ""  # Anthropic thinking / Responses reasoning summary; chat reports only its tokens
+    input_tokens: int = 10  # all prompt tokens, cached ones included (OpenAI's count)
+    output_tokens: int = 5  # reasoning tokens included
+    cached_tokens: int = 0  # prompt tokens read from the provider's cache
+    cache_write_tokens: int = 0  # prompt tokens written to the cache
+    reasoning_tokens: int = 0
+    model: str = ""  # the model the reply names (a dated snapshot, say); the requested one when empty
+
+
+class Fail(Exception):
+    """Raised by an answerer: the call is answered with this HTTP status and the API's error body."""
+
+    def __init__(self, status: int, message: str, kind: str = "invalid_request_error", code: str | None = None
+                 ) -> None:
+        super().__init__(message)
+        self.status, self.message, self.kind, self.code = status, message, kind, code
+
+
+Answerer = Callable[[str, list[dict[str, Any]]], "str | Answer"]
 
 
 @dataclass
@@ -41,12 +79,14 @@ class LoopbackLLM:
         self.answer = answer
         self.faults = faults or Faults()
         self.calls: list[tuple[str, list[dict[str, Any]]]] = []
+        self.requests: list[tuple[str, dict[str, Any]]] = []  # (path, body) of every request answered
         self.attempts = 0
         self.lock = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body leave at once: no 40 ms delayed-ACK stall per call
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -106,13 +146,152 @@ class LoopbackLLM:
                 return
         if f.rng.random() < f.slow:
             time.sleep(f.slow_s)
-        messages = body["messages"]
-        text = self.answer(body["model"], messages)
+        path = h.path.split("?")[0].rstrip("/")
+        api = "responses" if path.endswith("/responses") else "messages" if path.endswith("/messages") else "chat"
+        messages = _input_messages(body) if api == "responses" else body["messages"]
+        try:
+            answer = self.answer(body["model"], messages)
+        except Fail as e:
+            with self.lock:
+                self.requests.append((path, body))
+                request_id = f"req_{len(self.requests):06d}"
+            error = {"type": e.kind, "message": e.message}
+            payload = ({"type": "error", "error": error, "request_id": request_id} if api == "messages"
+                       else {"error": {"message": e.message, "type": e.kind, "param": None, "code": e.code}})
+            self._send(h, e.status, payload, {"x-request-id": request_id, "request-id": request_id})
+            return
         with self.lock:
             self.calls.append((body["model"], messages))
-        self._send(h, 200, {
-            "id": f"chatcmpl-{len(self.calls)}", "object": "chat.completion", "created": int(time.time()),
-            "model": body["model"],
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-        })
+            self.requests.append((path, body))
+            n, request_id = len(self.calls), f"req_{len(self.requests):06d}"
+        headers = {"x-request-id": request_id, "request-id": request_id}
+        if isinstance(answer, str) and api == "chat" and not body.get("stream"):  # the original reply, unchanged
+            self._send(h, 200, {
+                "id": f"chatcmpl-{n}", "object": "chat.completion", "created": int(time.time()),
+                "model": body["model"],
+                "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": answer}}],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+            }, headers)
+            return
+        a = Answer(text=answer) if isinstance(answer, str) else answer
+        if api == "chat" and body.get("stream"):
+            self._stream(h, _chat_chunks(n, body, a), headers)
+        else:
+            render = {"chat": _chat, "responses": _response, "messages": _message}[api]
+            self._send(h, 200, render(n, body, a), headers)
+
+    def _stream(self, h: BaseHTTPRequestHandler, events: list[dict[str, Any]], headers: dict[str, str]) -> None:
+        """Server-sent events, then `[DONE]`; the connection closes to end the body (no length known)."""
+        h.send_response(200)
+        h.send_header("content-type", "text/event-stream")
+        h.send_header("connection", "close")
+        for k, v in headers.items():
+            h.send_header(k, v)
+        h.end_headers()
+        for event in events:
+            h.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+        h.wfile.write(b"data: [DONE]\n\n")
+        h.close_connection = True
+
+
+def _input_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The Responses API `input` as a message list: a bare string is one user message."""
+    given = body["input"]
+    return [{"role": "user", "content": given}] if isinstance(given, str) else list(given)
+
+
+def _chat_usage(a: Answer) -> dict[str, Any]:
+    return {
+        "prompt_tokens": a.input_tokens, "completion_tokens": a.output_tokens,
+        "total_tokens": a.input_tokens + a.output_tokens,
+        "prompt_tokens_details": {"cached_tokens": a.cached_tokens, "cache_write_tokens": a.cache_write_tokens,
+                                  "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": a.reasoning_tokens, "audio_tokens": 0,
+                                      "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+    }
+
+
+def _chat_tool_calls(a: Answer) -> list[dict[str, Any]]:
+    return [{"id": t.id, "type": "function", "function": {"name": t.name, "arguments": json.dumps(t.arguments)}}
+            for t in a.tool_calls]
+
+
+def _chat(n: int, body: dict[str, Any], a: Answer) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": a.text or None, "refusal": None}
+    if a.tool_calls:
+        message["tool_calls"] = _chat_tool_calls(a)
+    return {
+        "id": f"chatcmpl-{n}", "object": "chat.completion", "created": int(time.time()),
+        "model": a.model or body["model"],
+        "choices": [{"index": 0, "finish_reason": "tool_calls" if a.tool_calls else "stop", "message": message,
+                     "logprobs": None}],
+        "usage": _chat_usage(a), "system_fingerprint": None,
+    }
+
+
+def _chat_chunks(n: int, body: dict[str, Any], a: Answer) -> list[dict[str, Any]]:
+    """The chunks of a streamed chat completion: role, text in two pieces, tool calls, finish, usage."""
+    head = {"id": f"chatcmpl-{n}", "object": "chat.completion.chunk", "created": int(time.time()),
+            "model": a.model or body["model"]}
+    deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
+    half = len(a.text) // 2
+    deltas += [{"content": piece} for piece in (a.text[:half], a.text[half:]) if piece]
+    deltas += [{"tool_calls": [{"index": i, **call}]} for i, call in enumerate(_chat_tool_calls(a))]
+    chunks = [{**head, "choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in deltas]
+    finish = "tool_calls" if a.tool_calls else "stop"
+    chunks.append({**head, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
+    if (body.get("stream_options") or {}).get("include_usage"):
+        chunks.append({**head, "choices": [], "usage": _chat_usage(a)})
+    return chunks
+
+
+def _response(n: int, body: dict[str, Any], a: Answer) -> dict[str, Any]:
+    """A Responses API `Response` object, echoing the request's settings as the API does."""
+    output: list[dict[str, Any]] = []
+    if a.reasoning:
+        output.append({"type": "reasoning", "id": f"rs_{n:06d}",
+                       "summary": [{"type": "summary_text", "text": a.reasoning}]})
+    if a.text:
+        output.append({"type": "message", "id": f"msg_{n:06d}", "status": "completed", "role": "assistant",
+                       "content": [{"type": "output_text", "text": a.text, "annotations": []}]})
+    output += [{"type": "function_call", "id": f"fc_{n:06d}_{i}", "call_id": t.id, "name": t.name,
+                "arguments": json.dumps(t.arguments), "status": "completed"} for i, t in enumerate(a.tool_calls)]
+    return {
+        "id": f"resp_{n:06d}", "object": "response", "created_at": int(time.time()), "status": "completed",
+        "model": a.model or body["model"], "output": output, "instructions": body.get("instructions"),
+        "parallel_tool_calls": body.get("parallel_tool_calls", True), "tool_choice": body.get("tool_choice", "auto"),
+        "tools": [{"strict": True, **t} for t in body.get("tools", [])],
+        "temperature": body.get("temperature", 1.0), "top_p": body.get("top_p", 1.0),
+        "max_output_tokens": body.get("max_output_tokens"), "previous_response_id": body.get("previous_response_id"),
+        "reasoning": body.get("reasoning"), "metadata": body.get("metadata", {}),
+        "text": body.get("text", {"format": {"type": "text"}}), "truncation": "disabled", "error": None,
+        "incomplete_details": None, "user": None,
+        "usage": {"input_tokens": a.input_tokens, "input_tokens_details": {
+                      "cached_tokens": a.cached_tokens, "cache_write_tokens": a.cache_write_tokens},
+                  "output_tokens": a.output_tokens, "output_tokens_details": {"reasoning_tokens": a.reasoning_tokens},
+                  "total_tokens": a.input_tokens + a.output_tokens},
+    }
+
+
+def _message(n: int, body: dict[str, Any], a: Answer) -> dict[str, Any]:
+    """An Anthropic `Message`; its input_tokens exclude the cached ones, as Anthropic counts them."""
+    content: list[dict[str, Any]] = []
+    if a.reasoning:
+        content.append({"type": "thinking", "thinking": a.reasoning, "signature": f"sig-{n:06d}"})
+    if a.text:
+        content.append({"type": "text", "text": a.text})
+    content += [{"type": "tool_use", "id": t.id, "name": t.name, "input": t.arguments} for t in a.tool_calls]
+    usage: dict[str, Any] = {
+        "input_tokens": a.input_tokens - a.cached_tokens - a.cache_write_tokens, "output_tokens": a.output_tokens,
+        "cache_read_input_tokens": a.cached_tokens, "cache_creation_input_tokens": a.cache_write_tokens,
+        "cache_creation": {"ephemeral_5m_input_tokens": a.cache_write_tokens, "ephemeral_1h_input_tokens": 0},
+        "service_tier": "standard"}
+    if a.reasoning_tokens:
+        usage["output_tokens_details"] = {"thinking_tokens": a.reasoning_tokens}
+    return {
+        "id": f"msg_{n:06d}", "type": "message", "role": "assistant", "model": a.model or body["model"],
+        "content": content,
+        "stop_reason": "tool_use" if a.tool_calls else "end_turn", "stop_sequence": None,
+        "usage": usage,
+    }

@@ -25,8 +25,8 @@ def test_non_replayable_records_count_but_are_never_replayed(tmp_path, synth, se
     assert r.exit_code == 0, r.output
     assert "100 records are not replayable" in r.output
     meta = load_audit(tmp_path / ".tiertool").meta
-    assert meta["non_replayable"] == 100 and meta["records"] == 400
-    assert sum(meta["typing"].values()) == 400
+    assert meta.non_replayable == 100 and meta.records == 400
+    assert sum(meta.typing.values()) == 400
     sent = {msgs[-1]["content"] for _, msgs in server.calls}
     assert sent and not (sent & hidden)
     assert len(server.calls) == 300
@@ -48,4 +48,4 @@ def test_audit_types_untagged_requests_by_template_with_final_names(tmp_path, sy
     assert len(names) == 4 and all(n.startswith("auto:") and "#" not in n for n in names), names
     assert sum(t["requests"] for t in data["tasks"]) == 300
     assert all(t["sampled"] == 10 for t in data["tasks"])
-    assert load_audit(tmp_path / ".tiertool").meta["typing"] == {"inferred": 300}
+    assert load_audit(tmp_path / ".tiertool").meta.typing == {"inferred": 300}

@@ -33,8 +33,8 @@ def test_numeric_agreement_predicts_small_correctness_and_text_scorers_do_not(gs
 
 def test_kappa_matches_the_confusion_matrix_by_hand(shared_data):
     rows = bench.read_gsm8k(shared_data)
-    score = bench._scorer({"scorer": "numeric"})
-    passed = [score(r["small"], r["large"]).passed for r in rows]
+    scorer = bench._scorer({"scorer": "numeric"})
+    passed = [scorer.score(bench._context(r["prompt"], r["small"], r["large"])).passed for r in rows]
     truth = [r["small_ok"] for r in rows]
     n = len(rows)
     tp = sum(p and t for p, t in zip(passed, truth, strict=True))

@@ -14,14 +14,9 @@ from typer.testing import CliRunner
 
 from tests.conftest import write_jsonl
 from tiertool.cli import app
-from tiertool.sequential import (
-    Rounds,
-    all_pass_needed,
-    exact_lower_bound,
-    family,
-    lower_bound,
-    p_value,
-)
+from tiertool.decide.family import family
+from tiertool.decide.rounds import Rounds
+from tiertool.decide.sequential import all_pass_needed, exact_lower_bound, lower_bound, p_value
 
 runner = CliRunner()
 

@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import math
-import sys
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import ROOT
-
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-import decide_pkg  # noqa: E402,F401  (until branch arch lands)
-
-from tiertool.decide import betting  # noqa: E402
-from tiertool.decide.alpha import Holm, by_value  # noqa: E402
-from tiertool.decide.horizon import Design, design, look_grid, lower_bound  # noqa: E402
+from tiertool.decide import betting
+from tiertool.decide.alpha import Holm, by_value
+from tiertool.decide.horizon import Design, design, look_grid, lower_bound
 
 
 @pytest.mark.parametrize(("target", "horizon", "alpha"), [(0.8, 2000, 0.005), (0.85, 300, 0.05), (0.9, 40, 0.01),

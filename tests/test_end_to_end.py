@@ -200,3 +200,11 @@ def test_help_is_fast_and_imports_no_heavy_library():
     heavy, seconds = out.strip().splitlines()[-1].rsplit(" ", 1)
     assert heavy == "[]"
     assert float(seconds) < 1.0
+
+
+def test_ci_runs_the_readme_commands():
+    """CI installs and tests exactly as the README says (its two opening commands)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0].strip() for b in readme.split("```bash\n")[1:3]]
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert blocks[0] in ci.splitlines() and blocks[1] in ci.splitlines()

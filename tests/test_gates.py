@@ -10,7 +10,7 @@ import yaml
 
 from tests.conftest import make_sample, write_jsonl
 from tests.reportkit import bundled_audit, cli
-from tiertool.gates import psi
+from tiertool.report.gates import psi
 
 TODAY = "2026-11-01"
 

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import ingest_samples as S
+from tiertool import inspect, render_inspection
 from tiertool.ingest import read_logs
-from tiertool.inspect import inspect_logs, render_text
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
                     lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=5), kids, max_size=3),
@@ -55,6 +55,6 @@ def test_mutated_records_never_crash(tmp_path_factory, data):
     reqs = list(reader)
     s = reader.stats
     assert s.records == len(reqs) and s.records + s.skipped == s.lines >= 1
-    summary = inspect_logs([log])  # and the summary of whatever was read renders
-    assert summary["records"] == s.records and render_text(summary)
+    summary = inspect([log])  # and the summary of whatever was read renders
+    assert summary["records"] == s.records and render_inspection(summary)
     json.dumps(summary)

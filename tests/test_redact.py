@@ -7,7 +7,7 @@ import string
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tiertool.redact import API_KEY, luhn, redact, redact_all
+from tiertool.report.redact import API_KEY, luhn, redact, redact_all
 
 words = st.text(alphabet=string.ascii_letters + " ,;!?", max_size=40)
 local = st.text(alphabet=string.ascii_lowercase + string.digits + "._+-", min_size=1, max_size=20).filter(

@@ -23,12 +23,13 @@ from typer.testing import CliRunner
 from tests.conftest import ROOT, small_answerer, write_jsonl
 from tests.loopback import Faults
 from tiertool import cli
-from tiertool.audit import run_audit
-from tiertool.cache import Cache, cache_key
+from tiertool.commands.audit import run_audit
 from tiertool.config import Replay, Tier, load_config
-from tiertool.prices import lookup
-from tiertool.progress import PlainProgress, RichProgress, make_progress
-from tiertool.replay import Call, Replayer
+from tiertool.pricing.prices import lookup
+from tiertool.records import Call
+from tiertool.replay.cache import Cache
+from tiertool.replay.engine import Replayer
+from tiertool.replay.progress import PlainProgress, RichProgress, make_progress
 
 runner = CliRunner()
 KEY = "sk-test-SECRET-0123456789abcdef"
@@ -102,8 +103,7 @@ def _calls(tier: Tier, n: int, **kw) -> list[Call]:
     for i in range(n):
         messages = ({"role": "user", "content": f"question {i}"},)
         params = kw.get("params", {})
-        out.append(Call(cache_key(tier.model, messages, params), tier, messages, params,
-                        kw.get("input_tokens", 0), kw.get("output_tokens", 0)))
+        out.append(Call.to(tier, messages, params, kw.get("input_tokens", 0), kw.get("output_tokens", 0)))
     return out
 
 
@@ -397,7 +397,7 @@ def test_rate_limit_config_keys_are_validated(tmp_path):
 
 
 def test_bucket_is_first_come_first_served():
-    from tiertool.ratelimit import Bucket
+    from tiertool.replay.ratelimit import Bucket
 
     async def main() -> list[int]:
         bucket, order = Bucket(120), []
@@ -413,7 +413,7 @@ def test_bucket_is_first_come_first_served():
 
 
 def test_bucket_never_lets_a_window_take_more_than_the_limit():
-    from tiertool.ratelimit import Bucket
+    from tiertool.replay.ratelimit import Bucket
 
     async def main() -> list[float]:
         bucket, times = Bucket(1200), []  # 20 at once, then 19.7 a second
@@ -461,7 +461,7 @@ def test_dry_run_needs_no_key(tmp_path, logfile, server_factory, monkeypatch):
 
 
 def test_a_key_echoed_in_an_error_is_masked(monkeypatch):
-    from tiertool.replay import scrub
+    from tiertool.replay.engine import scrub
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-provider-key-987654321")
     tier = Tier(name="t", model="m", api_key_env="TIERTOOL_TEST_KEY")
@@ -474,7 +474,7 @@ def test_a_key_echoed_in_an_error_is_masked(monkeypatch):
        concurrency=st.integers(1, 8))
 def test_budget_property_spend_never_passes_the_cap(cap, calls, concurrency):
     """Whatever the worst cases, actual costs (at most the worst case) and concurrency: spend <= cap."""
-    from tiertool.plan import Budget
+    from tiertool.replay.plan import Budget
 
     async def main() -> tuple[float, int]:
         budget, limit, sent = Budget(cap), asyncio.Semaphore(concurrency), 0

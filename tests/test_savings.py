@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 from tests.conftest import write_config
 from tiertool.cli import app
 from tiertool.config import parse_config
-from tiertool.prices import lookup
-from tiertool.savings import project
-from tiertool.volume import Key, Usage
+from tiertool.pricing.prices import lookup
+from tiertool.pricing.savings import project
+from tiertool.records import Key, Usage
 
 runner = CliRunner()
 
@@ -86,7 +86,7 @@ def test_litellm_config_routes_each_task_tag_through_the_router(project):
     assert proxy["router_settings"]["enable_tag_filtering"] is True
     assert "sk-test" not in (tmp_path / "proxy.yaml").read_text()  # keys stay in the environment
 
-    from tiertool.llm import litellm
+    from tiertool.replay.llm import litellm
 
     router = litellm().Router(model_list=proxy["model_list"], **proxy["router_settings"])
     name = proxy["model_list"][0]["model_name"]

@@ -10,13 +10,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tiertool.config import parse_config
+from tiertool.config.scorers import AutoSpec, JudgeSpec
 from tiertool.errors import ConfigError
-from tiertool.scorers import make_scorer
+from tiertool.records import Request
+from tiertool.scorers import ScoringContext, make_scorer
 from tiertool.scorers.auto import choose
-from tiertool.scorers.specs import AutoSpec, JudgeSpec
 from tiertool.scorers.structured import final_number, parse_json
 
 TIERS = [{"name": "small", "model": "m1"}, {"name": "large", "model": "m2"}]
+
+
+REQUEST = Request(id="r", source="test:1", model="m2", messages=({"role": "user", "content": "q"},))
 
 
 def scorer(spec: dict, base_dir: str = "."):
@@ -24,8 +28,12 @@ def scorer(spec: dict, base_dir: str = "."):
     return make_scorer(cfg.spec_for("t"), cfg.base_dir, cfg.tiers)
 
 
+def ctx(candidate: str, reference: str) -> ScoringContext:
+    return ScoringContext(REQUEST, candidate, reference)
+
+
 def check(spec: dict, candidate: str, reference: str) -> tuple[bool, float, str]:
-    s = scorer(spec)(candidate, reference)
+    s = scorer(spec).score(ctx(candidate, reference))
     assert 0.0 <= s.value <= 1.0 and s.reason
     return s.passed, s.value, s.reason
 
@@ -83,7 +91,7 @@ def test_json_from_fenced_and_chatty_output_with_tolerance_and_schema(tmp_path):
     assert not ok and why.startswith("schema: total:")
     (tmp_path / "order.schema.json").write_text(json.dumps(schema))
     s = scorer({"scorer": "json", "schema": "order.schema.json", "compare": "none"}, str(tmp_path))
-    assert s('{"name": "x", "total": 3}', "").passed
+    assert s.score(ctx('{"name": "x", "total": 3}', "")).passed
     assert check({"scorer": "json"}, "I cannot do that.", ref)[0] is False
 
 
@@ -153,7 +161,7 @@ def test_auto_uses_the_judge_for_free_text_when_one_is_configured():
 def test_auto_label_choice_extracts_labels_from_chatty_answers():
     spec, _ = choose(AutoSpec(scorer="auto"), ["billing", "bug", "bug", "billing"])
     s = make_scorer(spec)
-    assert s("I'd say this is a Bug.", "bug").passed and not s("billing", "bug").passed
+    assert s.score(ctx("I'd say this is a Bug.", "bug")).passed and not s.score(ctx("billing", "bug")).passed
 
 
 @given(st.integers(-10**12, 10**12), st.sampled_from(["{:,}", "{}", "{:_}"]),
@@ -171,19 +179,19 @@ def test_parse_json_finds_the_object_in_fenced_or_chatty_text(obj, wrap):
 
 def test_a_records_expected_answer_grades_every_tier_and_the_reference():
     """Once a log format fills `Request.expected`, every tier is graded against it (the reference included)."""
-    from tiertool.records import Answer, Request
-    from tiertool.scorers.grade import Grader, grade_results
+    from tiertool.records import Answer
+    from tiertool.scorers.grade import Grader
 
     cfg = parse_config({"tiers": TIERS, "tasks": {"math": {"scorer": "numeric"}}})
     small, large = cfg.tiers
     reqs = [Request(id=f"r{i}", source=f"log:{i}", model="m2", messages=({"role": "user", "content": "q"},),
                     task="math", expected=e) for i, e in enumerate(["#### 12", None])]
     answers = {("r0", "small"): "12", ("r0", "large"): "13", ("r1", "small"): "7", ("r1", "large"): "7"}
-    plan = [(r, t, None) for r in reqs for t in (small, large)]
+    items = [(r, t) for r in reqs for t in (small, large)]
     resolved = {k: Answer(v, "log") for k, v in answers.items()}
     grader = Grader(cfg)
     grader.check(["math"])
-    got = {(x.request_id, x.tier): x for x in grade_results(plan, resolved, large, grader)}
+    got = {(x.request_id, x.tier): x for x in grader.grade(items, resolved, large)}
     assert set(got) == {("r0", "small"), ("r0", "large"), ("r1", "small")}
     assert got[("r0", "small")].passed and got[("r0", "small")].reason.startswith("vs expected: ")
     assert got[("r0", "large")].passed is False and got[("r0", "large")].reference == "#### 12"
@@ -222,9 +230,9 @@ def test_embedding_scorer_with_the_extra_installed(tmp_path, monkeypatch, reques
     with pytest.raises(ConfigError, match="embedding model 'nope' cannot be loaded .*couldn't connect"):
         check_installed("t", "nope")
     s = scorer({"scorer": "embedding", "model": "bow", "threshold": 0.9})
-    same = s("the parcel ships today", "today the parcel ships")
+    same = s.score(ctx("the parcel ships today", "today the parcel ships"))
     assert same.passed and same.value == pytest.approx(1.0) and same.reason.startswith("cosine 1.00 >=")
-    other = s("completely unrelated words here", "the parcel ships today")
+    other = s.score(ctx("completely unrelated words here", "the parcel ships today"))
     assert not other.passed and other.value < 0.9
 
 

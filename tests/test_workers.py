@@ -35,19 +35,18 @@ def test_workers_send_each_call_once_and_decide_the_same(project):
 
 
 def _calls(server, n: int):
-    from tiertool.cache import cache_key
     from tiertool.config import Tier
-    from tiertool.replay import Call
+    from tiertool.records import Call
 
     tier = Tier(name="small", model="openai/gpt-4o-mini", api_base=server.api_base, api_key_env="TIERTOOL_TEST_KEY")
     msgs = [((({"role": "user", "content": f"question {i}"}),)) for i in range(n)]
-    return [Call(cache_key(tier.model, m, {}), tier, m, {}) for m in msgs]
+    return [Call.to(tier, m, {}) for m in msgs]
 
 
 def test_replayer_splits_over_processes_only_when_nothing_needs_one_ledger(tmp_path, server_factory, env_key):
-    from tiertool.cache import Cache
     from tiertool.config import Replay
-    from tiertool.replay import Replayer
+    from tiertool.replay.cache import Cache
+    from tiertool.replay.engine import Replayer
 
     server = server_factory(lambda model, messages: "answer to " + messages[-1]["content"])
     calls = _calls(server, 40)

@@ -1,21 +1,27 @@
-"""Command line: parse options, call the library, print. Domain errors become one line + exit code here."""
+"""Command line: parse options, call the public API (tiertool/__init__.py), print. Domain errors become one
+line + exit code here, and only here."""
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import typer
 
-from .errors import TiertoolError
+from .defaults import AUDIT_DIR, CONFIG_FILE, DRIFT_THRESHOLD, TIERS_FILE
+from .errors import InputError, TiertoolError
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="Prove which LLM task types can move to a cheaper model, and what that saves.",
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
 )
 
-AuditDir = typer.Option(Path(".tiertool"), "--audit", help="Audit folder written by `tiertool audit`.")
+AuditDir = typer.Option(Path(AUDIT_DIR), "--audit", help="Audit folder written by `tiertool audit`.")
 MapOpt = typer.Option(None, "--map", help="Columns of a CSV / plain JSONL log: prompt=COL,model=COL[,response=COL,"
                       "task=COL,system=COL,id=COL,time=COL,input_tokens=COL,output_tokens=COL,cost=COL,expected=COL]")
 StrictOpt = typer.Option(False, "--strict", help="Exit 2 if any log line is skipped.")
@@ -25,7 +31,7 @@ def _err(msg: str) -> None:
     typer.echo(f"Error: {msg}", err=True)
 
 
-def _run(fn, *args, **kwargs):
+def _run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Call into the library; turn a domain error into one line on stderr and its exit code."""
     try:
         return fn(*args, **kwargs)
@@ -37,8 +43,8 @@ def _run(fn, *args, **kwargs):
 @app.command()
 def audit(
     logs: list[Path] = typer.Argument(..., help="Request log file(s), any supported format (see `tiertool inspect`)."),
-    config: Path | None = typer.Option(None, "--config", "-c", help="Config file [default: ./tiertool.yaml]"),
-    out: Path = typer.Option(Path(".tiertool"), "--out", "-o", help="Audit folder to write."),
+    config: Path | None = typer.Option(None, "--config", "-c", help=f"Config file [default: ./{CONFIG_FILE}]"),
+    out: Path = typer.Option(Path(AUDIT_DIR), "--out", "-o", help="Audit folder to write."),
     seed: int = typer.Option(0, help="Sampling seed: the same seed samples the same requests."),
     offline: bool = typer.Option(False, help="Send no model call: answers come from the cache and recorded files."),
     fmt: str | None = typer.Option(None, "--format", help="Force the log format instead of detecting it."),
@@ -58,10 +64,7 @@ def audit(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before sending."),
 ) -> None:
     """Read LOGS, sample each task type, replay the sample on cheaper tiers, score it, store the evidence."""
-    from .audit import run_audit
-    from .config import load_config
-    from .plan import PlanDeclined
-    from .progress import make_progress
+    from . import PlanDeclined, load_config, make_progress, run_audit
 
     cfg = _run(load_config, config)
     overrides = {k: v for k, v in (("concurrency", concurrency), ("workers", workers)) if v}
@@ -71,7 +74,7 @@ def audit(
     options = {"budget": budget, "progress": make_progress(quiet),
                "approve": lambda plan: _approve(plan, dry_run, yes, quiet)}
 
-    def go():
+    def go() -> Any:
         try:
             return run_audit(logs, cfg, out, seed=seed, offline=offline, fmt=fmt, group_by=group_by,
                              labels=labels, log=say, mapping=mapping, strict=strict,
@@ -103,7 +106,7 @@ def audit(
         raise typer.Exit(1)
 
 
-def _approve(plan, dry_run: bool, yes: bool, quiet: bool) -> bool:
+def _approve(plan: Any, dry_run: bool, yes: bool, quiet: bool) -> bool:
     """Show the plan; ask on a terminal unless --yes; --dry-run stops here."""
     ask = not (yes or dry_run) and _interactive()
     if dry_run or ask or not quiet:
@@ -130,10 +133,11 @@ def inspect(
     """Show what the logs hold: formats, records, skipped lines and why, task types, tokens, spend, models."""
     import json
 
-    from .inspect import inspect_logs, render_text
+    from . import inspect as inspect_logs
+    from . import render_inspection
 
     s = _run(inspect_logs, logs, fmt, group_by, mapping)
-    typer.echo(json.dumps(s, indent=1) if as_json else render_text(s), nl=as_json)
+    typer.echo(json.dumps(s, indent=1) if as_json else render_inspection(s), nl=as_json)
     if strict and s["skipped"]:
         _err(f"--strict: {s['skipped']} line(s) skipped; first: "
              + "; ".join(f"{r['examples'][0]}: {r['reason']}" for r in s["skip_reasons"][:3]))
@@ -143,26 +147,23 @@ def inspect(
 @app.command()
 def recommend(
     audit_dir: Path = AuditDir,
-    out: Path = typer.Option(Path("tiers.yaml"), "--out", "-o", help="Where to write the assignment."),
+    out: Path = typer.Option(Path(TIERS_FILE), "--out", "-o", help="Where to write the assignment."),
     litellm_config: Path | None = typer.Option(None, "--litellm-config",
                                                   help="Also write a LiteLLM proxy config routing each task tag."),
 ) -> None:
     """Pick the cheapest tier per task type whose pass rate is proven to meet the bar; write tiers.yaml."""
-    from .recommend import litellm_config as lc
-    from .recommend import recommend as rec_fn
-    from .recommend import tiers_doc, write_yaml
-    from .store import load_audit
+    from . import load_audit, write_litellm_config, write_tiers
+    from . import recommend as recommend_audit
 
-    rec = _run(lambda: rec_fn(load_audit(audit_dir)))
-    write_yaml(out, tiers_doc(rec), "# Task tiers chosen by `tiertool recommend`; evidence in the audit folder.\n")
+    rec = _run(lambda: recommend_audit(load_audit(audit_dir)))
+    write_tiers(rec, out)
     moved = sum(d.tier != rec.config.reference.name for d in rec.decisions)
     s = rec.savings
     monthly = s.per_30_days(s.saved_usd)
     typer.echo(f"{moved} of {len(rec.decisions)} task types move to a cheaper tier; saves {s.saved_fraction:.1%}"
                + (f" (${monthly:,.2f} per 30 days)" if monthly is not None else "") + f" -> {out}")
     if litellm_config:
-        write_yaml(litellm_config, lc(rec), "# LiteLLM proxy config written by `tiertool recommend`: requests tagged "
-                   "task:<name> go to their task's tier; the rest to the `default` deployment.\n")
+        write_litellm_config(rec, litellm_config)
         typer.echo(f"LiteLLM proxy config -> {litellm_config}")
 
 
@@ -183,39 +184,51 @@ def report(
                                                   help="Gate: projected savings at least this (0.2 or 20%)."),
     new_log: list[Path] | None = typer.Option(None, "--log", help="Gate: a newer log whose task mix must not "
                                               "have drifted from the audited one."),
-    drift_threshold: float = typer.Option(0.25, "--drift-threshold", min=0,
+    drift_threshold: float = typer.Option(DRIFT_THRESHOLD, "--drift-threshold", min=0,
                                           help="Gate: largest population stability index allowed."),
     today: str | None = typer.Option(None, "--today", help="Judge deprecation dates as of this day "
                                      "(YYYY-MM-DD) [default: today]."),
 ) -> None:
     """Show the decisions, their evidence and the savings; with --check, gate CI on them."""
-    from .report_cli import run_report
+    from . import build_report, gate_lines, load_audit, render_report
 
     if fmt not in ("term", "md", "html", "json"):
         _err(f"--format {fmt}: expected one of term, md, html, json")
         raise typer.Exit(2)
-    gating = check or baseline is not None or fail_under_savings is not None or bool(new_log)
     color = fmt == "term" and out is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    result = _run(run_report, audit_dir, tiers=tiers, fmt=fmt, examples=examples, redact=redact, check=gating,
-                  baseline=baseline, fail_under_savings=fail_under_savings, new_logs=new_log or [],
-                  drift_threshold=drift_threshold, color=color, step_summary=os.environ.get("GITHUB_STEP_SUMMARY"),
-                  today=today)
+    report_ = _run(lambda: build_report(
+        load_audit(audit_dir), tiers=tiers, examples=examples, today=today, check=check, baseline=baseline,
+        fail_under_savings=fail_under_savings, new_logs=new_log or [], drift_threshold=drift_threshold,
+        redact=redact))
+    text = render_report(report_, fmt, color)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        _run(_append, Path(summary), text if fmt == "md" else render_report(report_, "md"))
     if out:
-        out.write_text(result.text, encoding="utf-8")
+        out.write_text(text, encoding="utf-8")
         typer.echo(f"report -> {out}", err=True)
     else:
-        typer.echo(result.text, nl=False)
-    for line in result.gate_lines:
+        typer.echo(text, nl=False)
+    for line in gate_lines(report_):
         typer.echo(line, err=True)
-    if result.failed:
+    if report_.failed:
         raise typer.Exit(1)
+
+
+def _append(path: Path, text: str) -> None:
+    """Add the markdown report to GitHub's step summary."""
+    try:
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+    except OSError as e:
+        raise InputError(f"{path}: cannot write the step summary (GITHUB_STEP_SUMMARY): {e.strerror}") from None
 
 
 @app.command()
 def monitor(
     logs: list[Path] = typer.Argument(..., help="A newer request log whose traffic already follows tiers.yaml."),
-    tiers: Path = typer.Option(Path("tiers.yaml"), "--tiers", help="The assignment in force."),
-    config: Path | None = typer.Option(None, "--config", "-c", help="Config file [default: ./tiertool.yaml]"),
+    tiers: Path = typer.Option(Path(TIERS_FILE), "--tiers", help="The assignment in force."),
+    config: Path | None = typer.Option(None, "--config", "-c", help=f"Config file [default: ./{CONFIG_FILE}]"),
     per_task: int | None = typer.Option(None, "--per-task", min=1, help="Requests sampled per task "
                                         "[default: sample.per_task]."),
     seed: int = typer.Option(0, help="Sampling seed."),
@@ -225,19 +238,17 @@ def monitor(
     """Re-score each cheaper tier on live traffic against the reference; exit 1 when a task fell below the bar."""
     import json
 
-    from .config import load_config
-    from .monitor import as_dict, monitor, render
-    from .report import load_tiers
+    from . import load_config, load_tiers
+    from . import monitor as monitor_logs
 
     if fmt not in ("term", "json"):
         _err(f"--format {fmt}: expected term or json")
         raise typer.Exit(2)
     cfg = _run(load_config, config)
     assignment = _run(load_tiers, tiers)
-    cache = cfg.path(cfg.replay.cache) if cfg.replay.cache else Path(".tiertool") / "cache.sqlite"
-    result = _run(monitor, logs, cfg, assignment, cache, per_task=per_task, seed=seed, offline=offline,
-                  log=lambda m: typer.echo(m, err=True))
-    typer.echo(json.dumps(as_dict(result), indent=2) if fmt == "json" else render(result), nl=fmt == "json")
+    result = _run(monitor_logs, logs, cfg, assignment, cfg.cache_file(AUDIT_DIR), per_task=per_task, seed=seed,
+                  offline=offline, log=lambda m: typer.echo(m, err=True))
+    typer.echo(json.dumps(result.as_dict(), indent=2) if fmt == "json" else result.text(), nl=fmt == "json")
     for t in result.flagged:
         typer.echo(f"below the bar: {t.task}: tier {t.tier} passed {t.passed}/{t.scored} "
                    f"(at most {t.upper_bound:.1%} at {result.confidence:g} confidence) < {result.target:g}", err=True)

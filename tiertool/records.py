@@ -1,9 +1,20 @@
-"""Frozen records that flow between pipeline stages (ingest -> sample -> replay -> score -> decide)."""
+"""Frozen records that cross a stage boundary (README 'Architecture'): ingest makes `Request`s and the volume
+(`Key` -> `Usage`), replay turns `Call`s into `Answer`s, scorers turn answers into `Score`s and `Result`s, decide
+fixes the `Family`, keeps each sequential test's `TestState` and says per task why it moved or not (`Status`).
+Stages exchange only these."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import Tier
+
+Message = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -13,7 +24,7 @@ class Request:
     id: str
     source: str  # "file:line", so every decision can be traced back to the log
     model: str  # the model as logged (resolved when the log says which one answered)
-    messages: tuple[dict[str, Any], ...] = ()
+    messages: tuple[Message, ...] = ()
     params: dict[str, Any] = field(default_factory=dict)
     output: str | None = None
     task: str = "untagged"
@@ -50,6 +61,16 @@ class Request:
         return bool(self.messages) and self.status == "success"
 
 
+def content_text(content: Any) -> str | None:
+    """Text of a message `content`, which is a string or a list of typed parts."""
+    if content is None or isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") in ("text", None)]
+        return "".join(parts)
+    return str(content)
+
+
 @dataclass(frozen=True)
 class Skipped:
     """A log line that could not be read, with why."""
@@ -58,16 +79,43 @@ class Skipped:
     reason: str
 
 
+UNSENT = "unsent"  # Answer.origin of a call that was never sent (offline and not cached, over the budget, stopped)
+
+
 @dataclass(frozen=True)
 class Answer:
     """A model's answer to one request, from the log, the cache or a fresh call."""
 
     text: str | None
-    origin: str  # log | cache | call | recorded
+    origin: str  # log | cache | call | recorded | unsent
     error: str | None = None
     cost: float = 0.0
     input_tokens: int = 0
     output_tokens: int = 0
+
+
+def call_key(model: str, messages: Iterable[Message], params: dict[str, Any]) -> str:
+    """The content address of a call: the same model, messages and decoding params are the same call."""
+    payload = json.dumps({"model": model, "messages": list(messages), "params": params},
+                         sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Call:
+    """One model call: a request's messages sent to one tier (or the judge's prompt to the judge)."""
+
+    key: str
+    tier: Tier
+    messages: tuple[Message, ...]
+    params: dict[str, Any]
+    input_tokens: int = 0  # as logged (0: unknown); for the plan, the budget and tpm
+    output_tokens: int = 0  # expected answer length, e.g. the logged reference answer's (0: unknown)
+
+    @classmethod
+    def to(cls, tier: Tier, messages: tuple[Message, ...], params: dict[str, Any], input_tokens: int = 0,
+           output_tokens: int = 0) -> Call:
+        return cls(call_key(tier.model, messages, params), tier, messages, params, input_tokens, output_tokens)
 
 
 @dataclass(frozen=True)
@@ -77,3 +125,108 @@ class Score:
     value: float
     passed: bool
     reason: str
+
+
+@dataclass(frozen=True)
+class Result:
+    """One sampled request answered by one tier and scored against the reference (a row of the audit)."""
+
+    request_id: str
+    source: str
+    task: str
+    tier: str
+    model: str
+    reference: str | None
+    answer: str | None
+    value: float | None
+    passed: bool | None  # None: not scored (the call failed or no reference)
+    reason: str
+    origin: str  # where the answer came from: log | cache | call | recorded
+    error: str | None = None
+    round: int = 0  # the sampling round that scored it (sequential audits look after every round)
+
+
+RESULT_COLUMNS = tuple(f.name for f in fields(Result))
+
+
+@dataclass(frozen=True)
+class Key:
+    """A volume group: the task type, the logged model, whether it went through a batch API, and the day."""
+
+    task: str
+    model: str
+    batch: bool
+    day: str  # YYYY-MM-DD (UTC), or "" when the log has no time
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What one volume group holds: what is spent today, and what savings are priced on."""
+
+    requests: int = 0
+    replayable: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    logged_cost: float = 0.0
+    logged_cost_n: int = 0  # requests whose cost the log recorded
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(*(a + b for a, b in zip(self.row(), other.row(), strict=True)))
+
+    def row(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, c) for c in USAGE_COLUMNS)
+
+
+USAGE_COLUMNS = tuple(f.name for f in fields(Usage))
+
+
+@dataclass(frozen=True)
+class Family:
+    """The (task, tier) tests an audit runs, and the Bonferroni level each one is held to; fixed from the
+    replayable traffic before any outcome is seen."""
+
+    tested: tuple[str, ...]  # tasks with enough replayable traffic for a proof to be possible at all
+    tiers: int  # cheaper tiers per task
+    alpha: float  # per-test level: (1 - confidence) / (len(tested) * tiers)
+    needed: int  # all-passing samples a proof needs at that level
+    to_join: int = 0  # all-passing samples a proof would need if one more task type joined the family
+
+
+@dataclass(frozen=True)
+class TestState:
+    """Where one (task, cheaper tier) sequential test ended: its state and cumulative (passed, scored) at
+    each look. The audit keeps it so that decisions read what the rounds saw instead of recomputing it."""
+
+    __test__ = False  # not a pytest test class
+
+    task: str
+    tier: str
+    state: str  # open | proven | futile | capped | skipped, or a policy status (decide.policy.KINDS)
+    looks: tuple[tuple[int, int], ...] = ()
+    lower_bound: float | None = None  # the test's own bound at its level (policy audits; None: from the looks)
+    level: float | None = None  # the level it was held to: its final Holm level (policy audits)
+
+    @property
+    def passed(self) -> int:
+        return self.looks[-1][0] if self.looks else 0
+
+    @property
+    def scored(self) -> int:
+        return self.looks[-1][1] if self.looks else 0
+
+
+@dataclass(frozen=True)
+class Status:
+    """Why one task type moved or stayed on the reference, as the sampling policy left it (decide/policy.py)."""
+
+    task: str
+    kind: str  # one of decide.policy.KINDS
+    tier: str | None  # the proven tier, or the tier the reason is about
+    reason: str
+    samples: int = 0
+    passed: int = 0
+    more_samples: int | None = None  # about how many more samples a proof would need at the observed rate
+    more_cost_usd: float | None = None

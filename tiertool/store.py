@@ -1,45 +1,76 @@
 """The audit folder: `audit.sqlite` holds one audit's evidence (see README 'The audit folder').
 
-Tables: `meta` (config, logs, counts), `volume` (per task and logged model), `results` (one row per
-sampled request and tier: both answers, score, pass/fail, reason, error).
+Tables: `meta` (one typed, versioned record, a row per field), `volume` (per task, logged model, batch flag and
+day), `results` (one row per sampled request and tier: both answers, score, pass/fail, reason, error), `tests`
+(where each test ended, its level and lower bound) and `statuses` (why each task type moved or did not).
+`recommend` and `report` read only this: they need neither the log nor tiertool.yaml, because the audit keeps
+the config it ran with.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
+from contextlib import closing
+from dataclasses import astuple, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .cache import private_dir
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .config import Config
+from .defaults import AUDIT_DB
 from .errors import InputError
-from .volume import USAGE_COLUMNS, Key, Usage
+from .records import RESULT_COLUMNS, USAGE_COLUMNS, Family, Key, Result, Status, TestState, Usage
 
-AUDIT_DB = "audit.sqlite"
+if TYPE_CHECKING:
+    import pandas as pd
+
+STATUS_COLUMNS = tuple(f.name for f in fields(Status))
+AUDIT_FORMAT = 3  # bump when the audit's tables or meta change; an audit of another format is refused on load
 
 
-@dataclass(frozen=True)
-class Result:
-    """One sampled request answered by one tier and scored against the reference."""
+def private_dir(path: Path) -> Path:
+    """Create a folder only its owner can read (the audit folder and the cache hold prompts)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return path
 
-    request_id: str
-    source: str
-    task: str
-    tier: str
-    model: str
-    reference: str | None
-    answer: str | None
-    value: float | None
-    passed: bool | None  # None: not scored (the call failed or no reference)
+
+class ScorerChoice(BaseModel):
+    """The scorer a task was graded with, and why (set in tiertool.yaml, or what `auto` saw)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    scorer: str
     reason: str
-    origin: str  # where the answer came from: log | cache | call | recorded
-    error: str | None = None
-    round: int = 0  # the sampling round that scored it (sequential audits look after every round)
 
 
-RESULT_COLUMNS = tuple(Result.__dataclass_fields__)
+class AuditMeta(BaseModel):
+    """What an audit ran with and what it found, beside its evidence; checked on load (`format`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    format: int = AUDIT_FORMAT
+    version: str  # the tiertool that wrote it
+    config: Config
+    logs: tuple[str, ...]
+    log_format: str | None = None  # --format, when it was forced (re-reading a log for examples uses it)
+    mapping: dict[str, str] = {}  # --map, likewise
+    records: int
+    skipped: int
+    non_replayable: int
+    typing: dict[str, int]  # how requests got their task type: task_source -> requests
+    task_sources: dict[str, dict[str, int]]  # the same per task
+    first_time: float | None
+    last_time: float | None
+    family: Family
+    calls: int  # model calls sent (cache hits excluded)
+    cache_hits: int
+    failed: int
+    spend_usd: float
+    error: str | None  # a tier (or the judge) that could not be called at all
+    scorers: dict[str, ScorerChoice]
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -48,36 +79,50 @@ def _connect(path: Path) -> sqlite3.Connection:
     db.execute(f"CREATE TABLE IF NOT EXISTS volume (task TEXT, model TEXT, batch INTEGER, day TEXT, "
                f"{', '.join(USAGE_COLUMNS)})")
     db.execute(f"CREATE TABLE IF NOT EXISTS results ({', '.join(RESULT_COLUMNS)})")
+    db.execute("CREATE TABLE IF NOT EXISTS tests (task TEXT, tier TEXT, state TEXT, looks TEXT, lower_bound REAL, "
+               "level REAL)")
+    db.execute(f"CREATE TABLE IF NOT EXISTS statuses ({', '.join(STATUS_COLUMNS)})")
     return db
 
 
-def save_audit(folder: Path, meta: dict[str, Any], volume: dict[Key, Usage],
-               results: Iterable[Result]) -> Path:
+def save_audit(folder: Path, meta: AuditMeta, volume: dict[Key, Usage], results: Iterable[Result],
+               tests: Iterable[TestState], statuses: Iterable[Status] = ()) -> Path:
     """Replace the folder's audit with this one, in one transaction."""
     private_dir(folder)
     path = folder / AUDIT_DB
     db = _connect(path)
     path.chmod(0o600)
     with db:
-        for table in ("meta", "volume", "results"):
+        for table in ("meta", "volume", "results", "tests", "statuses"):
             db.execute(f"DELETE FROM {table}")
-        db.executemany("INSERT INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in meta.items()])
+        db.executemany("INSERT INTO meta VALUES (?, ?)",
+                       [(k, json.dumps(v)) for k, v in meta.model_dump(mode="json").items()])
         db.executemany(f"INSERT INTO volume VALUES ({', '.join('?' * (len(USAGE_COLUMNS) + 4))})",
-                       [(k.task, k.model, int(k.batch), k.day, *u.as_row()) for k, u in volume.items()])
+                       [(k.task, k.model, int(k.batch), k.day, *u.row()) for k, u in volume.items()])
         db.executemany(f"INSERT INTO results VALUES ({', '.join('?' * len(RESULT_COLUMNS))})",
                        [tuple(getattr(r, c) for c in RESULT_COLUMNS) for r in results])
+        db.executemany("INSERT INTO tests VALUES (?, ?, ?, ?, ?, ?)",
+                       [(t.task, t.tier, t.state, json.dumps(t.looks), t.lower_bound, t.level) for t in tests])
+        db.executemany(f"INSERT INTO statuses VALUES ({', '.join('?' * len(STATUS_COLUMNS))})",
+                       [astuple(st) for st in statuses])
     db.close()
     return path
 
 
 @dataclass(frozen=True)
 class Audit:
-    """An audit read back from its folder."""
+    """An audit read back from its folder: it owns its config (parsed once, on load)."""
 
     folder: Path
-    meta: dict[str, Any]
+    meta: AuditMeta
     volume: dict[Key, Usage]  # per task, model, batch flag and day
     results: tuple[Result, ...]
+    tests: dict[tuple[str, str], TestState]  # (task, cheaper tier) -> where its test ended
+    statuses: dict[str, Status] = field(default_factory=dict)  # task -> why it moved or not (sequential audits)
+
+    @property
+    def config(self) -> Config:
+        return self.meta.config
 
     @property
     def tasks(self) -> list[str]:
@@ -93,20 +138,59 @@ class Audit:
     def replayable(self, task: str) -> int:
         return sum(u.replayable for k, u in self.volume.items() if k.task == task)
 
+    def results_frame(self) -> pd.DataFrame:
+        """The evidence as a DataFrame, one row per sampled request and tier (columns as `Result`), e.g.
+        `audit.results_frame().groupby(["task", "tier"]).passed.mean()` in a notebook."""
+        import pandas as pd
+
+        return pd.DataFrame([[getattr(r, c) for c in RESULT_COLUMNS] for r in self.results],
+                            columns=list(RESULT_COLUMNS)).astype({"passed": "boolean"})
+
+    def volume_frame(self) -> pd.DataFrame:
+        """The log's volume as a DataFrame: one row per task, logged model, batch flag and day, with the
+        request, token and logged-cost counts savings are priced on."""
+        import pandas as pd
+
+        return pd.DataFrame([(k.task, k.model, k.batch, k.day, *u.row()) for k, u in self.volume.items()],
+                            columns=["task", "model", "batch", "day", *USAGE_COLUMNS])
+
 
 def load_audit(folder: str | Path) -> Audit:
+    """Read an audit folder; an audit of another format, or a damaged one, is an InputError saying to re-run."""
     folder = Path(folder)
     path = folder / AUDIT_DB
     if not path.is_file():
         raise InputError(f"{folder}: no audit found ({AUDIT_DB} missing); run `tiertool audit LOG` first")
     try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        meta = {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
-        volume = {Key(row[0], row[1], bool(row[2]), row[3]): Usage(*row[4:])
-                  for row in db.execute("SELECT * FROM volume")}
-        results = tuple(Result(*row) for row in db.execute(f"SELECT {', '.join(RESULT_COLUMNS)} FROM results"))
-        db.close()
-    except sqlite3.DatabaseError as e:
-        raise InputError(f"{path}: not a tiertool audit ({e}); re-run `tiertool audit`") from None
-    return Audit(folder, meta, volume, tuple(
-        r if r.passed is None else Result(**{**r.__dict__, "passed": bool(r.passed)}) for r in results))
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            raw = {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
+            _check_format(path, raw)
+            volume = {Key(row[0], row[1], bool(row[2]), row[3]): Usage(*row[4:])
+                      for row in db.execute("SELECT * FROM volume")}
+            results = tuple(map(_result, db.execute(f"SELECT {', '.join(RESULT_COLUMNS)} FROM results")))
+            tests = {(t, tier): TestState(t, tier, state, tuple((k, n) for k, n in json.loads(looks)), lb, level)
+                     for t, tier, state, looks, lb, level in db.execute("SELECT * FROM tests")}
+            statuses = {row[0]: Status(*row) for row in db.execute(f"SELECT {', '.join(STATUS_COLUMNS)} FROM statuses")}
+        meta = AuditMeta.model_validate(raw)
+    except (sqlite3.DatabaseError, ValueError, TypeError) as e:
+        raise InputError(f"{path}: a damaged audit ({_why(e)}); re-run `tiertool audit`") from None
+    return Audit(folder, meta, volume, results, tests, statuses)
+
+
+def _check_format(path: Path, raw: dict[str, Any]) -> None:
+    if raw.get("format") != AUDIT_FORMAT:
+        by = f"tiertool {raw['version']}" if isinstance(raw.get("version"), str) else "an older tiertool"
+        raise InputError(f"{path}: an audit of format {raw.get('format', 1)} (written by {by}); this tiertool "
+                         f"reads format {AUDIT_FORMAT}: re-run `tiertool audit`")
+
+
+def _result(row: tuple[Any, ...]) -> Result:
+    r = Result(*row)
+    return r if r.passed is None else replace(r, passed=bool(r.passed))
+
+
+def _why(e: Exception) -> str:
+    if isinstance(e, ValidationError):
+        err = e.errors()[0]
+        return f"meta {'.'.join(map(str, err['loc']))}: {err['msg']}"
+    return str(e).splitlines()[0] if str(e) else type(e).__name__

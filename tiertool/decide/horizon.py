@@ -209,14 +209,21 @@ def _design(target: float, horizon: int, alpha: float) -> Design:
     return Design(target, horizon, mixture_score(target, horizon, alpha))
 
 
-def lower_bound(outcomes: Sequence[bool], horizon: int, shape_alpha: float, alpha: float) -> float:
+def lower_bound(outcomes: Sequence[bool], horizon: int, shape_alpha: float, alpha: float,
+                target: float | None = None, steps: int = 16) -> float:
     """Largest pass rate m that the same test (shaped at shape_alpha, as the decision's) rejects at level alpha:
-    the decision's own confidence bound, so 'lower bound >= target' and 'proven' agree."""
+    the decision's own confidence bound, so 'lower bound >= target' and 'proven' agree. The bisection starts on
+    the right side of `target` (the decision itself), so `steps` only set the digits shown (16: 1e-5)."""
     if not outcomes or not any(outcomes):
         return 0.0
+
+    def rejects(m: float) -> bool:
+        return Design(m, horizon, mixture_score(m, horizon, shape_alpha)).p_value(outcomes) <= alpha
+
     lo, hi = 0.0, 1.0
-    for _ in range(30):
+    if target is not None:
+        lo, hi = (target, hi) if rejects(target) else (lo, target)
+    for _ in range(steps):
         mid = (lo + hi) / 2
-        rejects = Design(mid, horizon, mixture_score(mid, horizon, shape_alpha)).p_value(outcomes) <= alpha
-        lo, hi = (mid, hi) if rejects else (lo, mid)
+        lo, hi = (mid, hi) if rejects(mid) else (lo, mid)
     return lo

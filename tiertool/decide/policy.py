@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import betaln, gammaln
 
+from ..records import Status
 from .alpha import DEARER, Holm, by_value
 from .horizon import Design, design, lower_bound, mixture_score
 
@@ -57,18 +58,6 @@ class Settings:
     growth: float = 1.5
     lag: float = 0.3
     max_horizon: int = 10_000  # tractability of the exact test, far above what money usually buys
-
-
-@dataclass(frozen=True)
-class Status:
-    task: str
-    kind: str  # one of KINDS
-    tier: str | None  # the proven tier, or the tier the reason is about
-    reason: str
-    samples: int = 0
-    passed: int = 0
-    more_samples: int | None = None  # about how many more samples a proof would need at the observed rate
-    more_cost_usd: float | None = None
 
 
 @dataclass
@@ -167,6 +156,13 @@ class Policy:
         t.outcomes.extend(bool(x) for x in outcomes)
         self.spent += len(outcomes) * t.arm.cost_usd
 
+    def close(self, task: str, tier: str) -> None:
+        """No more samples of this task can be scored (some were left unscored): its test ends where it is; it
+        keeps its p-value, so Holm may still prove it."""
+        t = self.tests[(task, tier)]
+        if t.kind == "open":
+            t.kind = "below-bar" if self._below_bar(t) else "not-enough-traffic"
+
     def settle(self) -> list[tuple[str, str]]:
         """Prove what Holm allows on the current p-values; close finished tests. Returns the newly proven.
 
@@ -193,7 +189,8 @@ class Policy:
         t, key = self.tests[(task, tier)], (task, tier)
         if t.design is None or not t.n:
             return None
-        return lower_bound(t.outcomes, t.horizon, self.alpha * self.holm.weights[key], self.holm.level(key))
+        return lower_bound(t.outcomes, t.horizon, self.alpha * self.holm.weights[key], self.holm.level(key),
+                           self.s.target)
 
     # -- the rules ----------------------------------------------------------------------------------------------
     def _active(self, task: str) -> list[tuple[str, str]]:
@@ -338,7 +335,7 @@ class Policy:
         elif t.kind == "below-bar":
             reason = f"{seen}: shown below the target {s.target:g} ({1 - BELOW_BAR:g} confidence)"
         elif t.kind == "not-enough-traffic":
-            reason = f"not enough traffic: {seen} of {traffic} replayable requests"
+            reason = f"not enough traffic to decide: {traffic} replayable requests" + (f", {seen}" if t.n else "")
             if t.n and need:
                 reason += f"; a proof would need about {need} samples"
             elif not t.n:

@@ -35,7 +35,7 @@ def sniff_request(obj: dict[str, Any]) -> bool:
 
 
 def sniff_message(obj: dict[str, Any]) -> bool:
-    msg = obj.get("response") if isinstance(obj.get("response"), dict) else obj
+    msg: dict[str, Any] = obj["response"] if isinstance(obj.get("response"), dict) else obj
     return msg.get("type") == "message" and "content" in msg and "usage" in msg
 
 
@@ -80,7 +80,7 @@ def parse_result(obj: dict[str, Any], source: str, group_by: str) -> Request:
     result = obj["result"]
     kind = result.get("type")
     task, how = task_from((), {}, obj, group_by)
-    base = dict(id=str(obj["custom_id"]), source=source, is_batch=True, task=task, task_source=how)
+    base: dict[str, Any] = dict(id=str(obj["custom_id"]), source=source, is_batch=True, task=task, task_source=how)
     if kind == "succeeded":
         return Request(**base, **_message_fields(as_dict(result.get("message"), "result.message")))
     if kind in ("errored", "canceled", "expired"):

@@ -1,4 +1,4 @@
-"""Helpers shared by the log formats: message text, timestamps, task keys."""
+"""Helpers shared by the log formats: message text (`content_text`, from records), timestamps, task keys."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import json
 import math
 from datetime import datetime, timezone
 from typing import Any
+
+from ..records import content_text
 
 TASK_TAG_PREFIXES = ("task:", "taskName:", "feature:")
 DECODING_PARAMS = (
@@ -35,16 +37,6 @@ def maybe_json(value: Any) -> Any:
         except ValueError:
             return value
     return value
-
-
-def content_text(content: Any) -> str | None:
-    """Text of a message `content`, which is a string or a list of typed parts."""
-    if content is None or isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = [p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") in ("text", None)]
-        return "".join(parts)
-    return str(content)
 
 
 def response_text(response: Any) -> tuple[str | None, str | None]:

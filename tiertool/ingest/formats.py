@@ -50,7 +50,3 @@ FORMAT_LIST = (
 FORMATS: dict[str, Format] = {f.name: f for f in FORMAT_LIST}
 FORMAT_NAMES = (*FORMATS, mapped.NAME)  # mapped needs --map, so it is never sniffed
 
-
-def sniff_format(obj: dict) -> str | None:
-    """The format a JSON object looks like, or None."""
-    return next((f.name for f in FORMAT_LIST if f.sniff(obj)), None)

@@ -49,7 +49,7 @@ def parse(obj: dict[str, Any], source: str, group_by: str) -> Request:
     status = to_int(obj.get("response_status"), "response_status") or 200
     read = to_int(obj.get("prompt_cache_read_tokens"), "prompt_cache_read_tokens")
     write = to_int(obj.get("prompt_cache_write_tokens"), "prompt_cache_write_tokens")
-    tokens = {"input_tokens": to_int(obj.get("prompt_tokens"), "prompt_tokens"),
+    tokens: dict[str, Any] = {"input_tokens": to_int(obj.get("prompt_tokens"), "prompt_tokens"),
               "output_tokens": to_int(obj.get("completion_tokens"), "completion_tokens"),
               "cached_tokens": read, "cache_write_tokens": write}
     if not obj.get("prompt_tokens") and resp.get("type") == "message":

@@ -7,12 +7,13 @@ import csv
 import gzip
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from ..errors import InputError
 
+loads: Callable[[bytes | str], Any]
 try:  # orjson parses JSON lines 2-3x faster; the standard library is the fallback
     import orjson
 
@@ -46,7 +47,7 @@ def kind(path: Path) -> str:
 def _open(path: Path) -> IO[bytes]:
     with path.open("rb") as fh:
         magic = fh.read(2)
-    return gzip.open(path, "rb") if magic == GZIP_MAGIC else path.open("rb")
+    return cast(IO[bytes], gzip.open(path, "rb")) if magic == GZIP_MAGIC else path.open("rb")
 
 
 def decode_error(e: Exception, line: bytes | str) -> str:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
-from .base import normalise
-from .specs import AutoSpec, ExactSpec, FuzzySpec, JsonSpec, NumericSpec, ScorerSpec
-from .structured import _NUM, parse_json
+from ..config.scorers import AutoSpec, ExactSpec, FuzzySpec, JsonSpec, NumericSpec, ScorerSpec
+from ..records import Call, Score
+from .base import Scorer, ScoringContext, Unscorable, normalise
+from .registry import ScorerEnv
+from .structured import NUMBER, parse_json
 
 MAX_LABELS = 20
 MAX_LABEL_WORDS = 4
@@ -27,7 +30,7 @@ def _is_json(text: str) -> bool:
 def _ends_with_number(text: str) -> bool:
     """A final number close to the end: '#### 18', 'The answer is 42.', or just '3.5'."""
     tail = text.strip()[-40:]
-    return bool(_NUM.search(tail)) and not _is_json(text)
+    return bool(NUMBER.search(tail)) and not _is_json(text)
 
 
 def choose(spec: AutoSpec, references: list[str]) -> tuple[ScorerSpec, str]:
@@ -53,3 +56,43 @@ def choose(spec: AutoSpec, references: list[str]) -> tuple[ScorerSpec, str]:
         return spec.judge, f"auto: free text ({n} reference answers) and a judge is configured -> judge"
     return (FuzzySpec(scorer="fuzzy", method="token_set"),
             f"auto: free text ({n} reference answers) -> fuzzy token_set; consider a judge (tasks.<task>.scorer)")
+
+
+@dataclass
+class Auto(Scorer):
+    """Scores with the scorer `choose` picks from the first reference answers it is shown (`prepare`); one per
+    task, so the choice is the task's."""
+
+    spec: AutoSpec
+    env: ScorerEnv
+    judge: Scorer | None = None  # built up front, so that it is checked before any replay call
+    chosen: Scorer | None = None
+    reason: str | None = None
+    name: str = "auto"
+
+    @classmethod
+    def from_spec(cls, spec: AutoSpec, env: ScorerEnv) -> Auto:
+        return cls(spec, env, env.build(spec.judge) if spec.judge is not None else None)
+
+    def check(self, task: str) -> None:
+        if self.judge is not None:
+            self.judge.check(task)
+
+    def prepare(self, references: list[str]) -> None:
+        if self.chosen is None:
+            spec, self.reason = choose(self.spec, references)
+            self.chosen = self.judge if spec is self.spec.judge and self.judge else self.env.build(spec)
+
+    def _scorer(self) -> Scorer:
+        if self.chosen is None:
+            raise Unscorable("auto has seen no reference answer to choose a scorer from")
+        return self.chosen
+
+    def score(self, ctx: ScoringContext) -> Score:
+        return self._scorer().score(ctx)
+
+    def calls(self, ctx: ScoringContext) -> list[Call]:
+        return self._scorer().calls(ctx)
+
+    def describe(self) -> tuple[str, str | None] | None:
+        return (self.chosen.name, self.reason) if self.chosen is not None else None

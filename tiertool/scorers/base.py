@@ -1,22 +1,87 @@
-"""What every scorer is: a callable (candidate, reference) -> Score, plus the text helpers they share."""
+"""What every scorer is: `score(ctx) -> Score` on one `ScoringContext`, plus the text helpers scorers share.
+
+A scorer may also need model calls (the judge: `calls`, sent for many answers at once through the injected
+`Caller`), a check before any replay money is spent (`check`), or the task's reference answers before it can
+score (`auto`: `prepare`). Every scorer has all four, so the Grader treats them alike.
+"""
 
 from __future__ import annotations
 
 import re
 import string
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
-from ..records import Score
+from ..records import Answer, Call, Request, Score, content_text
+
+if TYPE_CHECKING:
+    from ..config import Tier
 
 
-class Scorer(Protocol):
-    name: str
+@dataclass(frozen=True)
+class ScoringContext:
+    """One answer to grade: the request, the candidate answer, the reference tier's answer and the ground
+    truth, when the log or a labels file has one (it then sets the bar instead of the reference)."""
 
-    def __call__(self, candidate: str, reference: str) -> Score: ...
+    request: Request
+    candidate: str
+    reference: str | None = None
+    expected: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.reference is None and self.expected is None:
+            raise ValueError("a ScoringContext needs a reference answer or an expected one")
+
+    @property
+    def target(self) -> str:
+        """What the candidate must match: the ground truth when there is one, else the reference answer."""
+        return self.expected if self.expected is not None else self.reference or ""
+
+    @property
+    def conversation(self) -> str:
+        """The request's messages as plain text (what a judge is shown)."""
+        return "\n\n".join(f"{m.get('role', 'user')}: {content_text(m.get('content')) or ''}"
+                           for m in self.request.messages)
+
+
+class Caller(Protocol):
+    """How a scorer gets model calls (the audit's or monitor's Replayer: cache, retries, budget, counts)."""
+
+    def ask(self, calls: Sequence[Call]) -> Mapping[str, Answer]:
+        """Answers by call key; raises ReplayError when a tier cannot be called at all."""
+        ...
+
+    def check(self, tier: Tier) -> None:
+        """Raise ReplayError now if this tier could not be called (no key, endpoint down)."""
+        ...
+
+
+class Scorer:
+    """A quality bar. Subclasses implement `score`; the other hooks default to "nothing needed"."""
+
+    name: str = ""
+
+    def score(self, ctx: ScoringContext) -> Score:
+        raise NotImplementedError
+
+    def calls(self, ctx: ScoringContext) -> list[Call]:
+        """Model calls `score(ctx)` will need, so many answers' calls can be sent at once first."""
+        return []
+
+    def check(self, task: str) -> None:
+        """Fail (ConfigError, ReplayError) before any replay call when this scorer could not run."""
+
+    def prepare(self, references: list[str]) -> None:
+        """See some of the task's reference answers before scoring (only `auto` looks)."""
+
+    def describe(self) -> tuple[str, str | None] | None:
+        """(scorer name, why it was chosen) for the report; None until it is known; why None: as configured."""
+        return self.name, None
 
 
 class Unscorable(Exception):
-    """This answer cannot be scored (judge output invalid or not cached): the result is stored unscored."""
+    """This answer cannot be scored (judge output invalid or not answered): the result is stored unscored."""
 
 
 _PUNCT = str.maketrans("", "", string.punctuation + "“”‘’«»¿¡…")

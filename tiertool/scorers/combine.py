@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..records import Score
-from .base import Scorer
+from ..config.scorers import AllOfSpec
+from ..records import Call, Score
+from .base import Scorer, ScoringContext
+from .registry import ScorerEnv
 
 
 @dataclass(frozen=True)
-class Combined:
+class Combined(Scorer):
     scorers: tuple[Scorer, ...]
     weights: tuple[float, ...]
     threshold: float | None = None
     name: str = "all_of"  # or any_of
+
+    @classmethod
+    def from_spec(cls, spec: AllOfSpec, env: ScorerEnv) -> Combined:
+        parts = tuple(env.build(p) for p in spec.scorers)
+        return cls(parts, spec.weights or (1.0,) * len(parts), spec.threshold, spec.scorer)
 
     def combine(self, scores: list[Score]) -> Score:
         value = sum(w * s.value for w, s in zip(self.weights, scores, strict=True)) / sum(self.weights)
@@ -26,5 +33,16 @@ class Combined:
         parts = "; ".join(f"{sc.name}: {s.reason}" for sc, s in zip(self.scorers, scores, strict=True))
         return Score(value, ok, f"{self.name} {why} ({parts})")
 
-    def __call__(self, candidate: str, reference: str) -> Score:
-        return self.combine([s(candidate, reference) for s in self.scorers])
+    def score(self, ctx: ScoringContext) -> Score:
+        return self.combine([s.score(ctx) for s in self.scorers])
+
+    def calls(self, ctx: ScoringContext) -> list[Call]:
+        return [c for s in self.scorers for c in s.calls(ctx)]
+
+    def check(self, task: str) -> None:
+        for s in self.scorers:
+            s.check(task)
+
+    def prepare(self, references: list[str]) -> None:
+        for s in self.scorers:
+            s.prepare(references)

@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from ..config.scorers import EmbeddingSpec
 from ..errors import ConfigError
 from ..records import Score
+from .base import Scorer, ScoringContext
+from .registry import ScorerEnv
 
 INSTALL_HINT = "pip install 'tiertool[embedding]' (sentence-transformers)"
 
@@ -34,13 +37,20 @@ def _model(name: str) -> Any:
 
 
 @dataclass(frozen=True)
-class Embedding:
+class Embedding(Scorer):
     model: str
     threshold: float = 0.8
     name: str = "embedding"
 
-    def __call__(self, candidate: str, reference: str) -> Score:
-        a, b = _model(self.model).encode([candidate, reference], normalize_embeddings=True)
+    @classmethod
+    def from_spec(cls, spec: EmbeddingSpec, env: ScorerEnv) -> Embedding:
+        return cls(spec.model, spec.threshold)
+
+    def check(self, task: str) -> None:
+        check_installed(task, self.model)
+
+    def score(self, ctx: ScoringContext) -> Score:
+        a, b = _model(self.model).encode([ctx.candidate, ctx.target], normalize_embeddings=True)
         value = float(max(-1.0, min(1.0, float((a * b).sum()))))
         ok = value >= self.threshold
         return Score(max(0.0, value), ok, f"cosine {value:.2f} {'>=' if ok else '<'} {self.threshold:.2f}")

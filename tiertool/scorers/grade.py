@@ -1,168 +1,149 @@
-"""Grade one answer of one request: imported label first, else the task's scorer against the ground truth
-(`expected`) when there is one, else against the reference answer. Judge calls go through the audit's Replayer."""
+"""Grade answers for the audit and `monitor` alike: an imported label first, else the task's scorer against the
+ground truth (`expected`) when there is one, else against the reference answer. Model calls a scorer needs (the
+judge) go through the `Caller` the Grader is given, many at once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ReplayError
-from ..records import Request, Score
-from .base import Unscorable
+from ..records import UNSENT, Answer, Request, Result, Score
+from ..store import ScorerChoice
+from .base import Caller, Scorer, ScoringContext, Unscorable
 from .labels import Labels
+from .registry import ScorerEnv
 
+if TYPE_CHECKING:
+    from ..config import Config, Tier
 
-def _walk(spec: Any) -> Iterable[Any]:
-    yield spec
-    for child in getattr(spec, "scorers", ()) or ():
-        yield from _walk(child)
-    if getattr(spec, "judge", None) is not None:
-        yield spec.judge
+Item = tuple[Request, "Tier"]  # one answer to grade: the request and the tier that answered it
 
 
 class Grader:
-    def __init__(self, config: Any, labels: Labels | None = None, offline: bool = False) -> None:
+    def __init__(self, config: Config, labels: Labels | None = None, caller: Caller | None = None) -> None:
         self.config = config
         self.labels = labels or Labels()
-        self.offline = offline
-        self.scorers: dict[str, Any] = {}
-        self.choices: dict[str, dict[str, str]] = {}  # task -> {scorer, reason}
-        self.replayer: Any = None  # set by the audit once replay starts; judge calls go through it
+        self.env = ScorerEnv(config.base_dir, config.tiers, caller)
+        self.scorers: dict[str, Scorer] = {}  # task -> its scorer, built once
         self.error: str | None = None  # the judge could not be called at all
 
     def check(self, tasks: Iterable[str]) -> None:
         """Build every scorer the tasks need and prove each can run, before any replay money is spent."""
-        from . import make_scorer
-        from .embedding import check_installed
-        from .specs import AutoSpec, EmbeddingSpec, JudgeSpec
-
-        judges = []
         for task in tasks:
-            spec = self.config.spec_for(task)
-            for part in _walk(spec):
-                if isinstance(part, EmbeddingSpec):
-                    check_installed(task, part.model)
-                if isinstance(part, JudgeSpec):
-                    judges.append(make_scorer(part, self.config.base_dir, self.config.tiers))
-            if not isinstance(spec, AutoSpec):
-                self.scorers[task] = make_scorer(spec, self.config.base_dir, self.config.tiers)
-                where = task if task in self.config.tasks else "default"
-                self.choices[task] = {"scorer": spec.scorer, "reason": f"set in tiertool.yaml (tasks.{where})"}
-        if not self.offline:
-            for judge in {j.tier.name: j for j in judges}.values():
-                judge.check()
+            self.scorer(task).check(task)
 
-    def choose(self, task: str, references: list[str]) -> None:
-        """Resolve `auto` for a task from its reference answers (no-op when the config names a scorer)."""
-        if task in self.scorers:
-            return
-        from . import make_scorer
-        from .auto import choose
+    def scorer(self, task: str) -> Scorer:
+        if task not in self.scorers:
+            self.scorers[task] = self.env.build(self.config.spec_for(task))
+        return self.scorers[task]
 
-        spec, reason = choose(self.config.spec_for(task), references)
-        self.scorers[task] = make_scorer(spec, self.config.base_dir, self.config.tiers)
-        self.choices[task] = {"scorer": spec.scorer, "reason": reason + f" (override with tasks.{task}.scorer)"}
+    @property
+    def choices(self) -> dict[str, ScorerChoice]:
+        """task -> the scorer it is graded with and why (what `auto` picked, once it has seen answers)."""
+        out = {}
+        for task, scorer in self.scorers.items():
+            described = scorer.describe()
+            if described is None:
+                continue
+            name, why = described
+            where = task if task in self.config.tasks else "default"
+            out[task] = ScorerChoice(scorer=name, reason=f"set in tiertool.yaml (tasks.{where})" if why is None
+                                     else f"{why} (override with tasks.{task}.scorer)")
+        return out
 
     def truth(self, req: Request) -> str | None:
         """The request's ground-truth answer, from the labels file or the log record."""
         if req.id in self.labels.expected:
             self.labels.used.add(req.id)
             return self.labels.expected[req.id]
-        return getattr(req, "expected", None)
+        return req.expected
 
-    def prefetch(self, items: Iterable[tuple[Request, str, str]]) -> None:
-        """Send the judge calls for many (request, candidate, reference) at once (cached, concurrent)."""
-        from .combine import Combined
-        from .judge import Judge
+    def grade(self, items: Sequence[Item], answers: Mapping[tuple[str, str], Answer | None], reference: Tier
+              ) -> list[Result]:
+        """One Result per sampled request and cheaper tier (plus the reference tier's own, against the ground
+        truth when the request has one). `answers` maps (request id, tier name) to its Answer or None."""
+        reqs = {req.id: req for req, _ in items}
+        tiers = list({tier.name: tier for _, tier in items}.values())
+        todo: list[_Todo] = []
+        for req in reqs.values():
+            truth = self.truth(req)
+            ref = answers.get((req.id, reference.name))
+            missing = ref.error if ref and ref.error else "no reference answer (offline and not cached)"
+            for tier in tiers:
+                if tier.name != reference.name or truth is not None:
+                    todo.append(_Todo(req, tier, answers.get((req.id, tier.name)), ref.text if ref else None,
+                                      truth, missing, tier.name == reference.name))
+        self._prepare(todo)
+        self._prefetch([t for t in todo if t.context is not None and self._label(t) is None])
+        return [self._result(t) for t in todo]
 
-        calls = []
-        for req, candidate, reference in items:
-            self.choose(req.task, [reference])
-            stack = [self.scorers[req.task]]
-            while stack:
-                s = stack.pop()
-                if isinstance(s, Judge):
-                    calls.extend(s.calls(req.messages, candidate, reference))
-                elif isinstance(s, Combined):
-                    stack.extend(s.scorers)
-        if calls and self.replayer is not None:
+    def _prepare(self, todo: list[_Todo]) -> None:
+        """Show each task's scorer its reference answers (`auto` chooses from them; from the bars when none)."""
+        shown: dict[str, list[str]] = {}
+        for t in {t.req.id: t for t in todo}.values():  # one reference answer per request
+            if t.reference is not None:
+                shown.setdefault(t.req.task, []).append(t.reference)
+        for t in todo:
+            if t.target is not None and t.req.task not in shown:
+                shown[t.req.task] = [t.target]
+        for task, texts in shown.items():
+            self.scorer(task).prepare(texts)
+
+    def _prefetch(self, todo: list[_Todo]) -> None:
+        """Send the model calls of many answers at once (cached, concurrent); a failure leaves them unscored."""
+        calls = [call for t in todo if t.context for call in self.scorer(t.req.task).calls(t.context)]
+        if calls and self.env.caller is not None:
             try:
-                self.replayer.run(calls)
+                self.env.caller.ask(calls)
             except ReplayError as e:  # answers stay unscored; the audit reports why
                 self.error = f"judge: {e}"
 
-    def score(self, req: Request, tier: str, reference: str, candidate: str, reference_tier: bool = False) -> Score:
-        """Score one answer; raises Unscorable when it cannot be scored (it is then stored unscored)."""
-        label = self.labels.grade(req.id, tier, reference_tier)
-        if label is not None:
-            return label
-        self.choose(req.task, [reference])
-        s = self._apply(self.scorers[req.task], req, candidate, reference)
-        return Score(s.value, s.passed, "vs expected: " + s.reason) if self.truth(req) is not None else s
+    def _label(self, t: _Todo) -> Score | None:
+        return self.labels.grade(t.req.id, t.tier.name, t.is_reference)
 
-    def _apply(self, scorer: Any, req: Request, candidate: str, reference: str) -> Score:
-        from .combine import Combined
-        from .judge import Judge
+    def _result(self, t: _Todo) -> Result:
+        got = t.answer
+        base: dict[str, Any] = dict(request_id=t.req.id, source=t.req.source, task=t.req.task, tier=t.tier.name,
+                    model=t.tier.model, reference=t.target, answer=got.text if got else None,
+                    origin=got.origin if got else "missing")
+        if t.target is None:
+            return Result(**base, value=None, passed=None, reason=f"unscored: {t.missing}")
+        if got is None:
+            return Result(**base, value=None, passed=None, reason="unscored: no answer (offline and not cached)")
+        if got.text is None and got.origin == UNSENT:  # offline, over the budget, or its tier stopped
+            return Result(**base, value=None, passed=None, reason=f"unscored: {got.error}")
+        if got.text is None or t.context is None:
+            return Result(**base, value=0.0, passed=False, reason="call failed", error=got.error)
+        label = self._label(t)
+        try:
+            s = label or self.scorer(t.req.task).score(t.context)
+        except Unscorable as e:
+            return Result(**base, value=None, passed=None, reason=f"unscored: {e}")
+        if label is None and t.expected is not None:
+            s = Score(s.value, s.passed, "vs expected: " + s.reason)
+        return Result(**base, value=s.value, passed=s.passed, reason=s.reason)
 
-        if isinstance(scorer, Combined):
-            return scorer.combine([self._apply(s, req, candidate, reference) for s in scorer.scorers])
-        if isinstance(scorer, Judge):
-            first, second = scorer.calls(req.messages, candidate, reference)
-            answers = self.replayer.answers if self.replayer is not None else {}
-            if (first.key not in answers or second.key not in answers) and self.replayer is not None:
-                try:
-                    self.replayer.run([first, second])
-                except ReplayError as e:
-                    raise Unscorable(f"judge: {e}") from None
-            return scorer.decide(answers.get(first.key), answers.get(second.key))
-        return scorer(candidate, reference)
 
+@dataclass(frozen=True)
+class _Todo:
+    """One answer to grade, with what it is graded against."""
 
-def grade_results(plan: list[tuple[Request, Any, Any]], resolved: dict[tuple[str, str], Any], ref_tier: Any,
-                  grader: Grader) -> list[Any]:
-    """One stored Result per sampled request and cheaper tier (plus the reference tier's own, against the
-    ground truth when the request has one). `resolved` maps (request id, tier name) to its Answer or None."""
-    from ..store import Result
+    req: Request
+    tier: Tier
+    answer: Answer | None
+    reference: str | None  # the reference tier's answer
+    expected: str | None  # the ground truth, if any
+    missing: str  # why there is no reference answer, if there is none
+    is_reference: bool  # the reference tier's own answer (graded only against a ground truth)
 
-    reqs = {req.id: req for req, _, _ in plan}
-    tiers = list({tier.name: tier for _, tier, _ in plan}.values())
-    refs: dict[str, list[str]] = {}
-    for req in reqs.values():
-        ref = resolved.get((req.id, ref_tier.name))
-        if ref is not None and ref.text is not None:
-            refs.setdefault(req.task, []).append(ref.text)
-    for task, texts in refs.items():
-        grader.choose(task, texts)
-    todo: list[tuple[Request, Any, Any, str | None, str]] = []  # req, tier, answer, target text, why-missing
-    for req in reqs.values():
-        truth = grader.truth(req)
-        ref = resolved.get((req.id, ref_tier.name))
-        target = truth if truth is not None else (ref.text if ref else None)
-        missing = (ref.error if ref and ref.error else "no reference answer (offline and not cached)")
-        for tier in tiers:
-            if tier.name == ref_tier.name and truth is None:
-                continue
-            todo.append((req, tier, resolved.get((req.id, tier.name)), target, missing))
-    grader.prefetch((req, got.text, target) for req, tier, got, target, _why in todo
-                    if target is not None and got is not None and got.text is not None
-                    and grader.labels.grade(req.id, tier.name, tier.name == ref_tier.name) is None)
-    out = []
-    for req, tier, got, target, missing in todo:
-        base = dict(request_id=req.id, source=req.source, task=req.task, tier=tier.name, model=tier.model,
-                    reference=target, answer=got.text if got else None, origin=got.origin if got else "missing")
-        if target is None:
-            out.append(Result(**base, value=None, passed=None, reason=f"unscored: {missing}"))
-        elif got is None:
-            out.append(Result(**base, value=None, passed=None, reason="unscored: no answer (offline and not cached)"))
-        elif got.text is None and got.origin == "unsent":  # offline, over the budget, or its tier stopped
-            out.append(Result(**base, value=None, passed=None, reason=f"unscored: {got.error}"))
-        elif got.text is None:
-            out.append(Result(**base, value=0.0, passed=False, reason="call failed", error=got.error))
-        else:
-            try:
-                s = grader.score(req, tier.name, target, got.text, tier.name == ref_tier.name)
-            except Unscorable as e:
-                out.append(Result(**base, value=None, passed=None, reason=f"unscored: {e}"))
-                continue
-            out.append(Result(**base, value=s.value, passed=s.passed, reason=s.reason))
-    return out
+    @property
+    def target(self) -> str | None:
+        return self.expected if self.expected is not None else self.reference
+
+    @property
+    def context(self) -> ScoringContext | None:
+        if self.answer is None or self.answer.text is None or self.target is None:
+            return None
+        return ScoringContext(self.req, self.answer.text, self.reference, self.expected)

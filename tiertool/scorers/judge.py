@@ -1,21 +1,20 @@
 """`judge`: an LLM compares the candidate with the reference answer, pairwise, asked twice with the order
-swapped; the two verdicts must agree, else it is a tie. Its calls go through the audit's Replayer, so they
-are cached and counted like replay calls."""
+swapped; the two verdicts must agree, else it is a tie. Its calls go through the `Caller` it is given (the
+audit's or monitor's Replayer), so they are cached and counted like replay calls."""
 
 from __future__ import annotations
 
 import json
-import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import urlparse
 
-from ..cache import cache_key
 from ..config import Tier
-from ..errors import ReplayError
-from ..records import Answer, Score
-from ..replay import Call, preflight, where
-from .base import Unscorable, clip
+from ..config.scorers import JudgeSpec
+from ..errors import ConfigError, ReplayError
+from ..records import Answer, Call, Score
+from .base import Caller, Scorer, ScoringContext, Unscorable, clip
+from .registry import ScorerEnv
 from .structured import parse_json
 
 PARAMS = {"temperature": 0, "response_format": {"type": "json_object"}}
@@ -48,29 +47,53 @@ def _verdict_model() -> Any:
     return Verdict
 
 
-def _conversation(messages: tuple[dict[str, Any], ...]) -> str:
-    from ..ingest.common import content_text
-
-    return "\n\n".join(f"{m.get('role', 'user')}: {content_text(m.get('content')) or ''}" for m in messages)
-
-
 @dataclass(frozen=True)
-class Judge:
+class Judge(Scorer):
     tier: Tier
     rubric: str
     max_chars: int = 8000
+    caller: Caller | None = None  # where its calls go; without one, every answer is unscored
     name: str = "judge"
 
-    def calls(self, messages: tuple[dict[str, Any], ...], candidate: str, reference: str) -> tuple[Call, Call]:
-        """The two judge calls: candidate as A, then reference as A."""
-        request = _conversation(messages)
-        cand, ref = candidate[: self.max_chars], reference[: self.max_chars]
+    @classmethod
+    def from_spec(cls, spec: JudgeSpec, env: ScorerEnv) -> Judge:
+        if spec.tier is not None:
+            tier = next((t for t in env.tiers if t.name == spec.tier), None)
+            if tier is None:
+                raise ConfigError(f"judge tier '{spec.tier}' is not one of the configured tiers "
+                                  f"({', '.join(t.name for t in env.tiers)}); name a tier or give 'model'")
+        else:
+            tier = Tier(name=f"judge:{spec.model}", model=spec.model or "", api_base=spec.api_base,
+                        api_key_env=spec.api_key_env)
+        return cls(tier, spec.rubric, spec.max_chars, env.caller)
+
+    def calls(self, ctx: ScoringContext) -> list[Call]:
+        """The two judge calls: candidate as A, then the bar (reference or ground truth) as A."""
+        cand, ref = ctx.candidate[: self.max_chars], ctx.target[: self.max_chars]
         out = []
         for a, b in ((cand, ref), (ref, cand)):
             msgs = ({"role": "system", "content": SYSTEM.format(rubric=self.rubric)},
-                    {"role": "user", "content": USER.format(request=request, a=a, b=b)})
-            out.append(Call(cache_key(self.tier.model, msgs, PARAMS), self.tier, msgs, dict(PARAMS)))
-        return out[0], out[1]
+                    {"role": "user", "content": USER.format(request=ctx.conversation, a=a, b=b)})
+            out.append(Call.to(self.tier, msgs, dict(PARAMS)))
+        return out
+
+    def score(self, ctx: ScoringContext) -> Score:
+        first, second = self.calls(ctx)
+        answers: Mapping[str, Answer] = {}
+        if self.caller is not None:
+            try:
+                answers = self.caller.ask([first, second])
+            except ReplayError as e:
+                raise Unscorable(f"judge: {e}") from None
+        return self.decide(answers.get(first.key), answers.get(second.key))
+
+    def check(self, task: str) -> None:
+        """Before any replay call: the judge has its key and its endpoint accepts connections."""
+        if self.caller is not None:
+            try:
+                self.caller.check(self.tier)
+            except ReplayError as e:
+                raise ReplayError(f"judge {e}") from None
 
     def decide(self, first: Answer | None, second: Answer | None) -> Score:
         """Candidate wins, loses or ties; a disagreement between the two orders is a tie."""
@@ -102,19 +125,6 @@ class Judge:
             raise Unscorable(f"judge output ({order}) is not the expected JSON "
                              f"{{winner: A|B|tie, reason}}: {clip(first, 80)}; got {clip(answer.text)!r}") from None
         return names.get(v.winner, "tie"), v.reason
-
-    def check(self, timeout: float = 5.0) -> None:
-        """Before any replay call: the judge has its key and its endpoint accepts connections."""
-        preflight([self.tier])
-        if not self.tier.api_base:
-            return
-        url = urlparse(self.tier.api_base)
-        port = url.port or (443 if url.scheme == "https" else 80)
-        try:
-            socket.create_connection((url.hostname or "", port), timeout=timeout).close()
-        except OSError as e:
-            raise ReplayError(f"judge {self.tier.model} at {where(self.tier)} is unreachable ({e}); check the "
-                              f"judge's api_base in tiertool.yaml and that the endpoint is up") from None
 
 
 def judge_text(winner: str, reason: str = "") -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,7 +72,7 @@ def _row(row: dict[str, Any]) -> tuple[str, str | None, Score | None, str | None
         raise ValueError("needs passed, score or expected")
     grade = None
     if passed is not None or score is not None:
-        value = score if score is not None else float(passed)
+        value = score if score is not None else float(bool(passed))
         grade = Score(value, passed if passed is not None else value >= 0.5, str(row.get("reason") or ""))
     return str(rid), (str(row["tier"]) if row.get("tier") not in (None, "") else None), grade, \
         (None if expected in (None, "") else str(expected))
@@ -84,6 +85,7 @@ def load_labels(path: str | Path) -> Labels:
         raise InputError(f"{p}: labels file not found")
     labels = Labels()
     with p.open(encoding="utf-8", newline="") as f:
+        rows: Iterator[tuple[int, dict[str, Any] | str]]
         if p.suffix.lower() == ".csv":
             rows = ((i + 2, r) for i, r in enumerate(csv.DictReader(f)))
         else:

@@ -7,10 +7,14 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from ..config.scorers import JsonSpec, NumericSpec
+from ..errors import ConfigError
 from ..records import Score
-from .base import clip
+from .base import Scorer, ScoringContext, clip
+from .registry import ScorerEnv
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.S)
 
@@ -53,18 +57,39 @@ def _same(a: Any, b: Any, tol: float | None) -> bool:
     return a == b
 
 
+def load_schema(schema: dict[str, Any] | str | None, base_dir: str | Path) -> dict[str, Any] | None:
+    """An inline JSON Schema, or one read from a file relative to the config; ConfigError when it is not one."""
+    if schema is None or isinstance(schema, dict):
+        return schema
+    p = Path(base_dir, schema)
+    try:
+        loaded = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"json scorer schema {p}: cannot read a JSON Schema: {e}") from None
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    try:
+        Draft202012Validator.check_schema(loaded)
+    except SchemaError as e:
+        raise ConfigError(f"json scorer schema {p}: not a valid JSON Schema: {e.message}") from None
+    return dict(loaded)
+
+
 @dataclass(frozen=True)
-class Json:
+class Json(Scorer):
     schema: dict[str, Any] | None = None
     compare: str = "values"
     tolerance: dict[str, float] = field(default_factory=dict)
     ignore: tuple[str, ...] = ()
     name: str = "json"
 
-    def __hash__(self) -> int:
-        return hash((self.name, self.compare, self.ignore))
+    @classmethod
+    def from_spec(cls, spec: JsonSpec, env: ScorerEnv) -> Json:
+        return cls(load_schema(spec.json_schema, env.base_dir), spec.compare, dict(spec.tolerance), spec.ignore)
 
-    def __call__(self, candidate: str, reference: str) -> Score:
+    def score(self, ctx: ScoringContext) -> Score:
+        candidate, reference = ctx.candidate, ctx.target
         try:
             got = parse_json(candidate)
         except ValueError:
@@ -97,7 +122,7 @@ class Json:
         return Score(value, False, f"differs in {', '.join(bad[:5])}" + (" ..." if len(bad) > 5 else ""))
 
 
-_NUM = re.compile(
+NUMBER = re.compile(
     r"(?<![\w.])([-+−]?)\$?((?:\d{1,3}(?:[,_'\u2009\u202f]\d{3})+|\d+)(?:\.\d+)?|\.\d+)(?:[eE]([-+]?\d+))?"
     r"(\s*%|\s*(?:thousand|million|billion|trillion)\b|[kKmMbB](?![\w]))?")
 _SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12, "k": 1e3, "m": 1e6, "b": 1e9}
@@ -107,7 +132,7 @@ _MARKERS = re.compile(r"####|\\boxed\{|final answer|answer is|answer:", re.I)
 def numbers(text: str, percent: bool = False, scale_words: bool = True) -> list[float]:
     """Every number in the text, with units and thousands separators read the way a person would."""
     out = []
-    for m in _NUM.finditer(text):
+    for m in NUMBER.finditer(text):
         sign, digits, exp, suffix = m.groups()
         x = float(re.sub(r"[,_'\u2009\u202f]", "", digits) + (f"e{exp}" if exp else ""))
         if sign in ("-", "−"):
@@ -132,21 +157,21 @@ def final_number(text: str, percent: bool = False, scale_words: bool = True) -> 
     return found[-1] if found else None
 
 
-def last_number(text: str) -> float | None:
-    return final_number(text)
-
-
 @dataclass(frozen=True)
-class Numeric:
+class Numeric(Scorer):
     tolerance: float = 1e-6
     relative: float = 0.0
     percent: bool = False
     scale_words: bool = True
     name: str = "numeric"
 
-    def __call__(self, candidate: str, reference: str) -> Score:
-        ref = final_number(reference, self.percent, self.scale_words)
-        got = final_number(candidate, self.percent, self.scale_words)
+    @classmethod
+    def from_spec(cls, spec: NumericSpec, env: ScorerEnv) -> Numeric:
+        return cls(spec.tolerance, spec.relative, spec.percent, spec.scale_words)
+
+    def score(self, ctx: ScoringContext) -> Score:
+        ref = final_number(ctx.target, self.percent, self.scale_words)
+        got = final_number(ctx.candidate, self.percent, self.scale_words)
         if ref is None:
             return Score(0.0, False, "reference answer has no number")
         if got is None:

@@ -5,22 +5,29 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..config.scorers import ContainsSpec, ExactSpec, FuzzySpec, LengthSpec, RegexSpec
 from ..records import Score
-from .base import clip, find_label, normalise, verdict
+from .base import Scorer, ScoringContext, clip, find_label, normalise, verdict
+from .registry import ScorerEnv
 
 
 @dataclass(frozen=True)
-class Exact:
+class Exact(Scorer):
     ignore_case: bool = True
     ignore_whitespace: bool = True
     ignore_punctuation: bool = False
     labels: tuple[str, ...] = ()
     name: str = "exact"
 
+    @classmethod
+    def from_spec(cls, spec: ExactSpec, env: ScorerEnv) -> Exact:
+        return cls(spec.ignore_case, spec.ignore_whitespace, spec.ignore_punctuation, spec.labels)
+
     def _norm(self, text: str) -> str:
         return normalise(text, self.ignore_case, self.ignore_whitespace, self.ignore_punctuation)
 
-    def __call__(self, candidate: str, reference: str) -> Score:
+    def score(self, ctx: ScoringContext) -> Score:
+        candidate, reference = ctx.candidate, ctx.target
         if self.labels:
             got, ref = find_label(candidate, self.labels), find_label(reference, self.labels)
             if ref is None:
@@ -33,29 +40,37 @@ class Exact:
 
 
 @dataclass(frozen=True)
-class Contains:
+class Contains(Scorer):
     values: tuple[str, ...] = ()
     mode: str = "all"
     ignore_case: bool = True
     name: str = "contains"
 
-    def __call__(self, candidate: str, reference: str) -> Score:
-        wanted = self.values or (reference,)
-        text = normalise(candidate, self.ignore_case)
+    @classmethod
+    def from_spec(cls, spec: ContainsSpec, env: ScorerEnv) -> Contains:
+        return cls(spec.values, spec.mode, spec.ignore_case)
+
+    def score(self, ctx: ScoringContext) -> Score:
+        wanted = self.values or (ctx.target,)
+        text = normalise(ctx.candidate, self.ignore_case)
         found = [v for v in wanted if normalise(v, self.ignore_case) in text]
         return _all_any(self.mode, found, wanted, "contains")
 
 
 @dataclass(frozen=True)
-class Regex:
+class Regex(Scorer):
     patterns: tuple[str, ...]
     mode: str = "all"
     ignore_case: bool = False
     name: str = "regex"
 
-    def __call__(self, candidate: str, reference: str) -> Score:
+    @classmethod
+    def from_spec(cls, spec: RegexSpec, env: ScorerEnv) -> Regex:
+        return cls(spec.patterns, spec.mode, spec.ignore_case)
+
+    def score(self, ctx: ScoringContext) -> Score:
         flags = re.I if self.ignore_case else 0
-        found = [p for p in self.patterns if re.search(p, candidate, flags)]
+        found = [p for p in self.patterns if re.search(p, ctx.candidate, flags)]
         return _all_any(self.mode, found, self.patterns, "matches")
 
 
@@ -69,15 +84,19 @@ def _all_any(mode: str, found: list[str], wanted: tuple[str, ...], verb: str) ->
 
 
 @dataclass(frozen=True)
-class Length:
+class Length(Scorer):
     min_chars: int | None = None
     max_chars: int | None = None
     min_ratio: float | None = None
     max_ratio: float | None = None
     name: str = "length"
 
-    def __call__(self, candidate: str, reference: str) -> Score:
-        n, ref = len(candidate.strip()), max(1, len(reference.strip()))
+    @classmethod
+    def from_spec(cls, spec: LengthSpec, env: ScorerEnv) -> Length:
+        return cls(spec.min_chars, spec.max_chars, spec.min_ratio, spec.max_ratio)
+
+    def score(self, ctx: ScoringContext) -> Score:
+        n, ref = len(ctx.candidate.strip()), max(1, len(ctx.target.strip()))
         checks = [
             (self.min_chars is not None and n < self.min_chars, f"{n} chars < min_chars {self.min_chars}"),
             (self.max_chars is not None and n > self.max_chars, f"{n} chars > max_chars {self.max_chars}"),
@@ -91,15 +110,19 @@ class Length:
 
 
 @dataclass(frozen=True)
-class Fuzzy:
+class Fuzzy(Scorer):
     threshold: float = 0.85
     method: str = "ratio"
     name: str = "fuzzy"
 
-    def __call__(self, candidate: str, reference: str) -> Score:
+    @classmethod
+    def from_spec(cls, spec: FuzzySpec, env: ScorerEnv) -> Fuzzy:
+        return cls(spec.threshold, spec.method)
+
+    def score(self, ctx: ScoringContext) -> Score:
         from rapidfuzz import fuzz
 
         fn = fuzz.token_set_ratio if self.method == "token_set" else fuzz.ratio
-        value = fn(normalise(candidate), normalise(reference)) / 100.0
+        value = fn(normalise(ctx.candidate), normalise(ctx.target)) / 100.0
         ok = value >= self.threshold
         return Score(value, ok, f"similarity {value:.2f} {'>=' if ok else '<'} {self.threshold:.2f}")

@@ -1,0 +1,171 @@
+"""`tiertool audit`: read the log, sample each task type, replay the sample on cheaper tiers, score, store.
+
+Replay runs in rounds (decide.sampling): each round scores more of a task type's sample on the cheaper tier
+the sampling policy picks, so task types that settle early, or whose proof could not repay it, stop costing calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from ..config import Config, Tier
+from ..decide.sampling import Plan, audit_rounds
+from ..defaults import AUDIT_DIR
+from ..errors import InputError, ReplayError
+from ..ingest import scan
+from ..ingest.mapped import parse_map
+from ..pricing.prices import same_model
+from ..pricing.savings import period_days
+from ..records import UNSENT, Answer, Call, Request, Result
+from ..replay import Cache, Replayer
+from ..scorers.grade import Grader
+from ..scorers.labels import load_labels
+from ..store import AuditMeta, save_audit
+
+Item = tuple[Request, Tier, "Answer | Call"]
+
+
+@dataclass(frozen=True)
+class AuditSummary:
+    folder: Path
+    records: int
+    skipped: int
+    tasks: int
+    sampled: int
+    calls_sent: int
+    cache_hits: int
+    failed: int
+    missing_offline: int
+    error: str | None = None  # a tier that could not be called at all
+    over_budget: int = 0  # calls not sent because --budget would not cover them
+    unsent: tuple[str, ...] = ()  # "file:line on tier" of every answer neither cached nor sent
+
+
+def _item(req: Request, tier: Tier) -> Answer | Call:
+    """The log's own answer when the logged model is this tier's, else the call to send."""
+    if req.output is not None and same_model(req.model, tier.model):
+        return Answer(req.output, "log")
+    return Call.to(tier, req.messages, req.params, req.input_tokens, req.output_tokens)
+
+
+def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDIT_DIR, seed: int = 0,
+              offline: bool = False, fmt: str | None = None, group_by: str | None = None,
+              labels: str | Path | None = None, log: Callable[[str], None] = lambda _msg: None,
+              mapping: str | None = None, strict: bool = False,
+              replay_options: dict[str, Any] | None = None) -> AuditSummary:
+    """Run the audit and store its evidence in `out`; returns what happened, counts reconciled.
+
+    `replay_options` go to the Replayer (budget, approve, progress); a declined plan raises PlanDeclined.
+    """
+    out = Path(out)
+    imported = load_labels(labels) if labels else None
+    traffic = scan(logs, fmt, group_by or config.group_by, mapping, sample=config.sample.cap, seed=seed)
+    stats = traffic.stats
+    replayable = {task: t.replayable for task, t in traffic.tasks.items()}
+    samples = {task: traffic.sample(task) for task, n in replayable.items() if n}
+    non_replayable = stats.records - sum(replayable.values())
+    if strict and stats.skipped:
+        first = stats.examples[0]
+        raise InputError(f"--strict: {stats.skipped} log line(s) skipped; first {first.source}: {first.reason}")
+    if non_replayable:
+        log(f"{non_replayable} records are not replayable (no captured prompt, or failed): they count for volume "
+            f"and savings but are never replayed")
+    rounds = audit_rounds(config, traffic.volume, {t: len(samples.get(t, [])) for t in replayable},
+                          period_days(traffic.first_time, traffic.last_time))
+    fam = rounds.family
+    log(f"read {stats.records} records from {len(traffic.paths)} file(s), skipped {stats.skipped}; "
+        f"{len(replayable)} task types, {len(fam.tested)} with enough traffic to test")
+
+    cache = Cache(config.cache_file(out))
+    for rec in config.replay.recorded:
+        cache.load_recorded(config.path(rec))
+    replayer = Replayer(cache, config.replay, offline=offline, **(replay_options or {}))
+    grader = Grader(config, imported, caller=replayer)  # judge calls: same cache, retries, budget and counts
+    grader.check(samples)  # a scorer that cannot run fails here, before any replay call
+    tiers = {t.name: t for t in config.tiers}
+    referenced = dict.fromkeys(samples, 0)  # samples whose reference answer a round already fetched (a prefix)
+
+    def needed(plan: Plan, upto: dict[str, int]) -> list[Item]:
+        """The round's items: each planned (sample, tier), and the reference for samples not yet referenced."""
+        items = [(req, tiers[tier], _item(req, tiers[tier])) for (task, tier), (first, stop) in plan.items()
+                 for req in samples[task][first:stop]]
+        for task in {task for task, _ in plan}:
+            stop = max(b for (t, _), (_, b) in plan.items() if t == task)
+            items += [(req, config.reference, _item(req, config.reference)) for req in samples[task][upto[task]:stop]]
+        return items
+
+    # The plan shown before sending covers every call the rounds could need (they may stop early).
+    most = needed(rounds.most(), dict.fromkeys(samples, 0))
+    replayer.approve([item for _, _, item in most if isinstance(item, Call)], upper_bound=True)
+    results: list[Result] = []
+    every: list[Item] = []
+    error = None
+    try:
+        while plan := rounds.next():
+            items = needed(plan, referenced)
+            for (task, _), (_, stop) in plan.items():
+                referenced[task] = max(referenced[task], stop)
+            every += items
+            calls = [item for _, _, item in items if isinstance(item, Call)]
+            log(f"round {rounds.round + 1}: {len({task for task, _ in plan})} task types, "
+                f"{len({c.key for c in calls})} answers to fetch")
+            try:
+                answers = replayer.run(calls)
+            except ReplayError as e:
+                answers, error = replayer.answers, str(e)
+            scored = _score(items, answers, config, grader, rounds.round)
+            results += scored
+            graded = {(r.request_id, r.tier): r for r in scored if r.passed is not None or r.error}
+            for (task, tier), (start, stop) in plan.items():  # in sample order; an unscored sample is left out
+                rounds.record(task, tier, start, [bool(graded[(req.id, tier)].passed) for req in
+                                                  samples[task][start:stop] if (req.id, tier) in graded])
+            rounds.finish_round()
+            if error:
+                break
+    finally:
+        replayer.close()  # worker processes, when replay.workers > 1
+
+    error = error or grader.error
+    if imported is not None:
+        log(imported.summary(str(labels)))
+    rs = replayer.stats
+    meta = AuditMeta(
+        version=_version(), config=config, logs=tuple(str(p) for p in traffic.paths), log_format=fmt,
+        mapping=parse_map(mapping), records=stats.records, skipped=stats.skipped,
+        non_replayable=non_replayable, typing=dict(stats.typing),
+        task_sources={t: dict(x.sources) for t, x in traffic.tasks.items()}, first_time=traffic.first_time,
+        last_time=traffic.last_time, family=fam, calls=rs.sent, cache_hits=rs.cached, failed=rs.failed,
+        spend_usd=rs.spend, error=error, scorers=grader.choices)
+    save_audit(out, meta, traffic.volume, results, rounds.states(), rounds.statuses())
+    cache.close()
+    return AuditSummary(out, stats.records, stats.skipped, len(replayable),
+                        len({(r.task, r.request_id) for r in results}), rs.sent, rs.cached, rs.failed,
+                        len(rs.missing), error, rs.over_budget, _unsent(every, replayer.answers))
+
+
+def _version() -> str:
+    try:
+        return version("tiertool")
+    except PackageNotFoundError:  # pragma: no cover - run from a source tree without installing
+        return "unknown"
+
+
+def _unsent(items: list[Item], answers: dict[str, Answer]) -> tuple[str, ...]:
+    """Where each answer that was neither cached nor sent was needed: "file:line on tier NAME"."""
+    return tuple(dict.fromkeys(
+        f"{req.source} on tier {tier.name}" for req, tier, item in items
+        if isinstance(item, Call) and (answers.get(item.key) or Answer(None, UNSENT)).origin == UNSENT))
+
+
+def _score(items: list[Item], answers: dict[str, Answer], config: Config, grader: Grader, round_no: int
+           ) -> list[Result]:
+    """Grade one round's answers; each result remembers its round (sequential decisions look per round)."""
+    resolved: dict[tuple[str, str], Answer | None] = {}
+    for req, tier, item in items:
+        resolved[(req.id, tier.name)] = item if isinstance(item, Answer) else answers.get(item.key)
+    graded = grader.grade([(req, tier) for req, tier, _ in items], resolved, config.reference)
+    return [replace(r, round=round_no) for r in graded]

@@ -1,0 +1,151 @@
+"""`tiertool monitor LOG --tiers tiers.yaml`: is each cheaper tier still good enough on live traffic?
+
+Traffic in LOG already follows the assignment, so the cheap tiers' answers are in the log. For each task on a
+cheaper tier, sample its requests answered by the assigned model (ingest's one pass: inferred task types get the
+names the audit gave them), replay the reference model on the sample (cache first), grade the logged answer
+against it with the audit's Grader (labels, `auto`, the judge), and flag the task when its pass rate is proven
+below the bar.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ..config import Config, Tier
+from ..decide.sequential import exact_lower_bound, upper_bound
+from ..errors import InputError, ReplayError
+from ..ingest import Traffic, scan
+from ..pricing.prices import same_model
+from ..records import Answer, Call, Request, Result
+from ..replay import Cache, Replayer
+from ..scorers.grade import Grader
+
+
+@dataclass(frozen=True)
+class TaskHealth:
+    task: str
+    tier: str
+    model: str
+    requests: int  # the task's requests in the log
+    on_tier: int  # of those, answered by the assigned model (with the answer logged)
+    scored: int
+    passed: int
+    errors: int  # sampled requests that could not be graded (no reference answer, judge failed)
+    pass_rate: float | None
+    lower_bound: float | None
+    upper_bound: float | None
+    status: str  # ok | below | unproven | no traffic
+
+    @property
+    def flagged(self) -> bool:
+        return self.status == "below"
+
+
+@dataclass(frozen=True)
+class MonitorResult:
+    tasks: tuple[TaskHealth, ...]
+    target: float
+    confidence: float
+    reference: str
+    calls: int
+    cache_hits: int
+    failed: int
+    error: str | None = None
+
+    @property
+    def flagged(self) -> list[TaskHealth]:
+        return [t for t in self.tasks if t.flagged]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "confidence": self.confidence, "reference": self.reference,
+                "calls": self.calls, "cache_hits": self.cache_hits, "failed": self.failed, "error": self.error,
+                "tasks": [{**asdict(t), "flagged": t.flagged} for t in self.tasks]}
+
+    def text(self) -> str:
+        from rich.console import Console
+        from rich.table import Table
+
+        buf = io.StringIO()
+        console = Console(file=buf, width=120, no_color=True, highlight=False)
+        table = Table(title=f"tiertool monitor: bar {self.target:g} at {self.confidence:g} confidence, "
+                            f"reference {self.reference}")
+        for col in ("task", "tier", "requests", "on tier", "scored", "pass rate", "interval", "status"):
+            table.add_column(col, justify="left" if col in ("task", "tier", "status") else "right")
+        for t in self.tasks:
+            interval = "-" if t.lower_bound is None else f"{t.lower_bound:.1%}-{t.upper_bound:.1%}"
+            table.add_row(t.task, t.tier, f"{t.requests:,}", f"{t.on_tier:,}", str(t.scored),
+                          "-" if t.pass_rate is None else f"{t.pass_rate:.1%}", interval,
+                          "BELOW THE BAR" if t.flagged else t.status)
+        console.print(table)
+        console.print(f"{self.calls} reference calls sent, {self.cache_hits} cache hits, {self.failed} failed",
+                      markup=False)
+        return buf.getvalue()
+
+
+def _answered(req: Request) -> bool:
+    return req.replayable and req.output is not None
+
+
+def monitor(logs: Sequence[str | Path], config: Config, assignment: dict[str, str], cache_path: str | Path,
+            per_task: int | None = None, seed: int = 0, offline: bool = False,
+            log: Callable[[str], None] = lambda _m: None) -> MonitorResult:
+    """Re-grade every task the assignment moved to a cheaper tier on the newer log `logs`."""
+    tiers = {t.name: t for t in config.tiers}
+    ref = config.reference
+    unknown = sorted({tier for tier in assignment.values() if tier not in tiers})
+    if unknown:
+        raise InputError(f"tiers file assigns tier(s) {', '.join(unknown)} that the config does not define "
+                         f"(tiers: {', '.join(tiers)}); pass the config the assignment was made with (--config)")
+    watched = {task: tiers[tier] for task, tier in sorted(assignment.items()) if tier != ref.name}
+    traffic = scan(logs, None, config.group_by, sample=per_task or config.sample.per_task, seed=seed,
+                   sample_if=_answered)
+    samples = {task: traffic.sample(task, _on(tier)) for task, tier in watched.items()}
+    log(f"read {traffic.stats.records} records; {sum(map(len, samples.values()))} sampled on their assigned tier")
+    calls = {req.id: Call.to(ref, req.messages, req.params) for reqs in samples.values() for req in reqs}
+    cache = Cache(cache_path)
+    replayer = Replayer(cache, config.replay, offline=offline)
+    grader = Grader(config, caller=replayer)
+    error = None
+    try:
+        grader.check(t for t in watched if samples[t])
+        answers = replayer.run(list(calls.values()))
+    except ReplayError as e:
+        answers, error = replayer.answers, str(e)
+    items: list[tuple[Request, Tier]] = []
+    resolved: dict[tuple[str, str], Answer | None] = {}
+    for task, reqs in samples.items():
+        for req in reqs:
+            items += [(req, watched[task]), (req, ref)]
+            resolved[(req.id, watched[task].name)] = Answer(req.output, "log")
+            resolved[(req.id, ref.name)] = answers.get(calls[req.id].key)
+    graded = grader.grade(items, resolved, ref) if items else []
+    cache.close()
+    alpha = (1 - config.quality.confidence) / max(1, len(watched))
+    health = [_health(task, tier, traffic, [r for r in graded if r.task == task and r.tier == tier.name],
+                      config.quality.target, alpha) for task, tier in watched.items()]
+    rs = replayer.stats
+    return MonitorResult(tuple(health), config.quality.target, config.quality.confidence, ref.model, rs.sent,
+                         rs.cached, rs.failed, error or grader.error)
+
+
+def _on(tier: Tier) -> Callable[[str], bool]:
+    return lambda model: same_model(model, tier.model)
+
+
+def _health(task: str, tier: Tier, traffic: Traffic, results: list[Result], target: float, alpha: float
+            ) -> TaskHealth:
+    scored = [r for r in results if r.passed is not None]
+    n, k = len(scored), sum(bool(r.passed) for r in scored)
+    requests = traffic.tasks[task].requests if task in traffic.tasks else 0
+    on_tier = traffic.eligible(task, _on(tier))
+    if n == 0:
+        return TaskHealth(task, tier.name, tier.model, requests, on_tier, 0, 0, len(results), None, None, None,
+                          "no traffic")
+    lb = exact_lower_bound(k, n, alpha)
+    ub = upper_bound(k, n, alpha)
+    status = "ok" if lb >= target else "below" if ub < target else "unproven"
+    return TaskHealth(task, tier.name, tier.model, requests, on_tier, n, k, len(results) - n, k / n, lb, ub, status)

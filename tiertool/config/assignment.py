@@ -1,0 +1,22 @@
+"""tiers.yaml: the assignment `tiertool recommend` writes and a team commits; `report --check` and `monitor`
+read it back as task -> tier name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import InputError
+
+
+def load_tiers(path: str | Path) -> dict[str, str]:
+    """task -> tier name, from a tiers.yaml written by `tiertool recommend`."""
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: tiers file not found; run `tiertool recommend` first")
+    try:
+        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+        return {task: str(v["tier"]) for task, v in doc["tasks"].items()}
+    except (yaml.YAMLError, TypeError, KeyError, AttributeError) as e:
+        raise InputError(f"{p}: not a tiers file (expected tasks: {{<task>: {{tier: ...}}}}): {e}") from None

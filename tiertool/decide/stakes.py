@@ -1,0 +1,59 @@
+"""The money at stake in each (task type, cheaper tier) test, from the log's volume and prices only, before any
+outcome: what a proof would save a month, and what one more sample costs. The policy (policy.py) spends the
+error budget and the samples by these figures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..config import Config
+from ..config.scorers import JudgeSpec
+from ..pricing.prices import same_model
+from ..pricing.savings import Pricer, project
+from ..records import Key, Usage
+from .policy import Arm
+
+JUDGE_OUTPUT_TOKENS = 16  # a verdict and a short reason
+
+
+def monthly(usd: float, days: float | None) -> float:
+    """A figure over the log's period, per 30 days; a log with no period (or under a day) counts as one month
+    or one day, so a burst of a few minutes is not extrapolated to a fortune."""
+    return usd if days is None else usd * 30.0 / max(days, 1.0)
+
+
+def arms(volume: dict[Key, Usage], config: Config, tasks: Iterable[str], days: float | None) -> list[Arm]:
+    """One Arm per task type and cheaper tier, rank 0 the cheapest. A tier with no price counts as free to
+    sample; a saving that cannot be priced counts as the largest priced one (the test keeps its share)."""
+    pricer, ref = Pricer(config.prices), config.reference
+    out: list[Arm] = []
+    for task in tasks:
+        mine = {k: u for k, u in volume.items() if k.task == task}
+        n = sum(u.requests for u in mine.values()) or 1
+        tokens_in = sum(u.input_tokens for u in mine.values()) / n
+        tokens_out = sum(u.output_tokens for u in mine.values()) / n
+        logged_ref = sum(u.requests for k, u in mine.items() if same_model(k.model, ref.model)) / n
+        extra = (1.0 - logged_ref) * _call(pricer, ref.model, tokens_in, tokens_out) + _judge(
+            pricer, config, task, tokens_in, tokens_out)
+        for rank, tier in enumerate(config.tiers[:-1]):
+            by = {c.task: c for c in project(mine, {task: tier.model}, days, config.prices).by_task}
+            saved = by[task].current_usd - by[task].projected_usd if task in by else None
+            value = None if saved is None or pricer.price(tier.model) is None else monthly(saved, days)
+            cost = _call(pricer, tier.model, tokens_in, tokens_out) + extra
+            out.append(Arm(task, tier.name, rank, -1.0 if value is None else value, cost))
+    known = max((a.value_usd for a in out if a.value_usd >= 0), default=0.0) or 1.0
+    return [a if a.value_usd >= 0 else Arm(a.task, a.tier, a.rank, known, a.cost_usd) for a in out]
+
+
+def _call(pricer: Pricer, model: str, tokens_in: float, tokens_out: float) -> float:
+    price = pricer.price(model)
+    return price.cost(round(tokens_in), round(tokens_out)) if price else 0.0
+
+
+def _judge(pricer: Pricer, config: Config, task: str, tokens_in: float, tokens_out: float) -> float:
+    """A judge call per sample: it reads the prompt and both answers."""
+    spec = config.spec_for(task)
+    if not isinstance(spec, JudgeSpec):
+        return 0.0
+    model = next((t.model for t in config.tiers if t.name == spec.tier), spec.model or "")
+    return _call(pricer, model, tokens_in + 2 * tokens_out, JUDGE_OUTPUT_TOKENS)

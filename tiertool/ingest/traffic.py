@@ -1,0 +1,138 @@
+"""The one pass over traffic: `scan` reads the logs once and returns a `Traffic` with the final task names
+applied (inferred task types are named only once the stream ends), so audit, inspect, monitor, the drift gate
+and every later engine see the same task types and counts, and no caller handles renames.
+
+Memory grows with tasks x models x days and the samples, not with the log.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..records import USAGE_COLUMNS, Key, Request, Usage
+from .reader import ReadStats, read_logs
+from .sample import Sampler, Stratum, merge
+from .tasktype import Group
+
+
+@dataclass
+class TaskTraffic:
+    """One task type's share of the log."""
+
+    requests: int = 0
+    replayable: int = 0
+    sources: Counter[str] = field(default_factory=Counter)  # how its requests were typed: task_source -> n
+
+    @property
+    def typed_by(self) -> str:
+        return self.sources.most_common(1)[0][0] if self.sources else "none"
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """What one pass over the logs found: volume, per-task counts and samples, read accounting."""
+
+    paths: tuple[Path, ...]
+    stats: ReadStats
+    volume: dict[Key, Usage]  # per task, logged model, batch flag and day
+    first_time: float | None
+    last_time: float | None
+    tasks: dict[str, TaskTraffic]  # every task type, largest first
+    groups: dict[str, Group]  # inferred task types: the template group behind each name
+    strata: dict[Stratum, list[Request]]  # seeded samples per (task, logged model), smallest key first
+    offered: dict[Stratum, int]  # requests that could be sampled, per (task, logged model); when sampling
+    seed: int = 0
+    size: int = 0  # the sample size asked for
+
+    def sample(self, task: str, model: Callable[[str], bool] | None = None) -> list[Request]:
+        """The task's seeded sample (of the requests answered by a matching logged model, when given)."""
+        parts = [reqs for (t, m), reqs in self.strata.items() if t == task and (model is None or model(m))]
+        return merge(parts, self.seed, self.size)
+
+    def eligible(self, task: str, model: Callable[[str], bool] | None = None) -> int:
+        """How many of the task's requests could be sampled (answered by a matching logged model)."""
+        return sum(n for (t, m), n in self.offered.items() if t == task and (model is None or model(m)))
+
+
+class _Tally:
+    """Counts while the log streams: per (task, model, batch, day) a list in Usage's field order, and per (task,
+    task_source) the requests typed that way. Plain tuples and lists keep the pass fast; they become Keys,
+    Usages and TaskTraffic, under the final task names, at the end."""
+
+    def __init__(self) -> None:
+        self.by: dict[tuple[str, str, bool, str], list[float]] = {}
+        self.typed: dict[tuple[str, str], int] = {}
+        self.first: float | None = None
+        self.last: float | None = None
+        self._days: dict[int, str] = {}  # unix day -> "YYYY-MM-DD", formatted once per day
+
+    def add(self, req: Request) -> None:
+        day = ""
+        if req.time is not None:
+            n = int(req.time // 86400)
+            day = self._days.get(n) or self._days.setdefault(n, time.strftime("%Y-%m-%d", time.gmtime(req.time)))
+            self.first = req.time if self.first is None or req.time < self.first else self.first
+            self.last = req.time if self.last is None or req.time > self.last else self.last
+        key = (req.task, req.model, req.is_batch, day)
+        acc = self.by.get(key)
+        if acc is None:
+            acc = self.by[key] = [0] * len(USAGE_COLUMNS)
+        acc[0] += 1  # requests
+        acc[1] += req.replayable
+        acc[2] += req.input_tokens
+        acc[3] += req.output_tokens
+        acc[4] += req.cached_tokens
+        acc[5] += req.cache_write_tokens
+        acc[6] += req.reasoning_tokens
+        if req.cost is not None:
+            acc[7] += req.cost  # logged_cost
+            acc[8] += 1  # logged_cost_n
+        typed = (req.task, req.task_source)
+        self.typed[typed] = self.typed.get(typed, 0) + 1
+
+    def volume(self, renames: dict[str, str]) -> dict[Key, Usage]:
+        out: dict[Key, Usage] = {}
+        for (task, model, batch, day), acc in self.by.items():
+            final = Key(renames.get(task, task), model, batch, day)
+            r, rp, i, o, c, w, rs, cost, logged = acc
+            u = Usage(int(r), int(rp), int(i), int(o), int(c), int(w), int(rs), float(cost), int(logged))
+            out[final] = out[final] + u if final in out else u
+        return out
+
+    def tasks(self, volume: dict[Key, Usage], renames: dict[str, str]) -> dict[str, TaskTraffic]:
+        """Every task type, largest first; requests of a group dissolved into "untagged" count as untyped."""
+        out: dict[str, TaskTraffic] = defaultdict(TaskTraffic)
+        for key, u in volume.items():
+            out[key.task].requests += u.requests
+            out[key.task].replayable += u.replayable
+        for (task, source), n in self.typed.items():
+            new = renames.get(task, task)
+            out[new].sources["none" if new == "untagged" and task != new else source] += n
+        return dict(sorted(out.items(), key=lambda kv: (-kv[1].requests, kv[0])))
+
+
+def _replayable(req: Request) -> bool:
+    return req.replayable
+
+
+def scan(paths: Sequence[str | Path], fmt: str | None = None, group_by: str | None = "auto",
+         mapping: str | dict[str, str] | None = None, *, sample: int = 0, seed: int = 0,
+         sample_if: Callable[[Request], bool] = _replayable) -> Traffic:
+    """Read the logs once: volume, task types (final names), how each was typed, and per task and logged model
+    a seeded sample of `sample` requests among those `sample_if` accepts (replayable ones by default)."""
+    reader = read_logs(paths, fmt, group_by, mapping)
+    tally, sampler = _Tally(), Sampler(sample, seed)
+    for req in reader:
+        tally.add(req)
+        if sample and sample_if(req):
+            sampler.add(req)
+    renames = reader.renames
+    sampler.rename(renames)
+    volume = tally.volume(renames)
+    groups = {g.name: g for g in reader.typer.kept()} if reader.typer else {}
+    return Traffic(tuple(reader.paths), reader.stats, volume, tally.first, tally.last, tally.tasks(volume, renames),
+                   groups, sampler.samples(), dict(sampler.offered), seed, sample)

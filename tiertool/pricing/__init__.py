@@ -1,0 +1,1 @@
+"""Pricing: what a model costs per token (prices.py) and what a tier assignment saves on the log (savings.py)."""

@@ -1,0 +1,165 @@
+"""The cost plan shown before anything is sent, and the hard budget that every sent call must fit in.
+
+Estimates use the log's token counts (or the prompt's length when the log has none) and litellm's bundled
+price map (tiertool.prices, read without importing litellm). The budget reserves each call's worst case
+(its input tokens and its maximum output) while it is in flight, so actual spend can never pass the cap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from dataclasses import dataclass, field
+
+from ..errors import TiertoolError
+from ..pricing.prices import lookup, price_map
+from ..records import Call
+
+DEFAULT_MAX_OUTPUT = 4096  # when neither the request nor the price map says how long an answer may be
+
+
+class PlanDeclined(TiertoolError):
+    """Nothing was sent: --dry-run, or the user said no at the prompt."""
+
+    exit_code = 0
+
+
+def _chars(call: Call) -> int:
+    return len(json.dumps(call.messages, ensure_ascii=False))
+
+
+def input_estimate(call: Call) -> int:
+    """Expected input tokens: as logged, else about four characters a token."""
+    return call.input_tokens or math.ceil(_chars(call) / 4)
+
+
+def output_estimate(call: Call) -> int:
+    """Expected output tokens: as logged (the reference's answer length), else a quarter of the maximum."""
+    return call.output_tokens or min(max_output(call), 1024)
+
+
+def max_output(call: Call) -> int:
+    """The longest answer the call may get: its own max_tokens, else the model's, else DEFAULT_MAX_OUTPUT."""
+    for name in ("max_completion_tokens", "max_tokens"):
+        value = call.params.get(name)
+        if isinstance(value, int) and value > 0:
+            return value
+    model = call.tier.model
+    for name in (model, model.split("/", 1)[-1]):
+        entry = price_map().get(name) or {}
+        limit = entry.get("max_output_tokens") or entry.get("max_tokens")
+        if isinstance(limit, int) and limit > 0:
+            return limit
+    return DEFAULT_MAX_OUTPUT
+
+
+def worst_case_usd(call: Call) -> float | None:
+    """The most this call can cost (None: the model has no price, so no bound is known)."""
+    price = lookup(call.tier.model)
+    if price is None:
+        return None
+    worst_input = max(call.input_tokens, math.ceil(_chars(call) / 3))
+    return price.cost(worst_input, max_output(call))
+
+
+@dataclass
+class TierPlan:
+    tier: str
+    model: str
+    calls: int = 0
+    cached: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    usd: float | None = 0.0  # None: the model is not in the price map
+    worst_usd: float | None = 0.0
+
+
+@dataclass
+class Plan:
+    tiers: dict[str, TierPlan] = field(default_factory=dict)
+    budget: float | None = None
+    upper_bound: bool = False  # the audit may need fewer calls (sequential rounds stop where the proof settles)
+
+    @property
+    def calls(self) -> int:
+        return sum(t.calls for t in self.tiers.values())
+
+    @property
+    def usd(self) -> float | None:
+        values = [t.usd for t in self.tiers.values() if t.calls]
+        return None if any(v is None for v in values) else sum(v for v in values if v is not None)
+
+    def lines(self) -> list[str]:
+        """The plan as plain lines, one per tier and a total."""
+        out = [f"plan: {'at most ' if self.upper_bound else ''}{self.calls} model calls to send"
+               + (f", budget ${self.budget:,.4f}" if self.budget is not None else "")]
+        for t in self.tiers.values():
+            usd = f"~{_usd(t.usd)} (at most {_usd(t.worst_usd)})" if t.usd is not None else "no price for this model"
+            out.append(f"  {t.tier} ({t.model}): {t.calls} calls, {t.cached} cached; ~{t.input_tokens:,} input + "
+                       f"~{t.output_tokens:,} output tokens; {usd}")
+        total = self.usd
+        out.append(f"  estimated total: {_usd(total)}" if total is not None else
+                   "  estimated total: unknown (a model has no price in litellm's price map)")
+        return out
+
+
+def _usd(x: float | None) -> str:
+    return "?" if x is None else f"${x:,.4f}"
+
+
+def make_plan(todo: list[Call], cached: list[Call], budget: float | None = None, upper_bound: bool = False
+              ) -> Plan:
+    plan = Plan(budget=budget, upper_bound=upper_bound)
+    for call in cached:
+        plan.tiers.setdefault(call.tier.name, TierPlan(call.tier.name, call.tier.model)).cached += 1
+    for call in todo:
+        tp = plan.tiers.setdefault(call.tier.name, TierPlan(call.tier.name, call.tier.model))
+        i, o = input_estimate(call), output_estimate(call)
+        tp.calls += 1
+        tp.input_tokens += i
+        tp.output_tokens += o
+        price = lookup(call.tier.model)
+        worst = worst_case_usd(call)
+        tp.usd = None if price is None or tp.usd is None else tp.usd + price.cost(i, o)
+        tp.worst_usd = None if worst is None or tp.worst_usd is None else tp.worst_usd + worst
+    return plan
+
+
+class Budget:
+    """A hard spending cap: a call is sent only when its worst case fits beside what is spent and in flight."""
+
+    def __init__(self, cap: float | None) -> None:
+        self.cap = cap
+        self.spent = 0.0
+        self.reserved = 0.0
+        self._freed: asyncio.Condition | None = None
+
+    def bind(self) -> None:
+        """Create the wait condition on the running event loop (each Replayer.run has its own)."""
+        self._freed = asyncio.Condition()
+
+    async def reserve(self, worst: float | None) -> bool:
+        """Hold `worst` USD for a call; False when it could break the cap even with nothing in flight."""
+        if self.cap is None:
+            return True
+        if worst is None:  # no price, no bound: never sent under a budget
+            return False
+        assert self._freed is not None
+        async with self._freed:
+            while self.spent + self.reserved + worst > self.cap + 1e-12:
+                if self.reserved <= 0 or self.spent + worst > self.cap + 1e-12:
+                    return False
+                await self._freed.wait()
+            self.reserved += worst
+            return True
+
+    async def settle(self, worst: float | None, actual: float) -> None:
+        """Replace a call's reservation by what it actually cost."""
+        self.spent += actual
+        if self.cap is None or worst is None:
+            return
+        assert self._freed is not None
+        async with self._freed:
+            self.reserved = max(self.reserved - worst, 0.0)
+            self._freed.notify_all()

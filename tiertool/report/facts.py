@@ -1,0 +1,112 @@
+"""Facts the report adds to the decisions: traffic that could be replayed, how tasks were typed, what each
+task would cost on every tier, and the warnings a reader must see before trusting a recommendation.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from ..decide.recommendation import Recommendation
+from ..pricing.prices import lookup
+from ..pricing.savings import period_days, project
+from ..store import Audit
+from .model import Report, ReportWarning, TaskRow
+
+NON_REPLAYABLE_WARN = 0.10  # warn when a task could replay less than 90% of its requests
+DEPRECATION_SOON_DAYS = 60
+RELIABLE_TYPING = ("tag", "metadata", "group_by", "property", "trace", "workflow", "run")
+
+
+def task_facts(audit: Audit, rec: Recommendation, task: str) -> dict[str, Any]:
+    """Fields of one task row beside its decision: replayable traffic, typing, cost on every tier."""
+    groups = {k: u for k, u in audit.volume.items() if k.task == task}
+    requests = sum(u.requests for u in groups.values())
+    replayable = sum(u.replayable for u in groups.values())
+    days = period_days(audit.meta.first_time, audit.meta.last_time)
+    cost_by_tier: dict[str, float | None] = {}
+    for tier in rec.config.tiers:
+        s = project(groups, {task: tier.model}, days, rec.config.prices)
+        cost_by_tier[tier.name] = None if s.unpriced else round(s.projected_usd, 6)
+    sources = audit.meta.task_sources.get(task) or {}
+    return {"replayable": replayable, "replayable_share": round(replayable / requests, 4) if requests else 0.0,
+            "task_sources": dict(sorted(sources.items())), "cost_by_tier": cost_by_tier}
+
+
+def inferred(sources: dict[str, int]) -> int:
+    """Requests of a task typed by inference (clustering, or no task key at all) rather than by the log."""
+    return sum(n for src, n in sources.items() if src not in RELIABLE_TYPING)
+
+
+def deprecations(models: dict[str, list[str]], today: date) -> list[tuple[str, str, list[str], bool]]:
+    """(model, deprecation date, tasks, already past) for assigned models the price map dates."""
+    out = []
+    for model, tasks in sorted(models.items()):
+        price = lookup(model)
+        if price is None or not price.deprecation_date:
+            continue
+        try:
+            when = date.fromisoformat(str(price.deprecation_date)[:10])
+        except ValueError:
+            continue
+        if (when - today).days <= DEPRECATION_SOON_DAYS:
+            out.append((model, when.isoformat(), sorted(tasks), when <= today))
+    return out
+
+
+def assigned_models(tasks: list[TaskRow]) -> dict[str, list[str]]:
+    models: dict[str, list[str]] = {}
+    for t in tasks:
+        models.setdefault(t.model, []).append(t.task)
+    return models
+
+
+FAILURES_LISTED = 10  # failed requests named in the warnings (the json lists them all)
+
+
+def warnings(report: Report, today: date | None = None) -> list[ReportWarning]:
+    """What a reader must know before trusting the figures."""
+    out: list[ReportWarning] = []
+
+    def add(kind: str, message: str, task: str | None = None) -> None:
+        out.append(ReportWarning(kind=kind, task=task, message=message))
+
+    a, s = report.audit, report.savings
+    if a.error:
+        add("audit_incomplete", f"audit incomplete: {a.error}")
+    if a.failed:
+        add("replay_failures", f"{a.failed} replay calls failed after retries (counted as failures)")
+    for f in a.failures[:FAILURES_LISTED]:
+        add("replay_failure", f"{f.source} on tier {f.tier}: {f.error}", f.task)
+    if len(a.failures) > FAILURES_LISTED:
+        add("replay_failure", f"... and {len(a.failures) - FAILURES_LISTED} more failed requests "
+            "(all in `tiertool report --format json`, key audit.failures)")
+    total = sum(t.requests for t in report.tasks)
+    replayable = sum(t.replayable for t in report.tasks)
+    if total and replayable < total:
+        add("non_replayable", f"{total - replayable:,} of {total:,} requests ({1 - replayable / total:.1%}) could not "
+            "be replayed (no prompt captured, or the call failed): they count for cost only")
+    for t in report.tasks:
+        if t.status == "not-enough-traffic":
+            add("low_traffic", f"{t.task}: only {t.replayable:,} replayable requests; {t.more_samples or 0:,} "
+                "more all-passing samples would be needed to prove any cheaper tier; it stays on the reference",
+                t.task)
+        if t.requests and 1 - t.replayable_share >= NON_REPLAYABLE_WARN:
+            add("non_replayable", f"{t.task}: {1 - t.replayable_share:.0%} of its requests could not be "
+                "replayed; the decision rests on the rest", t.task)
+        n_inf = inferred(t.task_sources)
+        if n_inf:
+            how = ", ".join(f"{'no task key' if k == 'none' else k}: {v:,}" for k, v in t.task_sources.items()
+                            if k not in RELIABLE_TYPING)
+            add("inferred_task_type", f"{t.task}: {n_inf:,} of {t.requests:,} requests were not typed by a "
+                f"task key in the log ({how}); check that they belong together", t.task)
+    for model, when, tasks, past in deprecations(assigned_models(report.tasks), today or date.today()):
+        add("deprecated_model", f"{model} (tasks {', '.join(tasks)}) "
+            f"{'was deprecated on' if past else 'is deprecated on'} {when} per litellm's price map")
+    if s.unpriced_models:
+        add("unpriced", f"no price for {', '.join(s.unpriced_models)}: left out of the savings")
+    if s.period_days is None:
+        add("no_time_span", "the log has no usable time span: no per-30-day figures")
+    if a.skipped:
+        add("skipped_lines", f"{a.skipped} log lines were skipped (see `tiertool audit` output)")
+    return out

@@ -1,0 +1,56 @@
+"""What every renderer shows alike: money and shares, the savings lines and the savings table rows."""
+
+from __future__ import annotations
+
+from ..model import Report, SavingsRow
+
+
+def usd(x: float | None) -> str:
+    return "-" if x is None else f"${x:,.2f}" if abs(x) >= 1 else f"${x:,.4f}"
+
+
+def pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1%}"
+
+
+def score(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
+def saving_rows(report: Report) -> list[tuple[str, str, str, str, str]]:
+    """(task, current, projected, saved, share of all savings) per task, then the total."""
+    s = report.savings
+    rows = []
+    for t in report.tasks:
+        if t.current_usd is None or t.projected_usd is None:
+            continue
+        saved = t.current_usd - t.projected_usd
+        rows.append((t.task, usd(t.current_usd), usd(t.projected_usd), usd(saved),
+                     pct(saved / s.saved_usd) if s.saved_usd else "-"))
+    rows.append(("total", usd(s.current_usd), usd(s.projected_usd), usd(s.saved_usd),
+                 "100.0%" if s.saved_usd else "-"))
+    return rows
+
+
+def savings_line(s: SavingsRow) -> str:
+    line = (f"{usd(s.current_usd)} -> {usd(s.projected_usd)}, saves {usd(s.saved_usd)} "
+            f"({s.saved_fraction:.1%}) over the log's {s.period_days or 0:g} days")
+    if s.monthly_saved_usd is not None:
+        line += (f"; per 30 days {usd(s.monthly_current_usd)} -> {usd(s.monthly_projected_usd)}, "
+                 f"saves {usd(s.monthly_saved_usd)}")
+    return line
+
+
+def savings_evidence(s: SavingsRow) -> list[str]:
+    """The lines that let finance check the savings: interval, oracle, the audit's own cost."""
+    out = []
+    if s.monthly_saved_interval_usd:
+        low, high = s.monthly_saved_interval_usd
+        out.append(f"95% interval of the saving per 30 days (days resampled): {usd(low)} to {usd(high)}")
+    if s.oracle_captured is not None:
+        out.append(f"oracle (each sampled request on its cheapest passing tier) would save "
+                   f"{usd(s.oracle_saved_usd)}; this recommendation captures {s.oracle_captured:.0%}")
+    be = s.break_even_days
+    out.append(f"the audit cost {usd(s.audit_cost_usd)}"
+               + (f", earned back in {be:g} days" if be and s.audit_cost_usd > 0 else ""))
+    return out
