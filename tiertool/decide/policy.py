@@ -78,6 +78,10 @@ class _Test:
         return sum(self.outcomes)
 
 
+def usd(x: float) -> str:
+    return f"${x:,.0f}" if x >= 100 else f"${x:,.2f}"
+
+
 def default_cap(arm: Arm, traffic: int, settings: Settings) -> int:
     """Safety limit on one test's samples: what one payback period of its saving pays for, within traffic."""
     cap = traffic if settings.cap is None else min(traffic, settings.cap)
@@ -128,7 +132,8 @@ class Policy:
                 for key in self._active(task):
                     t = self.tests[key]
                     later, pred = self._predict(t)
-                    worth = max(self._worth(t, t.k, t.n, later, pred), self._lookahead(t))
+                    # the first round is always taken: before it, the uniform prior knows nothing of the task
+                    worth = math.inf if not t.n else max(self._worth(t, t.k, t.n, later, pred), self._lookahead(t))
                     if worth <= 0:
                         t.kind, settled = self._why_stopped(t), False
                         continue
@@ -327,7 +332,7 @@ class Policy:
         more = None if need is None else max(0, need - t.n)
         cost = None if more is None else more * a.cost_usd
         buys = "" if more is None else f"; about {more} more samples (${cost:,.2f}) would likely prove " \
-            f"${a.value_usd:,.0f} a month"
+            f"{usd(a.value_usd)} a month"
         if t.kind == "proven":
             p = t.design.p_value(t.outcomes) if t.design else 1.0
             reason = (f"{seen}: proven >= target {s.target:g} at level {self.holm.level(key):.3g} (p = {p:.3g}; "
@@ -342,7 +347,7 @@ class Policy:
                 reason += "; even if every sample passed they could not prove it at this audit's level" + (
                     f" (that would take about {need} all-passing samples)" if need else "")
         elif t.kind == "capped":
-            reason = (f"capped at {t.horizon} samples (the safety limit from ${a.value_usd:,.0f} a month at stake "
+            reason = (f"capped at {t.horizon} samples (the safety limit from {usd(a.value_usd)} a month at stake "
                       f"and ${a.cost_usd:.4g} a sample): {seen}{buys}; raise sample.max_per_task or the budget")
         else:
             reason = {"gave-up": f"gave up: {seen}, below what continuing could repay{buys}",

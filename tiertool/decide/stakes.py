@@ -14,6 +14,7 @@ from ..records import Key, Usage
 from .policy import Arm
 
 JUDGE_OUTPUT_TOKENS = 16  # a verdict and a short reason
+UNPRICED_SHARE = 3 / 400  # a sample with no price costs this share of a month's saving (3 months: 400 samples)
 
 
 def monthly(usd: float, days: float | None) -> float:
@@ -23,8 +24,9 @@ def monthly(usd: float, days: float | None) -> float:
 
 
 def arms(volume: dict[Key, Usage], config: Config, tasks: Iterable[str], days: float | None) -> list[Arm]:
-    """One Arm per task type and cheaper tier, rank 0 the cheapest. A tier with no price counts as free to
-    sample; a saving that cannot be priced counts as the largest priced one (the test keeps its share)."""
+    """One Arm per task type and cheaper tier, rank 0 the cheapest. A saving that cannot be priced counts as the
+    largest priced one (the test keeps its share of the error budget); a sample that cannot be priced costs
+    UNPRICED_SHARE of a month's saving, so sampling still stops when continuing cannot pay."""
     pricer, ref = Pricer(config.prices), config.reference
     out: list[Arm] = []
     for task in tasks:
@@ -33,24 +35,32 @@ def arms(volume: dict[Key, Usage], config: Config, tasks: Iterable[str], days: f
         tokens_in = sum(u.input_tokens for u in mine.values()) / n
         tokens_out = sum(u.output_tokens for u in mine.values()) / n
         logged_ref = sum(u.requests for k, u in mine.items() if same_model(k.model, ref.model)) / n
-        extra = (1.0 - logged_ref) * _call(pricer, ref.model, tokens_in, tokens_out) + _judge(
-            pricer, config, task, tokens_in, tokens_out)
+        ref_call, judge = _call(pricer, ref.model, tokens_in, tokens_out), _judge(pricer, config, task, tokens_in,
+                                                                                 tokens_out)
+        extra = None if (ref_call is None and logged_ref < 1.0) or judge is None else \
+            (1.0 - logged_ref) * (ref_call or 0.0) + judge
         for rank, tier in enumerate(config.tiers[:-1]):
             by = {c.task: c for c in project(mine, {task: tier.model}, days, config.prices).by_task}
             saved = by[task].current_usd - by[task].projected_usd if task in by else None
             value = None if saved is None or pricer.price(tier.model) is None else monthly(saved, days)
-            cost = _call(pricer, tier.model, tokens_in, tokens_out) + extra
-            out.append(Arm(task, tier.name, rank, -1.0 if value is None else value, cost))
+            cost = _call(pricer, tier.model, tokens_in, tokens_out)
+            out.append(Arm(task, tier.name, rank, -1.0 if value is None else value,
+                           -1.0 if cost is None or extra is None else cost + extra))
     known = max((a.value_usd for a in out if a.value_usd >= 0), default=0.0) or 1.0
-    return [a if a.value_usd >= 0 else Arm(a.task, a.tier, a.rank, known, a.cost_usd) for a in out]
+    priced = []
+    for a in out:
+        value = a.value_usd if a.value_usd >= 0 else known
+        cost = a.cost_usd if a.cost_usd >= 0 else value * UNPRICED_SHARE
+        priced.append(Arm(a.task, a.tier, a.rank, value, cost))
+    return priced
 
 
-def _call(pricer: Pricer, model: str, tokens_in: float, tokens_out: float) -> float:
+def _call(pricer: Pricer, model: str, tokens_in: float, tokens_out: float) -> float | None:
     price = pricer.price(model)
-    return price.cost(round(tokens_in), round(tokens_out)) if price else 0.0
+    return price.cost(round(tokens_in), round(tokens_out)) if price else None
 
 
-def _judge(pricer: Pricer, config: Config, task: str, tokens_in: float, tokens_out: float) -> float:
+def _judge(pricer: Pricer, config: Config, task: str, tokens_in: float, tokens_out: float) -> float | None:
     """A judge call per sample: it reads the prompt and both answers."""
     spec = config.spec_for(task)
     if not isinstance(spec, JudgeSpec):
