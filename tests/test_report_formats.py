@@ -83,7 +83,7 @@ def test_term_shows_tables_savings_and_warnings(in_bundled):
     r = cli("report", "--today", TODAY)
     assert r.exit_code == 0, r.output
     for text in ("share", "interval", "sampled", "current", "projected", "Savings over the log's period",
-                 "95.6%-100%", "total"):
+                 "95.8%-100%", "total"):
         assert text in r.output
     assert "stays on the reference" not in r.output  # support-reply fails outright: not a traffic problem
 
