@@ -178,7 +178,7 @@ def test_bad_config_is_one_line_naming_the_key_and_exit_2(tmp_path, monkeypatch,
     r = runner.invoke(app, ["audit", "log.jsonl"])
     assert r.exit_code == 2
     assert expect in r.output
-    assert r.output.count("\n") == 1 and r.output.startswith("Error: tiertool.yaml: ")
+    assert r.output.count("\n") == 1 and r.output.startswith("Error: tiertool.yaml:")
 
 
 def test_missing_config_and_missing_audit_say_what_to_do(tmp_path, monkeypatch):

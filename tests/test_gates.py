@@ -107,6 +107,9 @@ def test_drift_gate(proj):
     failed = _failed(r)
     assert len(failed) == 1 and failed[0].startswith("gate failed: drift: task mix PSI ")
     assert "math-word-problems: 17.9% -> " in r.stderr
+    write_jsonl(proj / "own.jsonl", [{"question": "2 + 2?", "answer": "4"}] * 3)  # no known format, no --map
+    r = cli("report", "--check", "--log", "own.jsonl", "--today", TODAY)
+    assert r.exit_code == 2 and "own.jsonl: no record could be read from 3 line(s)" in r.stderr
 
 
 def test_usage_and_input_errors_exit_2(proj):
@@ -130,7 +133,8 @@ def test_incomplete_audit_fails_the_audit_gate(proj):
     db.close()
     r = cli("report", "--check", "--today", TODAY)
     assert r.exit_code == 1
-    assert _failed(r) == ["gate failed: audit: the audit is incomplete: tier 'small': cannot reach it"]
+    assert _failed(r)[0].startswith("gate failed: audit: the audit is incomplete: tier 'small': cannot reach it; "
+                                    "fix that and re-run `tiertool audit logs.jsonl`")
 
 
 def test_psi_properties():

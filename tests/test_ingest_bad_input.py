@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from tests import ingest_samples as S
+from tests.readkit import FIXTURES
 from tiertool.cli import app
+from tiertool.errors import InputError
 from tiertool.ingest import read_logs, sources
 
 runner = CliRunner()
@@ -21,6 +23,15 @@ GOOD = {"request_id": "r1", "spend": 0.001, "startTime": "2026-01-01T00:00:00Z",
 
 def inspect(*args: str):
     return runner.invoke(app, ["inspect", *args])
+
+
+def drain(reader) -> list:
+    """The reader's requests; a log that gave none raises InputError once read (and only then)."""
+    try:
+        return list(reader)
+    except InputError as e:
+        assert reader.stats.records == 0 and ("no record could be read" in str(e) or "nothing to read" in str(e))
+        return []
 
 
 def test_each_bad_line_is_named_with_file_line_and_reason(tmp_path):
@@ -74,12 +85,28 @@ def test_audit_strict_stops_before_any_call(tmp_path, monkeypatch):
     (lambda p: p.write_bytes(b""), "empty file"),
     (lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), "binary file, not text"),
 ])
-def test_empty_and_binary_files_are_reported(tmp_path, make, expect):
+def test_empty_and_binary_files_are_errors(tmp_path, make, expect):
     path = tmp_path / "x.jsonl"
     make(path)
     r = inspect(str(path))
-    assert r.exit_code == 0 and expect in r.output and "Traceback" not in r.output
+    assert r.exit_code == 2 and f"{path}:" in r.output and expect in r.output and "Traceback" not in r.output
 
+
+
+def _flip(data: bytes) -> bytes:
+    """The pages' bytes damaged, the footer (schema) left whole."""
+    return data[:200] + bytes(b ^ 0x5A for b in data[200:2000]) + data[2000:]
+
+
+@pytest.mark.parametrize("damage, expect", [
+    (lambda data: data[: len(data) // 2], "not a readable Parquet file"),
+    (_flip, "row 1 onwards is not readable Parquet"),
+])
+def test_a_damaged_parquet_file_is_a_one_line_error(tmp_path, damage, expect):
+    path = tmp_path / "traces.parquet"
+    path.write_bytes(damage((FIXTURES / "producers" / "mlflow_traces.parquet").read_bytes()))
+    r = inspect(str(path))
+    assert r.exit_code == 2 and f"{path}: {expect}" in r.output and "Traceback" not in r.output
 
 @pytest.mark.parametrize("args, expect", [
     (["nope.jsonl"], "nope.jsonl: no such file"),
@@ -96,11 +123,15 @@ def test_usage_errors_are_one_line_exit_2(tmp_path, monkeypatch, args, expect):
 
 
 def test_wrong_format_says_what_the_line_looks_like(tmp_path):
-    path = S.jsonl(tmp_path / "log.jsonl", [GOOD])
+    path = S.jsonl(tmp_path / "log.jsonl", [GOOD, {"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}])
     out = json.loads(inspect(str(path), "--format", "openai-chat", "--json").output)
     assert out["skipped"] == 1
     assert "not a openai-chat record (fields completion_tokens" in out["skip_reasons"][0]["reason"]
     assert out["skip_reasons"][0]["reason"].endswith("it looks like litellm-spend")
+    only = S.jsonl(tmp_path / "only.jsonl", [GOOD])  # nothing read at all: an error, not a green run
+    r = inspect(str(only), "--format", "openai-chat")
+    assert r.exit_code == 2 and f"{only}: no record could be read" in r.output
+    assert "it looks like litellm-spend" in r.output
 
 
 def test_mixed_formats_in_one_file_are_read_and_noted(tmp_path):
@@ -171,15 +202,25 @@ def test_records_plus_skipped_is_lines(tmp_path_factory, lines):
     data = ("\n".join(lines) + "\n").encode("utf-8", "surrogatepass").replace(b"\x00", b"0")
     path.write_bytes(data)
     reader = read_logs([path])
-    reqs = list(reader)
+    reqs = drain(reader)
     s = reader.stats
     assert s.records == len(reqs)
     assert s.records + s.skipped == s.lines
+    first = next((line for line in lines if line.strip()), "").lstrip()
     try:
         json.loads(data)  # the file is one JSON document: its units are its items
     except ValueError:
-        assert s.lines == len(lines)  # otherwise every physical line is accounted for
+        if not first.startswith("[") and (not first.startswith("{") or _parses(first)):
+            assert s.lines == len(lines)  # JSON lines: every physical line is accounted for
     assert sum(s.reasons.values()) == s.skipped
+
+
+def _parses(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def test_sqlite_that_is_not_llm_logs_db(tmp_path):
@@ -190,17 +231,21 @@ def test_sqlite_that_is_not_llm_logs_db(tmp_path):
     con.commit()
     con.close()
     r = inspect(str(path))
-    assert r.exit_code == 2 and "other.db: SQLite file without an llm `responses` table" in r.output
+    assert r.exit_code == 2 and "other.db: SQLite file without llm's `responses` or `turns` table" in r.output
     r = inspect(str(S.llm_db(tmp_path)), "--format", "helicone")
     assert r.exit_code == 2 and "the only SQLite log read is llm's logs.db" in r.output
 
 
-def test_oversized_single_document_says_how_to_convert(tmp_path, monkeypatch):
-    monkeypatch.setattr(sources, "MAX_DOC", 100)
+def test_an_array_streams_item_by_item_and_an_oversized_value_says_how_to_convert(tmp_path, monkeypatch):
+    monkeypatch.setattr(sources, "CHUNK", 64)  # a window smaller than one item: items are read across refills
     path = tmp_path / "big.json"
-    path.write_text(json.dumps([GOOD, GOOD], indent=2), encoding="utf-8")
+    path.write_text(json.dumps([GOOD] * 5, indent=2), encoding="utf-8")
+    reader = read_logs([path])
+    assert len(list(reader)) == 5 and reader.stats.lines == 5
+    monkeypatch.setattr(sources, "MAX_DOC", 100)
     r = inspect(str(path))
-    assert r.exit_code == 2 and "convert it to JSON lines first, e.g. jq -c '.[]'" in r.output
+    assert r.exit_code == 2 and "convert the file to JSON lines first, e.g. jq -c '.[]'" in r.output
+    assert f"{path}: one JSON value of over" in r.output
 
 
 CELLS = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12)
@@ -218,7 +263,7 @@ def test_csv_rows_are_all_accounted_for(tmp_path_factory, rows):
     path = tmp_path_factory.mktemp("csvprop") / "log.csv"
     path.write_text(buf.getvalue(), encoding="utf-8")
     reader = read_logs([path], mapping="prompt=q,model=m,response=a")
-    reqs = list(reader)
+    reqs = drain(reader)
     s = reader.stats
     assert s.records == len(reqs) and s.records + s.skipped == s.lines == len(rows)
     good = [r for r in rows if len(r) == 3 and r[1].strip()]

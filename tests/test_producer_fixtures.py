@@ -23,7 +23,7 @@ FIXTURES = [
     "openai_chat_completions.jsonl", "openai_responses.jsonl",
     "openai_batch_chat_input.jsonl", "openai_batch_chat_output.jsonl", "openai_batch_chat_errors.jsonl",
     "openai_batch_responses_input.jsonl", "openai_batch_responses_output.jsonl",
-    "openai_batch_responses_errors.jsonl",
+    "openai_batch_responses_errors.jsonl", "openai_finetune_chat.jsonl",
     "anthropic_messages.jsonl", "anthropic_batch_requests.jsonl", "anthropic_batch_results.jsonl",
 ]
 PREFIXES = ("litellm_", "llm0", "openai_", "anthropic_")  # what make_<producer>.py scripts here write

@@ -505,7 +505,7 @@ def test_sequential_audit_asks_once_for_the_most_it_could_send(tmp_path, logfile
     r = audit(tmp_path, log, input="y\n")
     assert r.exit_code == 0, r.output
     assert r.output.count("send these calls?") == 1  # one question for all the rounds
-    planned = int(r.output.split("plan: at most ")[1].split()[0])
+    planned = int(r.output.split("plan: up to ")[1].split()[0].replace(",", ""))
     # the plan is the most the rounds could send; a task type too small to test is not in it
     data = json.loads(runner.invoke(cli.app, ["report", "--audit", str(tmp_path / ".tiertool"),
                                               "--format", "json"]).output)

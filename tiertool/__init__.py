@@ -30,6 +30,7 @@ _API = {  # public name -> the module (under tiertool) that defines it
     "Report": "report.model",
     "monitor": "commands.monitor", "MonitorResult": "commands.monitor",
     "inspect": "commands.inspect", "render_inspection": "commands.inspect",
+    "starter_config": "commands.init", "Starter": "commands.init",
     "make_progress": "replay", "PlanDeclined": "replay",
 }
 __all__ = ["__version__", *_API]
@@ -37,6 +38,8 @@ __all__ = ["__version__", *_API]
 if TYPE_CHECKING:
     from .commands.audit import AuditSummary as AuditSummary
     from .commands.audit import run_audit as run_audit
+    from .commands.init import Starter as Starter
+    from .commands.init import starter_config as starter_config
     from .commands.inspect import inspect as inspect
     from .commands.inspect import render_inspection as render_inspection
     from .commands.monitor import MonitorResult as MonitorResult

@@ -11,20 +11,46 @@ from typing import Any, TypeVar
 
 import typer
 
-from .defaults import AUDIT_DIR, CONFIG_FILE, DRIFT_THRESHOLD, TIERS_FILE
+from . import __version__
+from .defaults import AUDIT_DIR, CONFIG_FILE, DRIFT_THRESHOLD, LOG_FORMATS, REPORT_FORMATS, TIERS_FILE
 from .errors import InputError, TiertoolError
 
 T = TypeVar("T")
 
+# Plain click help (not typer's rich panels): it wraps at the terminal's width, so it fits 80 columns, and
+# each option shows a named value (FILE, N, USD) instead of a Python type.
 app = typer.Typer(
     help="Prove which LLM task types can move to a cheaper model, and what that saves.",
-    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 
-AuditDir = typer.Option(Path(AUDIT_DIR), "--audit", help="Audit folder written by `tiertool audit`.")
-MapOpt = typer.Option(None, "--map", help="Columns of a CSV / plain JSONL log: prompt=COL,model=COL[,response=COL,"
-                      "task=COL,system=COL,id=COL,time=COL,input_tokens=COL,output_tokens=COL,cost=COL,expected=COL]")
+AuditDir = typer.Option(Path(AUDIT_DIR), "--audit", metavar="DIR", help="Audit folder written by `tiertool audit`.")
+# Arguments are described in each command's first line: typer would print a Python type beside them.
+LogsArg = typer.Argument(..., metavar="LOG", hidden=True)
+ConfigOpt = typer.Option(None, "--config", "-c", metavar="FILE", help=f"Config file [default: ./{CONFIG_FILE}]")
+FormatOpt = typer.Option(None, "--format", metavar="NAME", help="Read the logs as this format instead of "
+                         f"detecting it: {', '.join(LOG_FORMATS)}.")
+GroupByOpt = typer.Option(None, "--group-by", metavar="PATH", help="Dotted path of the task key, e.g. metadata.task")
+MapOpt = typer.Option(None, "--map", metavar="FIELD=COL,...", help="Columns of a CSV or plain JSON lines log: "
+                      "prompt=COL,model=COL and optionally response, task, system, id, time, input_tokens, "
+                      "output_tokens, cost, expected, tags, status (a dotted path reaches into JSON cells, "
+                      "e.g. response.choices.0.message.content; the prompt may be a message list).")
 StrictOpt = typer.Option(False, "--strict", help="Exit 2 if any log line is skipped.")
+AllowIncomplete = typer.Option(False, "--allow-incomplete", help="Use an incomplete audit's evidence anyway (a "
+                               "tier could not be called, answers missing offline or over --budget).")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tiertool {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Show the version and exit.")) -> None:
+    """Prove which LLM task types can move to a cheaper model, and what that saves."""
 
 
 def _err(msg: str) -> None:
@@ -40,30 +66,83 @@ def _run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise typer.Exit(e.exit_code) from None
 
 
-@app.command()
+@app.command(short_help="What the logs hold, before anything is spent.")
+def inspect(
+    logs: list[Path] = LogsArg,
+    fmt: str | None = FormatOpt,
+    group_by: str | None = GroupByOpt,
+    mapping: str | None = MapOpt,
+    strict: bool = StrictOpt,
+    as_json: bool = typer.Option(False, "--json", help="One JSON object instead of text."),
+) -> None:
+    """Show what the LOG files hold (any supported format, detected): formats, records, skipped lines and why,
+    task types, tokens, spend, models."""
+    import json
+
+    from . import inspect as inspect_logs
+    from . import render_inspection
+
+    s = _run(inspect_logs, logs, fmt, group_by, mapping)
+    typer.echo(json.dumps(s, indent=1) if as_json else render_inspection(s), nl=as_json)
+    if strict and s["skipped"]:
+        _err(f"--strict: {s['skipped']} line(s) skipped; first: "
+             + "; ".join(f"{r['examples'][0]}: {r['reason']}" for r in s["skip_reasons"][:3]))
+        raise typer.Exit(2)
+
+
+@app.command(short_help="Write a starter tiertool.yaml from a log.")
+def init(
+    logs: list[Path] = LogsArg,
+    out: Path = typer.Option(Path(CONFIG_FILE), "--out", "-o", metavar="FILE", help="Where to write the config."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing config file."),
+    fmt: str | None = FormatOpt,
+    group_by: str | None = GroupByOpt,
+    mapping: str | None = MapOpt,
+) -> None:
+    """Write a commented starter config from the LOG files: the models seen as tiers (cheapest first, the most
+    used expensive one as the reference), each task type with its traffic and the scorer `auto` would pick."""
+    from . import starter_config
+
+    if out.exists() and not force:
+        _err(f"{out} exists; pass --force to overwrite it, or --out FILE to write elsewhere")
+        raise typer.Exit(2)
+    starter = _run(starter_config, logs, fmt, group_by, mapping)
+    out.write_text(starter.text, encoding="utf-8")
+    typer.echo(f"{out}: {len(starter.tiers)} tiers ({', '.join(starter.tiers)}), {starter.tasks} task types; "
+               f"fill in what it marks TODO (endpoints, keys)")
+    typer.echo("next:")
+    for command, why in starter.next_commands(out, logs, fmt, group_by, mapping):
+        typer.echo(f"  {command}\n      {why}")
+
+
+@app.command(short_help="Replay a sample on cheaper tiers, score it, store the evidence.")
 def audit(
-    logs: list[Path] = typer.Argument(..., help="Request log file(s), any supported format (see `tiertool inspect`)."),
-    config: Path | None = typer.Option(None, "--config", "-c", help=f"Config file [default: ./{CONFIG_FILE}]"),
-    out: Path = typer.Option(Path(AUDIT_DIR), "--out", "-o", help="Audit folder to write."),
-    seed: int = typer.Option(0, help="Sampling seed: the same seed samples the same requests."),
-    offline: bool = typer.Option(False, help="Send no model call: answers come from the cache and recorded files."),
-    fmt: str | None = typer.Option(None, "--format", help="Force the log format instead of detecting it."),
-    group_by: str | None = typer.Option(None, "--group-by", help="Dotted path of the task key, e.g. metadata.task"),
+    logs: list[Path] = LogsArg,
+    config: Path | None = ConfigOpt,
+    out: Path = typer.Option(Path(AUDIT_DIR), "--out", "-o", metavar="DIR", help="Audit folder to write."),
+    seed: int = typer.Option(0, "--seed", metavar="N", help="Sampling seed: the same seed samples the same "
+                             "requests."),
+    offline: bool = typer.Option(False, "--offline", help="Send no model call: answers come from the cache and "
+                                 "recorded files."),
+    fmt: str | None = FormatOpt,
+    group_by: str | None = GroupByOpt,
     mapping: str | None = MapOpt,
     strict: bool = StrictOpt,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors."),
-    labels: Path | None = typer.Option(None, "--labels", help="Imported grades / expected answers (JSONL or CSV, "
-                                       "per request_id) that override computed scores."),
-    concurrency: int | None = typer.Option(None, "--concurrency", min=1, max=1024,
+    labels: Path | None = typer.Option(None, "--labels", metavar="FILE", help="Imported grades / expected answers "
+                                       "(JSON lines or CSV, per request_id) that override computed scores."),
+    concurrency: int | None = typer.Option(None, "--concurrency", metavar="N", min=1, max=1024,
                                            help="Calls in flight per tier (overrides replay.concurrency)."),
-    workers: int | None = typer.Option(None, "--workers", min=1, max=64,
+    workers: int | None = typer.Option(None, "--workers", metavar="N", min=1, max=64,
                                        help="Processes replaying in parallel (overrides replay.workers)."),
-    budget: float | None = typer.Option(None, "--budget", min=0.0, help="Hard cap in USD: a call whose worst "
-                                        "case could pass it is not sent."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (calls, tokens, USD per tier) and stop."),
+    budget: float | None = typer.Option(None, "--budget", metavar="USD", min=0.0, help="Hard cap in USD: a call "
+                                        "whose worst case could pass it is not sent."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (calls, tokens, USD per tier) and stop: "
+                                 "nothing is sent or written."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before sending."),
 ) -> None:
-    """Read LOGS, sample each task type, replay the sample on cheaper tiers, score it, store the evidence."""
+    """Read the LOG files (any supported format, detected; see `tiertool inspect`), sample each task type,
+    replay the sample on cheaper tiers, score it, store the evidence."""
     from . import PlanDeclined, load_config, make_progress, run_audit
 
     cfg = _run(load_config, config)
@@ -78,17 +157,18 @@ def audit(
         try:
             return run_audit(logs, cfg, out, seed=seed, offline=offline, fmt=fmt, group_by=group_by,
                              labels=labels, log=say, mapping=mapping, strict=strict,
-                             replay_options=options)
+                             replay_options=options, dry_run=dry_run)
         except PlanDeclined:
             return None
 
     s = _run(go)
     if s is None:
-        typer.echo("--dry-run: nothing sent" if dry_run else "cancelled: nothing sent", err=True)
+        typer.echo("--dry-run: nothing sent, nothing written" if dry_run else "cancelled: nothing sent", err=True)
         raise typer.Exit(0 if dry_run else 1)
     if not quiet:
         typer.echo(f"audit: {s.records} records, {s.skipped} skipped, {s.tasks} task types, {s.sampled} sampled; "
-                   f"{s.calls_sent} model calls sent, {s.cache_hits} cache hits, {s.failed} failed -> {s.folder}")
+                   f"{s.calls_sent} model calls sent, {s.cache_hits} cache hits, {s.failed} failed"
+                   + (f", {len(s.unsent)} not answered" if s.unsent else "") + f" -> {s.folder}")
     if s.error:
         _err(s.error)
         raise typer.Exit(1)
@@ -107,8 +187,8 @@ def audit(
 
 
 def _approve(plan: Any, dry_run: bool, yes: bool, quiet: bool) -> bool:
-    """Show the plan; ask on a terminal unless --yes; --dry-run stops here."""
-    ask = not (yes or dry_run) and _interactive()
+    """Show the plan; ask on a terminal unless --yes or nothing is to be sent; --dry-run stops here."""
+    ask = plan.calls > 0 and not (yes or dry_run) and _interactive()
     if dry_run or ask or not quiet:
         for line in plan.lines():
             typer.echo(line, err=True)
@@ -121,85 +201,76 @@ def _interactive() -> bool:
     return sys.stdin.isatty()
 
 
-@app.command()
-def inspect(
-    logs: list[Path] = typer.Argument(..., help="Request log file(s), any supported format (detected)."),
-    fmt: str | None = typer.Option(None, "--format", help="Force the log format instead of detecting it."),
-    group_by: str | None = typer.Option(None, "--group-by", help="Dotted path of the task key, e.g. metadata.task"),
-    mapping: str | None = MapOpt,
-    strict: bool = StrictOpt,
-    as_json: bool = typer.Option(False, "--json", help="One JSON object instead of text."),
-) -> None:
-    """Show what the logs hold: formats, records, skipped lines and why, task types, tokens, spend, models."""
-    import json
-
-    from . import inspect as inspect_logs
-    from . import render_inspection
-
-    s = _run(inspect_logs, logs, fmt, group_by, mapping)
-    typer.echo(json.dumps(s, indent=1) if as_json else render_inspection(s), nl=as_json)
-    if strict and s["skipped"]:
-        _err(f"--strict: {s['skipped']} line(s) skipped; first: "
-             + "; ".join(f"{r['examples'][0]}: {r['reason']}" for r in s["skip_reasons"][:3]))
-        raise typer.Exit(2)
-
-
-@app.command()
+@app.command(short_help="Pick the cheapest proven tier per task type; write tiers.yaml.")
 def recommend(
     audit_dir: Path = AuditDir,
-    out: Path = typer.Option(Path(TIERS_FILE), "--out", "-o", help="Where to write the assignment."),
-    litellm_config: Path | None = typer.Option(None, "--litellm-config",
+    out: Path = typer.Option(Path(TIERS_FILE), "--out", "-o", metavar="FILE", help="Where to write the assignment."),
+    litellm_config: Path | None = typer.Option(None, "--litellm-config", metavar="FILE",
                                                   help="Also write a LiteLLM proxy config routing each task tag."),
+    allow_incomplete: bool = AllowIncomplete,
 ) -> None:
-    """Pick the cheapest tier per task type whose pass rate is proven to meet the bar; write tiers.yaml."""
+    """Pick the cheapest tier per task type whose pass rate is proven to meet the bar; write tiers.yaml.
+    An incomplete audit is refused (exit 1) unless --allow-incomplete."""
     from . import load_audit, write_litellm_config, write_tiers
     from . import recommend as recommend_audit
 
-    rec = _run(lambda: recommend_audit(load_audit(audit_dir)))
+    audit_ = _run(load_audit, audit_dir)
+    incomplete = _run(audit_.require_complete, allow_incomplete)
+    rec = _run(recommend_audit, audit_)
     write_tiers(rec, out)
     moved = sum(d.tier != rec.config.reference.name for d in rec.decisions)
     s = rec.savings
     monthly = s.per_30_days(s.saved_usd)
-    typer.echo(f"{moved} of {len(rec.decisions)} task types move to a cheaper tier; saves {s.saved_fraction:.1%}"
-               + (f" (${monthly:,.2f} per 30 days)" if monthly is not None else "") + f" -> {out}")
+    line = f"{moved} of {len(rec.decisions)} task types move to a cheaper tier; saves {s.saved_fraction:.1%}"
+    if monthly is not None:
+        line += f" (${monthly:,.2f} per 30 days" + (f", scaled up from {s.short_span} of log" if s.short_span
+                                                     else "") + ")"
+    typer.echo(f"{line} -> {out}")
+    if incomplete:
+        typer.echo(f"warning: --allow-incomplete: {incomplete}", err=True)
     if litellm_config:
         write_litellm_config(rec, litellm_config)
         typer.echo(f"LiteLLM proxy config -> {litellm_config}")
 
 
-@app.command()
+@app.command(short_help="Decisions, evidence and savings (term, md, html, json); CI gates.")
 def report(
     audit_dir: Path = AuditDir,
-    tiers: Path | None = typer.Option(None, "--tiers", help="Show this tiers.yaml's assignment instead of "
-                                                                "deciding afresh."),
-    fmt: str = typer.Option("term", "--format", "-f", help="term, md, html or json."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Write the report to a file."),
-    examples: int = typer.Option(0, "--examples", min=0, help="Show the N worst-scoring examples per task "
-                                 "(prompts and answers are customer data: off by default)."),
+    tiers: Path | None = typer.Option(None, "--tiers", metavar="FILE", help="Show this tiers.yaml's assignment "
+                                      "instead of deciding afresh."),
+    fmt: str = typer.Option("term", "--format", "-f", metavar="|".join(REPORT_FORMATS),
+                            help=f"Report format: {', '.join(REPORT_FORMATS)}."),
+    out: Path | None = typer.Option(None, "--out", "-o", metavar="FILE", help="Write the report to a file."),
+    examples: int = typer.Option(0, "--examples", metavar="N", min=0, help="Show the N worst-scoring examples per "
+                                 "task (prompts and answers are customer data: off by default)."),
     redact: bool = typer.Option(False, "--redact", help="Mask e-mails, phone and card numbers and API keys."),
     check: bool = typer.Option(False, "--check", help="Run the CI gates; exit 1 when one fails."),
-    baseline: Path | None = typer.Option(None, "--baseline", help="Committed tiers.yaml to gate against "
-                                         "[default with --check: --tiers, else ./tiers.yaml if present]."),
-    fail_under_savings: str | None = typer.Option(None, "--fail-under-savings",
+    baseline: Path | None = typer.Option(None, "--baseline", metavar="FILE", help="Committed tiers.yaml to gate "
+                                         "against [default with --check: --tiers, else ./tiers.yaml if present]."),
+    fail_under_savings: str | None = typer.Option(None, "--fail-under-savings", metavar="FRACTION",
                                                   help="Gate: projected savings at least this (0.2 or 20%)."),
-    new_log: list[Path] | None = typer.Option(None, "--log", help="Gate: a newer log whose task mix must not "
-                                              "have drifted from the audited one."),
-    drift_threshold: float = typer.Option(DRIFT_THRESHOLD, "--drift-threshold", min=0,
+    new_log: list[Path] | None = typer.Option(None, "--log", metavar="LOG", help="Gate: a newer log whose task "
+                                              "mix must not have drifted from the audited one."),
+    drift_threshold: float = typer.Option(DRIFT_THRESHOLD, "--drift-threshold", metavar="PSI", min=0,
                                           help="Gate: largest population stability index allowed."),
-    today: str | None = typer.Option(None, "--today", help="Judge deprecation dates as of this day "
-                                     "(YYYY-MM-DD) [default: today]."),
+    today: str | None = typer.Option(None, "--today", metavar="YYYY-MM-DD", help="Judge deprecation dates as of "
+                                     "this day [default: today]."),
+    all_deprecations: bool = typer.Option(False, "--all-deprecations", help="Warn of every dated deprecation of "
+                                          "an assigned model, not only those within 90 days."),
+    allow_incomplete: bool = AllowIncomplete,
 ) -> None:
-    """Show the decisions, their evidence and the savings; with --check, gate CI on them."""
+    """Show the decisions, their evidence and the savings; with --check, gate CI on them (an incomplete audit
+    fails the `audit` gate unless --allow-incomplete)."""
     from . import build_report, gate_lines, load_audit, render_report
 
-    if fmt not in ("term", "md", "html", "json"):
-        _err(f"--format {fmt}: expected one of term, md, html, json")
+    if fmt not in REPORT_FORMATS:
+        _err(f"--format {fmt}: expected one of {', '.join(REPORT_FORMATS)}")
         raise typer.Exit(2)
     color = fmt == "term" and out is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     report_ = _run(lambda: build_report(
         load_audit(audit_dir), tiers=tiers, examples=examples, today=today, check=check, baseline=baseline,
         fail_under_savings=fail_under_savings, new_logs=new_log or [], drift_threshold=drift_threshold,
-        redact=redact))
+        redact=redact, allow_incomplete=allow_incomplete, all_deprecations=all_deprecations))
     text = render_report(report_, fmt, color)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
@@ -224,18 +295,20 @@ def _append(path: Path, text: str) -> None:
         raise InputError(f"{path}: cannot write the step summary (GITHUB_STEP_SUMMARY): {e.strerror}") from None
 
 
-@app.command()
+@app.command(short_help="Re-score the cheaper tiers on live traffic.")
 def monitor(
-    logs: list[Path] = typer.Argument(..., help="A newer request log whose traffic already follows tiers.yaml."),
-    tiers: Path = typer.Option(Path(TIERS_FILE), "--tiers", help="The assignment in force."),
-    config: Path | None = typer.Option(None, "--config", "-c", help=f"Config file [default: ./{CONFIG_FILE}]"),
-    per_task: int | None = typer.Option(None, "--per-task", min=1, help="Requests sampled per task "
+    logs: list[Path] = LogsArg,
+    tiers: Path = typer.Option(Path(TIERS_FILE), "--tiers", metavar="FILE", help="The assignment in force."),
+    config: Path | None = ConfigOpt,
+    per_task: int | None = typer.Option(None, "--per-task", metavar="N", min=1, help="Requests sampled per task "
                                         "[default: sample.per_task]."),
-    seed: int = typer.Option(0, help="Sampling seed."),
-    offline: bool = typer.Option(False, help="Send no model call: reference answers come from the cache."),
-    fmt: str = typer.Option("term", "--format", "-f", help="term or json."),
+    seed: int = typer.Option(0, "--seed", metavar="N", help="Sampling seed."),
+    offline: bool = typer.Option(False, "--offline", help="Send no model call: reference answers come from the "
+                                 "cache."),
+    fmt: str = typer.Option("term", "--format", "-f", metavar="term|json", help="Output format: term, json."),
 ) -> None:
-    """Re-score each cheaper tier on live traffic against the reference; exit 1 when a task fell below the bar."""
+    """Re-score each cheaper tier on the live traffic of the LOG files (which already follow tiers.yaml)
+    against the reference; exit 1 when a task fell below the bar."""
     import json
 
     from . import load_config, load_tiers

@@ -19,3 +19,9 @@ class ReplayError(TiertoolError):
     """A tier cannot be called at all (no key, unreachable endpoint, unknown model)."""
 
     exit_code = 1
+
+
+class IncompleteAudit(TiertoolError):
+    """An audit that did not finish (a tier could not be called, answers missing): its evidence is partial."""
+
+    exit_code = 1

@@ -47,18 +47,35 @@ class Request:
     trace_id: str | None = None
     cost_source: str | None = None  # "logged" when `cost` came from the log; None when it must be computed
     expected: str | None = None  # a reference answer logged with the request (eval sets), if any
+    # The logged answer's tool calls, in OpenAI chat shape ({id, type: "function", function: {name, arguments}}):
+    # an answer that is a tool call has no text, and scoring it needs the calls.
+    output_tool_calls: tuple[Message, ...] = ()
+    # Why the request cannot be replayed as it was sent (a part the log lacks, or one replay cannot carry);
+    # None when nothing stands in the way. Such a request still counts for volume.
+    unreplayable: str | None = None
+    session_id: str | None = None  # the conversation / agent session the log links it to
+    parent_id: str | None = None  # the parent span or run in its trace
 
     @property
     def system(self) -> str | None:
         """The system prompt text, if the request had one."""
-        parts = [m.get("content") for m in self.messages if m.get("role") in ("system", "developer")]
-        texts = [p if isinstance(p, str) else str(p) for p in parts if p]
-        return "\n".join(texts) or None
+        parts = [content_text(m.get("content")) for m in self.messages if m.get("role") in ("system", "developer")]
+        return "\n".join(p for p in parts if p) or None
 
     @property
     def replayable(self) -> bool:
-        """False when the prompt text was not captured: such a request counts for volume only."""
-        return bool(self.messages) and self.status == "success"
+        """False when the prompt was not captured, the call failed, or the request cannot be sent as logged:
+        such a request counts for volume only."""
+        return self.not_replayable_because is None
+
+    @property
+    def not_replayable_because(self) -> str | None:
+        """Why the request is not replayed (counted and shown by `inspect`), or None."""
+        if self.status != "success":
+            return f"the call failed ({self.status})"
+        if self.unreplayable:
+            return self.unreplayable
+        return None if self.messages else "no prompt captured in the log"
 
 
 def content_text(content: Any) -> str | None:

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .config import Config
 from .defaults import AUDIT_DB
-from .errors import InputError
+from .errors import IncompleteAudit, InputError
 from .records import RESULT_COLUMNS, USAGE_COLUMNS, Family, Key, Result, Status, TestState, Usage
 
 if TYPE_CHECKING:
@@ -71,6 +71,8 @@ class AuditMeta(BaseModel):
     spend_usd: float
     error: str | None  # a tier (or the judge) that could not be called at all
     scorers: dict[str, ScorerChoice]
+    offline_missing: int = 0  # --offline: answers neither cached nor recorded
+    over_budget: int = 0  # calls --budget left unsent
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -137,6 +139,34 @@ class Audit:
 
     def replayable(self, task: str) -> int:
         return sum(u.replayable for k, u in self.volume.items() if k.task == task)
+
+    @property
+    def incomplete(self) -> str | None:
+        """What keeps the audit's evidence partial, and how to finish it; None when it is complete."""
+        m = self.meta
+        rerun = f"`tiertool audit {' '.join(m.logs)}`"
+        if not m.records:
+            return f"the audit read no records from {', '.join(m.logs)} (`tiertool inspect LOG` says why)"
+        if m.error:
+            return f"{m.error}; fix that and re-run {rerun} (answers already fetched are cached and cost nothing)"
+        if m.offline_missing:
+            return (f"{m.offline_missing} answers were neither cached nor recorded (--offline); re-run {rerun} "
+                    "without --offline to fetch them")
+        if m.over_budget:
+            return (f"--budget left {m.over_budget} calls unsent; re-run {rerun} with a higher --budget (cached "
+                    "answers cost nothing)")
+        return None
+
+    def require_complete(self, allow: bool = False) -> str | None:
+        """Refuse partial evidence (IncompleteAudit, exit 1) unless `allow`; an audit that read nothing is
+        refused always (exit 2). Returns what is incomplete when allowed."""
+        why = self.incomplete
+        if not self.meta.records:
+            raise InputError(f"{self.folder}: nothing to decide: {why}")
+        if why and not allow:
+            raise IncompleteAudit(f"{self.folder}: the audit is incomplete: {why}; or pass --allow-incomplete to "
+                                  "use the evidence so far")
+        return why
 
     def results_frame(self) -> pd.DataFrame:
         """The evidence as a DataFrame, one row per sampled request and tier (columns as `Result`), e.g.

@@ -6,22 +6,23 @@ the sampling policy picks, so task types that settle early, or whose proof could
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from ..config import Config, Tier
+from ..config import Config, Tier, unknown_tasks
 from ..decide.sampling import Plan, audit_rounds
 from ..defaults import AUDIT_DIR
 from ..errors import InputError, ReplayError
-from ..ingest import scan
+from ..ingest import Traffic, scan
 from ..ingest.mapped import parse_map
 from ..pricing.prices import same_model
 from ..pricing.savings import period_days
 from ..records import UNSENT, Answer, Call, Request, Result
-from ..replay import Cache, Replayer
+from ..replay import Cache, PlanDeclined, Replayer
 from ..scorers.grade import Grader
 from ..scorers.labels import load_labels
 from ..store import AuditMeta, save_audit
@@ -56,14 +57,16 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
               offline: bool = False, fmt: str | None = None, group_by: str | None = None,
               labels: str | Path | None = None, log: Callable[[str], None] = lambda _msg: None,
               mapping: str | None = None, strict: bool = False,
-              replay_options: dict[str, Any] | None = None) -> AuditSummary:
+              replay_options: dict[str, Any] | None = None, dry_run: bool = False) -> AuditSummary:
     """Run the audit and store its evidence in `out`; returns what happened, counts reconciled.
 
-    `replay_options` go to the Replayer (budget, approve, progress); a declined plan raises PlanDeclined.
+    `replay_options` go to the Replayer (budget, approve, progress); a declined plan raises PlanDeclined, and
+    so does `dry_run` once the plan is shown (nothing is sent and nothing written).
     """
     out = Path(out)
     imported = load_labels(labels) if labels else None
     traffic = scan(logs, fmt, group_by or config.group_by, mapping, sample=config.sample.cap, seed=seed)
+    require_records(traffic)
     stats = traffic.stats
     replayable = {task: t.replayable for task, t in traffic.tasks.items()}
     samples = {task: traffic.sample(task) for task, n in replayable.items() if n}
@@ -72,15 +75,20 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
         first = stats.examples[0]
         raise InputError(f"--strict: {stats.skipped} log line(s) skipped; first {first.source}: {first.reason}")
     if non_replayable:
-        log(f"{non_replayable} records are not replayable (no captured prompt, or failed): they count for volume "
-            f"and savings but are never replayed")
+        why = "; ".join(f"{n} x {reason}" for reason, n in stats.not_replayable.most_common(3))
+        log(f"{non_replayable} records are not replayable ({why}): they count for volume and savings but are "
+            f"never replayed")
     rounds = audit_rounds(config, traffic.volume, {t: len(samples.get(t, [])) for t in replayable},
                           period_days(traffic.first_time, traffic.last_time))
     fam = rounds.family
     log(f"read {stats.records} records from {len(traffic.paths)} file(s), skipped {stats.skipped}; "
-        f"{len(replayable)} task types, {len(fam.tested)} with enough traffic to test")
+        f"{len(replayable)} task types, {len(fam.tested)} with enough traffic to test "
+        f"(a proof needs at least {fam.needed} all-passing samples)")
+    for message in [m for _, m in unknown_tasks(config, traffic.tasks)] + [config.sample.ignored() or ""]:
+        if message:
+            log(f"warning: {message}")
 
-    cache = Cache(config.cache_file(out))
+    cache = Cache(config.cache_file(out), readonly=dry_run)
     for rec in config.replay.recorded:
         cache.load_recorded(config.path(rec))
     replayer = Replayer(cache, config.replay, offline=offline, **(replay_options or {}))
@@ -98,9 +106,14 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
             items += [(req, config.reference, _item(req, config.reference)) for req in samples[task][upto[task]:stop]]
         return items
 
-    # The plan shown before sending covers every call the rounds could need (they may stop early).
+    # The plan shown before sending covers every call the rounds could need (they may stop early), and those
+    # they are expected to need.
     most = needed(rounds.most(), dict.fromkeys(samples, 0))
-    replayer.approve([item for _, _, item in most if isinstance(item, Call)], upper_bound=True)
+    expected = _expected(most, config, fam.needed, cache.has) if config.sample.sequential else None
+    replayer.approve([item for _, _, item in most if isinstance(item, Call)], expected)
+    if dry_run:
+        cache.close()
+        raise PlanDeclined("--dry-run")
     results: list[Result] = []
     every: list[Item] = []
     error = None
@@ -139,12 +152,47 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
         non_replayable=non_replayable, typing=dict(stats.typing),
         task_sources={t: dict(x.sources) for t, x in traffic.tasks.items()}, first_time=traffic.first_time,
         last_time=traffic.last_time, family=fam, calls=rs.sent, cache_hits=rs.cached, failed=rs.failed,
-        spend_usd=rs.spend, error=error, scorers=grader.choices)
+        spend_usd=rs.spend, error=error, scorers=grader.choices, offline_missing=len(rs.missing),
+        over_budget=rs.over_budget)
     save_audit(out, meta, traffic.volume, results, rounds.states(), rounds.statuses())
     cache.close()
     return AuditSummary(out, stats.records, stats.skipped, len(replayable),
                         len({(r.task, r.request_id) for r in results}), rs.sent, rs.cached, rs.failed,
                         len(rs.missing), error, rs.over_budget, _unsent(every, replayer.answers))
+
+
+def require_records(traffic: Traffic) -> None:
+    """Reading nothing is an error, never a green run: exit 2 before anything is written."""
+    st = traffic.stats
+    if st.records:
+        return
+    first = f"; first: {st.examples[0].source}: {st.examples[0].reason}" if st.examples else ""
+    mapping = "" if "--map " in first else (", and a CSV or other JSON lines log can be read with "
+                                            "--map prompt=COL,model=COL")
+    raise InputError(f"{', '.join(map(str, traffic.paths))}: no request could be read ({st.lines} lines, "
+                     f"{st.skipped} skipped{first}); `tiertool inspect LOG` says why{mapping}")
+
+
+def _expected(most: list[Item], config: Config, needed: int, cached: Callable[[str], bool]) -> list[Call]:
+    """The calls a sequential audit is expected to send: each test runs to the first round at which an
+    all-passing sample proves the bar, or, when the cache holds whole rounds of its answers (an earlier audit
+    stopped it there), to where those end; the reference answers as far as its task's cheaper tiers go."""
+    step = config.sample.round
+    first_chance = math.ceil(needed / step) * step
+    by_test: dict[tuple[str, str], list[Answer | Call]] = {}
+    for req, tier, item in most:
+        by_test.setdefault((req.task, tier.name), []).append(item)
+    ends: dict[str, int] = {}
+    for (task, name), items in by_test.items():
+        if name != config.reference.name:
+            done = next((i for i, x in enumerate(items) if isinstance(x, Call) and not cached(x.key)), len(items))
+            end = done if done >= step and (done % step == 0 or done == len(items)) else first_chance
+            ends[task] = max(ends.get(task, 0), end)
+            by_test[(task, name)] = items[:end]
+    for (task, name), items in by_test.items():
+        if name == config.reference.name:
+            by_test[(task, name)] = items[:ends.get(task, 0)]
+    return [x for items in by_test.values() for x in items if isinstance(x, Call)]
 
 
 def _version() -> str:

@@ -46,6 +46,7 @@ def inspect(paths: Sequence[str | Path], fmt: str | None = None, group_by: str |
                          for reason, count in st.reasons.most_common()],
         "notes": st.notes,
         "replayable": replayable, "replayable_share": replayable / n if st.records else 0.0,
+        "not_replayable": [{"reason": why, "count": count} for why, count in st.not_replayable.most_common()],
         "typing": [{"source": s, "how": TYPING_WORDS.get(s, s), "requests": st.typing[s],
                     "share": st.typing[s] / n} for s in TYPING_ORDER if st.typing.get(s)],
         "tasks": task_rows,
@@ -96,8 +97,10 @@ def render_inspection(s: dict[str, Any], max_tasks: int = 30) -> str:
         out.append(f"  skipped {r['count']:,} x {r['reason']}: {', '.join(r['examples'])}"
                    + (f" and {more:,} more" if more > 0 else ""))
     out += [f"  note: {n}" for n in s["notes"]]
-    out.append(f"replayable {s['replayable']:,} of {s['records']:,} ({s['replayable_share']:.1%}); the rest have no "
-               f"captured prompt or failed, and count for volume only")
+    out.append(f"replayable {s['replayable']:,} of {s['records']:,} ({s['replayable_share']:.1%}); the rest count "
+               f"for volume only:" if s["not_replayable"] else
+               f"replayable {s['replayable']:,} of {s['records']:,} ({s['replayable_share']:.1%})")
+    out += [f"  not replayable {r['count']:,} x {r['reason']}" for r in s["not_replayable"][:10]]
     out.append("task typing: " + ", ".join(f"{t['how']} {t['share']:.1%}" for t in s["typing"]))
     out.append(f"task types ({len(s['tasks'])}):")
     for t in s["tasks"][:max_tasks]:

@@ -38,7 +38,7 @@ class TaskHealth:
     pass_rate: float | None
     lower_bound: float | None
     upper_bound: float | None
-    status: str  # ok | below | unproven | no traffic
+    status: str  # ok | below | unproven | no traffic | not scored (answers on the tier, none graded)
 
     @property
     def flagged(self) -> bool:
@@ -142,9 +142,9 @@ def _health(task: str, tier: Tier, traffic: Traffic, results: list[Result], targ
     n, k = len(scored), sum(bool(r.passed) for r in scored)
     requests = traffic.tasks[task].requests if task in traffic.tasks else 0
     on_tier = traffic.eligible(task, _on(tier))
-    if n == 0:
+    if n == 0:  # "no traffic" only when the log has none on the tier; else nothing could be graded (the error)
         return TaskHealth(task, tier.name, tier.model, requests, on_tier, 0, 0, len(results), None, None, None,
-                          "no traffic")
+                          "not scored" if on_tier else "no traffic")
     lb = exact_lower_bound(k, n, alpha)
     ub = upper_bound(k, n, alpha)
     status = "ok" if lb >= target else "below" if ub < target else "unproven"

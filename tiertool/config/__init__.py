@@ -6,7 +6,7 @@ The scorer options under `tasks:` live in config/scorers.py; the scorers that ru
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -54,6 +54,16 @@ class Sample(_Strict):
     def cap(self) -> int:
         """The most samples of one task type the audit may score (the seeded sample's size)."""
         return (self.max_per_task or SAFETY_MAX) if self.sequential else self.per_task
+
+    def ignored(self) -> str | None:
+        """A note when `per_task` was written for a sequential audit, which does not use it (as parsed from the
+        file: a config read back from an audit has every field set)."""
+        if self.sequential and "per_task" in self.model_fields_set:
+            return (f"sample.per_task ({self.per_task}) applies only with sample.sequential: false; this audit "
+                    f"samples in rounds from {self.round} as far as the money at stake repays (sample.payback_months: "
+                    f"{self.payback_months:g}" + (f", sample.max_per_task: {self.max_per_task})" if self.max_per_task
+                                                  else ")"))
+        return None
 
 
 class PriceOverride(_Strict):
@@ -183,6 +193,30 @@ def load_config(path: str | Path | None = None) -> Config:
         raise ConfigError(f"{p}: config file not found; create one{hint}, see README 'Config'")
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{p}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f"{p}:{mark.line + 1}:{mark.column + 1}" if mark else str(p)
+        context = f"{e.context}, " if e.context else ""
+        raise ConfigError(f"{where}: not valid YAML: {context}{e.problem}") from None
+    except yaml.YAMLError as e:
         raise ConfigError(f"{p}: not valid YAML: {str(e).splitlines()[0]}") from None
     return parse_config(data, str(p), str(p.parent))
+
+
+def unknown_tasks(config: Config, tasks: Collection[str]) -> list[tuple[str, str]]:
+    """(name, message) for each task named under `tasks:` or `cascade:` that no request of the log has, so its
+    setting would silently not apply; the message names the closest task type."""
+    from rapidfuzz import process
+
+    out = []
+    for section, names in (("tasks", config.tasks), ("cascade", config.cascade)):
+        for name in names:
+            if name in tasks or (section == "tasks" and name == "default"):
+                continue
+            match = process.extractOne(name, list(tasks)) if tasks else None
+            closest = f"; the closest task type is {match[0]!r}" if match else ""
+            out.append((name, f"{section}.{name}: no request of the log has this task type, so this setting is "
+                        f"not applied{closest}"))
+    return out

@@ -45,6 +45,7 @@ class Decision:
     evidence: tuple[TierEvidence, ...]
     status: str = "moved"  # moved | kept | not-enough-traffic | undecided
     more_samples: int | None = None  # samples that would settle an undecided or low-traffic task
+    evidence_tier: str | None = None  # the cheaper tier whose evidence decided: the chosen one, else the best tried
     more_cost_usd: float | None = None  # what those samples would cost (sequential audits)
 
 
@@ -91,12 +92,12 @@ def _from_status(task: str, audit: Audit, status: Status | None, evidence: tuple
                   f" >= target {config.quality.target:g} at confidence {1 - (test.level or 0):.4g} per test "
                   f"({config.quality.confidence:g} for the whole audit, shared by money at stake)")
         return Decision(task, requests, sampled, chosen.tier, chosen.model, chosen.pass_rate or 0.0,
-                        chosen.lower_bound or 0.0, scorer, reason, evidence)
+                        chosen.lower_bound or 0.0, scorer, reason, evidence, evidence_tier=chosen.tier)
     if status is None:
         return Decision(task, requests, sampled, ref.name, ref.model, 1.0, 1.0, scorer,
                         "not enough traffic to decide: no replayable requests", evidence, "not-enough-traffic")
     return Decision(task, requests, sampled, ref.name, ref.model, 1.0, 1.0, scorer, status.reason, evidence,
-                    KEPT_AS.get(status.kind, "undecided"), status.more_samples, status.more_cost_usd)
+                    KEPT_AS.get(status.kind, "undecided"), status.more_samples, status.tier, status.more_cost_usd)
 
 
 def _decision(task: str, audit: Audit, config: Config, fam: Family, evidence: tuple[TierEvidence, ...]) -> Decision:
@@ -110,14 +111,15 @@ def _decision(task: str, audit: Audit, config: Config, fam: Family, evidence: tu
         reason = (f"{chosen.tier}: {chosen.passed}/{chosen.scored} passed; lower bound {chosen.lower_bound:.3f} >= "
                   f"target {q.target:g} at confidence {level}")
         return Decision(task, requests, sampled, chosen.tier, chosen.model, chosen.pass_rate or 0.0,
-                        chosen.lower_bound or 0.0, scorer, reason, evidence)
-
-    def keep(reason: str, status: str, more: int | None = None) -> Decision:
-        return Decision(task, requests, sampled, ref.name, ref.model, 1.0, 1.0, scorer, reason, evidence, status,
-                        more)
+                        chosen.lower_bound or 0.0, scorer, reason, evidence, evidence_tier=chosen.tier)
 
     scored = [e for e in evidence if e.scored]
     best = max(scored, key=lambda e: (e.pass_rate or 0.0, e.scored)) if scored else None
+
+    def keep(reason: str, status: str, more: int | None = None) -> Decision:
+        return Decision(task, requests, sampled, ref.name, ref.model, 1.0, 1.0, scorer, reason, evidence, status,
+                        more, best.tier if best else None)
+
     shown = f"best {best.tier} passed {best.passed}/{best.scored}, lower bound {best.lower_bound or 0:.3f}" \
         if best else ""
     if best and (best.pass_rate or 0.0) <= q.target:

@@ -66,4 +66,5 @@ def _assigned(d: Decision, name: str, config: Config) -> Decision:
     return replace(d, tier=name, model=tiers[name].model,
                    pass_rate=1.0 if is_ref else (ev.pass_rate or 0.0) if ev else 0.0,
                    lower_bound=1.0 if is_ref else (ev.lower_bound or 0.0) if ev else 0.0,
+                   evidence_tier=d.evidence_tier if is_ref else name,
                    reason=f"assigned by the tiers file; this audit: {d.reason}")

@@ -42,7 +42,15 @@ class PolicyRounds:
         self._looks: dict[tuple[str, str], list[tuple[int, int]]] = {key: [] for key in self.policy.tests}
         weighted = self.policy.holm.weights
         self.family = Family(tuple(sorted({task for task, _ in weighted})), len(config.tiers) - 1,
-                             self.policy.alpha, 0, 0)
+                             self.policy.alpha, min(map(self._all_pass, weighted), default=0), 0)
+
+    def _all_pass(self, key: tuple[str, str]) -> int:
+        """The fewest samples, all passing, that would prove this test (for the plan's expected calls)."""
+        t = self.policy.tests[key]
+        assert t.design is not None
+        level = self.policy.holm.level(key)
+        bound = t.design.boundary(t.design.threshold(level))
+        return next((g for g, b in zip(t.design.looks, bound, strict=True) if b <= g), t.horizon)
 
     def most(self) -> Plan:
         """Every sample the rounds could still ask for (each open test to its horizon): for the plan shown

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import datetime, timezone
 from typing import Any
 
-from ..records import content_text
+from ..records import content_text as content_text  # re-exported for the format modules
+from .canonical import Reply, anthropic_reply, chat_reply, responses_reply
+from .sources import loads
 
 TASK_TAG_PREFIXES = ("task:", "taskName:", "feature:")
-DECODING_PARAMS = (
-    "temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "seed",
-    "response_format", "presence_penalty", "frequency_penalty", "reasoning_effort",
+# Chat completion parameters a faithful replay sends as logged: decoding, output shape, tools, reasoning.
+REQUEST_PARAMS = (
+    "temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "seed", "n",
+    "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs",
+    "response_format", "tools", "tool_choice", "parallel_tool_calls", "functions", "function_call",
+    "reasoning_effort", "verbosity", "modalities", "audio", "prediction", "web_search_options",
+    "thinking", "top_k",
 )
 
 
@@ -33,26 +38,37 @@ def maybe_json(value: Any) -> Any:
     """Spend-log exports keep nested objects as JSON strings; accept either."""
     if isinstance(value, str) and value[:1] in "[{":
         try:
-            return json.loads(value)
+            return loads(value)
         except ValueError:
             return value
     return value
 
 
-def response_text(response: Any) -> tuple[str | None, str | None]:
-    """(text, finish_reason) of a chat completion response, or of a plain string. A string that merely looks
-    like JSON (an answer that *is* JSON) stays the answer unless it parses to a chat completion."""
+def response_reply(response: Any) -> Reply:
+    """The answer (text, tool calls, finish reason) of a chat completion, a Responses API object, an Anthropic
+    Message, or a plain string. A string that merely looks like JSON (an answer that *is* JSON) stays the answer
+    unless it parses to one of those objects."""
     raw = response
     response = maybe_json(response)
     if isinstance(response, str):
-        return (response or None), None
-    if not isinstance(response, dict) or not response:
-        return ((raw or None) if isinstance(raw, str) else None), None
-    choices = response.get("choices")
-    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
-        msg = choices[0].get("message") or {}
-        return content_text(msg.get("content")), choices[0].get("finish_reason")
-    return ((raw or None) if isinstance(raw, str) else None), None
+        return Reply(response or None)
+    if response in ({}, []):  # LiteLLM logs a failed call's response as "{}"
+        return Reply(None)
+    if isinstance(response, dict):
+        choices = response.get("choices")
+        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+            return chat_reply(choices[0].get("message"), choices[0].get("finish_reason"))
+        if response.get("object") == "response" and isinstance(response.get("output"), list):
+            return responses_reply(response["output"])
+        if response.get("type") == "message" and isinstance(response.get("content"), list):
+            return anthropic_reply(response["content"], response.get("stop_reason"))
+    return Reply((raw or None) if isinstance(raw, str) else None)
+
+
+def response_text(response: Any) -> tuple[str | None, str | None]:
+    """(text, finish_reason) of a chat completion response, or of a plain string (see response_reply)."""
+    reply = response_reply(response)
+    return reply.text, reply.finish_reason
 
 
 def check_messages(messages: Any) -> tuple[dict[str, Any], ...]:
@@ -117,12 +133,16 @@ def to_time(value: Any) -> float | None:
 
 
 def dotted(obj: Any, path: str) -> Any:
-    """Value at a dotted path (`metadata.task`) in nested dicts, or None."""
+    """Value at a dotted path (`metadata.task`, `response.choices.0.message.content`) in nested objects and
+    lists, looking through JSON text on the way (CSV cells and spend-log columns hold JSON as text), or None."""
     for part in path.split("."):
         obj = maybe_json(obj)
-        if not isinstance(obj, dict) or part not in obj:
+        if isinstance(obj, list) and part.lstrip("-").isdigit() and -len(obj) <= int(part) < len(obj):
+            obj = obj[int(part)]
+        elif isinstance(obj, dict) and part in obj:
+            obj = obj[part]
+        else:
             return None
-        obj = obj[part]
     return obj
 
 
@@ -147,8 +167,23 @@ def task_from(tags: tuple[str, ...], metadata: dict[str, Any], raw: dict[str, An
     return "untagged", "none"
 
 
+def trace_task(tags: tuple[str, ...], metadata: dict[str, Any], raw: dict[str, Any], group_by: str,
+               name: Any = None) -> tuple[str, str]:
+    """The task of a trace whose producer keeps free tags (Langfuse trace tags, Braintrust root tags): a task
+    key (group_by, a task: tag, metadata.task) first; else the trace name with its tags, so that traces
+    under one name but with different tags are never merged; else the name alone."""
+    task, how = task_from(tags, metadata, raw, group_by)
+    if how != "none" or group_by not in ("auto", "", None):
+        return task, how
+    if not tags:
+        return task_from((), {}, raw, group_by, name=name)
+    listed = ", ".join(sorted(set(tags)))
+    return (f"{str(name).strip()} [{listed}]" if isinstance(name, str) and name.strip() else listed), "tag"
+
+
 def params_of(obj: dict[str, Any]) -> dict[str, Any]:
-    return {k: obj[k] for k in DECODING_PARAMS if obj.get(k) is not None}
+    """The request parameters a replay sends (REQUEST_PARAMS), as logged."""
+    return {k: obj[k] for k in REQUEST_PARAMS if obj.get(k) is not None}
 
 
 PROPERTY_KEYS = {"task": "task:", "taskname": "taskName:", "task_name": "taskName:", "feature": "feature:"}
@@ -180,6 +215,24 @@ def as_tags(value: Any, name: str) -> tuple[str, ...]:
     return tuple(str(t) for t in value)
 
 
+CHAT_USAGE = ("prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details")
+RESPONSES_USAGE = ("input_tokens", "output_tokens", "input_tokens_details", "output_tokens_details")
+RESPONSE_ANSWERED = ("completed", "incomplete")  # a Response cut short (max_output_tokens) still answered
+
+
+def usage_fields(usage: Any, names: tuple[str, str, str, str] = CHAT_USAGE) -> dict[str, Any]:
+    """An OpenAI usage object (chat's or the Responses API's key `names`) as Request's token fields: input
+    includes cached and cache-write tokens, output includes reasoning tokens, as OpenAI counts them."""
+    inp, out, inp_details, out_details = names
+    usage = as_dict(usage, "usage")
+    details, more = as_dict(usage.get(inp_details), inp_details), as_dict(usage.get(out_details), out_details)
+    return {"input_tokens": to_int(usage.get(inp), f"usage.{inp}"),
+            "output_tokens": to_int(usage.get(out), f"usage.{out}"),
+            "cached_tokens": to_int(details.get("cached_tokens"), "cached_tokens"),
+            "cache_write_tokens": to_int(details.get("cache_write_tokens"), "cache_write_tokens"),
+            "reasoning_tokens": to_int(more.get("reasoning_tokens"), "reasoning_tokens")}
+
+
 def as_dict(value: Any, name: str) -> dict[str, Any]:
     value = maybe_json(value)
     if value in (None, ""):
@@ -204,10 +257,3 @@ def text_messages(system: Any, prompt: Any) -> tuple[dict[str, Any], ...]:
     if isinstance(prompt, str) and prompt:
         msgs.append({"role": "user", "content": prompt})
     return tuple(msgs)
-
-
-def anthropic_messages(system: Any, messages: Any) -> tuple[dict[str, Any], ...]:
-    """Anthropic's top-level `system` (string or text blocks) folded into OpenAI-style messages."""
-    msgs = check_messages(messages)
-    sys_text = content_text(maybe_json(system)) if system else None
-    return ((({"role": "system", "content": sys_text},) if sys_text else ()) + msgs)

@@ -1,6 +1,8 @@
 """Any other CSV or JSON-lines log, read through a column map: `--map prompt=question,response=answer,
-model=model_name,task=category` (dotted paths reach into JSON objects; a quoted value such as
-`model='gpt-4o'` is the same for every row)."""
+model=model_name,task=category`. Dotted paths reach into JSON objects, JSON text in CSV cells included, and
+into lists by index (`response=response.choices.0.message.content`); a prompt column may hold a message list
+(or a request body with `messages`) instead of text; a quoted value such as `model='gpt-4o'` is the same for
+every row."""
 
 from __future__ import annotations
 
@@ -8,11 +10,24 @@ from typing import Any
 
 from ..errors import InputError
 from ..records import Request
-from .common import BadRecord, as_tags, dotted, task_from, text_messages, to_float, to_int, to_time
+from .common import (
+    BadRecord,
+    as_tags,
+    check_messages,
+    dotted,
+    maybe_json,
+    response_reply,
+    task_from,
+    text_messages,
+    to_float,
+    to_int,
+    to_time,
+)
 
 NAME = "mapped"
 KEYS = ("prompt", "response", "model", "task", "system", "id", "time", "input_tokens", "output_tokens", "cost",
-        "expected", "tags")
+        "expected", "tags", "status")
+OK = ("", "success", "succeeded", "ok", "200", "completed", "true")  # status values of a call that answered
 REQUIRED = ("prompt", "model")
 
 
@@ -37,7 +52,8 @@ def parse_map(spec: str | None) -> dict[str, str]:
 
 def check_columns(path: str, columns: list[str], mapping: dict[str, str]) -> None:
     """A CSV header must hold every mapped column: else one clear error, not a skip per line."""
-    absent = [f"{k}={c}" for k, c in mapping.items() if c not in columns and not _literal(c)]
+    absent = [f"{k}={c}" for k, c in mapping.items()
+              if c not in columns and c.split(".")[0] not in columns and not _literal(c)]
     if absent:
         raise InputError(f"{path}:1: --map {', '.join(absent)}: no such column; columns are: {', '.join(columns)}")
 
@@ -59,11 +75,10 @@ def parse(obj: dict[str, Any], source: str, group_by: str, mapping: dict[str, st
             return col[1:-1]
         return obj[col] if col in obj else dotted(obj, col)
 
-    prompt, model = get("prompt"), get("model")
+    model = get("model")
     if not isinstance(model, str) or not model.strip():
         raise BadRecord(f"model column '{mapping['model']}' is empty or missing")
-    if prompt is not None and not isinstance(prompt, str):
-        raise BadRecord(f"prompt column '{mapping['prompt']}' must be text, got {type(prompt).__name__}")
+    messages = _messages(get("prompt"), get("system"), mapping["prompt"])
     tags = as_tags(get("tags"), mapping.get("tags", "tags"))
     explicit = get("task")
     if group_by in ("auto", "", None) and explicit not in (None, ""):
@@ -71,13 +86,28 @@ def parse(obj: dict[str, Any], source: str, group_by: str, mapping: dict[str, st
     else:
         task, how = task_from(tags, {}, obj, group_by)
     response = get("response")
+    reply = response_reply(response if isinstance(response, (str, dict, type(None))) else str(response))
     cost = to_float(get("cost"), "cost")
     return Request(
-        id=str(get("id") or source), source=source, model=model.strip(),
-        messages=text_messages(get("system"), prompt),
-        output=None if response in (None, "") else str(response), task=task, task_source=how,
+        id=str(get("id") or source), source=source, model=model.strip(), messages=messages,
+        output=reply.text, output_tool_calls=reply.tool_calls, task=task, task_source=how,
         input_tokens=to_int(get("input_tokens"), "input_tokens"),
         output_tokens=to_int(get("output_tokens"), "output_tokens"),
         cost=cost, cost_source="logged" if cost is not None else None, time=to_time(get("time")), tags=tags,
+        status="success" if str(get("status") or "").strip().lower() in OK else str(get("status")),
         expected=None if get("expected") in (None, "") else str(get("expected")),
     )
+
+
+def _messages(prompt: Any, system: Any, column: str) -> tuple[dict[str, Any], ...]:
+    """The prompt column as messages: text (with the system column), or a message list / request body."""
+    value = maybe_json(prompt)
+    if isinstance(value, dict) and isinstance(value.get("messages"), list):
+        value = value["messages"]
+    if isinstance(value, list) and value and all(isinstance(m, dict) and "role" in m for m in value):
+        msgs = check_messages(value)
+        return text_messages(system, None) + msgs if system and not any(
+            m.get("role") == "system" for m in msgs) else msgs
+    if prompt is not None and not isinstance(prompt, str):
+        raise BadRecord(f"prompt column '{column}' must be text or a list of messages, got {type(prompt).__name__}")
+    return text_messages(system, prompt)

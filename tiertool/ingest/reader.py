@@ -3,8 +3,10 @@
 `read_logs` yields canonical `Request`s (inferred task types under provisional names: `scan`, in traffic.py,
 applies the final ones); its `stats` say what was read, what was skipped and why, and how
 each request got its task type, so that `records + skipped == lines` always holds. A unit is a JSON line, an
-item of a JSON array document, a span of an OTLP export, a CSV row or a SQLite row. A batch result joined to
-its request line makes one record with it (counted in `joined`).
+item of a JSON array document or API page, a span or log record of an OTLP export, a CSV or Parquet row or a
+SQLite row. A unit merged into another's record (a batch result joined to its request line, a log record to its
+span: streams.py) is counted in `joined`. A file that gives no record at all is an error (hint.py says what it
+holds and how to read it): reading nothing is never a green run.
 """
 
 from __future__ import annotations
@@ -18,13 +20,16 @@ from typing import Any
 
 from ..errors import InputError
 from ..records import Request, Skipped
-from . import llm_logs, mapped, otel_genai, sources
+from . import llm_logs, mapped, sources, streams
 from .common import BadRecord
-from .formats import FORMAT_LIST, FORMAT_NAMES, FORMATS, Format
+from .formats import FORMAT_LIST, FORMAT_NAMES, FORMATS, Format, Parse
+from .hint import nothing_read
 from .tasktype import TaskTyper
 
 EXAMPLES_PER_REASON = 5
+SHAPE_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError)
 MAX_REASONS = 1000
+HEAD = 3  # units whose fields a file that gives nothing is described by
 
 
 @dataclass
@@ -40,6 +45,7 @@ class ReadStats:
     examples: list[Skipped] = field(default_factory=list)
     typing: Counter[str] = field(default_factory=Counter)  # task_source -> requests
     notes: list[str] = field(default_factory=list)  # file-level remarks (empty file, mixed formats)
+    not_replayable: Counter[str] = field(default_factory=Counter)  # why records are not replayed -> records
 
     def skip(self, source: str, reason: str) -> None:
         self.skipped += 1
@@ -52,6 +58,24 @@ class ReadStats:
 
 def _describe(obj: dict[str, Any]) -> str:
     return ", ".join(sorted(map(str, obj))[:6])
+
+
+@dataclass
+class _FileRead:
+    """One file's share of the read, to say what it held when it gave nothing."""
+
+    lines: int = 0
+    records: int = 0
+    fields: list[str] = field(default_factory=list)  # top-level fields of its first units, in order
+    reasons: Counter[str] = field(default_factory=Counter)
+    kind: str = ""
+    shown: int = 0  # units whose fields are kept
+    streamed: bool = False  # a stream read its units: they may all be joined into other files' records
+
+    def saw(self, unit: Any) -> None:
+        if isinstance(unit, dict) and self.shown < HEAD:
+            self.shown += 1
+            self.fields += [str(k) for k in unit if str(k) not in self.fields]
 
 
 class LogReader:
@@ -76,6 +100,7 @@ class LogReader:
         self.group_by = group_by or "auto"
         self.stats = ReadStats()
         self.typer = TaskTyper() if infer_tasks else None
+        self._files: dict[str, _FileRead] = {}
 
     def _forced(self) -> Format | None:
         if self.fmt == mapped.NAME:
@@ -86,12 +111,24 @@ class LogReader:
 
     def __iter__(self) -> Iterator[Request]:
         stats, typer = self.stats, self.typer
+        self._files = {}
         for req in self._joined():
             if typer is not None:
                 req = typer.assign(req)
             stats.records += 1
             stats.typing[req.task_source] += 1
+            why = req.not_replayable_because
+            if why is not None:
+                stats.not_replayable[why if why in stats.not_replayable or len(stats.not_replayable) < MAX_REASONS
+                                     else "other reasons"] += 1
             yield req
+        # A file a stream read may have been joined whole into other files' records (a Langfuse traces file,
+        # OTLP logs in a file of their own): it gave nothing only when nothing was read at all.
+        empty = [nothing_read(str(p), f.lines, f.fields, f.reasons, f.kind) for p in self.paths
+                 if (f := self._files.get(str(p), _FileRead())).records == 0 and not (f.streamed and stats.records)]
+        if empty:
+            raise InputError(empty[0] + (f" (and {len(empty) - 1} more file(s) gave nothing)" if len(empty) > 1
+                                         else ""))
         if typer is not None:
             self.renames = typer.renames()
             moved = sum(g.requests for g in typer.groups if self.renames[g.key] == "untagged")
@@ -104,10 +141,32 @@ class LogReader:
     renames: dict[str, str] = {}
 
     def _joined(self) -> Iterator[Request]:
+        """Every file, then what the streams held back (spans waiting for their trace, ...)."""
+        self._streams, self._seen, self._last, self._parsers = streams.make(self.paths), {}, {}, {}
+        yield from self._batches()
+        for stream in self._streams:
+            for item in stream.finish():
+                yield from self._item(*item, self._forced())
+            self.stats.joined += stream.joined
+        for key, seen in self._seen.items():
+            if not seen:
+                continue
+            self.stats.formats[key] = "+".join(sorted(seen, key=lambda name: seen[name], reverse=True))
+            if len(seen) > 1:
+                self.stats.notes.append(f"{key}: mixed formats in one file: "
+                                        + ", ".join(f"{n} {name}" for name, n in seen.items()))
+
+    _streams: list[streams.Stream] = []
+    _seen: dict[str, Counter[str]] = {}  # file -> format -> records
+    _last: dict[str, Format] = {}  # file -> the format that read its last record (tried first)
+    _parsers: dict[str, dict[str, Parse]] = {}  # file -> format -> its parser (some remember earlier records)
+
+    def _batches(self) -> Iterator[Request]:
         """Batch result files are read first and joined to their request lines when both are given."""
         roles = {p: self._role(p) for p in self.paths} if len(self.paths) > 1 else {}
+        paths = sorted(self.paths, key=lambda p: roles.get(p) != "context")  # context (trace rows) first
         if not ({"batch-request", "batch-result"} <= set(roles.values())):
-            for path in self.paths:
+            for path in paths:
                 yield from self._read(path)
             return
         pending: dict[str, Request] = {}
@@ -117,7 +176,7 @@ class LogReader:
                     self.stats.skip(res.source, f"duplicate custom_id {res.id!r} (first at {pending[res.id].source})")
                 else:
                     pending[res.id] = res
-        for path in (p for p in self.paths if roles[p] != "batch-result"):
+        for path in (p for p in paths if roles[p] != "batch-result"):
             for req in self._read(path):
                 result = pending.pop(req.id, None) if req.is_batch else None
                 if result is not None:
@@ -128,110 +187,138 @@ class LogReader:
         yield from pending.values()  # results whose request line was not given: volume only
 
     def _role(self, path: Path) -> str:
-        """The batch role of a file, from its first line."""
-        if self.fmt == mapped.NAME or sources.kind(path) != "text":
+        """The role of a file (batch request or result, context), from its first line or row."""
+        what = sources.kind(path)
+        if self.fmt == mapped.NAME or what not in ("text", "parquet"):
             return ""
-        obj = sources.first_line_value(path)  # batch files are JSON lines
+        obj = sources.first_line_value(path) if what == "text" else sources.first_row(path)
         if not isinstance(obj, dict):
             return ""
+        if streams.read_first(obj):
+            return "context"
         fmt = self._forced() or next((f for f in FORMAT_LIST if f.sniff(obj)), None)
         return fmt.role if fmt else ""
 
     def _read(self, path: Path) -> Iterator[Request]:
-        stats = self.stats
+        tally = self._files.setdefault(str(path), _FileRead())
+        if any(s.owns(path) for s in self._streams):
+            tally.streamed = True
+            return  # read by a stream, in step with the file it pairs with
         what = sources.kind(path)
         if what == "empty":
-            stats.notes.append(f"{path}: empty file (no lines)")
             return
         if what == "binary":
-            stats.lines += 1
-            stats.skip(f"{path}:1", "binary file, not text (expected JSON lines, CSV or llm's logs.db)")
+            self.stats.lines += 1
+            tally.lines += 1
+            self._skip(str(path), f"{path}:1", "binary file, not text (expected JSON lines, CSV or llm's logs.db)")
             return
         if what == "sqlite":
             if self.fmt not in (None, llm_logs.NAME):
                 raise InputError(f"{path}: a SQLite file cannot be read as --format {self.fmt}; "
                                  f"the only SQLite log read is llm's logs.db (--format {llm_logs.NAME})")
-            units = ((f"{path}:responses row {rowid}", row, None) for rowid, row in llm_logs.db_rows(path))
-            yield from self._parse_units(path, units, FORMATS[llm_logs.NAME])
+            tally.kind = "logs.db row"
+            yield from self._parse_units(path, llm_logs.db_units(path), FORMATS[llm_logs.NAME])
+            return
+        if what == "parquet":
+            if self.fmt == mapped.NAME:
+                raise InputError(f"{path}: --map reads CSV or JSON lines; a Parquet file is read by its format")
+            tally.kind = "Parquet row"
+            yield from self._parse_units(path, sources.parquet_units(path), self._forced())
             return
         if what == "text" and self.fmt == mapped.NAME and not isinstance(sources.first_line_value(path), dict):
             what = "csv"  # --map on a file that is not JSON lines: CSV whatever its name
         if what == "csv":
-            if self.fmt not in (None, mapped.NAME):
-                raise InputError(f"{path}: a CSV log is read with --map prompt=COLUMN,model=COLUMN, "
-                                 f"not --format {self.fmt}")
-            if not self.mapping:
-                header = sources.csv_header(path)
-                if not {"prompt", "model"} <= set(header):
-                    raise InputError(f"{path}: a CSV log needs a column map: --map prompt=COLUMN,model=COLUMN"
-                                     f"[,response=COLUMN,task=COLUMN]; columns are: {', '.join(header)}")
-                self.mapping = {k: k for k in mapped.KEYS if k in header}
-            mapped.check_columns(str(path), sources.csv_header(path), self.mapping)
-            fmt = Format(mapped.NAME, mapped.sniff, partial(mapped.parse, mapping=self.mapping))
-            yield from self._parse_units(path, sources.csv_units(path), fmt)
+            tally.kind = "CSV row"
+            yield from self._parse_units(path, sources.csv_units(path), self._csv_format(path))
             return
         yield from self._parse_units(path, sources.json_units(path), self._forced())
 
+    def _csv_format(self, path: Path) -> Format | None:
+        """A CSV of a known format's records (a LiteLLM_SpendLogs `\\copy`, a Helicone or Langfuse export) is
+        read as that format, JSON cells and all; any other CSV through --map (columns `prompt` and `model` are
+        mapped by name)."""
+        header = sources.csv_header(path)
+        if not self.mapping:
+            forced = self._forced()
+            first = next((row for _, row, err in sources.csv_units(path) if err is None), None)
+            if first is not None and any(f.sniff(first) for f in ([forced] if forced else FORMAT_LIST)):
+                return forced
+            if forced is not None:
+                raise InputError(f"{path}: a CSV log is read with --map prompt=COLUMN,model=COLUMN (or as the "
+                                 f"known export it is); its first row is not a {forced.name} record "
+                                 f"(fields {', '.join(header[:6])})")
+            if not {"prompt", "model"} <= set(header):
+                raise InputError(f"{path}: a CSV log needs a column map: --map prompt=COLUMN,model=COLUMN"
+                                 f"[,response=COLUMN,task=COLUMN]; columns are: {', '.join(header)}")
+            self.mapping = {k: k for k in mapped.KEYS if k in header}
+        mapped.check_columns(str(path), header, self.mapping)
+        return Format(mapped.NAME, mapped.sniff, partial(mapped.parse, mapping=self.mapping))
+
     def _parse_units(self, path: Path, units: Iterator[sources.Unit], forced: Format | None) -> Iterator[Request]:
-        stats, group_by = self.stats, self.group_by
         key = str(path)
-        fmt: Format | None = forced
-        seen: dict[str, int] = {}
+        tally = self._files.setdefault(key, _FileRead())
         for source, obj, err in units:
-            if err is not None:
-                stats.lines += 1
-                stats.skip(source, err)
+            tally.saw(obj)
+            stream = None if err is not None else next((s for s in self._streams if s.claims(obj)), None)
+            if stream is None:
+                yield from self._item(key, source, obj, err, forced)
                 continue
-            if isinstance(obj, dict) and "resourceSpans" in obj:
-                try:
-                    items = [(f"{source} span {k}", span) for k, span in enumerate(otel_genai.expand(obj), 1)]
-                except BadRecord as e:
-                    stats.lines += 1
-                    stats.skip(source, str(e))
-                    continue
-                if not items:
-                    stats.lines += 1
-                    stats.skip(source, "OTLP export with no spans")
-                    continue
-            else:
-                items = [(source, obj)]
-            for src, item in items:
-                stats.lines += 1
-                if not isinstance(item, dict):
-                    stats.skip(src, f"expected a JSON object, got {type(item).__name__}")
-                    continue
-                use = fmt if fmt is not None and fmt.sniff(item) else None
-                if use is None:
-                    other = next((f for f in FORMAT_LIST if f.sniff(item)), None)
-                    if forced is not None:
-                        hint = f"; it looks like {other.name}" if other else ""
-                        stats.skip(src, f"not a {forced.name} record (fields {_describe(item)}){hint}")
-                        continue
-                    if other is None:
-                        stats.skip(src, f"not a record of any known format (fields {_describe(item)})")
-                        continue
-                    use = fmt = other
-                seen[use.name] = seen.get(use.name, 0) + 1
-                try:
-                    req = use.parse(item, src, group_by)
-                except BadRecord as e:
-                    stats.skip(src, str(e))
-                    continue
-                except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as e:  # wrong shapes deep down
-                    stats.skip(src, f"unexpected shape for {use.name} ({type(e).__name__}: {e})")
-                    continue
-                yield req
-        if seen:
-            stats.formats[key] = "+".join(sorted(seen, key=lambda name: seen[name], reverse=True))
-            if len(seen) > 1:
-                stats.notes.append(f"{path}: mixed formats in one file: "
-                                   + ", ".join(f"{n} {name}" for name, n in seen.items()))
+            tally.streamed = True
+            try:  # a unit read whole before its items are parsed: a shape error deep down skips the unit
+                items = list(stream.feed(key, source, obj))
+            except SHAPE_ERRORS as e:
+                items = [(key, source, None, f"unexpected shape ({type(e).__name__}: {e})")]
+            for item in items:
+                yield from self._item(*item, forced)
+
+    def _item(self, key: str, src: str, item: Any, err: str | None, forced: Format | None) -> Iterator[Request]:
+        """Parse one unit with the format that reads it (the file's last one first), or count why not."""
+        tally = self._files.setdefault(key, _FileRead())
+        self.stats.lines += 1
+        tally.lines += 1
+        if err is not None:
+            self._skip(key, src, err)
+            return
+        if not isinstance(item, dict):
+            self._skip(key, src, f"expected a JSON object, got {type(item).__name__}")
+            return
+        seen = self._seen.setdefault(key, Counter())
+        last = forced or self._last.get(key)
+        use = last if last is not None and last.sniff(item) else None
+        if use is None:
+            other = next((f for f in FORMAT_LIST if f.sniff(item)), None)
+            if forced is not None:
+                hint = f"; it looks like {other.name}" if other else ""
+                self._skip(key, src, f"not a {forced.name} record (fields {_describe(item)}){hint}")
+                return
+            if other is None:
+                self._skip(key, src, f"not a record of any known format (fields {_describe(item)})")
+                return
+            use = self._last[key] = other
+        seen[use.name] += 1
+        parsers = self._parsers.setdefault(key, {})
+        parse = parsers.get(use.name) or parsers.setdefault(use.name, use.parser())
+        try:
+            req = parse(item, src, self.group_by)
+        except BadRecord as e:
+            self._skip(key, src, str(e))
+            return
+        except SHAPE_ERRORS as e:  # wrong shapes deep down
+            self._skip(key, src, f"unexpected shape for {use.name} ({type(e).__name__}: {e})")
+            return
+        tally.records += 1
+        yield req
+
+    def _skip(self, key: str, src: str, reason: str) -> None:
+        self.stats.skip(src, reason)
+        self._files.setdefault(key, _FileRead()).reasons[reason] += 1
 
 
 def _merge(req: Request, res: Request) -> Request:
     """A batch request line with its result line: the prompt from one, the answer and usage from the other."""
     return replace(
         req, model=res.model if res.model != "unknown" else req.model, output=res.output,
+        output_tool_calls=res.output_tool_calls,
         finish_reason=res.finish_reason, input_tokens=res.input_tokens, output_tokens=res.output_tokens,
         cached_tokens=res.cached_tokens, cache_write_tokens=res.cache_write_tokens,
         reasoning_tokens=res.reasoning_tokens, status=res.status, time=res.time or req.time,

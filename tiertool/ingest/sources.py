@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import csv
+import datetime
+import decimal
 import gzip
 import io
+import itertools
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,17 +27,21 @@ except ImportError:  # pragma: no cover - orjson is a declared dependency
 MAX_LINE = 64 << 20  # a longer line is skipped unread (memory stays bounded)
 MAX_DOC = 256 << 20  # a single JSON document is parsed whole, so it must fit in memory
 SQLITE_MAGIC = b"SQLite format 3\x00"
+PARQUET_MAGIC = b"PAR1"
+PARQUET_BATCH = 512  # rows per record batch: memory holds one batch (and pyarrow one row group's columns)
 GZIP_MAGIC = b"\x1f\x8b"
 BOMS = {b"\xff\xfe": "utf-16", b"\xfe\xff": "utf-16"}
 Unit = tuple[str, Any, str | None]  # (source, value, reason it could not be read)
 
 
 def kind(path: Path) -> str:
-    """sqlite | csv | text | empty | binary, from the first bytes (gzip is looked through)."""
+    """sqlite | parquet | csv | text | empty | binary, from the first bytes (gzip is looked through)."""
     with _open(path) as fh:
         head = fh.read(8192)
     if head.startswith(SQLITE_MAGIC):
         return "sqlite"
+    if head.startswith(PARQUET_MAGIC):
+        return "parquet"
     if not head:
         return "empty"
     if b"\x00" in head and head[:2] not in BOMS:
@@ -93,47 +100,152 @@ def first_line_value(path: Path) -> Any:
         return None
 
 
-def _document(path: Path, first: bytes) -> Any:
-    """The whole file as one JSON value when it is one (an array, or a pretty-printed object), else None."""
-    if first.lstrip()[:1] not in (b"{", b"["):
+PAGE_ITEMS = ("data", "events", "runs", "calls", "items")  # API pages: {"data": [...], "meta": {...}}
+PAGE_META = {"meta", "cursor", "cursors", "error", "next", "next_cursor", "has_more", "total", "page", "limit",
+             "object", "first_id", "last_id", "pagination", "count", "page_size", "total_pages", "offset",
+             "total_is_capped"}
+CHUNK = 1 << 20
+
+
+def page_items(value: Any) -> tuple[str, list[Any]] | None:
+    """(key, items) of an API page (Langfuse, Helicone, Braintrust, LangSmith, LiteLLM's UI): an object with
+    one list of records and only paging fields beside it. Anything else is a record, not a page."""
+    if not isinstance(value, dict):
         return None
-    try:
-        value = loads(first)
-    except ValueError:
-        value = None
-    else:  # the first line is complete: JSON lines, unless it is the file's only line and an array
-        return value if isinstance(value, list) and len(first) >= path.stat().st_size - 3 else None
-    size = path.stat().st_size
-    if size > MAX_DOC:
-        raise InputError(f"{path}: one JSON document of {size >> 20} MiB (over {MAX_DOC >> 20} MiB); "
-                         f"convert it to JSON lines first, e.g. jq -c '.[]' {path} > {path.stem}.jsonl")
+    lists = [k for k in PAGE_ITEMS if isinstance(value.get(k), list)]
+    if len(lists) != 1 or not set(value) - {lists[0]} <= PAGE_META:
+        return None
+    return lists[0], value[lists[0]]
+
+
+def _text_head(path: Path) -> tuple[bytes, bool]:
+    """The first non-blank byte of the file, and whether its first non-empty line is one whole JSON value."""
     with _open(path) as fh:
-        data = fh.read()
-    try:
-        return loads(data)
-    except ValueError:
-        return None  # not one document either: read it line by line and report each bad line
+        for _, line in _lines(fh):
+            if line is None:
+                return b"", False
+            line = line.removeprefix(b"\xef\xbb\xbf")
+            if line.strip():
+                try:
+                    loads(line)
+                except ValueError:
+                    return line.lstrip()[:1], False
+                return line.lstrip()[:1], True
+    return b"", False
+
+
+Value = tuple[int, "int | None", Any, "str | None"]  # (line, array item, value, reason it cannot be read)
+
+
+def _values(path: Path) -> Iterator[Value]:
+    """Each JSON value of a file that is not JSON lines: the items of a top-level array (streamed, never
+    parsed whole), one pretty-printed object, or objects one after another (ConsoleSpanExporter). A trailing
+    comma before the closing `]` (Helicone's export tool) is accepted. A value that does not parse ends the
+    stream with its reason: what follows it cannot be told apart."""
+    decoder = json.JSONDecoder()
+    with _open(path) as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict") as fh:
+        state = _Buffer(fh)
+        array: bool | None = None  # None until the first value: is the file one array?
+        item = 0
+        try:
+            while True:
+                if not state.skip(" \t\r\n," if array else " \t\r\n"):
+                    if array:
+                        yield state.line, None, None, "truncated JSON (the array is not closed with ])"
+                    return
+                if array is None:
+                    array = state.peek() == "["
+                    state.pos += array
+                    continue
+                if array and state.peek() == "]":
+                    state.pos += 1
+                    if state.skip(" \t\r\n"):
+                        yield state.line, None, None, "not valid JSON (text after the closing ])"
+                    return
+                try:
+                    value = state.decode(decoder)
+                except ValueError as e:
+                    yield state.line, None, None, decode_error(e, state.buf[state.pos:state.pos + 200])
+                    return
+                item += 1
+                yield state.line, item if array else None, value, None
+                state.advance()
+        except UnicodeDecodeError:
+            yield state.line, None, None, "not UTF-8 text (re-save the file as UTF-8, e.g. iconv -f latin1 -t utf-8)"
+
+
+class _Buffer:
+    """A text window over a file for `_values`: refilled in CHUNKs, counting lines as it moves on."""
+
+    def __init__(self, fh: IO[str]) -> None:
+        self.fh, self.buf, self.pos, self.end, self.line, self.eof = fh, "", 0, 0, 1, False
+
+    def more(self) -> bool:
+        chunk = "" if self.eof else self.fh.read(CHUNK)
+        if not chunk:
+            self.eof = True
+            return False
+        self.buf, self.end, self.pos = self.buf[self.pos:] + chunk, self.end - self.pos, 0
+        return True
+
+    def peek(self) -> str:
+        return self.buf[self.pos]
+
+    def skip(self, chars: str) -> bool:
+        """Move past `chars`; False at the end of the file."""
+        while True:
+            while self.pos < len(self.buf) and self.buf[self.pos] in chars:
+                self.line += self.buf[self.pos] == "\n"
+                self.pos += 1
+            if self.pos < len(self.buf) or not self.more():
+                return self.pos < len(self.buf)
+
+    def decode(self, decoder: json.JSONDecoder) -> Any:
+        """The value at `pos`, reading on until it is whole (at most MAX_DOC)."""
+        while True:
+            try:
+                value, self.end = decoder.raw_decode(self.buf, self.pos)
+                if self.end < len(self.buf) or self.eof or self.buf[self.pos] in "[{\"":
+                    return value  # a bare number at the end of the window might go on in the next chunk
+            except ValueError:
+                if self.eof:
+                    raise
+            if len(self.buf) - self.pos > MAX_DOC:
+                raise InputError(f"one JSON value of over {MAX_DOC >> 20} MiB at line {self.line}; convert the "
+                                 f"file to JSON lines first, e.g. jq -c '.[]' FILE > FILE.jsonl")
+            self.more()
+
+    def advance(self) -> None:
+        self.line += self.buf.count("\n", self.pos, self.end)
+        self.pos = self.end
 
 
 def json_units(path: Path) -> Iterator[Unit]:
-    """Units of a JSON-lines file or of a single JSON document (array items, or the object itself)."""
+    """Units of a JSON-lines file or of JSON values one after another (an array's items, one pretty-printed
+    object, concatenated objects). An API page, whole or one a line, gives its items."""
     with _open(path) as fh:
         head = fh.read(4)
     if head[:2] in BOMS:
         yield from _utf16_units(path)
         return
-    with _open(path) as fh:
-        first = next((ln for _, ln in _lines(fh) if ln is not None and ln.strip()), b"")
-    doc = _document(path, first)
-    if doc is not None:
-        if isinstance(doc, dict) and isinstance(doc.get("data"), list):  # API pages: {"data": [...], "meta": ...}
-            doc = doc["data"]
-        if isinstance(doc, list):
-            for i, item in enumerate(doc, 1):
-                yield f"{path}:item {i}", item, None
-        else:
-            yield f"{path}:1", doc, None
-        return
+    first, whole = _text_head(path)
+    if first == b"[" or (first == b"{" and not whole):
+        try:
+            values = _values(path)
+            start = next(values, None)
+        except InputError as e:
+            raise InputError(f"{path}: {e}") from None
+        if start is not None and start[3] is None:  # else not JSON values either: read it line by line
+            try:
+                for at, item, value, reason in itertools.chain((start,), values):
+                    where = f"{path}:item {item}" if item is not None else f"{path}:{at}"
+                    if reason is not None:
+                        yield where, None, f"{reason}; nothing after line {at} is read"
+                    else:
+                        yield from _page(where, value, item is None)
+            except InputError as e:
+                raise InputError(f"{path}: {e}") from None
+            return
     with _open(path) as fh:
         for n, line in _lines(fh):
             source = f"{path}:{n}"
@@ -146,9 +258,25 @@ def json_units(path: Path) -> Iterator[Unit]:
                 yield source, None, "empty line"
                 continue
             try:
-                yield source, loads(line), None
+                value = loads(line)
             except (ValueError, UnicodeDecodeError) as e:
                 yield source, None, decode_error(e, line)
+                continue
+            yield from _page(source, value, True)
+
+
+def _page(source: str, value: Any, expand: bool) -> Iterator[Unit]:
+    """The value, or each item of it when it is an API page (an array's items are never pages)."""
+    page = page_items(value) if expand else None
+    if page is None:
+        yield source, value, None
+        return
+    key, items = page
+    if not items:
+        yield source, None, f"API page with no records (its '{key}' list is empty)"
+    whole, _, line = source.rpartition(":")
+    for k, item in enumerate(items, 1):  # a page alone in its file: file:item N, as for an array
+        yield (f"{whole}:item {k}" if line == "1" else f"{source} item {k}"), item, None
 
 
 def _utf16_units(path: Path) -> Iterator[Unit]:
@@ -206,3 +334,89 @@ def csv_units(path: Path) -> Iterator[Unit]:
                 yield source, None, "not UTF-8 text (re-save the file as UTF-8)"
             else:
                 yield source, dict(zip(header, row, strict=True)), None
+
+
+def parquet_units(path: Path) -> Iterator[Unit]:
+    """One unit per row of a Parquet file (Langfuse's blob export, MLflow's search_traces), streamed in record
+    batches, each row as plain JSON values (timestamps as epoch numbers, decimals as floats, maps as objects).
+    pyarrow is imported only here: `pip install 'tiertool[parquet]'`."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise InputError(f"{path}: reading Parquet needs pyarrow: pip install 'tiertool[parquet]'") from None
+    try:
+        parquet = pq.ParquetFile(path)
+    except Exception as e:  # pyarrow raises ArrowInvalid / OSError for a damaged file
+        raise InputError(f"{path}: not a readable Parquet file ({e})") from None
+    n, nested = 0, _nested(parquet.schema_arrow)
+    batches = parquet.iter_batches(batch_size=PARQUET_BATCH)
+    while True:
+        try:
+            batch = next(batches, None)
+        except Exception as e:  # a damaged page deep in the file: pyarrow raises OSError / ArrowInvalid
+            raise InputError(f"{path}: row {n + 1} onwards is not readable Parquet ({e})") from None
+        if batch is None:
+            return
+        for row in _flat(batch).to_pylist(maps_as_pydicts="lossy"):
+            n += 1
+            yield f"{path}:row {n}", {k: _plain(v) for k, v in row.items()} if nested else row, None
+
+
+def _flat(batch: Any) -> Any:
+    """The batch with its top-level timestamp, date and decimal columns cast in Arrow, whole columns at once, to
+    plain values: epoch numbers (in the column's unit), ISO dates and floats."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = []
+    for column in batch.columns:
+        kind = column.type
+        if pa.types.is_timestamp(kind):  # epoch seconds, ms, us or ns: to_time reads each
+            column = pc.cast(column, pa.int64())
+        elif pa.types.is_date(kind):
+            column = pc.strftime(column, format="%Y-%m-%d")
+        elif pa.types.is_decimal(kind):
+            column = pc.cast(column, pa.float64())
+        columns.append(column)
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
+def _nested(schema: Any) -> bool:
+    """Whether a column nests values Arrow gives as Python objects JSON has not (in structs or lists)."""
+    import pyarrow as pa
+
+    def odd(kind: Any) -> bool:
+        if pa.types.is_struct(kind):
+            return any(odd(kind.field(i).type) for i in range(kind.num_fields))
+        if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+            return odd(kind.value_type)
+        if pa.types.is_map(kind):
+            return odd(kind.key_type) or odd(kind.item_type)
+        return pa.types.is_timestamp(kind) or pa.types.is_date(kind) or pa.types.is_decimal(kind) or \
+            pa.types.is_binary(kind)
+
+    return any(odd(f.type) for f in schema if not (pa.types.is_timestamp(f.type) or pa.types.is_date(f.type)
+                                                         or pa.types.is_decimal(f.type)))
+
+
+def first_row(path: Path) -> Any:
+    """The first row of a Parquet file, or None."""
+    try:
+        return next(parquet_units(path), (None, None, None))[1]
+    except InputError:
+        return None
+
+
+def _plain(value: Any) -> Any:
+    """Arrow's Python values as JSON's: what a parser of the JSON-lines export expects."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (datetime.datetime, datetime.date)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value

@@ -18,6 +18,7 @@ from ..records import Key, Usage
 from .prices import Price, lookup, same_model
 
 DAY = 86400.0
+MIN_DAYS = 7  # fewer days of log: no interval, and per-30-day figures are a rough scaling (the report says so)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,13 @@ class Savings:
 
     def per_30_days(self, usd: float) -> float | None:
         return usd * 30.0 / self.period_days if self.period_days else None
+
+    @property
+    def short_span(self) -> str | None:
+        """The log's span when it is too short for per-30-day figures to be more than a scaling of it."""
+        if self.period_days is None or self.period_days >= MIN_DAYS:
+            return None
+        return span_text(self.period_days)
 
 
 def _cost(price: Price, key: Key, u: Usage) -> float:
@@ -107,8 +115,8 @@ def project(volume: dict[Key, Usage], assignment: dict[str, str], period_days: f
 
 
 def _interval(daily: dict[str, float]) -> tuple[float, float] | None:
-    """95% bootstrap (BCa) interval of 30 x the mean daily saving, resampling days; None under 7 days."""
-    if len(daily) < 7:
+    """95% bootstrap (BCa) interval of 30 x the mean daily saving, resampling days; None under MIN_DAYS days."""
+    if len(daily) < MIN_DAYS:
         return None
     import numpy as np
     from scipy.stats import bootstrap
@@ -128,6 +136,14 @@ def totals(by: dict[Key, Usage]) -> dict[Key, Usage]:
         k = Key(key.task, key.model, key.batch, "")
         out[k] = out[k] + usage if k in out else usage
     return out
+
+
+def span_text(days: float) -> str:
+    """A log's time span as a person says it: '3.5 days', '21 hours', '4 minutes'."""
+    hours = days * 24
+    number, unit = ((f"{days:.2g}" if days < 10 else f"{days:.0f}", "day") if days >= 1 else
+                    (f"{hours:.2g}", "hour") if hours >= 1 else (f"{max(hours * 60, 1):.0f}", "minute"))
+    return f"{number} {unit}{'' if number == '1' else 's'}"
 
 
 def period_days(first: float | None, last: float | None) -> float | None:

@@ -33,12 +33,20 @@ CREATE TABLE IF NOT EXISTS answers (
 class Cache:
     """Answers by call key (records.call_key); opened by every audit and worker process that shares it."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, readonly: bool = False) -> None:
         self.path = Path(path)
-        private_dir(self.path.parent)
-        fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
-        os.close(fd)
+        self.tables = ["answers"]  # readonly: the memory table first, then the file's
         try:
+            if readonly:  # --dry-run: read what is cached, write nothing (recorded answers load into memory)
+                self.db = sqlite3.connect(":memory:", uri=True, isolation_level=None, check_same_thread=False)
+                self.db.execute(SCHEMA)
+                if self.path.is_file():
+                    self.db.execute("ATTACH DATABASE ? AS disk", (f"{self.path.resolve().as_uri()}?mode=ro",))
+                    self.db.execute("SELECT 1 FROM disk.answers LIMIT 1")
+                    self.tables.append("disk.answers")
+                return
+            private_dir(self.path.parent)
+            os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
             self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             self._setup()
         except sqlite3.DatabaseError as e:
@@ -62,15 +70,15 @@ class Cache:
                 time.sleep(0.05)
 
     def has(self, key: str) -> bool:
-        return self.db.execute("SELECT 1 FROM answers WHERE key = ?", (key,)).fetchone() is not None
+        return any(self.db.execute(f"SELECT 1 FROM {t} WHERE key = ?", (key,)).fetchone() for t in self.tables)
 
     def get(self, key: str) -> Answer | None:
-        row = self.db.execute(
-            "SELECT output, input_tokens, output_tokens, origin FROM answers WHERE key = ?", (key,)
-        ).fetchone()
-        if row is None:
-            return None
-        return Answer(text=row[0], origin="cache", input_tokens=row[1], output_tokens=row[2])
+        for table in self.tables:
+            row = self.db.execute(
+                f"SELECT output, input_tokens, output_tokens FROM {table} WHERE key = ?", (key,)).fetchone()
+            if row is not None:
+                return Answer(text=row[0], origin="cache", input_tokens=row[1], output_tokens=row[2])
+        return None
 
     def put(self, key: str, model: str, answer: Answer, origin: str = "call") -> None:
         """Commit one answer now (one transaction per answer)."""

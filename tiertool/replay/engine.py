@@ -124,20 +124,23 @@ class Replayer:
         self._pool: Pool | None = None
         self._checked: set[str] = set()
 
-    def approve(self, calls: list[Call], upper_bound: bool = False) -> None:
+    def approve(self, calls: list[Call], expected: list[Call] | None = None) -> None:
         """Show the plan for these calls and ask once; raise PlanDeclined when the answer is no.
 
         `run` does this itself before its first send; an audit that replays in rounds calls it first with
-        every call it could need (`upper_bound`: the rounds may stop early), so the plan shows the whole audit.
+        every call it could need and those it is `expected` to need (the rounds may stop early), so the plan
+        shows the whole audit. Offline, the plan says what is cached and what is missing.
         """
-        if self.approved or self.offline or self.approve_hook is None:
+        if self.approved or self.approve_hook is None:
             return
         todo: list[Call] = []
         cached: list[Call] = []
         for call in {c.key: c for c in calls}.values():
             (cached if self.cache.has(call.key) else todo).append(call)
+        likely = None if expected is None else [c for c in {c.key: c for c in expected}.values()
+                                                if not self.cache.has(c.key)]
         self.approved = True
-        if todo and not self.approve_hook(make_plan(todo, cached, self.budget.cap, upper_bound)):
+        if not self.approve_hook(make_plan(todo, cached, self.budget.cap, likely, self.offline)):
             raise PlanDeclined("nothing sent")
 
     def run(self, calls: list[Call]) -> dict[str, Answer]:
@@ -232,7 +235,7 @@ class Replayer:
             worst = worst_case_usd(call) if self.budget.cap is not None else None
             if not await self.budget.reserve(worst):
                 self.stats.over_budget += 1
-                self.progress.update(tier.name, failed=1)
+                self.progress.update(tier.name, unsent=1)
                 why = "no price for this model" if worst is None else f"its worst case ${worst:.4f}"
                 self.answers[call.key] = Answer(None, UNSENT, error=f"not sent: --budget ${self.budget.cap:,.4f} "
                                                 f"would not cover it ({why}, ${self.budget.spent:,.4f} spent)")
@@ -260,7 +263,7 @@ class Replayer:
 
     def _skip(self, call: Call) -> None:
         """A call of a stopped tier: not sent, and said so in the audit."""
-        self.progress.update(call.tier.name, failed=1)
+        self.progress.update(call.tier.name, unsent=1)
         self.answers[call.key] = Answer(None, UNSENT, error=f"not sent: tier '{call.tier.name}' stopped")
 
     async def _attempts(self, call: Call) -> Answer:

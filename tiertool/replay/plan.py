@@ -67,50 +67,82 @@ def worst_case_usd(call: Call) -> float | None:
 class TierPlan:
     tier: str
     model: str
-    calls: int = 0
+    calls: int = 0  # to send (at most, for a sequential audit)
     cached: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
     usd: float | None = 0.0  # None: the model is not in the price map
     worst_usd: float | None = 0.0
+    expected_calls: int = 0  # sequential: what the rounds send if each test proves the bar at its first chance
+    expected_usd: float | None = 0.0
 
 
 @dataclass
 class Plan:
     tiers: dict[str, TierPlan] = field(default_factory=dict)
     budget: float | None = None
-    upper_bound: bool = False  # the audit may need fewer calls (sequential rounds stop where the proof settles)
+    upper_bound: bool = False  # sequential: the rounds may stop early, so `calls` is "up to"
+    offline: bool = False  # nothing is sent: the calls are answers missing from the cache
 
     @property
     def calls(self) -> int:
-        return sum(t.calls for t in self.tiers.values())
+        """The calls that would be sent (none offline)."""
+        return 0 if self.offline else sum(t.calls for t in self.tiers.values())
+
+    @property
+    def cached(self) -> int:
+        return sum(t.cached for t in self.tiers.values())
 
     @property
     def usd(self) -> float | None:
-        values = [t.usd for t in self.tiers.values() if t.calls]
-        return None if any(v is None for v in values) else sum(v for v in values if v is not None)
+        return _total([t.usd for t in self.tiers.values() if t.calls])
 
     def lines(self) -> list[str]:
-        """The plan as plain lines, one per tier and a total."""
-        out = [f"plan: {'at most ' if self.upper_bound else ''}{self.calls} model calls to send"
-               + (f", budget ${self.budget:,.4f}" if self.budget is not None else "")]
+        """The plan as plain lines: the headline, one line per tier, the estimated total."""
+        todo = sum(t.calls for t in self.tiers.values())
+        up_to = "up to " if self.upper_bound else ""
+        expected = sum(t.expected_calls for t in self.tiers.values())
+        if self.offline:
+            return [f"plan: --offline, nothing is sent: of {up_to}{todo + self.cached:,} answers the audit needs, "
+                    f"{self.cached:,} are cached or recorded" + (f", {todo:,} missing (their samples stay unscored)"
+                                                                  if todo else "")]
+        head = f"plan: {up_to}{todo:,} model calls to send"
+        if self.upper_bound:
+            head += f"; ~{expected:,} if each test proves the bar at its first chance (a failing one stops sooner)"
+        out = [head + f", {self.cached:,} answers cached"
+               + (f"; budget ${self.budget:,.4f}" if self.budget is not None else "")]
         for t in self.tiers.values():
-            usd = f"~{_usd(t.usd)} (at most {_usd(t.worst_usd)})" if t.usd is not None else "no price for this model"
-            out.append(f"  {t.tier} ({t.model}): {t.calls} calls, {t.cached} cached; ~{t.input_tokens:,} input + "
+            calls = f"{up_to}{t.calls:,} calls" + (f" (~{t.expected_calls:,} at first chance)" if self.upper_bound
+                                                   else "")
+            usd = "no price for this model" if t.usd is None else (
+                f"~{_usd(t.usd)}" + (f" (~{_usd(t.expected_usd)} at first chance" if self.upper_bound else " (")
+                + f"{', ' if self.upper_bound else ''}at most {_usd(t.worst_usd)})")
+            out.append(f"  {t.tier} ({t.model}): {calls}, {t.cached:,} cached; ~{t.input_tokens:,} input + "
                        f"~{t.output_tokens:,} output tokens; {usd}")
         total = self.usd
-        out.append(f"  estimated total: {_usd(total)}" if total is not None else
-                   "  estimated total: unknown (a model has no price in litellm's price map)")
+        if total is None:
+            out.append("  estimated total: unknown (a model has no price in litellm's price map)")
+        elif self.upper_bound:
+            out.append(f"  estimated total: up to ~{_usd(total)}; "
+                       f"~{_usd(_total([t.expected_usd for t in self.tiers.values()]))} at first chance")
+        else:
+            out.append(f"  estimated total: ~{_usd(total)}")
         return out
+
+
+def _total(values: list[float | None]) -> float | None:
+    return None if any(v is None for v in values) else sum(v for v in values if v is not None)
 
 
 def _usd(x: float | None) -> str:
     return "?" if x is None else f"${x:,.4f}"
 
 
-def make_plan(todo: list[Call], cached: list[Call], budget: float | None = None, upper_bound: bool = False
-              ) -> Plan:
-    plan = Plan(budget=budget, upper_bound=upper_bound)
+def make_plan(todo: list[Call], cached: list[Call], budget: float | None = None,
+              expected: list[Call] | None = None, offline: bool = False) -> Plan:
+    """The plan for `todo` (not cached) beside `cached`; `expected` (a sequential audit) are the calls of
+    `todo` the rounds are expected to send, while `todo` is the most they could."""
+    plan = Plan(budget=budget, upper_bound=expected is not None, offline=offline)
     for call in cached:
         plan.tiers.setdefault(call.tier.name, TierPlan(call.tier.name, call.tier.model)).cached += 1
     for call in todo:
@@ -123,6 +155,12 @@ def make_plan(todo: list[Call], cached: list[Call], budget: float | None = None,
         worst = worst_case_usd(call)
         tp.usd = None if price is None or tp.usd is None else tp.usd + price.cost(i, o)
         tp.worst_usd = None if worst is None or tp.worst_usd is None else tp.worst_usd + worst
+    for call in expected or ():
+        tp = plan.tiers[call.tier.name]
+        price = lookup(call.tier.model)
+        tp.expected_calls += 1
+        tp.expected_usd = None if price is None or tp.expected_usd is None else \
+            tp.expected_usd + price.cost(input_estimate(call), output_estimate(call))
     return plan
 
 

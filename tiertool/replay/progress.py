@@ -13,16 +13,26 @@ from typing import IO, Any
 class TierCount:
     total: int
     done: int = 0
-    failed: int = 0
+    failed: int = 0  # sent and failed after retries: the audit summary's "failed"
+    unsent: int = 0  # never sent (the tier stopped, --budget): not failures
     retried: int = 0
     spend: float = 0.0
 
+    @property
+    def finished(self) -> int:
+        return self.done + self.failed + self.unsent
+
+    def info(self) -> str:
+        return (f"{self.failed} failed, " + (f"{self.unsent} not sent, " if self.unsent else "")
+                + f"{self.retried} retried, ${self.spend:,.4f}")
+
     def line(self, tier: str, started: float) -> str:
-        finished = self.done + self.failed
+        finished = self.finished
         rate = finished / max(time.monotonic() - started, 1e-9)
         eta = f", ETA {(self.total - finished) / rate:.0f}s" if rate and finished < self.total else ""
-        return (f"{tier}: {finished}/{self.total} ({self.done} done, {self.failed} failed, {self.retried} retried), "
-                f"${self.spend:,.4f} spent{eta}")
+        return (f"{tier}: {finished}/{self.total} ({self.done} done, {self.failed} failed, "
+                + (f"{self.unsent} not sent, " if self.unsent else "")
+                + f"{self.retried} retried), ${self.spend:,.4f} spent{eta}")
 
 
 class Progress:
@@ -36,12 +46,14 @@ class Progress:
         self.counts = {tier: TierCount(n) for tier, n in totals.items()}
         self.started = time.monotonic()
 
-    def update(self, tier: str, done: int = 0, failed: int = 0, retried: int = 0, spend: float = 0.0) -> None:
+    def update(self, tier: str, done: int = 0, failed: int = 0, retried: int = 0, spend: float = 0.0,
+               unsent: int = 0) -> None:
         c = self.counts.get(tier)
         if c is None:
             return
         c.done += done
         c.failed += failed
+        c.unsent += unsent
         c.retried += retried
         c.spend += spend
         self.show(tier, c)
@@ -66,7 +78,7 @@ class PlainProgress(Progress):
         self.shown = {}  # each round (Replayer.run) counts from zero again
 
     def show(self, tier: str, count: TierCount) -> None:
-        step = (count.done + count.failed) * 10 // max(count.total, 1)
+        step = count.finished * 10 // max(count.total, 1)
         if step > self.shown.get(tier, 0):
             self.shown[tier] = step
             self.write(count.line(tier, self.started))
@@ -95,8 +107,7 @@ class RichProgress(Progress):
         self.bar.start()
 
     def show(self, tier: str, count: TierCount) -> None:
-        self.bar.update(self.tasks[tier], completed=count.done + count.failed,
-                        info=f"{count.failed} failed, {count.retried} retried, ${count.spend:,.4f}")
+        self.bar.update(self.tasks[tier], completed=count.finished, info=count.info())
 
     def stop(self) -> None:
         if self.bar is not None:

@@ -16,7 +16,7 @@ from ..pricing.savings import TaskCost
 from ..store import Audit
 from . import gates as g
 from .examples import reference_accuracy, worst_examples
-from .facts import task_facts, warnings
+from .facts import setting_warnings, task_facts, warnings
 from .model import AuditRow, CascadeRow, Failure, Quality, Report, SavingsRow, TaskRow, TierName, TierRow
 from .redact import redact_report
 
@@ -24,25 +24,30 @@ from .redact import redact_report
 def build_report(audit: Audit, *, tiers: str | Path | None = None, examples: int = 0,
                  today: date | str | None = None, check: bool = False, baseline: str | Path | None = None,
                  fail_under_savings: str | None = None, new_logs: Sequence[str | Path] = (),
-                 drift_threshold: float = DRIFT_THRESHOLD, redact: bool = False) -> Report:
+                 drift_threshold: float = DRIFT_THRESHOLD, redact: bool = False, allow_incomplete: bool = False,
+                 all_deprecations: bool = False) -> Report:
     """What `tiertool report` shows: the report of an audit (a `tiers` file's assignment instead of fresh
-    decisions, when given), with the CI gates when `check` (or any gate option) asks, examples and redaction."""
+    decisions, when given), with the CI gates when `check` (or any gate option) asks, examples and redaction.
+    An incomplete audit fails the `audit` gate unless `allow_incomplete`; deprecations further than 90 days
+    away are left out unless `all_deprecations`."""
     day = _day(today)
     floor = g.parse_fraction(fail_under_savings) if fail_under_savings is not None else None
     assignment = load_tiers(tiers) if tiers else None
     rec = recommend(audit, assignment)
-    report = build(audit, rec, examples=examples, today=day)
+    report = build(audit, rec, examples=examples, today=day, all_deprecations=all_deprecations)
     if check or baseline is not None or floor is not None or new_logs:
         base = Path(baseline) if baseline else Path(tiers) if tiers else (
             Path(TIERS_FILE) if Path(TIERS_FILE).is_file() else None)
         if baseline is not None and not Path(baseline).is_file():
             raise InputError(f"{baseline}: baseline tiers file not found (--baseline)")
         fresh = recommend(audit) if assignment else rec
-        report.gates = g.run_gates(report, fresh, base, floor, day, list(new_logs), drift_threshold)
+        report.gates = g.run_gates(report, fresh, base, floor, day, list(new_logs), drift_threshold,
+                                   allow_incomplete)
     return redact_report(report) if redact else report
 
 
-def build(audit: Audit, rec: Recommendation, examples: int = 0, today: date | None = None) -> Report:
+def build(audit: Audit, rec: Recommendation, examples: int = 0, today: date | None = None,
+          all_deprecations: bool = False) -> Report:
     """The report of a recommendation; `examples` adds that many worst examples per task."""
     total = sum(d.requests for d in rec.decisions) or 1
     costs = {t.task: t for t in rec.savings.by_task}
@@ -63,10 +68,11 @@ def build(audit: Audit, rec: Recommendation, examples: int = 0, today: date | No
                        cache_hits=meta.cache_hits, failed=meta.failed, spend_usd=round(meta.spend_usd, 6),
                        error=meta.error,
                        failures=[Failure(request_id=r.request_id, source=r.source, task=r.task, tier=r.tier,
-                                         error=r.error) for r in audit.results if r.error]),
+                                         error=r.error) for r in audit.results if r.error],
+                       incomplete=audit.incomplete),
         reference_accuracy=reference_accuracy(audit) or None,
     )
-    report.warnings = warnings(report, today)
+    report.warnings = warnings(report, today, all_deprecations) + setting_warnings(audit)
     if examples > 0:
         report.examples = worst_examples(audit, examples)
     return report
@@ -76,7 +82,7 @@ def _task_row(d: Decision, total: int, cost: TaskCost | None, audit: Audit, rec:
     return TaskRow(
         task=d.task, requests=d.requests, share=round(d.requests / total, 4), tier=d.tier, model=d.model,
         sampled=d.sampled, pass_rate=round(d.pass_rate, 4), lower_bound=round(d.lower_bound, 4), scorer=d.scorer,
-        status=d.status, reason=d.reason, more_samples=d.more_samples,
+        status=d.status, reason=d.reason, more_samples=d.more_samples, evidence_tier=d.evidence_tier,
         more_cost_usd=_round(d.more_cost_usd, 4),
         current_usd=round(cost.current_usd, 6) if cost else None,
         projected_usd=round(cost.projected_usd, 6) if cost else None,

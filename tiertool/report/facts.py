@@ -7,14 +7,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from ..config import unknown_tasks
 from ..decide.recommendation import Recommendation
 from ..pricing.prices import lookup
-from ..pricing.savings import period_days, project
+from ..pricing.savings import MIN_DAYS, period_days, project, span_text
 from ..store import Audit
 from .model import Report, ReportWarning, TaskRow
 
 NON_REPLAYABLE_WARN = 0.10  # warn when a task could replay less than 90% of its requests
-DEPRECATION_SOON_DAYS = 60
+DEPRECATION_SOON_DAYS = 90  # nearer deprecations are warned of (all of them with --all-deprecations)
 RELIABLE_TYPING = ("tag", "metadata", "group_by", "property", "trace", "workflow", "run")
 
 
@@ -38,8 +39,10 @@ def inferred(sources: dict[str, int]) -> int:
     return sum(n for src, n in sources.items() if src not in RELIABLE_TYPING)
 
 
-def deprecations(models: dict[str, list[str]], today: date) -> list[tuple[str, str, list[str], bool]]:
-    """(model, deprecation date, tasks, already past) for assigned models the price map dates."""
+def deprecations(models: dict[str, list[str]], today: date, horizon: int | None = DEPRECATION_SOON_DAYS
+                 ) -> list[tuple[str, str, list[str], bool]]:
+    """(model, deprecation date, tasks, already past) for assigned models the price map dates within
+    `horizon` days (None: any date)."""
     out = []
     for model, tasks in sorted(models.items()):
         price = lookup(model)
@@ -49,7 +52,7 @@ def deprecations(models: dict[str, list[str]], today: date) -> list[tuple[str, s
             when = date.fromisoformat(str(price.deprecation_date)[:10])
         except ValueError:
             continue
-        if (when - today).days <= DEPRECATION_SOON_DAYS:
+        if horizon is None or (when - today).days <= horizon:
             out.append((model, when.isoformat(), sorted(tasks), when <= today))
     return out
 
@@ -64,7 +67,13 @@ def assigned_models(tasks: list[TaskRow]) -> dict[str, list[str]]:
 FAILURES_LISTED = 10  # failed requests named in the warnings (the json lists them all)
 
 
-def warnings(report: Report, today: date | None = None) -> list[ReportWarning]:
+def setting_warnings(audit: Audit) -> list[ReportWarning]:
+    """Task settings of the audit's config that no task type took up (a misspelled task name, say)."""
+    return [ReportWarning(kind="unknown_task", task=name, message=message)
+            for name, message in unknown_tasks(audit.config, audit.tasks)]
+
+
+def warnings(report: Report, today: date | None = None, all_deprecations: bool = False) -> list[ReportWarning]:
     """What a reader must know before trusting the figures."""
     out: list[ReportWarning] = []
 
@@ -72,8 +81,8 @@ def warnings(report: Report, today: date | None = None) -> list[ReportWarning]:
         out.append(ReportWarning(kind=kind, task=task, message=message))
 
     a, s = report.audit, report.savings
-    if a.error:
-        add("audit_incomplete", f"audit incomplete: {a.error}")
+    if a.incomplete:
+        add("audit_incomplete", f"audit incomplete: {a.incomplete}")
     if a.failed:
         add("replay_failures", f"{a.failed} replay calls failed after retries (counted as failures)")
     for f in a.failures[:FAILURES_LISTED]:
@@ -100,13 +109,17 @@ def warnings(report: Report, today: date | None = None) -> list[ReportWarning]:
                             if k not in RELIABLE_TYPING)
             add("inferred_task_type", f"{t.task}: {n_inf:,} of {t.requests:,} requests were not typed by a "
                 f"task key in the log ({how}); check that they belong together", t.task)
-    for model, when, tasks, past in deprecations(assigned_models(report.tasks), today or date.today()):
+    horizon = None if all_deprecations else DEPRECATION_SOON_DAYS
+    for model, when, tasks, past in deprecations(assigned_models(report.tasks), today or date.today(), horizon):
         add("deprecated_model", f"{model} (tasks {', '.join(tasks)}) "
             f"{'was deprecated on' if past else 'is deprecated on'} {when} per litellm's price map")
     if s.unpriced_models:
         add("unpriced", f"no price for {', '.join(s.unpriced_models)}: left out of the savings")
     if s.period_days is None:
         add("no_time_span", "the log has no usable time span: no per-30-day figures")
+    elif s.period_days < MIN_DAYS:
+        add("short_span", f"the log spans only {span_text(s.period_days)}: the per-30-day figures scale that up "
+            f"and have no interval; audit {MIN_DAYS}+ days of traffic before quoting them")
     if a.skipped:
         add("skipped_lines", f"{a.skipped} log lines were skipped (see `tiertool audit` output)")
     return out

@@ -24,9 +24,9 @@ PSI_EPS = 1e-4  # share given to a task absent on one side, so the index stays f
 
 
 def run_gates(report: Report, fresh: Recommendation, baseline: Path | None, floor: float | None, today: date,
-              new_logs: Sequence[str | Path], drift_threshold: float) -> list[Gate]:
+              new_logs: Sequence[str | Path], drift_threshold: float, allow_incomplete: bool = False) -> list[Gate]:
     """The gates an invocation asks for, in a fixed order; `fresh` is the audit's own recommendation."""
-    out = [audit_gate(report)]
+    out = [audit_gate(report, allow_incomplete)]
     if baseline is not None:
         committed = load_tiers(baseline)
         out += [bar_gate(committed, fresh), diff_gate(committed, fresh, baseline)]
@@ -66,10 +66,16 @@ def parse_fraction(text: str) -> float:
     return value
 
 
-def audit_gate(report: Report) -> Gate:
+def audit_gate(report: Report, allow_incomplete: bool = False) -> Gate:
+    """The audit read something and finished; an unfinished one passes only when allowed (and says so)."""
     a = report.audit
-    if a.error:
-        return Gate(gate="audit", passed=False, message=f"the audit is incomplete: {a.error}")
+    if not a.records:
+        return Gate(gate="audit", passed=False, message=f"{a.incomplete}: there is nothing to gate on")
+    if a.incomplete and not allow_incomplete:
+        return Gate(gate="audit", passed=False, message=f"the audit is incomplete: {a.incomplete}; or pass "
+                    "--allow-incomplete to gate on the evidence so far")
+    if a.incomplete:
+        return Gate(gate="audit", passed=True, message=f"incomplete, allowed by --allow-incomplete: {a.incomplete}")
     return Gate(gate="audit", passed=True, message=f"complete: {a.records} records, {a.failed} failed calls")
 
 

@@ -33,7 +33,7 @@ class TierRow(_Row):
 
 
 class TaskRow(_Row):
-    optional = ("scorer_reason", "more_cost_usd")
+    optional = ("scorer_reason", "evidence_tier", "more_cost_usd")
     task: str
     requests: int
     share: float
@@ -55,6 +55,12 @@ class TaskRow(_Row):
     cost_by_tier: dict[str, float | None]  # the task's whole log volume on each tier (None: no price)
     scorer_reason: str | None = None  # what `auto` (or the config) chose, and why
     more_cost_usd: float | None = None  # what those samples would cost (sequential audits)
+    evidence_tier: str | None = None  # the cheaper tier whose evidence decided: the chosen one, else the best tried
+
+    @property
+    def evidence(self) -> TierRow | None:
+        """The evidence that decided the task (a kept task: its best cheaper tier's, and why that failed)."""
+        return next((e for e in self.tiers if e.tier == self.evidence_tier), None)
 
 
 class SavingsRow(_Row):
@@ -116,6 +122,7 @@ class AuditRow(_Row):
     spend_usd: float
     error: str | None
     failures: list[Failure]
+    incomplete: str | None = None  # what keeps the evidence partial and how to finish it (store.Audit.incomplete)
 
 
 class Accuracy(_Row):

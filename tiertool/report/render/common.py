@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..model import Report, SavingsRow
+from ...pricing.savings import MIN_DAYS, span_text
+from ..model import Report, SavingsRow, TaskRow
 
 
 def usd(x: float | None) -> str:
@@ -15,6 +16,22 @@ def pct(x: float | None) -> str:
 
 def score(v: float | None) -> str:
     return "-" if v is None else f"{v:.2f}"
+
+
+def bar(target: float) -> str:
+    """The quality bar as a percentage: 0.95 -> 95%, 0.975 -> 97.5%."""
+    return f"{target * 100:g}%"
+
+
+def evidence(t: TaskRow, target: float) -> tuple[str, str, str, str]:
+    """(tier, passed/scored, pass rate, lower bound against the bar) of the evidence that decided a task: the
+    chosen cheaper tier's, or for a task kept on the reference its best cheaper tier's, which says why it
+    stayed. Dashes when no cheaper answer was scored."""
+    e = t.evidence
+    if e is None or not e.scored:
+        return "-", "-", "-", "-"
+    bound = "-" if e.lower_bound is None else f"{e.lower_bound:.1%} {'≥' if e.meets_bar else '<'} {bar(target)}"
+    return e.tier, f"{e.passed}/{e.scored}", pct(e.pass_rate), bound
 
 
 def saving_rows(report: Report) -> list[tuple[str, str, str, str, str]]:
@@ -38,6 +55,8 @@ def savings_line(s: SavingsRow) -> str:
     if s.monthly_saved_usd is not None:
         line += (f"; per 30 days {usd(s.monthly_current_usd)} -> {usd(s.monthly_projected_usd)}, "
                  f"saves {usd(s.monthly_saved_usd)}")
+        if s.period_days is not None and s.period_days < MIN_DAYS:
+            line += f" (scaled up from {span_text(s.period_days)} of log: rough)"
     return line
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..model import Report
-from .common import saving_rows, savings_evidence, savings_line, score, usd
+from .common import evidence, saving_rows, savings_evidence, savings_line, score, usd
 
 
 def render_md(report: Report, color: bool = False) -> str:
@@ -21,12 +21,15 @@ def render_md(report: Report, color: bool = False) -> str:
     lines += [
         f"Quality bar: pass rate proven >= {q.target:g} at {q.confidence:g} confidence "
         f"(reference: `{report.reference.model}`).", "",
-        "| task | requests | share | tier | model | pass rate | lower bound | sampled | current | projected |",
-        "|---|---:|---:|---|---|---:|---:|---:|---:|---:|",
+        "Tested, passed, pass rate and lower bound are the evidence that decided each task: the chosen cheaper "
+        "tier's, or for a task kept on the reference its best cheaper tier's.", "",
+        "| task | requests | share | tier | model | tested | passed | pass rate | lower bound | current | projected |",
+        "|---|---:|---:|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for t in report.tasks:
-        lines.append(f"| {_md(t.task)} | {t.requests:,} | {t.share:.1%} | {t.tier} | `{t.model}` | "
-                     f"{t.pass_rate:.1%} | {t.lower_bound:.1%} | {t.sampled} | {usd(t.current_usd)} | "
+        tier, passed, rate, bound = evidence(t, q.target)
+        lines.append(f"| {_md(t.task)} | {t.requests:,} | {t.share:.1%} | {_md(t.tier)} | `{t.model}` | "
+                     f"{_md(tier)} | {passed} | {rate} | {_md(bound)} | {usd(t.current_usd)} | "
                      f"{usd(t.projected_usd)} |")
     s = report.savings
     lines += ["", "## Savings", "", savings_line(s) + ".", ""]
