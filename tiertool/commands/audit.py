@@ -175,7 +175,7 @@ def require_records(traffic: Traffic) -> None:
 
 def _expected(most: list[Item], config: Config, needed: int, cached: Callable[[str], bool]) -> list[Call]:
     """The calls a sequential audit is expected to send: each test runs to the first round at which an
-    all-passing sample proves the bar, or, when the cache holds whole rounds of its answers (an earlier audit
+    all-passing sample proves the bar, or, when the cache holds at least a round of its answers (an earlier audit
     stopped it there), to where those end; the reference answers as far as its task's cheaper tiers go."""
     step = config.sample.round
     first_chance = math.ceil(needed / step) * step
@@ -186,7 +186,7 @@ def _expected(most: list[Item], config: Config, needed: int, cached: Callable[[s
     for (task, name), items in by_test.items():
         if name != config.reference.name:
             done = next((i for i, x in enumerate(items) if isinstance(x, Call) and not cached(x.key)), len(items))
-            end = done if done >= step and (done % step == 0 or done == len(items)) else first_chance
+            end = done if done >= step else first_chance  # policy rounds need not be multiples of `step`
             ends[task] = max(ends.get(task, 0), end)
             by_test[(task, name)] = items[:end]
     for (task, name), items in by_test.items():
