@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 SMALL = "mistralai/Mixtral-8x7B-Instruct-v0.1"
@@ -44,6 +44,7 @@ class Labelled:
     passed: bool
     input_tokens: int
     output_tokens: int
+    prompt: str = field(default="", repr=False)  # the request's text: the user turns, as sent
 
 
 def _tokens(text: str) -> int:
@@ -58,13 +59,14 @@ def load(data: Path = DATA) -> list[Labelled]:
         for i, row in enumerate(csv.DictReader(fh)):
             small_ok, large_ok = row[SMALL] == "True", row[LARGE] == "True"
             out.append(Labelled(f"gsm8k-{i}", "gsm8k", small_ok or not large_ok, _tokens(row["prompt"]),
-                                _tokens(row[f"{LARGE}_response"])))
+                                _tokens(row[f"{LARGE}_response"]), row["prompt"]))
     for domain, subjects in DOMAINS.items():
         for subject in subjects:
             with (data / "mmlu_responses" / f"mmlu_{subject}.csv").open(encoding="utf-8") as fh:
                 for i, row in enumerate(csv.DictReader(fh)):
                     small_ok, large_ok = row[SMALL] == "True", row[LARGE] == "True"
-                    out.append(Labelled(f"{subject}-{i}", domain, small_ok or not large_ok, _tokens(row["prompt"]), 1))
+                    out.append(Labelled(f"{subject}-{i}", domain, small_ok or not large_ok, _tokens(row["prompt"]), 1,
+                                         row["prompt"]))
     questions = {}
     for line in (data / "mt_bench_question.jsonl").open(encoding="utf-8"):
         q = json.loads(line)
@@ -75,6 +77,7 @@ def load(data: Path = DATA) -> list[Labelled]:
         grades.setdefault((j["question_id"], j["turn"]), {})[j["model"]] = int(j["score"])
     for (qid, turn), g in sorted(grades.items()):
         q = questions[qid]
+        text = "\n".join(q["turns"][:turn])
         out.append(Labelled(f"mtbench-{qid}-{turn}", f"mtbench-{q['category']}", g[SMALL] >= g[LARGE] - 1,
-                            _tokens(" ".join(q["turns"][:turn])), 400))
+                            _tokens(text), 400, text))
     return out

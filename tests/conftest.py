@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests import netguard
 from tests.loopback import LoopbackLLM
@@ -17,6 +18,9 @@ SHARED = ROOT.parent / "shared" / "data" / "routellm"
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 pytest_plugins = ["tests.kit.postgres", "tests.kit.proxy", "tests.kit.spark"]
 netguard.install()
+# Property tests check results, not speed: a per-example deadline only fails them on a busy machine.
+settings.register_profile("tiertool", deadline=None)
+settings.load_profile("tiertool")
 
 
 def load_script(path: Path):

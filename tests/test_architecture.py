@@ -20,6 +20,8 @@ The layers, lowest first; a module may import from its own layer or a lower one:
                              text, structured, embedding, judge, combine, auto, labels, grade.py (Grader)
     decide/                  sequential.py (pure statistics), family.py, rounds.py, decisions.py,
                              cascade.py, recommendation.py (Recommendation)
+    gate/                    the per-request gate: features, predictor, ltt.py (Learn-then-Test), gatefile.py
+                             (Gate, load, route), figures.py; litellm_hook.py (the proxy's pre-call hook)
     report/                  model.py (the typed Report = README "Report JSON"), build.py, facts.py
                              (warnings), gates.py, examples.py, redact.py, render/ (term, md, html, json),
                              templates/
@@ -39,7 +41,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "tiertool"
 LAYERS = [("errors", "defaults"), ("config",), ("records",), ("store",), ("ingest",), ("pricing",), ("replay",),
-          ("scorers",), ("decide",), ("report",), ("commands",), ("__init__", "cli")]
+          ("scorers",), ("decide",), ("gate",), ("report",), ("commands",), ("__init__", "cli")]
 RANK = {part: i for i, layer in enumerate(LAYERS) for part in layer}
 HEAVY = ("litellm", "pandas", "scipy", "pydantic", "openai", "numpy")
 

@@ -13,26 +13,12 @@ from tests.reportkit import cli
 FIXTURES = ROOT / "tests" / "fixtures"
 NOT_LOGS = {"litellm_config.yaml"}  # the proxy config the LiteLLM fixtures were made with
 
-CSV = "a CSV export is read only with --map"
-NOT_YET = {  # path under tests/fixtures -> why tiertool cannot read it yet
-    "producers/langsmith_ingest.jsonl": "LangSmith runs are not read yet",
-    "producers/langsmith_runs.jsonl": "LangSmith runs are not read yet",
-    "producers/mlflow_traces.jsonl": "MLflow traces are not read yet",
-    "producers/mlflow_traces.parquet": "MLflow traces are not read yet",
-    "producers/openinference_spans.otlp.jsonl": "OpenInference's own span attributes are not read yet",
-    "producers/otel_openai_v2_console.txt": "the OTel console exporter's dump is not read yet",
-    "hosted/braintrust/project_logs_fetch.json": "Braintrust logs are not read yet",
-    "hosted/helicone/export.csv": CSV,
-    "hosted/helicone/export.json": "Helicone's JSON export (trailing comma) is not read yet",
-    "hosted/langfuse/blob/cm4acmeprj0001lf/observations/2026-11-30T10-00-00.parquet": "Parquet is not read yet",
-    "hosted/langfuse/blob/cm4acmeprj0001lf/traces/2026-11-30T10-00-00.parquet": "Parquet is not read yet",
-    "hosted/langfuse/blob/cm4acmeprj0001lf/traces/2026-11-30T10-00-00.jsonl":
-        "a Langfuse traces file holds no requests alone (it goes with its observations)",
-    "hosted/langfuse/ui_export_observations.csv": CSV,
-    "hosted/langsmith/runs_query.json": "LangSmith runs are not read yet",
-    "hosted/openrouter/generation_content.jsonl": "OpenRouter generations are not read yet",
-    "hosted/openrouter/generation_stats.jsonl": "OpenRouter generations are not read yet",
-    "hosted/weave/calls_stream_query.jsonl": "Weave calls are not read yet",
+TRACES = "a Langfuse traces file holds no requests alone (it goes with its observations)"
+NOT_YET = {  # path under tests/fixtures -> why it holds no request on its own (tiertool says so, exit 2)
+    "producers/langsmith_ingest.jsonl": "a check record of the LangSmith fixture (the tracer's upload), not a log",
+    "hosted/langfuse/blob/cm4acmeprj0001lf/traces/2026-11-30T10-00-00.parquet": TRACES,
+    "hosted/langfuse/blob/cm4acmeprj0001lf/traces/2026-11-30T10-00-00.jsonl": TRACES,
+    "hosted/openrouter/generation_content.jsonl": "OpenRouter content pairs with its generation stats file",
 }
 PAIRS = [("producers/openai_batch_chat_input.jsonl", "producers/openai_batch_chat_output.jsonl"),
          ("producers/anthropic_batch_requests.jsonl", "producers/anthropic_batch_results.jsonl")]

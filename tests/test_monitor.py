@@ -9,6 +9,7 @@ import yaml
 from typer.testing import CliRunner
 
 from tests.conftest import write_config, write_jsonl
+from tests.test_gate import make_gate
 from tiertool.cli import app
 
 runner = CliRunner()
@@ -87,3 +88,21 @@ def test_unknown_tier_and_missing_files_exit_2(live):
     assert r.exit_code == 2 and "medium" in r.stderr and "--config" in r.stderr
     assert runner.invoke(app, ["monitor", str(log), "--tiers", "nope.yaml"]).exit_code == 2
     assert runner.invoke(app, ["monitor", "nope.jsonl", "--tiers", str(bad)]).exit_code == 2
+
+
+def test_the_gates_routed_traffic_is_checked_like_a_cheaper_tier(live):
+    """math-word-problems stays on the reference by the assignment; its requests answered by the small model are
+    the gate's routed traffic, and they fail."""
+    tmp, log, _ = live
+    make_gate(tmp / "gate.json", "math-word-problems")
+    tiers = _tiers(tmp / "tiers.yaml", {"ticket-triage": "small", "order-extract": "small",
+                                        "math-word-problems": "large", "support-reply": "large"})
+    r = runner.invoke(app, ["monitor", str(log), "--tiers", str(tiers), "--format", "json"])
+    assert r.exit_code == 0 and "math-word-problems" not in {t["task"] for t in json.loads(r.stdout)["tasks"]}
+    r = runner.invoke(app, ["monitor", str(log), "--tiers", str(tiers), "--gate", "gate.json", "--format", "json"])
+    assert r.exit_code == 1, r.output
+    by = {t["task"]: t for t in json.loads(r.stdout)["tasks"]}
+    assert (by["math-word-problems"]["tier"], by["math-word-problems"]["gate"]) == ("small", True)
+    assert by["math-word-problems"]["status"] == "below" and not by["ticket-triage"]["gate"]
+    r = runner.invoke(app, ["monitor", str(log), "--tiers", str(tiers), "--gate", "tiers.yaml"])
+    assert r.exit_code == 2 and "cannot read a gate file" in r.output

@@ -110,6 +110,13 @@ def test_otlp_fixture_counts_equal_the_raw_file(name: str) -> None:
     assert read(HERE / f"{name}.otlp.jsonl") == want
 
 
+@pytest.mark.parametrize("name", OTLP)
+def test_every_answer_is_text_even_when_it_is_json(name: str) -> None:
+    """An extraction's answer is JSON text; read as an object it crashed `init` and no scorer could compare it."""
+    outputs = [r.output for r in requests(HERE / f"{name}.otlp.jsonl")]
+    assert all(o is None or isinstance(o, str) for o in outputs), outputs
+
+
 def test_the_producers_lossy_requests_are_counted_with_their_reason() -> None:
     """What each producer did not keep (README-otel 'Surprises') is named, and the request is not replayed."""
     def reasons(name: str) -> dict[str, str]:

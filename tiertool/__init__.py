@@ -32,6 +32,7 @@ _API = {  # public name -> the module (under tiertool) that defines it
     "inspect": "commands.inspect", "render_inspection": "commands.inspect",
     "starter_config": "commands.init", "Starter": "commands.init",
     "make_progress": "replay", "PlanDeclined": "replay",
+    "load_gate": "gate", "Gate": "gate",
 }
 __all__ = ["__version__", *_API]
 
@@ -52,6 +53,8 @@ if TYPE_CHECKING:
     from .config.assignment import load_tiers as load_tiers
     from .decide.recommendation import Recommendation as Recommendation
     from .decide.recommendation import recommend as recommend
+    from .gate import Gate as Gate
+    from .gate import load_gate as load_gate
     from .ingest import Traffic as Traffic
     from .ingest import read_logs as read_logs
     from .ingest import scan as scan

@@ -208,6 +208,8 @@ def recommend(
     litellm_config: Path | None = typer.Option(None, "--litellm-config", metavar="FILE",
                                                   help="Also write a LiteLLM proxy config routing each task tag."),
     allow_incomplete: bool = AllowIncomplete,
+    gate: Path | None = typer.Option(None, "--gate", metavar="FILE", help="A gate file (the audit's gate.json): the "
+                                     "LiteLLM config also loads its pre-call hook, which routes request by request."),
 ) -> None:
     """Pick the cheapest tier per task type whose pass rate is proven to meet the bar; write tiers.yaml.
     An incomplete audit is refused (exit 1) unless --allow-incomplete."""
@@ -228,9 +230,12 @@ def recommend(
     typer.echo(f"{line} -> {out}")
     if incomplete:
         typer.echo(f"warning: --allow-incomplete: {incomplete}", err=True)
+    if gate and not litellm_config:
+        _err("--gate needs --litellm-config: the gate is deployed as the proxy config's pre-call hook")
+        raise typer.Exit(2)
     if litellm_config:
-        write_litellm_config(rec, litellm_config)
-        typer.echo(f"LiteLLM proxy config -> {litellm_config}")
+        _run(write_litellm_config, rec, litellm_config, gate_path=gate)
+        typer.echo(f"LiteLLM proxy config -> {litellm_config}" + (f" (with the gate {gate})" if gate else ""))
 
 
 @app.command(short_help="Decisions, evidence and savings (term, md, html, json); CI gates.")
@@ -306,12 +311,14 @@ def monitor(
     offline: bool = typer.Option(False, "--offline", help="Send no model call: reference answers come from the "
                                  "cache."),
     fmt: str = typer.Option("term", "--format", "-f", metavar="term|json", help="Output format: term, json."),
+    gate: Path | None = typer.Option(None, "--gate", metavar="FILE", help="The gate file in force: its routed "
+                                     "traffic is checked too."),
 ) -> None:
     """Re-score each cheaper tier on the live traffic of the LOG files (which already follow tiers.yaml)
     against the reference; exit 1 when a task fell below the bar."""
     import json
 
-    from . import load_config, load_tiers
+    from . import load_config, load_gate, load_tiers
     from . import monitor as monitor_logs
 
     if fmt not in ("term", "json"):
@@ -319,8 +326,9 @@ def monitor(
         raise typer.Exit(2)
     cfg = _run(load_config, config)
     assignment = _run(load_tiers, tiers)
+    gated = _run(load_gate, gate) if gate else None
     result = _run(monitor_logs, logs, cfg, assignment, cfg.cache_file(AUDIT_DIR), per_task=per_task, seed=seed,
-                  offline=offline, log=lambda m: typer.echo(m, err=True))
+                  offline=offline, log=lambda m: typer.echo(m, err=True), gate=gated)
     typer.echo(json.dumps(result.as_dict(), indent=2) if fmt == "json" else result.text(), nl=fmt == "json")
     for t in result.flagged:
         typer.echo(f"below the bar: {t.task}: tier {t.tier} passed {t.passed}/{t.scored} "

@@ -10,6 +10,6 @@ DRIFT_THRESHOLD = 0.25  # the usual "significant shift" level of the population 
 # pydantic); tests/test_cli.py holds them equal to ingest.formats.FORMAT_NAMES and report.render.RENDERERS.
 LOG_FORMATS = ("litellm-spend", "helicone", "litellm-payload", "anthropic-batch-result", "anthropic-batch-request",
                "openai-batch-input", "openai-batch-output", "anthropic-message", "langfuse-export", "langfuse-api",
-               "llm-logs", "otel-genai", "openai-chat", "chat-jsonl", "openai-chat-completion", "openai-response",
-               "mapped")
+               "llm-logs", "braintrust", "weave", "langsmith", "openrouter", "openai-chat", "chat-jsonl",
+               "openai-chat-completion", "openai-response", "mlflow", "openinference", "otel-genai", "mapped")
 REPORT_FORMATS = ("term", "md", "html", "json")

@@ -26,6 +26,7 @@ from ..replay import Cache, PlanDeclined, Replayer
 from ..scorers.grade import Grader
 from ..scorers.labels import load_labels
 from ..store import AuditMeta, save_audit
+from .gate import learn_gate
 
 Item = tuple[Request, Tier, "Answer | Call"]
 
@@ -44,6 +45,7 @@ class AuditSummary:
     error: str | None = None  # a tier that could not be called at all
     over_budget: int = 0  # calls not sent because --budget would not cover them
     unsent: tuple[str, ...] = ()  # "file:line on tier" of every answer neither cached nor sent
+    gate: Path | None = None  # the gate file, when `gate.enabled` and a gate could be learnt
 
 
 def _item(req: Request, tier: Tier) -> Answer | Call:
@@ -65,11 +67,14 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
     """
     out = Path(out)
     imported = load_labels(labels) if labels else None
-    traffic = scan(logs, fmt, group_by or config.group_by, mapping, sample=config.sample.cap, seed=seed)
+    cap = config.sample.cap
+    extra = config.gate.max_calibration if config.gate.enabled else 0  # the gate's fresh samples follow the audit's
+    traffic = scan(logs, fmt, group_by or config.group_by, mapping, sample=cap + extra, seed=seed)
     require_records(traffic)
     stats = traffic.stats
     replayable = {task: t.replayable for task, t in traffic.tasks.items()}
-    samples = {task: traffic.sample(task) for task, n in replayable.items() if n}
+    ordered = {task: traffic.sample(task) for task, n in replayable.items() if n}
+    samples = {task: reqs[:cap] for task, reqs in ordered.items()}
     non_replayable = stats.records - sum(replayable.values())
     if strict and stats.skipped:
         first = stats.examples[0]
@@ -107,16 +112,19 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
         return items
 
     # The plan shown before sending covers every call the rounds could need (they may stop early), and those
-    # they are expected to need.
+    # they are expected to need; with the gate, its learning sample (expected) and its fresh samples (could).
     most = needed(rounds.most(), dict.fromkeys(samples, 0))
     expected = _expected(most, config, fam.needed, cache.has) if config.sample.sequential else None
-    replayer.approve([item for _, _, item in most if isinstance(item, Call)], expected)
+    gate_could, gate_expected = (_gate_calls(reqs, config) for reqs in (ordered, samples))
+    replayer.approve([item for _, _, item in most if isinstance(item, Call)] + gate_could,
+                     None if expected is None else expected + gate_expected)
     if dry_run:
         cache.close()
         raise PlanDeclined("--dry-run")
     results: list[Result] = []
     every: list[Item] = []
     error = None
+    gate_file: Path | None = None
     try:
         while plan := rounds.next():
             items = needed(plan, referenced)
@@ -139,6 +147,19 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
             rounds.finish_round()
             if error:
                 break
+        if config.gate.enabled and not error:
+            cheap = config.tiers[0]
+
+            def label(reqs: Sequence[Request]) -> list[Result]:
+                items = [(q, t, _item(q, t)) for q in reqs for t in (config.reference, cheap)]
+                answers = replayer.run([item for _, _, item in items if isinstance(item, Call)])
+                return [r for r in _score(items, answers, config, grader, rounds.round) if r.tier == cheap.name]
+
+            try:
+                gate_file = learn_gate(samples, {t: q[cap:] for t, q in ordered.items()}, results, cheap, config,
+                                       traffic, label, out, seed, log)
+            except ReplayError as e:
+                error = f"gate not built: {e}"
     finally:
         replayer.close()  # worker processes, when replay.workers > 1
 
@@ -158,7 +179,15 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
     cache.close()
     return AuditSummary(out, stats.records, stats.skipped, len(replayable),
                         len({(r.task, r.request_id) for r in results}), rs.sent, rs.cached, rs.failed,
-                        len(rs.missing), error, rs.over_budget, _unsent(every, replayer.answers))
+                        len(rs.missing), error, rs.over_budget, _unsent(every, replayer.answers), gate_file)
+
+
+def _gate_calls(samples: dict[str, list[Request]], config: Config) -> list[Call]:
+    """The calls labelling these requests for the gate takes (the reference and the cheapest tier)."""
+    if not config.gate.enabled:
+        return []
+    items = (_item(q, t) for reqs in samples.values() for q in reqs for t in (config.reference, config.tiers[0]))
+    return [c for c in items if isinstance(c, Call)]
 
 
 def require_records(traffic: Traffic) -> None:

@@ -4,16 +4,17 @@ Traffic in LOG already follows the assignment, so the cheap tiers' answers are i
 cheaper tier, sample its requests answered by the assigned model (ingest's one pass: inferred task types get the
 names the audit gave them), replay the reference model on the sample (cache first), grade the logged answer
 against it with the audit's Grader (labels, `auto`, the judge), and flag the task when its pass rate is proven
-below the bar.
+below the bar. With a gate (tiertool.gate), each task type it routes is watched too: its requests answered by
+the gate's cheaper model are the gate's routed traffic, checked like any cheaper tier.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import Config, Tier
 from ..decide.sequential import exact_lower_bound, upper_bound
@@ -23,6 +24,9 @@ from ..pricing.prices import same_model
 from ..records import Answer, Call, Request, Result
 from ..replay import Cache, Replayer
 from ..scorers.grade import Grader
+
+if TYPE_CHECKING:
+    from ..gate import Gate
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,7 @@ class TaskHealth:
     lower_bound: float | None
     upper_bound: float | None
     status: str  # ok | below | unproven | no traffic | not scored (answers on the tier, none graded)
+    gate: bool = False  # watched because the gate routes part of it (the traffic is the gate's routed requests)
 
     @property
     def flagged(self) -> bool:
@@ -77,7 +82,8 @@ class MonitorResult:
             table.add_column(col, justify="left" if col in ("task", "tier", "status") else "right")
         for t in self.tasks:
             interval = "-" if t.lower_bound is None else f"{t.lower_bound:.1%}-{t.upper_bound:.1%}"
-            table.add_row(t.task, t.tier, f"{t.requests:,}", f"{t.on_tier:,}", str(t.scored),
+            tier = f"{t.tier} (gate)" if t.gate else t.tier
+            table.add_row(t.task, tier, f"{t.requests:,}", f"{t.on_tier:,}", str(t.scored),
                           "-" if t.pass_rate is None else f"{t.pass_rate:.1%}", interval,
                           "BELOW THE BAR" if t.flagged else t.status)
         console.print(table)
@@ -92,8 +98,9 @@ def _answered(req: Request) -> bool:
 
 def monitor(logs: Sequence[str | Path], config: Config, assignment: dict[str, str], cache_path: str | Path,
             per_task: int | None = None, seed: int = 0, offline: bool = False,
-            log: Callable[[str], None] = lambda _m: None) -> MonitorResult:
-    """Re-grade every task the assignment moved to a cheaper tier on the newer log `logs`."""
+            log: Callable[[str], None] = lambda _m: None, gate: Gate | None = None) -> MonitorResult:
+    """Re-grade every task the assignment moved to a cheaper tier, and every task `gate` routes part of, on the
+    newer log `logs`."""
     tiers = {t.name: t for t in config.tiers}
     ref = config.reference
     unknown = sorted({tier for tier in assignment.values() if tier not in tiers})
@@ -101,6 +108,8 @@ def monitor(logs: Sequence[str | Path], config: Config, assignment: dict[str, st
         raise InputError(f"tiers file assigns tier(s) {', '.join(unknown)} that the config does not define "
                          f"(tiers: {', '.join(tiers)}); pass the config the assignment was made with (--config)")
     watched = {task: tiers[tier] for task, tier in sorted(assignment.items()) if tier != ref.name}
+    gated = _gated(gate, config, set(watched)) if gate is not None else {}
+    watched.update(gated)
     traffic = scan(logs, None, config.group_by, sample=per_task or config.sample.per_task, seed=seed,
                    sample_if=_answered)
     samples = {task: traffic.sample(task, _on(tier)) for task, tier in watched.items()}
@@ -125,11 +134,20 @@ def monitor(logs: Sequence[str | Path], config: Config, assignment: dict[str, st
     graded = grader.grade(items, resolved, ref) if items else []
     cache.close()
     alpha = (1 - config.quality.confidence) / max(1, len(watched))
-    health = [_health(task, tier, traffic, [r for r in graded if r.task == task and r.tier == tier.name],
-                      config.quality.target, alpha) for task, tier in watched.items()]
+    health = [replace(_health(task, tier, traffic, [r for r in graded if r.task == task and r.tier == tier.name],
+                              config.quality.target, alpha), gate=task in gated) for task, tier in watched.items()]
     rs = replayer.stats
     return MonitorResult(tuple(health), config.quality.target, config.quality.confidence, ref.model, rs.sent,
                          rs.cached, rs.failed, error or grader.error)
+
+
+def _gated(gate: Gate, config: Config, watched: set[str]) -> dict[str, Tier]:
+    """The task types the gate routes part of (those the assignment moved whole are watched already)."""
+    tier = next((t for t in config.tiers if same_model(t.model, gate.cheap)), None)
+    if tier is None:
+        raise InputError(f"the gate routes to {gate.cheap}, which no tier of the config serves: pass the config "
+                         "the gate was built with (--config)")
+    return {task: tier for task, tg in sorted(gate.tasks.items()) if tg.threshold is not None and task not in watched}
 
 
 def _on(tier: Tier) -> Callable[[str], bool]:

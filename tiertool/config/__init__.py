@@ -66,6 +66,13 @@ class Sample(_Strict):
         return None
 
 
+class GateOptions(_Strict):
+    """The per-request gate (tiertool.gate), learned by the audit after its rounds when enabled."""
+
+    enabled: bool = False
+    max_calibration: int = Field(default=600, ge=1)  # most fresh calibration samples per task type
+
+
 class PriceOverride(_Strict):
     """USD per million tokens; overrides litellm's price map for one model."""
 
@@ -116,6 +123,7 @@ class Config(_Strict):
     replay: Replay = Replay()
     prices: dict[str, PriceOverride] = Field(default_factory=dict)
     cascade: dict[str, CascadeCheck] = Field(default_factory=dict)  # optional: task -> check on the cheap answer
+    gate: GateOptions = GateOptions()
     base_dir: str = Field(default=".", exclude=True)  # folder of the config file; relative paths start here
 
     @model_validator(mode="after")

@@ -168,7 +168,9 @@ def _answer(attrs: dict[str, Any], choice: dict[str, Any] | None) -> tuple[str |
     completions = unflatten(attrs, "gen_ai.completion")
     if completions and isinstance(completions[0], dict):
         c = completions[0]
-        return maybe_json(c.get("content")) or None, tool_calls(c.get("tool_calls")), c.get("finish_reason")
+        content = maybe_json(c.get("content"))  # a list of parts as JSON text; an answer that is JSON stays text
+        text = content_text(content) if isinstance(content, list) else c.get("content")
+        return (str(text) if text else None), tool_calls(c.get("tool_calls")), c.get("finish_reason")
     if choice is not None:
         msg = choice["message"] if isinstance(choice.get("message"), dict) else choice
         calls = tool_calls(msg.get("tool_calls") or choice.get("tool_calls"))
