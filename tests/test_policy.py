@@ -106,6 +106,15 @@ def test_every_task_says_why_it_did_not_move():
     assert status.more_samples and "more samples ($" in status.reason and "raise sample.max_per_task" in status.reason
 
 
+def test_a_task_with_nothing_at_stake_is_never_sampled():
+    """No spend or no price gap: a proof would save nothing, so no sample is paid for and the task says why
+    (alone in the family, its share of alpha was once a division by zero)."""
+    pol = Policy([Arm("free", "small", 0, 0.0, 0.001)], {"free": 500}, Settings(0.85, 0.95))
+    assert pol.plan() == {}
+    status = pol.statuses()[0]
+    assert status.kind == "capped" and status.samples == 0 and "$0.00 a month at stake" in status.reason
+
+
 def test_the_budget_is_never_overspent():
     arms = [Arm(f"t{i}", "small", 0, 3000.0, 0.05) for i in range(4)]
     pol = Policy(arms, dict.fromkeys((f"t{i}" for i in range(4)), 2000), Settings(0.85, 0.95, budget_usd=20.0))

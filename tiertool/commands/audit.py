@@ -86,9 +86,10 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
     rounds = audit_rounds(config, traffic.volume, {t: len(samples.get(t, [])) for t in replayable},
                           period_days(traffic.first_time, traffic.last_time))
     fam = rounds.family
+    needs = f"a proof needs at least {fam.needed} all-passing samples" if fam.needed else \
+        "none could prove the bar within its traffic and what its saving repays, even if every sample passed"
     log(f"read {stats.records} records from {len(traffic.paths)} file(s), skipped {stats.skipped}; "
-        f"{len(replayable)} task types, {len(fam.tested)} with enough traffic to test "
-        f"(a proof needs at least {fam.needed} all-passing samples)")
+        f"{len(replayable)} task types, {len(fam.tested)} with enough traffic to test ({needs})")
     for message in [m for _, m in unknown_tasks(config, traffic.tasks)] + [config.sample.ignored() or ""]:
         if message:
             log(f"warning: {message}")

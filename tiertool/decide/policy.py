@@ -113,7 +113,9 @@ class Policy:
             settings.target, self.tests[key].horizon, level), self.alpha)
         self.holm: Holm[tuple[str, str]] = Holm(weights, self.alpha)
         family_value = sum(values[key] for key in weights)
-        self._if_joined = {key: self.alpha * v / (family_value + v) for key, v in values.items() if key not in weights}
+        # a test with nothing at stake (no spend, or no price gap) would have had no share of alpha
+        self._if_joined = {key: self.alpha * v / (family_value + v) if v > 0 else 0.0
+                           for key, v in values.items() if key not in weights}
         for key, t in self.tests.items():
             if key in weights:
                 t.design = design(settings.target, t.horizon, self.alpha * weights[key])
