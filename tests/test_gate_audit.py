@@ -61,7 +61,7 @@ def test_recommend_deploys_the_audits_gate(gated):
     assert r.exit_code == 0, r.output
     doc = yaml.safe_load((tmp_path / "proxy.yaml").read_text(encoding="utf-8"))
     assert doc["litellm_settings"]["callbacks"] == ["tiertool_gate.gate"]
-    assert {d["model_name"] for d in doc["model_list"]} == {"gpt-4o", "gpt-4o-gate"}
+    assert {d["model_name"] for d in doc["model_list"]} == {"gpt-4o", "gpt-4o-gate", "gpt-4o-reference"}
     assert "gate.json" in (tmp_path / "tiertool_gate.py").read_text(encoding="utf-8")
 
 

@@ -76,7 +76,8 @@ def test_recommend_writes_the_hook_module_and_the_gate_group(deployed):
     doc = yaml.safe_load((folder / "proxy" / "proxy.yaml").read_text(encoding="utf-8"))
     groups = {d["model_name"]: d["litellm_params"]["model"] for d in doc["model_list"] if
               "default" in d["litellm_params"].get("tags", [])}
-    assert groups == {"gpt-4o": REFERENCE, "gpt-4o-gate": CHEAP}
+    assert groups == {"gpt-4o": REFERENCE, "gpt-4o-gate": CHEAP, "gpt-4o-reference": REFERENCE}
+    assert {"gpt-4o-gate": ["gpt-4o-reference"]} in doc["router_settings"]["fallbacks"]
     hook = (folder / "proxy" / "tiertool_gate.py").read_text(encoding="utf-8")
     assert str((folder / "gate.json").resolve()) in hook and "tiertool.gate.litellm_hook" in hook
 

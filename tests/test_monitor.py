@@ -90,6 +90,35 @@ def test_unknown_tier_and_missing_files_exit_2(live):
     assert runner.invoke(app, ["monitor", "nope.jsonl", "--tiers", str(bad)]).exit_code == 2
 
 
+def test_router_audit_reports_each_models_share_and_checks_the_cheaper_routed_traffic(tmp_path, synth,
+                                                                                      server_factory, env_key,
+                                                                                      monkeypatch):
+    """A log routed by some other router (every other request of every task to the small model): `--router`
+    needs no tiers file, shows the split, and checks the small model's share of each task against the bar."""
+    rows, small = synth(1600, seed=5)
+    large = {r["messages"][-1]["content"]: r["response"]["choices"][0]["message"]["content"] for r in rows}
+    for i, r in enumerate(rows):
+        if i % 2:
+            r["model"] = CHEAP
+            r["response"]["choices"][0]["message"]["content"] = small[r["messages"][-1]["content"]]
+    log = write_jsonl(tmp_path / "routed.jsonl", rows)
+    server = server_factory(lambda model, messages: large[messages[-1]["content"]])
+    write_config(tmp_path / "tiertool.yaml", server.api_base)
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(app, ["monitor", str(log), "--router", "--format", "json", "--per-task", "100"])
+    assert r.exit_code == 1, r.output  # math-word-problems' cheap half is below the bar
+    by = {t["task"]: t for t in json.loads(r.stdout)["tasks"]}
+    assert set(by) == {"ticket-triage", "order-extract", "math-word-problems", "support-reply"}
+    for task, t in by.items():
+        served = sum(1 for i, row in enumerate(rows) if i % 2 and row["request_tags"][0][5:] == task)
+        assert t["tier"] == "small" and t["on_tier"] == served
+        assert t["share"] == pytest.approx(served / t["requests"])
+    assert by["ticket-triage"]["status"] == "ok" and by["math-word-problems"]["status"] == "below"
+    assert {m for m, _ in server.calls} == {"gpt-4o"}  # only the reference is replayed
+    text = runner.invoke(app, ["monitor", str(log), "--router", "--per-task", "100"]).stdout
+    assert "served" in text and "BELOW THE BAR" in text
+
+
 def test_the_gates_routed_traffic_is_checked_like_a_cheaper_tier(live):
     """math-word-problems stays on the reference by the assignment; its requests answered by the small model are
     the gate's routed traffic, and they fail."""

@@ -128,3 +128,22 @@ def test_cascade_check_needs_its_options(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     r = runner.invoke(app, ["audit", "log.jsonl"])
     assert r.exit_code == 2 and "cascade.t" in r.output and "pattern" in r.output
+
+
+def test_litellm_config_model_name_override_and_merge_errors(project):
+    tmp_path, log, _, _ = project
+    assert runner.invoke(app, ["audit", str(log)]).exit_code == 0
+    r = runner.invoke(app, ["recommend", "--litellm-config", "proxy.yaml", "--model-name", "app-llm"])
+    assert r.exit_code == 0, r.output
+    doc = yaml.safe_load((tmp_path / "proxy.yaml").read_text())
+    assert {m["model_name"] for m in doc["model_list"]} == {"app-llm", "app-llm-reference"}
+    assert doc["router_settings"]["fallbacks"] == [{"app-llm": ["app-llm-reference"]}]
+    assert "needs client tags" not in r.output  # the log's clients send task: tags already
+
+    r = runner.invoke(app, ["recommend", "--model-name", "app-llm"])
+    assert r.exit_code == 2 and "add --litellm-config FILE" in r.output
+    r = runner.invoke(app, ["recommend", "--litellm-config", "p.yaml", "--merge", "missing.yaml"])
+    assert r.exit_code == 2 and "missing.yaml: cannot read the LiteLLM config to merge into" in r.output
+    (tmp_path / "bad.yaml").write_text("model_list: 3\n")
+    r = runner.invoke(app, ["recommend", "--litellm-config", "p.yaml", "--merge", "bad.yaml"])
+    assert r.exit_code == 2 and "bad.yaml: expected a LiteLLM proxy config" in r.output

@@ -25,7 +25,7 @@ _API = {  # public name -> the module (under tiertool) that defines it
     "run_audit": "commands.audit", "AuditSummary": "commands.audit",
     "load_audit": "store", "Audit": "store",
     "recommend": "decide.recommendation", "Recommendation": "decide.recommendation",
-    "write_tiers": "commands.recommend", "write_litellm_config": "commands.recommend",
+    "write_tiers": "commands.recommend", "write_litellm_config": "commands.litellm_config",
     "build_report": "report.build", "render_report": "report.render", "gate_lines": "report.gates",
     "Report": "report.model",
     "monitor": "commands.monitor", "MonitorResult": "commands.monitor",
@@ -43,9 +43,9 @@ if TYPE_CHECKING:
     from .commands.init import starter_config as starter_config
     from .commands.inspect import inspect as inspect
     from .commands.inspect import render_inspection as render_inspection
+    from .commands.litellm_config import write_litellm_config as write_litellm_config
     from .commands.monitor import MonitorResult as MonitorResult
     from .commands.monitor import monitor as monitor
-    from .commands.recommend import write_litellm_config as write_litellm_config
     from .commands.recommend import write_tiers as write_tiers
     from .config import Config as Config
     from .config import load_config as load_config

@@ -206,7 +206,12 @@ def recommend(
     audit_dir: Path = AuditDir,
     out: Path = typer.Option(Path(TIERS_FILE), "--out", "-o", metavar="FILE", help="Where to write the assignment."),
     litellm_config: Path | None = typer.Option(None, "--litellm-config", metavar="FILE",
-                                                  help="Also write a LiteLLM proxy config routing each task tag."),
+                                                  help="Also write a LiteLLM proxy config routing each task to "
+                                                       "its tier, with fallbacks to the reference."),
+    model_name: str | None = typer.Option(None, "--model-name", metavar="NAME", help="The model (group) name "
+                                          "clients call on the proxy (default: the one the log's clients called)."),
+    merge: Path | None = typer.Option(None, "--merge", metavar="FILE", help="Merge the proxy config into this "
+                                      "existing LiteLLM config, keeping its other models and settings."),
     allow_incomplete: bool = AllowIncomplete,
     gate: Path | None = typer.Option(None, "--gate", metavar="FILE", help="A gate file (the audit's gate.json): the "
                                      "LiteLLM config also loads its pre-call hook, which routes request by request."),
@@ -216,6 +221,9 @@ def recommend(
     from . import load_audit, write_litellm_config, write_tiers
     from . import recommend as recommend_audit
 
+    if (model_name or merge) and not litellm_config:
+        _err("--model-name and --merge shape the proxy config: add --litellm-config FILE")
+        raise typer.Exit(2)
     audit_ = _run(load_audit, audit_dir)
     incomplete = _run(audit_.require_complete, allow_incomplete)
     rec = _run(recommend_audit, audit_)
@@ -234,8 +242,16 @@ def recommend(
         _err("--gate needs --litellm-config: the gate is deployed as the proxy config's pre-call hook")
         raise typer.Exit(2)
     if litellm_config:
-        _run(write_litellm_config, rec, litellm_config, gate_path=gate)
-        typer.echo(f"LiteLLM proxy config -> {litellm_config}" + (f" (with the gate {gate})" if gate else ""))
+        routes = _run(write_litellm_config, rec, litellm_config, model_name, merge, gate_path=gate)
+        typer.echo(f"LiteLLM proxy config -> {litellm_config}" + (f" (merged into {merge})" if merge else "")
+                   + (f" (with the gate {gate})" if gate else ""))
+        untagged = [r for r in routes if not r.clients_send_it]
+        if untagged:
+            share = sum(r.saved_usd for r in untagged) / s.saved_usd if s.saved_usd > 0 else 0.0
+            typer.echo(f"needs client tags: {len(untagged)} moved task type(s), {share:.0%} of the saving, reach "
+                       "their tier only once clients tag their requests:")
+            for r in untagged:
+                typer.echo(f"  {r.task}: {r.client_change}")
 
 
 @app.command(short_help="Decisions, evidence and savings (term, md, html, json); CI gates.")
@@ -304,6 +320,9 @@ def _append(path: Path, text: str) -> None:
 def monitor(
     logs: list[Path] = LogsArg,
     tiers: Path = typer.Option(Path(TIERS_FILE), "--tiers", metavar="FILE", help="The assignment in force."),
+    router: bool = typer.Option(False, "--router", help="Audit an existing router instead (LiteLLM auto or "
+                                "complexity routing, OpenRouter auto, your own): check every cheaper tier that "
+                                "served part of a task; no tiers file."),
     config: Path | None = ConfigOpt,
     per_task: int | None = typer.Option(None, "--per-task", metavar="N", min=1, help="Requests sampled per task "
                                         "[default: sample.per_task]."),
@@ -325,7 +344,7 @@ def monitor(
         _err(f"--format {fmt}: expected term or json")
         raise typer.Exit(2)
     cfg = _run(load_config, config)
-    assignment = _run(load_tiers, tiers)
+    assignment = None if router else _run(load_tiers, tiers)
     gated = _run(load_gate, gate) if gate else None
     result = _run(monitor_logs, logs, cfg, assignment, cfg.cache_file(AUDIT_DIR), per_task=per_task, seed=seed,
                   offline=offline, log=lambda m: typer.echo(m, err=True), gate=gated)

@@ -47,6 +47,14 @@ class ScorerChoice(BaseModel):
     reason: str
 
 
+class Clients(BaseModel):
+    """How a task's clients reached the model: what a proxy config must route on to serve them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    called: dict[str, int] = {}  # the model (group) name clients called -> requests
+    tags: dict[str, int] = {}  # the exact tag that typed the task (`feature:x`) -> requests
+
+
 class AuditMeta(BaseModel):
     """What an audit ran with and what it found, beside its evidence; checked on load (`format`)."""
 
@@ -73,6 +81,7 @@ class AuditMeta(BaseModel):
     scorers: dict[str, ScorerChoice]
     offline_missing: int = 0  # --offline: answers neither cached nor recorded
     over_budget: int = 0  # calls --budget left unsent
+    clients: dict[str, Clients] = {}  # per task
 
 
 def _connect(path: Path) -> sqlite3.Connection:

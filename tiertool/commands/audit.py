@@ -25,7 +25,7 @@ from ..records import UNSENT, Answer, Call, Request, Result
 from ..replay import Cache, PlanDeclined, Replayer
 from ..scorers.grade import Grader
 from ..scorers.labels import load_labels
-from ..store import AuditMeta, save_audit
+from ..store import AuditMeta, Clients, save_audit
 from .gate import learn_gate
 
 Item = tuple[Request, Tier, "Answer | Call"]
@@ -175,7 +175,8 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
         task_sources={t: dict(x.sources) for t, x in traffic.tasks.items()}, first_time=traffic.first_time,
         last_time=traffic.last_time, family=fam, calls=rs.sent, cache_hits=rs.cached, failed=rs.failed,
         spend_usd=rs.spend, error=error, scorers=grader.choices, offline_missing=len(rs.missing),
-        over_budget=rs.over_budget)
+        over_budget=rs.over_budget,
+        clients={t: Clients(called=dict(x.called), tags=dict(x.tags)) for t, x in traffic.tasks.items()})
     save_audit(out, meta, traffic.volume, results, rounds.states(), rounds.statuses())
     cache.close()
     return AuditSummary(out, stats.records, stats.skipped, len(replayable),

@@ -43,6 +43,7 @@ class TaskHealth:
     lower_bound: float | None
     upper_bound: float | None
     status: str  # ok | below | unproven | no traffic | not scored (answers on the tier, none graded)
+    share: float | None = None  # of the task's requests, the share its model served (an audited router's split)
     gate: bool = False  # watched because the gate routes part of it (the traffic is the gate's routed requests)
 
     @property
@@ -78,12 +79,15 @@ class MonitorResult:
         console = Console(file=buf, width=120, no_color=True, highlight=False)
         table = Table(title=f"tiertool monitor: bar {self.target:g} at {self.confidence:g} confidence, "
                             f"reference {self.reference}")
-        for col in ("task", "tier", "requests", "on tier", "scored", "pass rate", "interval", "status"):
+        router = any(t.share is not None for t in self.tasks)
+        for col in ("task", "tier", "requests", *(("served",) if router else ()), "on tier", "scored", "pass rate",
+                    "interval", "status"):
             table.add_column(col, justify="left" if col in ("task", "tier", "status") else "right")
         for t in self.tasks:
             interval = "-" if t.lower_bound is None else f"{t.lower_bound:.1%}-{t.upper_bound:.1%}"
+            served = (f"{t.share:.1%}" if t.share is not None else "-",) if router else ()
             tier = f"{t.tier} (gate)" if t.gate else t.tier
-            table.add_row(t.task, tier, f"{t.requests:,}", f"{t.on_tier:,}", str(t.scored),
+            table.add_row(t.task, tier, f"{t.requests:,}", *served, f"{t.on_tier:,}", str(t.scored),
                           "-" if t.pass_rate is None else f"{t.pass_rate:.1%}", interval,
                           "BELOW THE BAR" if t.flagged else t.status)
         console.print(table)
@@ -96,23 +100,28 @@ def _answered(req: Request) -> bool:
     return req.replayable and req.output is not None
 
 
-def monitor(logs: Sequence[str | Path], config: Config, assignment: dict[str, str], cache_path: str | Path,
+def monitor(logs: Sequence[str | Path], config: Config, assignment: dict[str, str] | None, cache_path: str | Path,
             per_task: int | None = None, seed: int = 0, offline: bool = False,
             log: Callable[[str], None] = lambda _m: None, gate: Gate | None = None) -> MonitorResult:
     """Re-grade every task the assignment moved to a cheaper tier, and every task `gate` routes part of, on the
-    newer log `logs`."""
+    newer log `logs`. With no assignment (traffic split by some other router), every cheaper tier that served
+    part of a task is checked."""
     tiers = {t.name: t for t in config.tiers}
     ref = config.reference
-    unknown = sorted({tier for tier in assignment.values() if tier not in tiers})
+    unknown = sorted({tier for tier in (assignment or {}).values() if tier not in tiers})
     if unknown:
         raise InputError(f"tiers file assigns tier(s) {', '.join(unknown)} that the config does not define "
                          f"(tiers: {', '.join(tiers)}); pass the config the assignment was made with (--config)")
-    watched = {task: tiers[tier] for task, tier in sorted(assignment.items()) if tier != ref.name}
-    gated = _gated(gate, config, set(watched)) if gate is not None else {}
-    watched.update(gated)
     traffic = scan(logs, None, config.group_by, sample=per_task or config.sample.per_task, seed=seed,
                    sample_if=_answered)
-    samples = {task: traffic.sample(task, _on(tier)) for task, tier in watched.items()}
+    if assignment is None:
+        watched = [(task, t) for task in traffic.tasks for t in config.tiers
+                   if t.name != ref.name and traffic.eligible(task, _on(t))]
+    else:
+        watched = [(task, tiers[tier]) for task, tier in sorted(assignment.items()) if tier != ref.name]
+    gated = _gated(gate, config, {task for task, _ in watched}) if gate is not None else {}
+    watched += gated.items()
+    samples = {(task, tier.name): traffic.sample(task, _on(tier)) for task, tier in watched}
     log(f"read {traffic.stats.records} records; {sum(map(len, samples.values()))} sampled on their assigned tier")
     calls = {req.id: Call.to(ref, req.messages, req.params) for reqs in samples.values() for req in reqs}
     cache = Cache(cache_path)
@@ -120,22 +129,23 @@ def monitor(logs: Sequence[str | Path], config: Config, assignment: dict[str, st
     grader = Grader(config, caller=replayer)
     error = None
     try:
-        grader.check(t for t in watched if samples[t])
+        grader.check(dict.fromkeys(task for task, tier in watched if samples[(task, tier.name)]))
         answers = replayer.run(list(calls.values()))
     except ReplayError as e:
         answers, error = replayer.answers, str(e)
     items: list[tuple[Request, Tier]] = []
     resolved: dict[tuple[str, str], Answer | None] = {}
-    for task, reqs in samples.items():
-        for req in reqs:
-            items += [(req, watched[task]), (req, ref)]
-            resolved[(req.id, watched[task].name)] = Answer(req.output, "log")
+    for task, tier in watched:
+        for req in samples[(task, tier.name)]:
+            items += [(req, tier), (req, ref)]
+            resolved[(req.id, tier.name)] = Answer(req.output, "log")
             resolved[(req.id, ref.name)] = answers.get(calls[req.id].key)
     graded = grader.grade(items, resolved, ref) if items else []
     cache.close()
     alpha = (1 - config.quality.confidence) / max(1, len(watched))
     health = [replace(_health(task, tier, traffic, [r for r in graded if r.task == task and r.tier == tier.name],
-                              config.quality.target, alpha), gate=task in gated) for task, tier in watched.items()]
+                              config.quality.target, alpha, share=assignment is None), gate=task in gated)
+              for task, tier in watched]
     rs = replayer.stats
     return MonitorResult(tuple(health), config.quality.target, config.quality.confidence, ref.model, rs.sent,
                          rs.cached, rs.failed, error or grader.error)
@@ -154,16 +164,24 @@ def _on(tier: Tier) -> Callable[[str], bool]:
     return lambda model: same_model(model, tier.model)
 
 
-def _health(task: str, tier: Tier, traffic: Traffic, results: list[Result], target: float, alpha: float
-            ) -> TaskHealth:
+def _health(task: str, tier: Tier, traffic: Traffic, results: list[Result], target: float, alpha: float,
+            share: bool = False) -> TaskHealth:
     scored = [r for r in results if r.passed is not None]
     n, k = len(scored), sum(bool(r.passed) for r in scored)
     requests = traffic.tasks[task].requests if task in traffic.tasks else 0
     on_tier = traffic.eligible(task, _on(tier))
+    served = _served(traffic, task, tier) / requests if share and requests else None
     if n == 0:  # "no traffic" only when the log has none on the tier; else nothing could be graded (the error)
         return TaskHealth(task, tier.name, tier.model, requests, on_tier, 0, 0, len(results), None, None, None,
-                          "not scored" if on_tier else "no traffic")
+                          "not scored" if on_tier else "no traffic", served)
     lb = exact_lower_bound(k, n, alpha)
     ub = upper_bound(k, n, alpha)
     status = "ok" if lb >= target else "below" if ub < target else "unproven"
-    return TaskHealth(task, tier.name, tier.model, requests, on_tier, n, k, len(results) - n, k / n, lb, ub, status)
+    return TaskHealth(task, tier.name, tier.model, requests, on_tier, n, k, len(results) - n, k / n, lb, ub, status,
+                      served)
+
+
+def _served(traffic: Traffic, task: str, tier: Tier) -> int:
+    """The task's requests the tier's model answered (replayable or not), from the volume table."""
+    return sum(u.requests for key, u in traffic.volume.items()
+               if key.task == task and same_model(key.model, tier.model))

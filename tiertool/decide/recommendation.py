@@ -3,11 +3,11 @@ audit's own cost and the optional cascade estimates. `recommend`, `report` and t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from ..config import Config
 from ..pricing.savings import Savings, oracle, period_days, project
-from ..store import Audit
+from ..store import Audit, Clients
 from .cascade import Cascade, cascades
 from .decisions import Decision, decide
 
@@ -20,6 +20,7 @@ class Recommendation:
     oracle_usd: float | None = None  # projected spend if each request went to its cheapest passing tier
     audit_cost_usd: float = 0.0  # what the audit's own model calls cost
     cascades: tuple[Cascade, ...] = ()  # only for tasks the config's `cascade:` names
+    clients: dict[str, Clients] = field(default_factory=dict)  # per task: the model name and tag clients used
 
 
 def recommend(audit: Audit, assignment: dict[str, str] | None = None) -> Recommendation:
@@ -31,7 +32,8 @@ def recommend(audit: Audit, assignment: dict[str, str] | None = None) -> Recomme
     days = period_days(audit.meta.first_time, audit.meta.last_time)
     savings = project(audit.volume, {d.task: d.model for d in decisions}, days, config.prices)
     oracle_usd = oracle(audit.volume, cheapest_passing(audit), config.reference.model, config.prices)
-    return Recommendation(config, decisions, savings, oracle_usd, audit.meta.spend_usd, tuple(cascades(audit)))
+    return Recommendation(config, decisions, savings, oracle_usd, audit.meta.spend_usd, tuple(cascades(audit)),
+                          dict(audit.meta.clients))
 
 
 def cheapest_passing(audit: Audit) -> dict[str, dict[str, float]]:

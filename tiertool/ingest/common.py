@@ -167,6 +167,15 @@ def task_from(tags: tuple[str, ...], metadata: dict[str, Any], raw: dict[str, An
     return "untagged", "none"
 
 
+def typing_tag(tags: tuple[str, ...], task: str) -> str:
+    """The tag `task_from` typed `task` by (`feature:x` for task x), as a client sends it; "" if none did."""
+    for tag in tags:
+        for prefix in TASK_TAG_PREFIXES:
+            if tag.startswith(prefix) and tag[len(prefix):].strip() == task:
+                return tag
+    return ""
+
+
 def trace_task(tags: tuple[str, ...], metadata: dict[str, Any], raw: dict[str, Any], group_by: str,
                name: Any = None) -> tuple[str, str]:
     """The task of a trace whose producer keeps free tags (Langfuse trace tags, Braintrust root tags): a task

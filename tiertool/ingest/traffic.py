@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..records import USAGE_COLUMNS, Key, Request, Usage
+from .common import typing_tag
 from .reader import ReadStats, read_logs
 from .sample import Sampler, Stratum, merge
 from .tasktype import Group
@@ -26,6 +27,8 @@ class TaskTraffic:
     requests: int = 0
     replayable: int = 0
     sources: Counter[str] = field(default_factory=Counter)  # how its requests were typed: task_source -> n
+    called: Counter[str] = field(default_factory=Counter)  # the model (group) name its clients called -> n
+    tags: Counter[str] = field(default_factory=Counter)  # the exact tag that typed it (a proxy routes on it) -> n
 
     @property
     def typed_by(self) -> str:
@@ -66,6 +69,7 @@ class _Tally:
     def __init__(self) -> None:
         self.by: dict[tuple[str, str, bool, str], list[float]] = {}
         self.typed: dict[tuple[str, str], int] = {}
+        self.clients: dict[tuple[str, str, str], int] = {}  # (task, model called, tag that typed it or "")
         self.first: float | None = None
         self.last: float | None = None
         self._days: dict[int, str] = {}  # unix day -> "YYYY-MM-DD", formatted once per day
@@ -93,6 +97,9 @@ class _Tally:
             acc[8] += 1  # logged_cost_n
         typed = (req.task, req.task_source)
         self.typed[typed] = self.typed.get(typed, 0) + 1
+        client = (req.task, req.requested_model or req.model,
+                  typing_tag(req.tags, req.task) if req.task_source == "tag" else "")
+        self.clients[client] = self.clients.get(client, 0) + 1
 
     def volume(self, renames: dict[str, str]) -> dict[Key, Usage]:
         out: dict[Key, Usage] = {}
@@ -112,6 +119,11 @@ class _Tally:
         for (task, source), n in self.typed.items():
             new = renames.get(task, task)
             out[new].sources["none" if new == "untagged" and task != new else source] += n
+        for (task, called, tag), n in self.clients.items():
+            t = out[renames.get(task, task)]
+            t.called[called] += n
+            if tag:
+                t.tags[tag] += n
         return dict(sorted(out.items(), key=lambda kv: (-kv[1].requests, kv[0])))
 
 
