@@ -11,6 +11,7 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -268,14 +269,24 @@ def test_two_audits_sharing_one_cache_do_not_corrupt_it(tmp_path, synth, server_
     answers: dict[str, str] = {}
     when: dict[str, float] = {}  # prompt -> when the server answered it
     answer = small_answerer(answers)
+    prompts: list[set[str]] = []
+    started: set[int] = set()  # which audits have sent a call
+    both = threading.Condition()
 
     def slow(model, messages):
+        # The first calls wait (up to 60 s) until both audits are calling, so their writes overlap even when one
+        # process starts much later on a busy machine.
+        q = messages[-1]["content"]
+        with both:
+            started.update(i for i, ps in enumerate(prompts) if q in ps and q not in prompts[1 - i])
+            both.notify_all()
+            both.wait_for(lambda: len(started) == 2, timeout=60)
         time.sleep(0.01)
-        when[messages[-1]["content"]] = time.monotonic()
+        when[q] = time.monotonic()
         return answer(model, messages)
 
     server = server_factory(slow)
-    folders, prompts = [], []
+    folders = []
     for seed in (1, 2):
         rows, small = synth(600, seed=seed)
         folder = tmp_path / f"a{seed}"
@@ -436,7 +447,7 @@ def test_errors_left_after_retries_are_recorded_per_request_and_reported(tmp_pat
     server = server_factory(small_answerer(small), Faults(server_error=0.3, seed=4))
     config(tmp_path, server.api_base, replay=", max_attempts: 1")
     r = audit(tmp_path, log, "--yes")
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 1 and "could not be audited: " in r.output and "calls failed after their retries" in r.output
     _, data = decisions(tmp_path)
     failed = data["audit"]["failed"]
     failures = data["audit"]["failures"]
@@ -461,12 +472,13 @@ def test_dry_run_needs_no_key(tmp_path, logfile, server_factory, monkeypatch):
 
 
 def test_a_key_echoed_in_an_error_is_masked(monkeypatch):
-    from tiertool.replay.engine import scrub
+    from tiertool.replay.engine import secrets
+    from tiertool.text import mask
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-provider-key-987654321")
     tier = Tier(name="t", model="m", api_key_env="TIERTOOL_TEST_KEY")
     monkeypatch.setenv("TIERTOOL_TEST_KEY", KEY)
-    assert scrub(f"bad key {KEY} / sk-provider-key-987654321", tier) == "bad key *** / ***"
+    assert mask(f"bad key {KEY} / sk-provider-key-987654321", secrets(tier)) == "bad key *** / ***"
 
 
 @settings(max_examples=60, deadline=None)

@@ -32,8 +32,21 @@ class TierRow(_Row):
     meets_bar: bool
 
 
+class PartRow(_Row):
+    """A sub-population of the task tested apart on one tier because its pass rate differed (decide/subpop.py)."""
+
+    tier: str
+    feature: str  # template | tags | length
+    part: str
+    share: float  # of the task's sample
+    separated_because: str
+    scored: int  # in its own test (samples after it was separated)
+    passed: int
+    state: str  # proven | open | futile | capped
+
+
 class TaskRow(_Row):
-    optional = ("scorer_reason", "evidence_tier", "more_cost_usd")
+    optional = ("scorer_reason", "evidence_tier", "more_cost_usd", "subpopulations")
     task: str
     requests: int
     share: float
@@ -43,7 +56,7 @@ class TaskRow(_Row):
     pass_rate: float  # the chosen tier's (1.0 for the reference)
     lower_bound: float
     scorer: str
-    status: str  # moved | kept | not-enough-traffic | undecided
+    status: str  # moved | kept | not-enough-traffic | undecided | unaudited
     reason: str
     more_samples: int | None  # samples that would settle a low-traffic / undecided task
     current_usd: float | None
@@ -55,6 +68,7 @@ class TaskRow(_Row):
     cost_by_tier: dict[str, float | None]  # the task's whole log volume on each tier (None: no price)
     scorer_reason: str | None = None  # what `auto` (or the config) chose, and why
     more_cost_usd: float | None = None  # what those samples would cost (sequential audits)
+    subpopulations: list[PartRow] | None = None  # parts tested apart; absent when none was
     evidence_tier: str | None = None  # the cheaper tier whose evidence decided: the chosen one, else the best tried
 
     @property
@@ -123,6 +137,7 @@ class AuditRow(_Row):
     error: str | None
     failures: list[Failure]
     incomplete: str | None = None  # what keeps the evidence partial and how to finish it (store.Audit.incomplete)
+    typing: dict[str, int] = {}  # how the log's requests got their task type (as `inspect`): task_source -> n
 
 
 class Accuracy(_Row):
