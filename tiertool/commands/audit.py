@@ -21,7 +21,7 @@ from ..ingest import Traffic, scan
 from ..ingest.mapped import parse_map
 from ..pricing.prices import same_model
 from ..pricing.savings import period_days
-from ..records import UNSENT, Answer, Call, Request, Result
+from ..records import LABELLED, UNSENT, Answer, Call, Request, Result
 from ..replay import Cache, PlanDeclined, Replayer
 from ..scorers.grade import Grader
 from ..scorers.labels import load_labels
@@ -86,8 +86,10 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
         why = "; ".join(f"{n} x {reason}" for reason, n in stats.not_replayable.most_common(3))
         log(f"{non_replayable} records are not replayable ({why}): they count for volume and savings but are "
             f"never replayed")
+    free = {(task, tier.name): sum(imported.has(r.id, tier.name) for r in reqs) / len(reqs)
+            for task, reqs in samples.items() for tier in config.tiers[:-1]} if imported else None
     rounds = audit_rounds(config, traffic.volume, samples, {t: len(samples.get(t, [])) for t in replayable},
-                          period_days(traffic.first_time, traffic.last_time))
+                          period_days(traffic.first_time, traffic.last_time), free)
     fam = rounds.family
     needs = f"a proof needs at least {fam.needed} all-passing samples" if fam.needed else \
         "none could prove the bar within its traffic and what its saving repays, even if every sample passed"
@@ -106,13 +108,23 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
     tiers = {t.name: t for t in config.tiers}
     referenced = dict.fromkeys(samples, 0)  # samples whose reference answer a round already fetched (a prefix)
 
+    def item(req: Request, tier: Tier) -> Answer | Call:
+        """What grading this (sample, tier) needs: nothing to fetch when an imported label grades it."""
+        return Answer(None, LABELLED) if labelled(req, tier) else _item(req, tier)
+
+    def labelled(req: Request, tier: Tier) -> bool:
+        return imported is not None and tier is not config.reference and imported.has(req.id, tier.name)
+
     def needed(plan: Plan, upto: dict[str, int]) -> list[Item]:
-        """The round's items: each planned (sample, tier), and the reference for samples not yet referenced."""
-        items = [(req, tiers[tier], _item(req, tiers[tier])) for (task, tier), (first, stop) in plan.items()
+        """The round's items: each planned (sample, tier), and the reference for samples not yet referenced
+        (unless labels grade every cheaper tier of the sample: then no reference answer is needed)."""
+        items = [(req, tiers[tier], item(req, tiers[tier])) for (task, tier), (first, stop) in plan.items()
                  for req in samples[task][first:stop]]
         for task in {task for task, _ in plan}:
             stop = max(b for (t, _), (_, b) in plan.items() if t == task)
-            items += [(req, config.reference, _item(req, config.reference)) for req in samples[task][upto[task]:stop]]
+            items += [(req, config.reference, ref) for req in samples[task][upto[task]:stop]
+                      if not (isinstance(ref := _item(req, config.reference), Call)
+                              and all(labelled(req, t) for t in config.tiers[:-1]))]
         return items
 
     # The plan shown before sending covers every call the rounds could need (they may stop early), and those
