@@ -57,7 +57,7 @@ def _item(req: Request, tier: Tier) -> Answer | Call:
     return Call.to(tier, req.messages, req.params, req.input_tokens, req.output_tokens)
 
 
-def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDIT_DIR, seed: int = 0,
+def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDIT_DIR, seed: int | None = None,
               offline: bool = False, fmt: str | None = None, group_by: str | None = None,
               labels: str | Path | None = None, log: Callable[[str], None] = lambda _msg: None,
               mapping: str | None = None, strict: bool = False,
@@ -65,8 +65,12 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
     """Run the audit and store its evidence in `out`; returns what happened, counts reconciled.
 
     `replay_options` go to the Replayer (budget, approve, progress); a declined plan raises PlanDeclined, and
-    so does `dry_run` once the plan is shown (nothing is sent and nothing written).
+    so does `dry_run` once the plan is shown (nothing is sent and nothing written). `seed` overrides
+    `sample.seed`; the audit's stored config keeps the seed it used.
     """
+    if seed is not None and seed != config.sample.seed:
+        config = config.model_copy(update={"sample": config.sample.model_copy(update={"seed": seed})})
+    seed = config.sample.seed
     out = writable(Path(out))  # before anything is read or paid for
     imported = load_labels(labels) if labels else None
     cap = config.sample.cap
