@@ -111,6 +111,7 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
     grader.check(samples)  # a scorer that cannot run fails here, before any replay call
     tiers = {t.name: t for t in config.tiers}
     referenced = dict.fromkeys(samples, 0)  # samples whose reference answer a round already fetched (a prefix)
+    references: dict[tuple[str, str], Answer | None] = {}  # those answers, for a dearer tier sampled later
 
     def item(req: Request, tier: Tier) -> Answer | Call:
         """What grading this (sample, tier) needs: nothing to fetch when an imported label grades it."""
@@ -158,7 +159,7 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
                 answers = replayer.run(calls)
             except ReplayError as e:
                 answers, error = replayer.answers, str(e)
-            scored = _score(items, answers, config, grader, rounds.round)
+            scored = _score(items, answers, config, grader, rounds.round, references)
             results += scored
             graded = {(r.source, r.tier): r for r in scored if r.passed is not None or r.error}
             for (task, tier), (start, stop) in plan.items():  # in sample order; an unscored sample is left out
@@ -275,11 +276,20 @@ def _unsent(items: list[Item], answers: dict[str, Answer]) -> tuple[str, ...]:
         if isinstance(item, Call) and (answers.get(item.key) or Answer(None, UNSENT)).origin == UNSENT))
 
 
-def _score(items: list[Item], answers: dict[str, Answer], config: Config, grader: Grader, round_no: int
-           ) -> list[Result]:
-    """Grade one round's answers; each result remembers its round (sequential decisions look per round)."""
+def _score(items: list[Item], answers: dict[str, Answer], config: Config, grader: Grader, round_no: int,
+           references: dict[tuple[str, str], Answer | None] | None = None) -> list[Result]:
+    """Grade one round's answers; each result remembers its round (sequential decisions look per round).
+    `references` keeps the reference answers of earlier rounds: a dearer tier started later on samples a
+    cheaper one already took is graded against the reference answers those rounds fetched."""
     resolved: dict[tuple[str, str], Answer | None] = {}
     for req, tier, item in items:
         resolved[(req.source, tier.name)] = item if isinstance(item, Answer) else answers.get(item.key)
+    if references is not None:
+        for req, _, _ in items:
+            key = (req.source, config.reference.name)
+            if key in resolved:
+                references[key] = resolved[key]
+            elif key in references:
+                resolved[key] = references[key]
     graded = grader.grade([(req, tier) for req, tier, _ in items], resolved, config.reference)
     return [replace(r, round=round_no) for r in graded]
