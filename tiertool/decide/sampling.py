@@ -38,7 +38,8 @@ class PolicyRounds:
                             max_horizon=s.cap)
         traffic = {t: n for t, n in available.items() if n}
         self.policy = Policy(arms(volume, config, traffic, days, free), traffic, settings, self._hold)
-        self.parts = SubPopulations({task: samples[task] for task, _ in self.policy.holm.weights}, q.target)
+        self.parts = SubPopulations({task: samples[task] for task, _ in self.policy.holm.weights if task in samples},
+                                    q.target)
         self.available, self.round = traffic, 0
         self._next = dict.fromkeys(self.policy.tests, 0)  # the next sample index of each test (unscored skipped)
         self._planned: Plan = {}
