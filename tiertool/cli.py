@@ -126,8 +126,8 @@ def audit(
     logs: list[Path] = LogsArg,
     config: Path | None = ConfigOpt,
     out: Path = typer.Option(Path(AUDIT_DIR), "--out", "-o", metavar="DIR", help="Audit folder to write."),
-    seed: int = typer.Option(0, "--seed", metavar="N", help="Sampling seed: the same seed samples the same "
-                             "requests."),
+    seed: int | None = typer.Option(None, "--seed", metavar="N", help="Sampling seed: the same seed samples the "
+                                    "same requests [default: sample.seed, else 0]."),
     offline: bool = typer.Option(False, "--offline", help="Send no model call: answers come from the cache and "
                                  "recorded files."),
     fmt: str | None = FormatOpt,
@@ -337,7 +337,8 @@ def monitor(
     config: Path | None = ConfigOpt,
     per_task: int | None = typer.Option(None, "--per-task", metavar="N", min=1, help="Requests sampled per task "
                                         "[default: sample.per_task]."),
-    seed: int = typer.Option(0, "--seed", metavar="N", help="Sampling seed."),
+    seed: int | None = typer.Option(None, "--seed", metavar="N", help="Sampling seed [default: sample.seed, "
+                                    "else 0]."),
     offline: bool = typer.Option(False, "--offline", help="Send no model call: reference answers come from the "
                                  "cache."),
     fmt: str = typer.Option("term", "--format", "-f", metavar="term|json", help="Output format: term, json."),
@@ -357,7 +358,8 @@ def monitor(
     cfg = _run(load_config, config)
     assignment = None if router else _run(load_tiers, tiers)
     gated = _run(load_gate, gate) if gate else None
-    result = _run(monitor_logs, logs, cfg, assignment, cfg.cache_file(AUDIT_DIR), per_task=per_task, seed=seed,
+    result = _run(monitor_logs, logs, cfg, assignment, cfg.cache_file(AUDIT_DIR), per_task=per_task,
+                  seed=cfg.sample.seed if seed is None else seed,
                   offline=offline, log=lambda m: typer.echo(m, err=True), gate=gated)
     typer.echo(json.dumps(result.as_dict(), indent=2) if fmt == "json" else result.text(), nl=fmt == "json")
     for t in result.flagged:

@@ -105,6 +105,7 @@ class Skipped:
 
 
 UNSENT = "unsent"  # Answer.origin of a call that was never sent (offline and not cached, over the budget, stopped)
+LABELLED = "label"  # Answer.origin of an answer never fetched because an imported label grades it
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ class Answer:
     """A model's answer to one request, from the log, the cache or a fresh call."""
 
     text: str | None
-    origin: str  # log | cache | call | recorded | unsent
+    origin: str  # log | cache | call | recorded | unsent | label
     error: str | None = None
     cost: float = 0.0
     input_tokens: int = 0
@@ -166,7 +167,7 @@ class Result:
     value: float | None
     passed: bool | None  # None: not scored (the call failed or no reference)
     reason: str
-    origin: str  # where the answer came from: log | cache | call | recorded
+    origin: str  # where the answer came from: log | cache | call | recorded | label (graded by a label alone)
     error: str | None = None
     round: int = 0  # the sampling round that scored it (sequential audits look after every round)
 

@@ -21,7 +21,7 @@ from ..ingest import Traffic, scan
 from ..ingest.mapped import parse_map
 from ..pricing.prices import same_model
 from ..pricing.savings import period_days
-from ..records import UNSENT, Answer, Call, Request, Result
+from ..records import LABELLED, UNSENT, Answer, Call, Request, Result
 from ..replay import Cache, PlanDeclined, Replayer
 from ..scorers.grade import Grader
 from ..scorers.labels import load_labels
@@ -57,7 +57,7 @@ def _item(req: Request, tier: Tier) -> Answer | Call:
     return Call.to(tier, req.messages, req.params, req.input_tokens, req.output_tokens)
 
 
-def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDIT_DIR, seed: int = 0,
+def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDIT_DIR, seed: int | None = None,
               offline: bool = False, fmt: str | None = None, group_by: str | None = None,
               labels: str | Path | None = None, log: Callable[[str], None] = lambda _msg: None,
               mapping: str | None = None, strict: bool = False,
@@ -65,8 +65,12 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
     """Run the audit and store its evidence in `out`; returns what happened, counts reconciled.
 
     `replay_options` go to the Replayer (budget, approve, progress); a declined plan raises PlanDeclined, and
-    so does `dry_run` once the plan is shown (nothing is sent and nothing written).
+    so does `dry_run` once the plan is shown (nothing is sent and nothing written). `seed` overrides
+    `sample.seed`; the audit's stored config keeps the seed it used.
     """
+    if seed is not None and seed != config.sample.seed:
+        config = config.model_copy(update={"sample": config.sample.model_copy(update={"seed": seed})})
+    seed = config.sample.seed
     out = writable(Path(out))  # before anything is read or paid for
     imported = load_labels(labels) if labels else None
     cap = config.sample.cap
@@ -86,8 +90,10 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
         why = "; ".join(f"{n} x {reason}" for reason, n in stats.not_replayable.most_common(3))
         log(f"{non_replayable} records are not replayable ({why}): they count for volume and savings but are "
             f"never replayed")
+    free = {(task, tier.name): sum(imported.has(r.id, tier.name) for r in reqs) / len(reqs)
+            for task, reqs in samples.items() for tier in config.tiers[:-1]} if imported else None
     rounds = audit_rounds(config, traffic.volume, samples, {t: len(samples.get(t, [])) for t in replayable},
-                          period_days(traffic.first_time, traffic.last_time))
+                          period_days(traffic.first_time, traffic.last_time), free)
     fam = rounds.family
     needs = f"a proof needs at least {fam.needed} all-passing samples" if fam.needed else \
         "none could prove the bar within its traffic and what its saving repays, even if every sample passed"
@@ -105,14 +111,25 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
     grader.check(samples)  # a scorer that cannot run fails here, before any replay call
     tiers = {t.name: t for t in config.tiers}
     referenced = dict.fromkeys(samples, 0)  # samples whose reference answer a round already fetched (a prefix)
+    references: dict[tuple[str, str], Answer | None] = {}  # those answers, for a dearer tier sampled later
+
+    def item(req: Request, tier: Tier) -> Answer | Call:
+        """What grading this (sample, tier) needs: nothing to fetch when an imported label grades it."""
+        return Answer(None, LABELLED) if labelled(req, tier) else _item(req, tier)
+
+    def labelled(req: Request, tier: Tier) -> bool:
+        return imported is not None and tier is not config.reference and imported.has(req.id, tier.name)
 
     def needed(plan: Plan, upto: dict[str, int]) -> list[Item]:
-        """The round's items: each planned (sample, tier), and the reference for samples not yet referenced."""
-        items = [(req, tiers[tier], _item(req, tiers[tier])) for (task, tier), (first, stop) in plan.items()
+        """The round's items: each planned (sample, tier), and the reference for samples not yet referenced
+        (unless labels grade every cheaper tier of the sample: then no reference answer is needed)."""
+        items = [(req, tiers[tier], item(req, tiers[tier])) for (task, tier), (first, stop) in plan.items()
                  for req in samples[task][first:stop]]
         for task in {task for task, _ in plan}:
             stop = max(b for (t, _), (_, b) in plan.items() if t == task)
-            items += [(req, config.reference, _item(req, config.reference)) for req in samples[task][upto[task]:stop]]
+            items += [(req, config.reference, ref) for req in samples[task][upto[task]:stop]
+                      if not (isinstance(ref := _item(req, config.reference), Call)
+                              and all(labelled(req, t) for t in config.tiers[:-1]))]
         return items
 
     # The plan shown before sending covers every call the rounds could need (they may stop early), and those
@@ -142,7 +159,7 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
                 answers = replayer.run(calls)
             except ReplayError as e:
                 answers, error = replayer.answers, str(e)
-            scored = _score(items, answers, config, grader, rounds.round)
+            scored = _score(items, answers, config, grader, rounds.round, references)
             results += scored
             graded = {(r.source, r.tier): r for r in scored if r.passed is not None or r.error}
             for (task, tier), (start, stop) in plan.items():  # in sample order; an unscored sample is left out
@@ -259,11 +276,20 @@ def _unsent(items: list[Item], answers: dict[str, Answer]) -> tuple[str, ...]:
         if isinstance(item, Call) and (answers.get(item.key) or Answer(None, UNSENT)).origin == UNSENT))
 
 
-def _score(items: list[Item], answers: dict[str, Answer], config: Config, grader: Grader, round_no: int
-           ) -> list[Result]:
-    """Grade one round's answers; each result remembers its round (sequential decisions look per round)."""
+def _score(items: list[Item], answers: dict[str, Answer], config: Config, grader: Grader, round_no: int,
+           references: dict[tuple[str, str], Answer | None] | None = None) -> list[Result]:
+    """Grade one round's answers; each result remembers its round (sequential decisions look per round).
+    `references` keeps the reference answers of earlier rounds: a dearer tier started later on samples a
+    cheaper one already took is graded against the reference answers those rounds fetched."""
     resolved: dict[tuple[str, str], Answer | None] = {}
     for req, tier, item in items:
         resolved[(req.source, tier.name)] = item if isinstance(item, Answer) else answers.get(item.key)
+    if references is not None:
+        for req, _, _ in items:
+            key = (req.source, config.reference.name)
+            if key in resolved:
+                references[key] = resolved[key]
+            elif key in references:
+                resolved[key] = references[key]
     graded = grader.grade([(req, tier) for req, tier, _ in items], resolved, config.reference)
     return [replace(r, round=round_no) for r in graded]

@@ -51,6 +51,7 @@ class Sample(_Strict):
     payback_months: float = Field(default=3.0, gt=0)  # the samples must repay within this much of the saving
     audit_budget_usd: float | None = Field(default=None, ge=0)  # the most the audit's samples may cost
     per_task: int = Field(default=100, ge=1)  # the fixed sample size when sequential is false
+    seed: int = 0  # which requests are sampled: the same seed samples the same ones (`--seed` overrides)
 
     @property
     def cap(self) -> int:

@@ -4,7 +4,7 @@ error budget and the samples by these figures."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from ..config import Config
 from ..config.scorers import JudgeSpec
@@ -23,11 +23,13 @@ def monthly(usd: float, days: float | None) -> float:
     return usd if days is None else usd * 30.0 / max(days, 1.0)
 
 
-def arms(volume: dict[Key, Usage], config: Config, tasks: Iterable[str], days: float | None) -> list[Arm]:
+def arms(volume: dict[Key, Usage], config: Config, tasks: Iterable[str], days: float | None,
+         free: Mapping[tuple[str, str], float] | None = None) -> list[Arm]:
     """One Arm per task type and cheaper tier, rank 0 the cheapest. A saving that cannot be priced (no price, or
     a log with no token counts for the task) counts as the largest priced one (the test keeps its share of the
     error budget); a sample that cannot be priced costs UNPRICED_SHARE of a month's saving, so sampling still
-    stops when continuing cannot pay."""
+    stops when continuing cannot pay. `free`: the share of a (task, tier)'s sample an imported label grades,
+    which costs nothing (no call, no reference, no judge)."""
     pricer, ref = Pricer(config.prices), config.reference
     out: list[Arm] = []
     for task in tasks:
@@ -53,7 +55,7 @@ def arms(volume: dict[Key, Usage], config: Config, tasks: Iterable[str], days: f
     for a in out:
         value = a.value_usd if a.value_usd >= 0 else known
         cost = a.cost_usd if a.cost_usd >= 0 else value * UNPRICED_SHARE
-        priced.append(Arm(a.task, a.tier, a.rank, value, cost))
+        priced.append(Arm(a.task, a.tier, a.rank, value, cost * (1.0 - (free or {}).get((a.task, a.tier), 0.0))))
     return priced
 
 

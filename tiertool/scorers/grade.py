@@ -4,6 +4,7 @@ judge) go through the `Caller` the Grader is given, many at once."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,8 @@ class Grader:
         self.env = ScorerEnv(config.base_dir, config.tiers, caller)
         self.scorers: dict[str, Scorer] = {}  # task -> its scorer, built once
         self.error: str | None = None  # the judge could not be called at all
+        self.graded: Counter[str] = Counter()  # task -> cheaper-tier answers graded ...
+        self.by_label: Counter[str] = Counter()  # ... and how many of them by an imported label
 
     def check(self, tasks: Iterable[str]) -> None:
         """Build every scorer the tasks need and prove each can run, before any replay money is spent."""
@@ -41,16 +44,25 @@ class Grader:
 
     @property
     def choices(self) -> dict[str, ScorerChoice]:
-        """task -> the scorer it is graded with and why (what `auto` picked, once it has seen answers)."""
+        """task -> the scorer it is graded with and why (what `auto` picked, once it has seen answers); imported
+        labels where they graded the task's samples."""
         out = {}
         for task, scorer in self.scorers.items():
+            labelled, graded = self.by_label[task], self.graded[task]
+            if labelled and labelled == graded:
+                out[task] = ScorerChoice(scorer="imported labels", reason=f"every graded sample ({graded}) had an "
+                                         "imported label (--labels); no answer was scored")
+                continue
             described = scorer.describe()
             if described is None:
                 continue
             name, why = described
             where = task if task in self.config.tasks else "default"
-            out[task] = ScorerChoice(scorer=name, reason=f"set in tiertool.yaml (tasks.{where})" if why is None
-                                     else f"{why} (override with tasks.{task}.scorer)")
+            why = f"set in tiertool.yaml (tasks.{where})" if why is None else \
+                f"{why} (override with tasks.{task}.scorer)"
+            out[task] = ScorerChoice(scorer=name, reason=why) if not labelled else ScorerChoice(
+                scorer=f"imported labels + {name}", reason=f"{labelled} of {graded} graded samples by imported labels "
+                f"(--labels); the rest by {name}: {why}")
         return out
 
     def truth(self, req: Request) -> str | None:
@@ -106,10 +118,20 @@ class Grader:
         return self.labels.grade(t.req.id, t.tier.name, t.is_reference)
 
     def _result(self, t: _Todo) -> Result:
+        result = self._grade(t)
+        if not t.is_reference and result.passed is not None:
+            self.graded[t.req.task] += 1
+            self.by_label[t.req.task] += self.labels.has(t.req.id, t.tier.name)
+        return result
+
+    def _grade(self, t: _Todo) -> Result:
         got = t.answer
         base: dict[str, Any] = dict(request_id=t.req.id, source=t.req.source, task=t.req.task, tier=t.tier.name,
                     model=t.tier.model, reference=t.target, answer=got.text if got else None,
                     origin=got.origin if got else "missing")
+        label = self._label(t)
+        if label is not None:  # a label grades the answer whether or not its text (or a reference) is at hand
+            return Result(**base, value=label.value, passed=label.passed, reason=label.reason)
         if t.target is None:
             return Result(**base, value=None, passed=None, reason=f"unscored: {t.missing}")
         if got is None:
@@ -118,12 +140,11 @@ class Grader:
             return Result(**base, value=None, passed=None, reason=f"unscored: {got.error}")
         if got.text is None or t.context is None:
             return Result(**base, value=0.0, passed=False, reason="call failed", error=got.error)
-        label = self._label(t)
         try:
-            s = label or self.scorer(t.req.task).score(t.context)
+            s = self.scorer(t.req.task).score(t.context)
         except Unscorable as e:
             return Result(**base, value=None, passed=None, reason=f"unscored: {e}")
-        if label is None and t.expected is not None:
+        if t.expected is not None:
             s = Score(s.value, s.passed, "vs expected: " + s.reason)
         return Result(**base, value=s.value, passed=s.passed, reason=s.reason)
 

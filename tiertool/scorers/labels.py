@@ -28,6 +28,10 @@ class Labels:
     expected: dict[str, str] = field(default_factory=dict)
     used: set[str] = field(default_factory=set)  # request ids whose label or expected answer was applied
 
+    def has(self, request_id: str, tier: str) -> bool:
+        """Whether a label grades this cheaper tier's answer: then the answer itself is not needed."""
+        return (request_id, tier) in self.grades or (request_id, None) in self.grades
+
     def grade(self, request_id: str, tier: str, reference_tier: bool = False) -> Score | None:
         """The imported grade of this answer; a row without a tier grades the cheaper tiers only."""
         hit = self.grades.get((request_id, tier)) or (None if reference_tier else self.grades.get((request_id, None)))
