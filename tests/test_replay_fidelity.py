@@ -1,0 +1,326 @@
+"""A replay sends the request production sent: for each producer-written fixture, a real `tiertool audit`
+against the loopback server, and every request body the server received compared with the logged request,
+computed here from the raw fixture: messages (history with tool calls and tool results, image parts, system
+blocks with cache_control), tools, tool_choice, parallel_tool_calls, response_format and the provider
+parameters. Anthropic-logged requests go to an OpenAI tier (chat route) and to an Anthropic tier (/v1/messages)
+and come back equal, through litellm's translation; what litellm cannot carry to a tier makes the request not
+replayable, with the reason, in `inspect --config` and in the audit (replay/carry.py)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.fixtures.producers import genai_scenario
+from tests.loopback import LoopbackLLM
+from tiertool.cli import app
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PRODUCERS, HOSTED = FIXTURES / "producers", FIXTURES / "hosted"
+runner = CliRunner()
+OPENAI = {"small": "openai/gpt-4.1-mini", "large": "openai/gpt-4.1"}  # no reasoning_effort
+# Claude models litellm's table gives extended thinking, so `thinking` is carried to both.
+ANTHROPIC = {"small": "anthropic/claude-3-7-sonnet-20250219", "large": "anthropic/claude-opus-4-1-20250805"}
+# What a chat request sends that is not the model's input: routing, logging and transport.
+EFFORT = "tier small: reasoning_effort cannot be sent to openai/gpt-4.1-mini through litellm (dropped)"
+NOT_INPUT = {"model", "metadata", "litellm_call_id", "tags", "stream", "stream_options"}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LoopbackLLM]:
+    with LoopbackLLM(lambda model, messages: "ok") as s:
+        yield s
+
+
+def jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def write_config(folder: Path, server: LoopbackLLM, tiers: dict[str, str]) -> Path:
+    rows = "\n".join(
+        f"  - {{name: {name}, model: {model}, api_key_env: TIERTOOL_TEST_KEY, api_base: "
+        f"{server.api_base.removesuffix('/v1') if model.startswith('anthropic/') else server.api_base}}}"
+        for name, model in tiers.items())
+    path = folder / "tiertool.yaml"
+    path.write_text(f"tiers:\n{rows}\nquality: {{target: 0.9, confidence: 0.9}}\ntasks: {{default: {{scorer: exact}}}}"
+                    "\nsample: {sequential: false, per_task: 100}\n", encoding="utf-8")
+    return path
+
+
+def replayed(tmp_path: Path, server: LoopbackLLM, monkeypatch: pytest.MonkeyPatch, files: list[Path],
+             tiers: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+    """Run `tiertool audit` on the files; the request bodies the server got, by the model they named."""
+    monkeypatch.setenv("TIERTOOL_TEST_KEY", "sk-test-not-a-real-key")
+    config = write_config(tmp_path, server, tiers)
+    server.requests.clear()
+    r = runner.invoke(app, ["audit", *map(str, files), "--config", str(config), "--out", str(tmp_path / "audit")])
+    assert r.exit_code == 0, r.output
+    out: dict[str, list[dict[str, Any]]] = {}
+    for path, body in server.requests:
+        model = next(m for m in tiers.values() if m.split("/", 1)[1] == body["model"])
+        assert path.endswith("/messages" if model.startswith("anthropic/") else "/chat/completions"), path
+        out.setdefault(model, []).append({k: v for k, v in body.items() if k != "model"})
+    return out
+
+
+def not_replayable(tmp_path: Path, server: LoopbackLLM, files: list[Path], tiers: dict[str, str]) -> dict[str, int]:
+    r = runner.invoke(app, ["inspect", *map(str, files), "--config", str(write_config(tmp_path, server, tiers)),
+                            "--json"])
+    assert r.exit_code == 0, r.output
+    return {x["reason"]: x["count"] for x in json.loads(r.output)["not_replayable"]}
+
+
+def chat_body(body: dict[str, Any]) -> dict[str, Any]:
+    """A chat request's model input; an assistant turn's `content: null` beside its tool calls is the same as
+    none (litellm leaves it out)."""
+    out = {k: v for k, v in body.items() if k not in NOT_INPUT}
+    out["messages"] = [{k: v for k, v in m.items() if not (k == "content" and v is None)} for m in out["messages"]]
+    return out
+
+
+def unique(bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each distinct body once (the same request logged twice is one call)."""
+    return [json.loads(b) for b in dict.fromkeys(json.dumps(b, sort_keys=True) for b in bodies)]
+
+
+def assert_each_sent(expected: list[dict[str, Any]], bodies: dict[str, list[dict[str, Any]]],
+                     models: list[str]) -> None:
+    """Every expected body reached every tier exactly as expected, and nothing else was sent to them."""
+    for model in models:
+        got = [chat_body(b) if "messages" in b and not model.startswith("anthropic/") else b
+               for b in bodies.get(model, [])]
+        for want in expected:
+            assert want in got, (model, want, got)
+        assert len(got) == len(expected), (model, [b for b in got if b not in expected])
+
+
+# --- OpenAI chat: Batch API request bodies (sent through openai 3.57.0) ---------------------------------------
+
+def test_openai_batch_chat_bodies_are_replayed_unchanged(tmp_path, server, monkeypatch):
+    inputs = jsonl(PRODUCERS / "openai_batch_chat_input.jsonl")
+    failed = {o["custom_id"] for o in jsonl(PRODUCERS / "openai_batch_chat_errors.jsonl")}
+    expected = [chat_body(line["body"]) for line in inputs if line["custom_id"] not in failed]
+    assert any("tools" in b for b in expected) and any("response_format" in b for b in expected)
+    assert any(m.get("role") == "tool" for b in expected for m in b["messages"])  # a tool-result turn
+    assert any(isinstance(m.get("content"), list) for b in expected for m in b["messages"])  # an image part
+    files = [PRODUCERS / f"openai_batch_chat_{k}.jsonl" for k in ("input", "output", "errors")]
+    # o4-mini's reasoning_effort is not a gpt-4.1-mini parameter: that request is not replayable on these tiers
+    effort = [b for b in expected if "reasoning_effort" in b]
+    assert not_replayable(tmp_path, server, files, OPENAI) == {"the call failed (error)": 1, EFFORT: len(effort)}
+    bodies = replayed(tmp_path, server, monkeypatch, files, OPENAI)
+    assert_each_sent([b for b in expected if b not in effort], bodies, list(OPENAI.values()))
+
+
+def test_chat_jsonl_history_and_tools_are_replayed_unchanged(tmp_path, server, monkeypatch):
+    """OpenAI's chat-format JSONL: the turns before the last assistant turn, with the line's tools."""
+    lines = jsonl(PRODUCERS / "openai_finetune_chat.jsonl")
+    expected = []
+    for line in lines:
+        if line["messages"][-1]["role"] != "assistant":
+            continue  # the refused request: no answer, not replayed
+        params = {k: line[k] for k in ("tools", "parallel_tool_calls") if k in line}
+        expected.append({"messages": line["messages"][:-1], **params})
+    bodies = replayed(tmp_path, server, monkeypatch, [PRODUCERS / "openai_finetune_chat.jsonl"], OPENAI)
+    assert_each_sent([chat_body(b) for b in expected], bodies, list(OPENAI.values()))
+
+
+# --- LiteLLM proxy: spend rows and StandardLoggingPayload ------------------------------------------------------
+
+def test_litellm_spend_rows_replay_the_proxy_request(tmp_path, server, monkeypatch):
+    rows = jsonl(PRODUCERS / "litellm_spend_logs.jsonl")
+    expected = [chat_body(json.loads(r["proxy_server_request"])) for r in rows if r["status"] == "success"]
+    assert {"tools", "tool_choice", "parallel_tool_calls", "response_format", "user"} <= {k for b in expected
+                                                                                           for k in b}
+    path = PRODUCERS / "litellm_spend_logs.jsonl"
+    effort = [b for b in expected if "reasoning_effort" in b]
+    assert not_replayable(tmp_path, server, [path], OPENAI) == {"the call failed (failure)": 2, EFFORT: len(effort)}
+    bodies = replayed(tmp_path, server, monkeypatch, [path], OPENAI)
+    assert_each_sent(unique([b for b in expected if b not in effort]), bodies, [OPENAI["small"]])
+
+
+def test_litellm_standard_logging_payload_replays_messages_and_model_parameters(tmp_path, server, monkeypatch):
+    rows = jsonl(PRODUCERS / "litellm_standard_logging.jsonl")
+    expected = [chat_body({"messages": r["messages"], **r["model_parameters"]}) for r in rows
+                if r["status"] == "success"]
+    effort = [b for b in expected if "reasoning_effort" in b]
+    bodies = replayed(tmp_path, server, monkeypatch, [PRODUCERS / "litellm_standard_logging.jsonl"], OPENAI)
+    assert_each_sent(unique([b for b in expected if b not in effort]), bodies, [OPENAI["small"]])
+
+
+# --- Langfuse (hosted; laid out from langfuse@6275144) ---------------------------------------------------------
+
+def test_langfuse_generations_replay_input_tools_and_model_parameters(tmp_path, server, monkeypatch):
+    rows = [r for r in jsonl(HOSTED / "langfuse" / "ui_export_observations.jsonl") if r["type"] == "GENERATION"]
+    expected = []
+    for r in rows:
+        if r["level"] == "ERROR":
+            continue
+        given = r["input"] if isinstance(r["input"], dict) else {"messages": r["input"]}
+        params = {k: v for k, v in r["modelParameters"].items() if v != "Infinity"}  # "Infinity": not given
+        expected.append({**params, **given})
+    assert any("tools" in b for b in expected)
+    assert any(m["role"] == "tool" for b in expected for m in b["messages"])
+    bodies = replayed(tmp_path, server, monkeypatch, [HOSTED / "langfuse" / "ui_export_observations.jsonl"], OPENAI)
+    assert_each_sent(unique([chat_body(b) for b in expected]), bodies, [OPENAI["small"]])
+
+
+# --- OTel GenAI and OpenInference (genai_scenario.py is what the app sent) -------------------------------------
+
+def scenario_bodies(kept: set[str]) -> list[dict[str, Any]]:
+    """What the scenario's app sent on each call that was answered, limited to the parameters a producer keeps."""
+    return [{"messages": c.messages, **{k: v for k, v in c.params.items() if k in kept}}
+            for c in genai_scenario.calls() if not c.fails]
+
+
+ALL_PARAMS = {"temperature", "max_tokens", "seed", "response_format", "tools", "tool_choice", "parallel_tool_calls",
+              "reasoning_effort", "max_completion_tokens"}
+
+
+@pytest.mark.parametrize("name", ["openinference_spans.otlp.jsonl", "openinference_genai_semconv.otlp.jsonl"])
+def test_openinference_spans_replay_the_whole_request(tmp_path, server, monkeypatch, name):
+    expected = scenario_bodies(ALL_PARAMS)
+    effort = [b for b in expected if "reasoning_effort" in b]
+    assert not_replayable(tmp_path, server, [PRODUCERS / name], OPENAI) == {"the call failed (error)": 1,
+                                                                             EFFORT: len(effort)}
+    bodies = replayed(tmp_path, server, monkeypatch, [PRODUCERS / name], OPENAI)
+    assert_each_sent(unique([b for b in expected if b not in effort]), bodies, [OPENAI["small"]])
+
+
+def test_openai_v2_spans_replay_what_they_keep_and_count_what_they_drop(tmp_path, server, monkeypatch):
+    """openai-v2 2.4b0 keeps no tool definitions and writes the image message as `parts: []`: those calls are not
+    replayable, with the reason; it records no tool_choice, parallel_tool_calls, reasoning_effort or
+    max_completion_tokens, so those are the API's defaults on the replay too."""
+    path = PRODUCERS / "otel_openai_v2_spans.otlp.jsonl"
+    assert not_replayable(tmp_path, server, [path], OPENAI) == {
+        "the call failed (error)": 1, "the response format was logged only as gen_ai.output.type='json'": 2,
+        "the answer is a tool call but the log keeps no tool definitions": 1,
+        "the history has tool calls but the log keeps no tool definitions": 1,
+        "a user message was logged with no parts (the producer dropped its content)": 1}
+    kept = [c for c in genai_scenario.calls() if not c.fails and "tools" not in c.params
+            and "response_format" not in c.params and not any(isinstance(m["content"], list) for m in c.messages)]
+    expected = [{"messages": c.messages, **{k: v for k, v in c.params.items() if k in ("temperature", "max_tokens")}}
+                for c in kept]
+    bodies = replayed(tmp_path, server, monkeypatch, [path], OPENAI)
+    assert_each_sent(unique(expected), bodies, [OPENAI["small"]])
+
+
+# --- Anthropic SDK: Message Batches requests (anthropic 2.15.0 types) ------------------------------------------
+
+def _blocks(content: Any) -> list[dict[str, Any]]:
+    return [{"type": "text", "text": content}] if isinstance(content, str) else content
+
+
+def anthropic_form(params: dict[str, Any]) -> dict[str, Any]:
+    """A Messages request with the defaults spelled out (a string is one text block, a tool is `custom`)."""
+    out = {k: v for k, v in params.items() if k != "model"}
+    if "system" in out:
+        out["system"] = _blocks(out["system"])
+    out["messages"] = [{**m, "content": _blocks(m["content"])} for m in out["messages"]]
+    if "tools" in out:
+        out["tools"] = [{"type": "custom", **t} for t in out["tools"]]
+    return out
+
+
+def as_anthropic(body: dict[str, Any]) -> dict[str, Any]:
+    """A chat request put back in Anthropic's shape (the test's own inverse of the translation), to hold the
+    chat body an OpenAI tier got against the Anthropic request that was logged."""
+    out: dict[str, Any] = {k: body[k] for k in ("max_tokens", "thinking") if k in body}
+    if body.get("stop"):
+        out["stop_sequences"] = body["stop"]
+    if body.get("user"):
+        out["metadata"] = {"user_id": body["user"]}
+    if body.get("tools"):
+        out["tools"] = [{"type": "custom", "name": t["function"]["name"], "description": t["function"]["description"],
+                         "input_schema": t["function"]["parameters"]} for t in body["tools"]]
+    if body.get("tool_choice"):
+        out["tool_choice"] = {"type": {"required": "any"}.get(body["tool_choice"], body["tool_choice"])}
+    messages: list[dict[str, Any]] = []
+    for m in body["messages"]:
+        if m["role"] == "system":
+            out["system"] = _blocks(m["content"])
+            continue
+        blocks = []
+        for part in _blocks(m.get("content") or []):
+            if part["type"] == "image_url":
+                head, data = part["image_url"]["url"].split(",", 1)
+                blocks.append({"type": "image", "source": {"type": "base64", "data": data,
+                                                           "media_type": head.split(":")[1].split(";")[0]}})
+            else:
+                blocks.append(part)
+        blocks += [{"type": "tool_use", "id": c["id"], "name": c["function"]["name"],
+                    "input": json.loads(c["function"]["arguments"])} for c in m.get("tool_calls") or ()]
+        if m["role"] == "tool":
+            m, blocks = {"role": "user"}, [{"type": "tool_result", "tool_use_id": m["tool_call_id"],
+                                            "content": m["content"]}]
+        messages.append({"role": m["role"], "content": blocks})
+    return {**out, "messages": messages}
+
+
+def anthropic_requests() -> tuple[list[Path], list[dict[str, Any]]]:
+    files = [PRODUCERS / "anthropic_batch_requests.jsonl", PRODUCERS / "anthropic_batch_results.jsonl"]
+    ok = {r["custom_id"] for r in jsonl(files[1]) if r["result"]["type"] == "succeeded"}
+    return files, [r["params"] for r in jsonl(files[0]) if r["custom_id"] in ok]
+
+
+def test_anthropic_requests_go_to_anthropic_unchanged(tmp_path, server, monkeypatch):
+    """Logged for Anthropic, put in chat form, sent by litellm to /v1/messages: the logged request again (system
+    blocks with cache_control, base64 image, tool_use / tool_result turns, tools, tool_choice, thinking, the
+    user id), except the whitespace-only stop sequence litellm drops, which is counted instead."""
+    files, params = anthropic_requests()
+    assert any(p.get("thinking") for p in params) and any(isinstance(p.get("system"), list) for p in params)
+    whitespace = [p for p in params if any(s.isspace() for s in p.get("stop_sequences", []))]
+    assert not_replayable(tmp_path, server, files, ANTHROPIC) == {
+        "the call failed (errored)": 1, "the call failed (canceled)": 1, "the call failed (expired)": 1,
+        "tier small: a whitespace-only stop sequence cannot be sent to anthropic/claude-3-7-sonnet-20250219 "
+        "(litellm drops it for Anthropic)": len(whitespace)}
+    bodies = replayed(tmp_path, server, monkeypatch, files, ANTHROPIC)
+    assert_each_sent(unique([anthropic_form(p) for p in params if p not in whitespace]), bodies, [ANTHROPIC["small"]])
+
+
+def test_anthropic_requests_on_openai_tiers_carry_all_but_thinking(tmp_path, server, monkeypatch):
+    """On an OpenAI tier the chat body holds the same request (put back in Anthropic's shape here, it is the
+    logged one); `thinking` cannot be sent to an OpenAI model, so that request is not replayable there."""
+    files, params = anthropic_requests()
+    thinking = [p for p in params if p.get("thinking")]
+    reasons = not_replayable(tmp_path, server, files, OPENAI)
+    assert reasons["tier small: thinking cannot be sent to openai/gpt-4.1-mini through litellm (dropped)"] == len(
+        thinking)
+    bodies = replayed(tmp_path, server, monkeypatch, files, OPENAI)
+    got = [as_anthropic(b) for b in bodies[OPENAI["small"]]]
+    expected = [anthropic_form(p) for p in params if p not in thinking]
+    for want in expected:
+        assert want in got, (want, got)
+    assert len(got) == len(expected)
+
+
+# --- What litellm cannot carry, per provider -------------------------------------------------------------------
+
+def test_what_litellm_cannot_carry_is_counted_not_dropped(tmp_path, server, monkeypatch):
+    """A chat log whose requests litellm would change on the way to an Anthropic tier: each is counted as not
+    replayable with its reason (in inspect and the audit), and only the others are sent."""
+    audio = base64.b64encode(b"RIFF....WAVEfmt ").decode()
+    lines = [
+        {"model": "gpt-4o", "messages": [{"role": "user", "content": "Pick one."}], "seed": 7, "response": "A"},
+        {"model": "gpt-4o", "messages": [{"role": "user", "content": [
+            {"type": "text", "text": "Transcribe."}, {"type": "input_audio", "input_audio": {
+                "data": audio, "format": "wav"}}]}], "response": "Hello."},
+        {"model": "gpt-4o", "messages": [{"role": "user", "content": "Say hi."}], "stop": ["\n"], "response": "hi"},
+        {"model": "gpt-4o", "messages": [{"role": "user", "content": "Say yes."}], "response": "yes",
+         "response_format": {"type": "json_object"}},
+    ]
+    log = tmp_path / "chat.jsonl"
+    log.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    model = ANTHROPIC["small"]
+    assert not_replayable(tmp_path, server, [log], {"small": model, "large": "openai/gpt-4.1"}) == {
+        f"tier small: seed cannot be sent to {model} through litellm (dropped)": 1,
+        f"tier small: a input_audio part cannot be sent to {model} (litellm drops the message)": 1,
+        f"tier small: a whitespace-only stop sequence cannot be sent to {model} (litellm drops it for Anthropic)": 1}
+    bodies = replayed(tmp_path, server, monkeypatch, [log], {"small": model, "large": "openai/gpt-4.1"})
+    assert [b["messages"] for b in bodies[model]] == [[{"role": "user", "content": [
+        {"type": "text", "text": "Say yes."}]}]]
