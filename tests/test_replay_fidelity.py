@@ -174,7 +174,7 @@ def test_langfuse_generations_replay_input_tools_and_model_parameters(tmp_path, 
 
 def scenario_bodies(kept: set[str]) -> list[dict[str, Any]]:
     """What the scenario's app sent on each call that was answered, limited to the parameters a producer keeps."""
-    return [{"messages": c.messages, **{k: v for k, v in c.params.items() if k in kept}}
+    return [chat_body({"messages": c.messages, **{k: v for k, v in c.params.items() if k in kept}})
             for c in genai_scenario.calls() if not c.fails]
 
 
@@ -238,8 +238,13 @@ def as_anthropic(body: dict[str, Any]) -> dict[str, Any]:
     if body.get("tools"):
         out["tools"] = [{"type": "custom", "name": t["function"]["name"], "description": t["function"]["description"],
                          "input_schema": t["function"]["parameters"]} for t in body["tools"]]
-    if body.get("tool_choice"):
-        out["tool_choice"] = {"type": {"required": "any"}.get(body["tool_choice"], body["tool_choice"])}
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict):
+        out["tool_choice"] = {"type": "tool", "name": choice["function"]["name"]}
+    elif choice:
+        out["tool_choice"] = {"type": {"required": "any"}.get(choice, choice)}
+    if body.get("parallel_tool_calls") is False:
+        out["tool_choice"]["disable_parallel_tool_use"] = True
     messages: list[dict[str, Any]] = []
     for m in body["messages"]:
         if m["role"] == "system":
@@ -247,10 +252,11 @@ def as_anthropic(body: dict[str, Any]) -> dict[str, Any]:
             continue
         blocks = []
         for part in _blocks(m.get("content") or []):
-            if part["type"] == "image_url":
-                head, data = part["image_url"]["url"].split(",", 1)
-                blocks.append({"type": "image", "source": {"type": "base64", "data": data,
-                                                           "media_type": head.split(":")[1].split(";")[0]}})
+            if part["type"] in ("image_url", "file"):
+                url = part["image_url"]["url"] if part["type"] == "image_url" else part["file"]["file_data"]
+                head, data = url.split(",", 1)
+                blocks.append({"type": "image" if part["type"] == "image_url" else "document", "source": {
+                    "type": "base64", "media_type": head.split(":")[1].split(";")[0], "data": data}})
             else:
                 blocks.append(part)
         blocks += [{"type": "tool_use", "id": c["id"], "name": c["function"]["name"],
@@ -324,3 +330,7 @@ def test_what_litellm_cannot_carry_is_counted_not_dropped(tmp_path, server, monk
     bodies = replayed(tmp_path, server, monkeypatch, [log], {"small": model, "large": "openai/gpt-4.1"})
     assert [b["messages"] for b in bodies[model]] == [[{"role": "user", "content": [
         {"type": "text", "text": "Say yes."}]}]]
+    # on OpenAI tiers all four are sent as logged, the audio part included
+    bodies = replayed(tmp_path, server, monkeypatch, [log], OPENAI)
+    assert_each_sent([{k: v for k, v in line.items() if k not in ("model", "response")} for line in lines], bodies,
+                     list(OPENAI.values()))
