@@ -331,6 +331,7 @@ def test_what_litellm_cannot_carry_is_counted_not_dropped(tmp_path, server, monk
     assert [b["messages"] for b in bodies[model]] == [[{"role": "user", "content": [
         {"type": "text", "text": "Say yes."}]}]]
     # on OpenAI tiers all four are sent as logged, the audio part included
-    bodies = replayed(tmp_path, server, monkeypatch, [log], OPENAI)
+    (tmp_path / "openai").mkdir()
+    bodies = replayed(tmp_path / "openai", server, monkeypatch, [log], OPENAI)
     assert_each_sent([{k: v for k, v in line.items() if k not in ("model", "response")} for line in lines], bodies,
                      list(OPENAI.values()))
