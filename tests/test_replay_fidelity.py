@@ -192,22 +192,39 @@ def test_openinference_spans_replay_the_whole_request(tmp_path, server, monkeypa
     assert_each_sent(unique([b for b in expected if b not in effort]), bodies, [OPENAI["small"]])
 
 
-def test_openai_v2_spans_replay_what_they_keep_and_count_what_they_drop(tmp_path, server, monkeypatch):
-    """openai-v2 2.4b0 keeps no tool definitions and writes the image message as `parts: []`: those calls are not
-    replayable, with the reason; it records no tool_choice, parallel_tool_calls, reasoning_effort or
-    max_completion_tokens, so those are the API's defaults on the replay too."""
-    path = PRODUCERS / "otel_openai_v2_spans.otlp.jsonl"
-    assert not_replayable(tmp_path, server, [path], OPENAI) == {
-        "the call failed (error)": 1, "the response format was logged only as gen_ai.output.type='json'": 2,
-        "the answer is a tool call but the log keeps no tool definitions": 1,
-        "the history has tool calls but the log keeps no tool definitions": 1,
-        "a user message was logged with no parts (the producer dropped its content)": 1}
-    kept = [c for c in genai_scenario.calls() if not c.fails and "tools" not in c.params
-            and "response_format" not in c.params and not any(isinstance(m["content"], list) for m in c.messages)]
-    expected = [{"messages": c.messages, **{k: v for k, v in c.params.items() if k in ("temperature", "max_tokens")}}
-                for c in kept]
+def _lost(call: genai_scenario.Call, lost: set[str]) -> bool:
+    image = any(isinstance(m["content"], list) for m in call.messages)
+    return bool(lost & set(call.params)) or ("image" in lost and image)
+
+
+# (fixture, the parameters its producer records, what it loses so that the call is not replayable): README-otel.md
+OTEL = [
+    ("otel_openai_v2_spans.otlp.jsonl", {"temperature", "max_tokens"}, {"tools", "response_format", "image"}),
+    ("otel_openai_v2_events.otlp.jsonl", {"temperature", "max_tokens"}, {"tools", "response_format", "image"}),
+    ("otel_openai_v2_legacy_events.otlp.jsonl", {"temperature", "max_tokens"}, {"tools", "response_format"}),
+    ("openllmetry_spans.otlp.jsonl", {"temperature", "max_tokens", "tools", "reasoning_effort"},
+     {"response_format", "image"}),
+    ("openllmetry_events.otlp.jsonl", {"temperature", "max_tokens", "reasoning_effort"}, {"tools", "response_format"}),
+]
+
+
+@pytest.mark.parametrize(("name", "kept", "lost"), OTEL, ids=[o[0].split(".")[0] for o in OTEL])
+def test_otel_genai_replays_what_the_producer_kept_and_counts_what_it_lost(tmp_path, server, monkeypatch, name,
+                                                                          kept, lost):
+    """A call whose tools, response format or image part the instrumentation did not record is not replayable
+    (with the reason); the others are replayed as the app sent them, bar the parameters the instrumentation never
+    records (openai-v2: tool_choice, parallel_tool_calls, reasoning_effort, max_completion_tokens; OpenLLMetry:
+    seed, tool_choice, parallel_tool_calls, max_completion_tokens), which the replay leaves at the API's default."""
+    path = PRODUCERS / name
+    answered = [c for c in genai_scenario.calls() if not c.fails]
+    sent = [chat_body({"messages": c.messages, **{k: v for k, v in c.params.items() if k in kept}})
+            for c in answered if not _lost(c, lost)]
+    effort = [b for b in sent if "reasoning_effort" in b]
+    reasons = not_replayable(tmp_path, server, [path], OPENAI)
+    assert reasons.pop("the call failed (error)") == 1 and reasons.pop(EFFORT, 0) == len(effort)
+    assert sum(reasons.values()) == sum(_lost(c, lost) for c in answered), reasons
     bodies = replayed(tmp_path, server, monkeypatch, [path], OPENAI)
-    assert_each_sent(unique(expected), bodies, [OPENAI["small"]])
+    assert_each_sent(unique([b for b in sent if b not in effort]), bodies, [OPENAI["small"]])
 
 
 # --- Anthropic SDK: Message Batches requests (anthropic 2.15.0 types) ------------------------------------------
