@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from tests.fixtures.hosted import calls
 from tests.fixtures.producers import genai_scenario
 from tests.loopback import LoopbackLLM
 from tiertool.cli import app
@@ -168,6 +169,41 @@ def test_langfuse_generations_replay_input_tools_and_model_parameters(tmp_path, 
     assert any(m["role"] == "tool" for b in expected for m in b["messages"])
     bodies = replayed(tmp_path, server, monkeypatch, [HOSTED / "langfuse" / "ui_export_observations.jsonl"], OPENAI)
     assert_each_sent(unique([chat_body(b) for b in expected]), bodies, [OPENAI["small"]])
+
+
+# --- The other hosted producers (laid out from their source; calls.py is what the app sent) ---------------------
+
+BLOB = HOSTED / "langfuse" / "blob" / "cm4acmeprj0001lf"
+ALL_HOSTED = {"tools", "tool_choice", "response_format", "temperature", "max_tokens"}
+# (files, the request fields the layout keeps, whether Anthropic calls are in it): tests/fixtures/hosted/README.md
+HOSTED_LOGS = {
+    "langfuse-ui-csv": ([HOSTED / "langfuse" / "ui_export_observations.csv"], {"tools", "temperature", "max_tokens"},
+                        True),
+    "langfuse-blob": ([BLOB / part / "2026-11-30T10-00-00.jsonl" for part in ("observations", "traces")],
+                      {"tools", "temperature", "max_tokens"}, True),
+    "langfuse-api": ([HOSTED / "langfuse" / f"api_v2_observations.page{n}.json" for n in (1, 2)],
+                     {"tools", "temperature", "max_tokens"}, True),
+    "helicone": ([HOSTED / "helicone" / "export.jsonl"], ALL_HOSTED, True),
+    "weave": ([HOSTED / "weave" / "calls_stream_query.jsonl"], ALL_HOSTED, True),
+    "braintrust": ([HOSTED / "braintrust" / "project_logs_fetch.json"], ALL_HOSTED, False),
+    "langsmith": ([HOSTED / "langsmith" / "runs_query.json"], ALL_HOSTED, False),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTED_LOGS))
+def test_hosted_exports_replay_messages_tools_and_parameters(tmp_path, server, monkeypatch, name):
+    """Each answered call of the app is replayed with its messages (system, history, the agent's tool call and
+    result) and, where the layout keeps them, its tools, tool_choice, response_format and decoding parameters;
+    Helicone's and Weave's Anthropic bodies come through in chat form."""
+    files, kept, anthropic = HOSTED_LOGS[name]
+    assert not_replayable(tmp_path, server, files, OPENAI) == {"the call failed (error)": 1}
+    got = [chat_body(b) for b in replayed(tmp_path, server, monkeypatch, files, OPENAI)[OPENAI["small"]]]
+    answered = [c for c in calls.calls() if not c.error and (anthropic or not c.model.startswith("claude"))]
+    assert len(got) == len(answered)
+    for c in answered:
+        want = {**c.params, **({"tools": c.tools} if c.tools else {})}
+        body = next(b for b in got if b["messages"] == chat_body({"messages": c.messages})["messages"])
+        assert {k: body.get(k) for k in kept} == {k: want.get(k) for k in kept}, c.n
 
 
 # --- OTel GenAI and OpenInference (genai_scenario.py is what the app sent) -------------------------------------
