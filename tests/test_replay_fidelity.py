@@ -206,26 +206,10 @@ def test_hosted_exports_replay_messages_tools_and_parameters(tmp_path, server, m
         assert {k: body.get(k) for k in kept} == {k: want.get(k) for k in kept}, c.n
 
 
-# --- OTel GenAI and OpenInference (genai_scenario.py is what the app sent) -------------------------------------
-
-def scenario_bodies(kept: set[str]) -> list[dict[str, Any]]:
-    """What the scenario's app sent on each call that was answered, limited to the parameters a producer keeps."""
-    return [chat_body({"messages": c.messages, **{k: v for k, v in c.params.items() if k in kept}})
-            for c in genai_scenario.calls() if not c.fails]
-
+# --- OTel GenAI, OpenInference, LangSmith, MLflow (genai_scenario.py is what the app sent) ------------------------
 
 ALL_PARAMS = {"temperature", "max_tokens", "seed", "response_format", "tools", "tool_choice", "parallel_tool_calls",
               "reasoning_effort", "max_completion_tokens"}
-
-
-@pytest.mark.parametrize("name", ["openinference_spans.otlp.jsonl", "openinference_genai_semconv.otlp.jsonl"])
-def test_openinference_spans_replay_the_whole_request(tmp_path, server, monkeypatch, name):
-    expected = scenario_bodies(ALL_PARAMS)
-    effort = [b for b in expected if "reasoning_effort" in b]
-    assert not_replayable(tmp_path, server, [PRODUCERS / name], OPENAI) == {"the call failed (error)": 1,
-                                                                             EFFORT: len(effort)}
-    bodies = replayed(tmp_path, server, monkeypatch, [PRODUCERS / name], OPENAI)
-    assert_each_sent(unique([b for b in expected if b not in effort]), bodies, [OPENAI["small"]])
 
 
 def _lost(call: genai_scenario.Call, lost: set[str]) -> bool:
@@ -234,23 +218,28 @@ def _lost(call: genai_scenario.Call, lost: set[str]) -> bool:
 
 
 # (fixture, the parameters its producer records, what it loses so that the call is not replayable): README-otel.md
-OTEL = [
+TRACES = [
     ("otel_openai_v2_spans.otlp.jsonl", {"temperature", "max_tokens"}, {"tools", "response_format", "image"}),
     ("otel_openai_v2_events.otlp.jsonl", {"temperature", "max_tokens"}, {"tools", "response_format", "image"}),
     ("otel_openai_v2_legacy_events.otlp.jsonl", {"temperature", "max_tokens"}, {"tools", "response_format"}),
     ("openllmetry_spans.otlp.jsonl", {"temperature", "max_tokens", "tools", "reasoning_effort"},
      {"response_format", "image"}),
     ("openllmetry_events.otlp.jsonl", {"temperature", "max_tokens", "reasoning_effort"}, {"tools", "response_format"}),
+    ("openinference_spans.otlp.jsonl", ALL_PARAMS, set()),
+    ("openinference_genai_semconv.otlp.jsonl", ALL_PARAMS, set()),
+    ("langsmith_runs.jsonl", ALL_PARAMS, set()),
+    ("mlflow_traces.jsonl", ALL_PARAMS, {"image"}),
 ]
 
 
-@pytest.mark.parametrize(("name", "kept", "lost"), OTEL, ids=[o[0].split(".")[0] for o in OTEL])
-def test_otel_genai_replays_what_the_producer_kept_and_counts_what_it_lost(tmp_path, server, monkeypatch, name,
+@pytest.mark.parametrize(("name", "kept", "lost"), TRACES, ids=[o[0].split(".")[0] for o in TRACES])
+def test_traces_replay_what_the_producer_kept_and_count_what_it_lost(tmp_path, server, monkeypatch, name,
                                                                           kept, lost):
     """A call whose tools, response format or image part the instrumentation did not record is not replayable
     (with the reason); the others are replayed as the app sent them, bar the parameters the instrumentation never
     records (openai-v2: tool_choice, parallel_tool_calls, reasoning_effort, max_completion_tokens; OpenLLMetry:
-    seed, tool_choice, parallel_tool_calls, max_completion_tokens), which the replay leaves at the API's default."""
+    seed, tool_choice, parallel_tool_calls, max_completion_tokens), which the replay leaves at the API's default.
+    OpenInference, LangSmith and MLflow keep the whole request (MLflow replaces the image by an attachment id)."""
     path = PRODUCERS / name
     answered = [c for c in genai_scenario.calls() if not c.fails]
     sent = [chat_body({"messages": c.messages, **{k: v for k, v in c.params.items() if k in kept}})
