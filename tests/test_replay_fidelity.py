@@ -377,3 +377,32 @@ def test_what_litellm_cannot_carry_is_counted_not_dropped(tmp_path, server, monk
     bodies = replayed(tmp_path / "openai", server, monkeypatch, [log], OPENAI)
     assert_each_sent([{k: v for k, v in line.items() if k not in ("model", "response")} for line in lines], bodies,
                      list(OPENAI.values()))
+
+
+def test_system_prompts_for_o_series_and_thinking_history_for_openai_are_counted(tmp_path, server):
+    """litellm 1.110 sends a system message to o4-mini as a user message, and an Anthropic turn's thinking blocks
+    to OpenAI as a field OpenAI does not define: both are counted, naming the tier."""
+    chat = tmp_path / "chat.jsonl"
+    chat.write_text(json.dumps({"model": "gpt-4o", "response": "ok", "messages": [
+        {"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi."}]}) + "\n", encoding="utf-8")
+    assert not_replayable(tmp_path, server, [chat], {"small": "openai/o4-mini", "large": "openai/gpt-4.1"}) == {
+        "tier small: a system message would reach openai/o4-mini as a user message (litellm's o-series "
+        "translation)": 1}
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text(json.dumps({"custom_id": "t-1", "params": {
+        "model": "claude-sonnet-4-5", "max_tokens": 512, "thinking": {"type": "enabled", "budget_tokens": 256},
+        "messages": [{"role": "user", "content": "Paris?"}, {"role": "assistant", "content": [
+            {"type": "thinking", "thinking": "look it up", "signature": "s1"},
+            {"type": "tool_use", "id": "t1", "name": "weather", "input": {"city": "Paris"}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "18C"}]}],
+        "tools": [{"name": "weather", "input_schema": {"type": "object"}}]}}) + "\n", encoding="utf-8")
+    mixed = {"small": "openai/gpt-4.1-mini", "large": ANTHROPIC["large"]}
+    assert not_replayable(tmp_path, server, [batch], mixed) == {
+        "tier small: thinking cannot be sent to openai/gpt-4.1-mini through litellm (dropped)": 1}
+    assert not_replayable(tmp_path, server, [batch], ANTHROPIC) == {}
+    no_thinking = batch.read_text(encoding="utf-8").replace('"thinking": {"type": "enabled", "budget_tokens": 256}, ',
+                                                            "")
+    batch.write_text(no_thinking, encoding="utf-8")
+    assert not_replayable(tmp_path, server, [batch], mixed) == {
+        "tier small: an earlier turn's thinking_blocks cannot be sent to openai/gpt-4.1-mini (only anthropic takes "
+        "them)": 1}
