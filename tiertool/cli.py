@@ -80,15 +80,18 @@ def inspect(
     requests: Path | None = typer.Option(None, "--requests", metavar="FILE", help="Write each request's typing "
                                          "to this CSV: id, source line, task type, how it was typed, its template "
                                          "or cluster."),
+    config: Path | None = typer.Option(None, "--config", "-c", metavar="FILE", help="Also count the requests "
+                                       "litellm cannot send as logged to a tier of this config (as audit does)."),
 ) -> None:
     """Show what the LOG files hold (any supported format, detected): formats, records, skipped lines and why,
     task types, tokens, spend, models."""
     import json
 
     from . import inspect as inspect_logs
-    from . import render_inspection
+    from . import load_config, render_inspection
 
-    s = _run(inspect_logs, logs, fmt, group_by, mapping, semantic, requests)
+    tiers = _run(load_config, config).tiers if config else ()
+    s = _run(inspect_logs, logs, fmt, group_by, mapping, semantic, requests, tiers)
     typer.echo(json.dumps(s, indent=1) if as_json else render_inspection(s), nl=as_json)
     if strict and s["skipped"]:
         _err(f"--strict: {s['skipped']} line(s) skipped; first: "

@@ -22,7 +22,7 @@ from ..ingest.mapped import parse_map
 from ..pricing.prices import same_model
 from ..pricing.savings import period_days
 from ..records import LABELLED, UNSENT, Answer, Call, Request, Result
-from ..replay import Cache, PlanDeclined, Replayer
+from ..replay import Cache, PlanDeclined, Replayer, carry_check
 from ..scorers.grade import Grader
 from ..scorers.labels import load_labels
 from ..store import AuditMeta, Clients, save_audit, writable
@@ -76,7 +76,7 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
     cap = config.sample.cap
     extra = config.gate.max_calibration if config.gate.enabled else 0  # the gate's fresh samples follow the audit's
     traffic = scan(logs, fmt, group_by or config.group_by, mapping, sample=cap + extra, seed=seed,
-                   semantic=config.semantic_tasks)
+                   semantic=config.semantic_tasks, check=carry_check(config.tiers))
     require_records(traffic)
     stats = traffic.stats
     replayable = {task: t.replayable for task, t in traffic.tasks.items()}

@@ -7,18 +7,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..config import Tier
 from ..ingest import scan
 from ..pricing.savings import Pricer
 from ..records import TASK_SOURCES, Key, Usage
+from ..replay import carry_check
 from ..text import printable
 
 
 def inspect(paths: Sequence[str | Path], fmt: str | None = None, group_by: str | None = None,
-            mapping: str | None = None, semantic: bool = False, requests: str | Path | None = None
-            ) -> dict[str, Any]:
+            mapping: str | None = None, semantic: bool = False, requests: str | Path | None = None,
+            tiers: Sequence[Tier] = ()) -> dict[str, Any]:
     """Read the logs once (ingest's one pass, as the audit reads them) and summarise them; `requests`: also
-    write how each request was typed to that CSV file."""
-    traffic = scan(paths, fmt, group_by, mapping, semantic=semantic, listing=requests)
+    write how each request was typed to that CSV file; `tiers`: also count the requests litellm cannot send
+    to one of them as logged (as the audit counts them)."""
+    check = carry_check(tiers) if tiers else None
+    traffic = scan(paths, fmt, group_by, mapping, semantic=semantic, listing=requests, check=check)
     st = traffic.stats
     n = st.records or 1
     task_rows = []

@@ -2,8 +2,9 @@
 imported in one place only, llm.py."""
 
 from .cache import Cache
+from .carry import carry_check
 from .engine import Replayer, ReplayStats
 from .plan import Plan, PlanDeclined
 from .progress import Progress, make_progress
 
-__all__ = ["Cache", "Plan", "PlanDeclined", "Progress", "ReplayStats", "Replayer", "make_progress"]
+__all__ = ["Cache", "carry_check", "Plan", "PlanDeclined", "Progress", "ReplayStats", "Replayer", "make_progress"]
