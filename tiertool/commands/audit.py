@@ -52,9 +52,11 @@ class AuditSummary:
 
 
 def _item(req: Request, tier: Tier) -> Answer | Call:
-    """The log's own answer when the logged model is this tier's, else the call to send."""
-    if req.output is not None and same_model(req.model, tier.model):
-        return Answer(req.output, "log")
+    """The log's own answer when the logged model is this tier's and the tier's params change nothing of the
+    logged request, else the call to send (with the tier's params merged over the logged ones: `Call.to`)."""
+    logged = req.logged_answer()
+    if logged is not None and same_model(req.model, tier.model) and tier.merged(req.params) == req.params:
+        return logged
     return Call.to(tier, req.messages, req.params, req.input_tokens, req.output_tokens)
 
 

@@ -141,7 +141,7 @@ def monitor(logs: Sequence[str | Path], config: Config, assignment: dict[str, st
     for task, tier in watched:
         for req in samples[(task, tier.name)]:
             items += [(req, tier), (req, ref)]
-            resolved[(req.source, tier.name)] = Answer(req.output, "log")
+            resolved[(req.source, tier.name)] = req.logged_answer() or Answer(None, "log")
             resolved[(req.source, ref.name)] = answers.get(calls[req.source].key)
     graded = grader.grade(items, resolved, ref) if items else []
     cache.close()

@@ -31,9 +31,25 @@ class Tier(_Strict):
     concurrency: int | None = Field(default=None, ge=1, le=1024)
     rpm: int | None = Field(default=None, ge=1)  # requests per minute this tier may send
     tpm: int | None = Field(default=None, ge=1)  # tokens per minute (input + expected output)
+    # Request parameters this tier sends over the logged ones ({reasoning_effort: low}): the same model with
+    # other params is a tier of its own.
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("params")
+    @classmethod
+    def _sendable(cls, v: dict[str, Any]) -> dict[str, Any]:
+        fixed = sorted(set(v) & {"model", "messages", "api_base", "api_key", "stream"})
+        if fixed:
+            raise ValueError(f"params: {', '.join(fixed)} cannot be set per tier (model, api_base and api_key "
+                             f"are the tier's own keys; messages are the logged request's)")
+        return v
 
     def api_key(self) -> str | None:
         return os.environ.get(self.api_key_env) if self.api_key_env else None
+
+    def merged(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The parameters a replay on this tier sends: the logged request's, with this tier's over them."""
+        return {**params, **self.params}
 
 
 class Quality(_Strict):
