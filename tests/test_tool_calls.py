@@ -15,8 +15,9 @@ from tests.conftest import write_jsonl
 from tests.loopback import Answer, ToolCall
 from tiertool.cli import app
 from tiertool.config import Tier, parse_config
+from tiertool.errors import ConfigError
 from tiertool.records import Answer as Reply
-from tiertool.records import Request
+from tiertool.records import Call, Request
 from tiertool.scorers import ScoringContext, make_scorer
 from tiertool.scorers.auto import choose_for
 from tiertool.scorers.base import Reference
@@ -254,3 +255,68 @@ def test_logged_answer_with_tool_calls_is_the_reference_answer():
                   output_tool_calls=(call("get_weather", {"city": "Paris"}),))
     assert req.logged_answer() == Reply("", "log", tool_calls=req.output_tool_calls)
     assert Request(id="r", source="x:1", model="gpt-4o").logged_answer() is None
+
+
+# --- parameter variants as tiers ------------------------------------------------------------------------
+
+def test_tier_params_are_merged_over_the_logged_ones_and_keyed_apart():
+    low, high = (Tier(name=n, model="openai/o4-mini", params={"reasoning_effort": n}) for n in ("low", "high"))
+    plain = Tier(name="plain", model="openai/o4-mini")
+    msgs, logged = ({"role": "user", "content": "hi"},), {"reasoning_effort": "medium", "temperature": 1}
+    calls = [Call.to(t, msgs, logged) for t in (low, high, plain)]
+    assert [c.params["reasoning_effort"] for c in calls] == ["low", "high", "medium"]
+    assert all(c.params["temperature"] == 1 for c in calls) and len({c.key for c in calls}) == 3
+    with pytest.raises(ConfigError, match="tiertool.yaml: tiers.0.params: model cannot be set per tier"):
+        parse_config({"tiers": [{"name": "a", "model": "m", "params": {"model": "x"}}, {"name": "b", "model": "n"}]})
+
+
+def test_reasoning_effort_tier_is_audited_and_priced_with_its_own_reasoning_tokens(tmp_path, server_factory,
+                                                                                   env_key, monkeypatch):
+    labels = ["positive", "negative"]
+    rows = [{"model": "o4-mini", "messages": [{"role": "user", "content": f"Review {i}: sentiment?"}],
+             "response": labels[i % 2], "reasoning_effort": "medium", "metadata": {"task": "sentiment"},
+             "usage": {"prompt_tokens": 100, "completion_tokens": 600,
+                       "completion_tokens_details": {"reasoning_tokens": 580}}} for i in range(60)]
+    log = write_jsonl(tmp_path / "chat.jsonl", rows)
+
+    def answer(model: str, messages: list[dict]) -> Answer:
+        i = int(messages[-1]["content"].split()[1].rstrip(":"))
+        return Answer(text=labels[i % 2], input_tokens=100, output_tokens=120, reasoning_tokens=110)
+
+    server = server_factory(answer)
+    key = f"api_base: {server.api_base}, api_key_env: {env_key}"
+    (tmp_path / "tiertool.yaml").write_text(f"""
+tiers:
+  - {{name: mini-low, model: openai/o4-mini, params: {{reasoning_effort: low}}, {key}}}
+  - {{name: mini, model: openai/o4-mini, {key}}}
+quality: {{target: 0.9, confidence: 0.95}}
+tasks: {{sentiment: {{scorer: exact}}}}
+prices: {{o4-mini: {{input: 1.0, output: 4.0}}}}
+""", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(app, ["audit", str(log)], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    bodies = [body for _, body in server.requests]
+    assert bodies and all(b["reasoning_effort"] == "low" and b["model"] == "o4-mini" for b in bodies)
+    n = len(bodies)  # the reference's answers are the log's: only the variant is called
+
+    from tiertool.store import load_audit
+
+    audit = load_audit(tmp_path / ".tiertool")
+    # 120 output tokens (110 of them reasoning) at the output price, 100 input tokens at the input price
+    assert audit.meta.spend_usd == pytest.approx(n * (100 * 1.0 + 120 * 4.0) / 1e6)
+    assert audit.meta.output_scale == {"sentiment": {"mini-low": pytest.approx(120 / 600)}}
+
+    r = runner.invoke(app, ["recommend"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    tiers = yaml.safe_load((tmp_path / "tiers.yaml").read_text())
+    assert tiers["tasks"]["sentiment"]["tier"] == "mini-low"
+    data = json.loads(runner.invoke(app, ["report", "--format", "json"], catch_exceptions=False).output)
+    s = data["savings"]
+    assert s["current_usd"] == pytest.approx(60 * (100 + 600 * 4.0) / 1e6)
+    assert s["projected_usd"] == pytest.approx(60 * (100 + 120 * 4.0) / 1e6)  # the log's output x 120/600
+    row = data["tasks"][0]
+    assert row["cost_by_tier"] == {"mini-low": pytest.approx(s["projected_usd"]), "mini": pytest.approx(0.150)}
+
+    assert runner.invoke(app, ["audit", str(log)], catch_exceptions=False).exit_code == 0
+    assert len(server.requests) == n  # cached under the variant's own key

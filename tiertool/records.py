@@ -73,7 +73,8 @@ class Request:
         """The answer the log holds (text "" when it is only tool calls), or None when it holds none."""
         if self.output is None and not self.output_tool_calls:
             return None
-        return Answer(self.output or "", "log", tool_calls=self.output_tool_calls)
+        return Answer(self.output or "", "log", input_tokens=self.input_tokens, output_tokens=self.output_tokens,
+                      tool_calls=self.output_tool_calls, reasoning_tokens=self.reasoning_tokens)
 
     @property
     def replayable(self) -> bool:

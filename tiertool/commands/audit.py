@@ -177,6 +177,7 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
         spend_usd=rs.spend, unconfirmed=rs.unconfirmed, unconfirmed_usd=rs.unconfirmed_usd, error=error,
         scorers=grader.choices, offline_missing=len(rs.missing), over_budget=rs.over_budget,
         subpopulations=parts.all_tests(fam.alpha),
+        output_scale=_output_scale(every, replayer.answers, config),
         clients={t: Clients(called=dict(x.called), tags=dict(x.tags)) for t, x in traffic.tasks.items()})
     try:
         save_audit(out, meta, traffic.volume, results, rounds.states())
@@ -186,6 +187,25 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
                         len({(r.task, r.source) for r in results}), rs.sent, rs.cached, rs.failed,
                         len(rs.missing), error, rs.over_budget, _unsent(every, replayer.answers), unscored,
                         rs.unsaved, gate_file)
+
+
+def _output_scale(items: Sequence[Item], answers: dict[str, Answer], config: Config) -> dict[str, dict[str, float]]:
+    """Per task, for each tier with its own `params`: its answers' output tokens over the reference's, on the
+    requests where both answers say how many they had (the savings price the tier's output at this length)."""
+    got: dict[tuple[str, str], dict[str, int]] = {}  # (task, source) -> tier -> output tokens
+    for req, tier, item in items:
+        answer = item if isinstance(item, Answer) else answers.get(item.key)
+        if answer is not None and answer.output_tokens:
+            got.setdefault((req.task, req.source), {})[tier.name] = answer.output_tokens
+    ref = config.reference.name
+    sums: dict[str, dict[str, list[int]]] = {}
+    for (task, _), by_tier in got.items():
+        for tier in config.tiers[:-1]:
+            if tier.params and tier.name in by_tier and ref in by_tier:
+                acc = sums.setdefault(task, {}).setdefault(tier.name, [0, 0])
+                acc[0] += by_tier[tier.name]
+                acc[1] += by_tier[ref]
+    return {task: {tier: mine / theirs for tier, (mine, theirs) in by.items()} for task, by in sums.items()}
 
 
 def _incomplete(failed: int, unscored: int) -> str | None:

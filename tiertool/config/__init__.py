@@ -40,7 +40,7 @@ class Tier(_Strict):
     def _sendable(cls, v: dict[str, Any]) -> dict[str, Any]:
         fixed = sorted(set(v) & {"model", "messages", "api_base", "api_key", "stream"})
         if fixed:
-            raise ValueError(f"params: {', '.join(fixed)} cannot be set per tier (model, api_base and api_key "
+            raise ValueError(f"{', '.join(fixed)} cannot be set per tier (model, api_base and api_key "
                              f"are the tier's own keys; messages are the logged request's)")
         return v
 
