@@ -320,3 +320,67 @@ prices: {{o4-mini: {{input: 1.0, output: 4.0}}}}
 
     assert runner.invoke(app, ["audit", str(log)], catch_exceptions=False).exit_code == 0
     assert len(server.requests) == n  # cached under the variant's own key
+
+
+# --- agent steps ----------------------------------------------------------------------------------------
+
+def _trace(i: int) -> list[dict]:
+    """One agent run of two steps: choose the tool, then answer from its result (as two logged requests)."""
+    city = CITIES[i % len(CITIES)]
+    ask = [{"role": "system", "content": "You are a weather agent."},
+           {"role": "user", "content": f"Weather in {city} today? (#{i})"}]
+    tool_call = {"id": f"call_{i}", "type": "function",
+                 "function": {"name": "get_weather", "arguments": json.dumps({"city": city})}}
+    result = [{"role": "assistant", "content": None, "tool_calls": [tool_call]},
+              {"role": "tool", "tool_call_id": f"call_{i}", "content": json.dumps({"temp_c": 10 + i % 15})}]
+
+    def row(messages: list[dict], message: dict) -> dict:
+        return {"model": "gpt-4o", "messages": messages, "tools": TOOLS[:1], "metadata": {"task": "weather-agent"},
+                "response": {"object": "chat.completion", "model": "gpt-4o",
+                             "choices": [{"index": 0, "message": {"role": "assistant", **message}}]}}
+
+    return [row(ask, {"content": None, "tool_calls": [tool_call]}),
+            row(ask + result, {"content": f"It is {10 + i % 15} C in {city}."})]
+
+
+def _agent_answer(model: str, messages: list[dict]) -> Answer:
+    """The small model picks the right tool but misreads its result."""
+    if messages[-1]["role"] == "user":
+        city = messages[-1]["content"].split(" in ")[1].split(" today")[0]
+        return Answer(tool_calls=(ToolCall("get_weather", {"city": city}, "x"),))
+    return Answer(text=f"It is {json.loads(messages[-1]['content'])['temp_c'] + 3} C.")
+
+
+@pytest.mark.parametrize("steps", [True, False])
+def test_agent_steps_are_audited_per_step_type(tmp_path, server_factory, env_key, monkeypatch, steps):
+    log = write_jsonl(tmp_path / "agent.jsonl", [r for i in range(60) for r in _trace(i)])
+    server = server_factory(_agent_answer)
+    key = f"api_base: {server.api_base}, api_key_env: {env_key}"
+    (tmp_path / "tiertool.yaml").write_text(f"""
+tiers:
+  - {{name: small, model: openai/gpt-4o-mini, {key}}}
+  - {{name: large, model: openai/gpt-4o, {key}}}
+quality: {{target: 0.9, confidence: 0.95}}
+agent_steps: {str(steps).lower()}
+""", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(app, ["audit", str(log)], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert runner.invoke(app, ["recommend"], catch_exceptions=False).exit_code == 0
+    tiers = {t: v["tier"] for t, v in yaml.safe_load((tmp_path / "tiers.yaml").read_text())["tasks"].items()}
+    if not steps:  # one task type: the step it does well hides in the one it does not
+        assert tiers == {"weather-agent": "large"}
+        return
+    assert tiers == {"weather-agent › first": "small", "weather-agent › after get_weather": "large"}
+    def turns(messages: list[dict]) -> tuple[str, ...]:  # litellm leaves out `"content": null`
+        return tuple(json.dumps({k: v for k, v in m.items() if v is not None}, sort_keys=True) for m in messages)
+
+    later = [b for _, b in server.requests if b["messages"][-1]["role"] == "tool"]
+    logged = {turns(json.loads(line)["messages"]) for line in log.read_text().splitlines()}
+    assert later and all(turns(b["messages"]) in logged for b in later)  # each step with its own history
+    data = json.loads(runner.invoke(app, ["report", "--format", "json"], catch_exceptions=False).output)
+    by_task = {t["task"]: t for t in data["tasks"]}
+    assert by_task["weather-agent › first"]["scorer"] == "tool_call"
+    assert by_task["weather-agent › after get_weather"]["requests"] == 60
+    out = runner.invoke(app, ["inspect", "--steps", str(log)], catch_exceptions=False).output
+    assert "weather-agent › after get_weather" in out

@@ -80,6 +80,8 @@ def inspect(
     requests: Path | None = typer.Option(None, "--requests", metavar="FILE", help="Write each request's typing "
                                          "to this CSV: id, source line, task type, how it was typed, its template "
                                          "or cluster."),
+    steps: bool = typer.Option(False, "--steps", help="Type each agent step apart, as `agent_steps: true` in "
+                               "tiertool.yaml does for the audit: <task> › first | after <tool> | follow-up."),
 ) -> None:
     """Show what the LOG files hold (any supported format, detected): formats, records, skipped lines and why,
     task types, tokens, spend, models."""
@@ -88,7 +90,7 @@ def inspect(
     from . import inspect as inspect_logs
     from . import render_inspection
 
-    s = _run(inspect_logs, logs, fmt, group_by, mapping, semantic, requests)
+    s = _run(inspect_logs, logs, fmt, group_by, mapping, semantic, requests, steps)
     typer.echo(json.dumps(s, indent=1) if as_json else render_inspection(s), nl=as_json)
     if strict and s["skipped"]:
         _err(f"--strict: {s['skipped']} line(s) skipped; first: "

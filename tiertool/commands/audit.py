@@ -75,7 +75,7 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
     cap = config.sample.cap
     extra = config.gate.max_calibration if config.gate.enabled else 0  # the gate's fresh samples follow the audit's
     traffic = scan(logs, fmt, group_by or config.group_by, mapping, sample=cap + extra, seed=seed,
-                   semantic=config.semantic_tasks)
+                   semantic=config.semantic_tasks, steps=config.agent_steps)
     require_records(traffic)
     stats = traffic.stats
     replayable = {task: t.replayable for task, t in traffic.tasks.items()}

@@ -14,11 +14,11 @@ from ..text import printable
 
 
 def inspect(paths: Sequence[str | Path], fmt: str | None = None, group_by: str | None = None,
-            mapping: str | None = None, semantic: bool = False, requests: str | Path | None = None
-            ) -> dict[str, Any]:
+            mapping: str | None = None, semantic: bool = False, requests: str | Path | None = None,
+            steps: bool = False) -> dict[str, Any]:
     """Read the logs once (ingest's one pass, as the audit reads them) and summarise them; `requests`: also
     write how each request was typed to that CSV file."""
-    traffic = scan(paths, fmt, group_by, mapping, semantic=semantic, listing=requests)
+    traffic = scan(paths, fmt, group_by, mapping, semantic=semantic, listing=requests, steps=steps)
     st = traffic.stats
     n = st.records or 1
     task_rows = []

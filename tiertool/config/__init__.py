@@ -132,6 +132,7 @@ class Config(_Strict):
     tasks: dict[str, ScorerSpec] = Field(default_factory=dict)  # no entry: `auto` picks per task
     group_by: str = "auto"
     semantic_tasks: bool = False  # also group untagged free-form prompts by topic (TF-IDF; needs scikit-learn)
+    agent_steps: bool = False  # type each agent step apart: `<task> › <step>` (ingest/steps.py)
     sample: Sample = Sample()
     replay: Replay = Replay()
     prices: dict[str, PriceOverride] = Field(default_factory=dict)
