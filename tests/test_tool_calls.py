@@ -384,3 +384,40 @@ agent_steps: {str(steps).lower()}
     assert by_task["weather-agent › after get_weather"]["requests"] == 60
     out = runner.invoke(app, ["inspect", "--steps", str(log)], catch_exceptions=False).output
     assert "weather-agent › after get_weather" in out
+
+
+def test_cache_keeps_tool_calls_and_opens_a_cache_written_before_them(tmp_path):
+    import sqlite3
+
+    from tiertool.replay import Cache
+
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:  # the answers table as the first release wrote it
+        db.execute("CREATE TABLE answers (key TEXT PRIMARY KEY, model TEXT NOT NULL, output TEXT NOT NULL, "
+                   "input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0, "
+                   "cost REAL NOT NULL DEFAULT 0, origin TEXT NOT NULL, created REAL NOT NULL)")
+        db.execute("INSERT INTO answers VALUES ('old', 'm', 'text', 1, 2, 0, 'call', 0)")
+    assert Cache(path, readonly=True).get("old") == Reply("text", "cache", input_tokens=1, output_tokens=2)
+    cache = Cache(path)
+    calls = (call("get_weather", {"city": "Paris"}),)
+    cache.put("new", "m", Reply("", "call", output_tokens=9, tool_calls=calls, reasoning_tokens=7))
+    assert cache.get("new") == Reply("", "cache", output_tokens=9, tool_calls=calls, reasoning_tokens=7)
+    assert cache.get("old") == Reply("text", "cache", input_tokens=1, output_tokens=2)
+    cache.close()
+
+
+def test_recorded_answers_may_be_tool_calls(tmp_path):
+    from tiertool.errors import InputError
+    from tiertool.records import call_key
+    from tiertool.replay import Cache
+
+    calls = [call("get_weather", {"city": "Paris"})]
+    msgs = [{"role": "user", "content": "weather?"}]
+    good = write_jsonl(tmp_path / "rec.jsonl", [{"model": "m", "messages": msgs, "output": None, "tool_calls": calls}])
+    cache = Cache(tmp_path / "c.sqlite")
+    assert cache.load_recorded(good) == 1
+    assert cache.get(call_key("m", msgs, {})).tool_calls == tuple(calls)
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"model": "m", "messages": msgs, "output": None}])
+    with pytest.raises(InputError, match=r"bad.jsonl:1: expected .*output must be text"):
+        cache.load_recorded(bad)
+    cache.close()
