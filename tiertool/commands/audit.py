@@ -285,7 +285,10 @@ def _score(items: list[Item], answers: dict[str, Answer], config: Config, grader
            ) -> list[Result]:
     """Grade one round's answers; each result remembers its round (sequential decisions look per round)."""
     resolved: dict[tuple[str, str], Answer | None] = {}
-    for req, tier, item in items:
-        resolved[(req.source, tier.name)] = item if isinstance(item, Answer) else answers.get(item.key)
+    ref = config.reference
+    # a sample referenced in an earlier round (another tier's test) has its reference answer there, not here
+    with_ref = [*items, *((req, ref, _item(req, ref)) for req in {req.source: req for req, _, _ in items}.values())]
+    for req, tier, item in with_ref:
+        resolved.setdefault((req.source, tier.name), item if isinstance(item, Answer) else answers.get(item.key))
     graded = grader.grade([(req, tier) for req, tier, _ in items], resolved, config.reference)
     return [replace(r, round=round_no) for r in graded]
