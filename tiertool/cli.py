@@ -82,6 +82,8 @@ def inspect(
                                          "or cluster."),
     config: Path | None = typer.Option(None, "--config", "-c", metavar="FILE", help="Also count the requests "
                                        "litellm cannot send as logged to a tier of this config (as audit does)."),
+    steps: bool = typer.Option(False, "--steps", help="Type each agent step apart, as `agent_steps: true` in "
+                               "tiertool.yaml does for the audit: <task> › first | after <tool> | follow-up."),
 ) -> None:
     """Show what the LOG files hold (any supported format, detected): formats, records, skipped lines and why,
     task types, tokens, spend, models."""
@@ -91,7 +93,7 @@ def inspect(
     from . import load_config, render_inspection
 
     tiers = _run(load_config, config).tiers if config else ()
-    s = _run(inspect_logs, logs, fmt, group_by, mapping, semantic, requests, tiers)
+    s = _run(inspect_logs, logs, fmt, group_by, mapping, semantic, requests, tiers, steps)
     typer.echo(json.dumps(s, indent=1) if as_json else render_inspection(s), nl=as_json)
     if strict and s["skipped"]:
         _err(f"--strict: {s['skipped']} line(s) skipped; first: "

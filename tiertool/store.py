@@ -89,6 +89,9 @@ class AuditMeta(BaseModel):
     over_budget: int = 0  # calls --budget left unsent
     subpopulations: tuple[PartTest, ...] = ()  # parts of task types tested apart (decide/subpop.py)
     clients: dict[str, Clients] = {}  # per task
+    # per task and tier with its own `params`: its answers' output tokens over the reference's on the same
+    # requests (savings price that tier's output at this length: pricing/savings.py)
+    output_scale: dict[str, dict[str, float]] = {}
 
 
 def _connect(path: Path) -> sqlite3.Connection:

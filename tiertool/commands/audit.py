@@ -51,9 +51,11 @@ class AuditSummary:
 
 
 def _item(req: Request, tier: Tier) -> Answer | Call:
-    """The log's own answer when the logged model is this tier's, else the call to send."""
-    if req.output is not None and same_model(req.model, tier.model):
-        return Answer(req.output, "log")
+    """The log's own answer when the logged model is this tier's and the tier's params change nothing of the
+    logged request, else the call to send (with the tier's params merged over the logged ones: `Call.to`)."""
+    logged = req.logged_answer()
+    if logged is not None and same_model(req.model, tier.model) and tier.merged(req.params) == req.params:
+        return logged
     return Call.to(tier, req.messages, req.params, req.input_tokens, req.output_tokens)
 
 
@@ -76,7 +78,7 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
     cap = config.sample.cap
     extra = config.gate.max_calibration if config.gate.enabled else 0  # the gate's fresh samples follow the audit's
     traffic = scan(logs, fmt, group_by or config.group_by, mapping, sample=cap + extra, seed=seed,
-                   semantic=config.semantic_tasks, check=carry_check(config.tiers))
+                   semantic=config.semantic_tasks, check=carry_check(config.tiers), steps=config.agent_steps)
     require_records(traffic)
     stats = traffic.stats
     replayable = {task: t.replayable for task, t in traffic.tasks.items()}
@@ -199,6 +201,7 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
         spend_usd=rs.spend, unconfirmed=rs.unconfirmed, unconfirmed_usd=rs.unconfirmed_usd, error=error,
         scorers=grader.choices, offline_missing=len(rs.missing), over_budget=rs.over_budget,
         subpopulations=rounds.part_tests(),
+        output_scale=_output_scale(every, replayer.answers, config),
         clients={t: Clients(called=dict(x.called), tags=dict(x.tags)) for t, x in traffic.tasks.items()})
     try:
         save_audit(out, meta, traffic.volume, results, rounds.states(), rounds.statuses())
@@ -208,6 +211,25 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
                         len({(r.task, r.source) for r in results}), rs.sent, rs.cached, rs.failed,
                         len(rs.missing), error, rs.over_budget, _unsent(every, replayer.answers), unscored,
                         rs.unsaved, gate_file)
+
+
+def _output_scale(items: Sequence[Item], answers: dict[str, Answer], config: Config) -> dict[str, dict[str, float]]:
+    """Per task, for each tier with its own `params`: its answers' output tokens over the reference's, on the
+    requests where both answers say how many they had (the savings price the tier's output at this length)."""
+    got: dict[tuple[str, str], dict[str, int]] = {}  # (task, source) -> tier -> output tokens
+    for req, tier, item in items:
+        answer = item if isinstance(item, Answer) else answers.get(item.key)
+        if answer is not None and answer.output_tokens:
+            got.setdefault((req.task, req.source), {})[tier.name] = answer.output_tokens
+    ref = config.reference.name
+    sums: dict[str, dict[str, list[int]]] = {}
+    for (task, _), by_tier in got.items():
+        for tier in config.tiers[:-1]:
+            if tier.params and tier.name in by_tier and ref in by_tier:
+                acc = sums.setdefault(task, {}).setdefault(tier.name, [0, 0])
+                acc[0] += by_tier[tier.name]
+                acc[1] += by_tier[ref]
+    return {task: {tier: mine / theirs for tier, (mine, theirs) in by.items()} for task, by in sums.items()}
 
 
 def _incomplete(failed: int, unscored: int) -> str | None:

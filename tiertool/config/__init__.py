@@ -31,9 +31,25 @@ class Tier(_Strict):
     concurrency: int | None = Field(default=None, ge=1, le=1024)
     rpm: int | None = Field(default=None, ge=1)  # requests per minute this tier may send
     tpm: int | None = Field(default=None, ge=1)  # tokens per minute (input + expected output)
+    # Request parameters this tier sends over the logged ones ({reasoning_effort: low}): the same model with
+    # other params is a tier of its own.
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("params")
+    @classmethod
+    def _sendable(cls, v: dict[str, Any]) -> dict[str, Any]:
+        fixed = sorted(set(v) & {"model", "messages", "api_base", "api_key", "stream"})
+        if fixed:
+            raise ValueError(f"{', '.join(fixed)} cannot be set per tier (model, api_base and api_key "
+                             f"are the tier's own keys; messages are the logged request's)")
+        return v
 
     def api_key(self) -> str | None:
         return os.environ.get(self.api_key_env) if self.api_key_env else None
+
+    def merged(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The parameters a replay on this tier sends: the logged request's, with this tier's over them."""
+        return {**params, **self.params}
 
 
 class Quality(_Strict):
@@ -125,6 +141,7 @@ class Config(_Strict):
     tasks: dict[str, ScorerSpec] = Field(default_factory=dict)  # no entry: `auto` picks per task
     group_by: str = "auto"
     semantic_tasks: bool = False  # also group untagged free-form prompts by topic (TF-IDF; needs scikit-learn)
+    agent_steps: bool = False  # type each agent step apart: `<task> › <step>` (ingest/steps.py)
     sample: Sample = Sample()
     replay: Replay = Replay()
     prices: dict[str, PriceOverride] = Field(default_factory=dict)

@@ -46,7 +46,11 @@ def arms(volume: dict[Key, Usage], config: Config, tasks: Iterable[str], days: f
             by = {c.task: c for c in project(mine, {task: tier.model}, days, config.prices).by_task}
             saved = by[task].current_usd - by[task].projected_usd if task in by else None
             counted = tokens_in + tokens_out > 0  # without token counts, $0 is not a price
-            value = None if saved is None or pricer.price(tier.model) is None or not counted else monthly(saved, days)
+            # a variant of the logged model (its own params: a lower effort) saves what its answers' length
+            # will show, unknown before the audit: unpriced, like a model with no price
+            variant = bool(tier.params) and saved == 0
+            value = None if saved is None or pricer.price(tier.model) is None or not counted or variant \
+                else monthly(saved, days)
             cost = _call(pricer, tier.model, tokens_in, tokens_out) if counted else None
             out.append(Arm(task, tier.name, rank, -1.0 if value is None else value,
                            -1.0 if cost is None or extra is None else cost + extra))

@@ -18,6 +18,7 @@ from .common import typing_tag
 from .listing import Listing
 from .reader import Check, ReadStats, read_logs
 from .sample import Sampler, Stratum, merge
+from .steps import by_step, renamed
 from .tasktype import Group
 
 
@@ -135,22 +136,24 @@ def _replayable(req: Request) -> bool:
 def scan(paths: Sequence[str | Path], fmt: str | None = None, group_by: str | None = "auto",
          mapping: str | dict[str, str] | None = None, *, sample: int = 0, seed: int = 0,
          sample_if: Callable[[Request], bool] = _replayable, semantic: bool = False,
-         listing: str | Path | None = None, check: Check | None = None) -> Traffic:
+         listing: str | Path | None = None, check: Check | None = None, steps: bool = False) -> Traffic:
     """Read the logs once: volume, task types (final names), how each was typed, and per task and logged model
     a seeded sample of `sample` requests among those `sample_if` accepts (replayable ones by default).
     `semantic`: also group free-form prompts by topic (config `semantic_tasks`); `listing`: a CSV file to write
     every request's typing to (listing.py); `check`: why a request cannot be sent to the audit's tiers
-    (replay.carry), counted as not replayable."""
+    (replay.carry), counted as not replayable; `steps`: type agent steps apart (steps.py, config `agent_steps`)."""
     reader = read_logs(paths, fmt, group_by, mapping, semantic=semantic, check=check)
     tally, sampler = _Tally(), Sampler(sample, seed)
     rows = Listing(listing) if listing is not None else None
     for req in reader:
+        if steps:
+            req = by_step(req)
         tally.add(req)
         if sample and sample_if(req):
             sampler.add(req)
         if rows is not None:
             rows.add(req)
-    renames = reader.renames
+    renames = renamed(reader.renames, {k[0] for k in tally.by}) if steps else reader.renames
     if rows is not None:
         rows.close(renames)
     sampler.rename(renames)

@@ -17,6 +17,7 @@ What it promises on faults (README "Guarantees under failure"):
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 from collections import Counter
@@ -172,6 +173,20 @@ def _retry_after(exc: BaseException) -> float | None:
 def _tokens(usage: Any, name: str) -> int | None:
     value = getattr(usage, name, None)
     return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TOKENS else None
+
+
+def tool_calls(message: Any) -> tuple[dict[str, Any], ...]:
+    """The answer's tool calls in OpenAI chat shape (records.Answer.tool_calls), whatever provider litellm
+    translated them from."""
+    out = []
+    for call in getattr(message, "tool_calls", None) or ():
+        function = getattr(call, "function", None)
+        arguments = getattr(function, "arguments", None)
+        if not isinstance(arguments, str):
+            arguments = json.dumps(arguments or {})
+        out.append({"id": str(getattr(call, "id", None) or ""), "type": "function",
+                    "function": {"name": str(getattr(function, "name", None) or ""), "arguments": arguments}})
+    return tuple(out)
 
 
 class Replayer:
@@ -455,12 +470,15 @@ class Replayer:
         message = getattr(choices[0], "message", None) if choices else None
         if message is None:
             raise Unusable("the response has no choices", cost)
-        text = message.content
-        if text is None and not getattr(message, "tool_calls", None):
+        text, calls = message.content, tool_calls(message)
+        if text is None and not calls:
             raise Unusable("the answer's content is null", cost)
-        if text is not None and len(text) > MAX_ANSWER_CHARS:
-            raise Unusable(f"an answer of {len(text):,} characters, over the {MAX_ANSWER_CHARS:,} limit", cost)
-        return Answer(text=text or "", origin="call", input_tokens=i or 0, output_tokens=o or 0), cost
+        size = len(text or "") + sum(len(c["function"]["arguments"]) for c in calls)
+        if size > MAX_ANSWER_CHARS:
+            raise Unusable(f"an answer of {size:,} characters, over the {MAX_ANSWER_CHARS:,} limit", cost)
+        reasoning = _tokens(getattr(usage, "completion_tokens_details", None), "reasoning_tokens") or 0
+        return Answer(text=text or "", origin="call", input_tokens=i or 0, output_tokens=o or 0, tool_calls=calls,
+                      reasoning_tokens=min(reasoning, o or 0)), cost
 
     def _cost(self, tier: Tier, response: Any, i: int, o: int, cached: int) -> float:
         price = lookup(tier.model, self.prices)

@@ -27,7 +27,8 @@ def task_facts(audit: Audit, rec: Recommendation, task: str) -> dict[str, Any]:
     days = period_days(audit.meta.first_time, audit.meta.last_time)
     cost_by_tier: dict[str, float | None] = {}
     for tier in rec.config.tiers:
-        s = project(groups, {task: tier.model}, days, rec.config.prices)
+        scale = {task: audit.meta.output_scale.get(task, {}).get(tier.name, 1.0)}
+        s = project(groups, {task: tier.model}, days, rec.config.prices, scale)
         cost_by_tier[tier.name] = None if s.unpriced else round(s.projected_usd, 6)
     sources = audit.meta.task_sources.get(task) or {}
     return {"replayable": replayable, "replayable_share": round(replayable / requests, 4) if requests else 0.0,

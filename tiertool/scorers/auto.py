@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from ..config.scorers import AutoSpec, ExactSpec, FuzzySpec, JsonSpec, NumericSpec, ScorerSpec
+from ..config.scorers import AutoSpec, ExactSpec, FuzzySpec, JsonSpec, NumericSpec, ScorerSpec, ToolCallSpec
 from ..records import Call, Score
-from .base import Scorer, ScoringContext, Unscorable, normalise
+from .base import Reference, Scorer, ScoringContext, Unscorable, normalise
 from .registry import ScorerEnv
 from .structured import NUMBER, parse_json
 
@@ -33,8 +33,20 @@ def _ends_with_number(text: str) -> bool:
     return bool(NUMBER.search(tail)) and not _is_json(text)
 
 
+def choose_for(spec: AutoSpec, references: list[Reference]) -> tuple[ScorerSpec, str]:
+    """(scorer spec, reason) for a task, from the reference answers sampled for it: `tool_call` as soon as one
+    of them calls tools (a text scorer would see those answers as empty), its text answers scored by what
+    `auto` picks from the text ones; else `choose` on the texts."""
+    calls = sum(bool(r.tool_calls) for r in references)
+    if calls:
+        return (ToolCallSpec(scorer="tool_call", text=AutoSpec(scorer="auto", judge=spec.judge)),
+                f"auto: {calls}/{len(references)} reference answers call tools -> tool_call (text answers to "
+                f"text references: what auto picks from those)")
+    return choose(spec, [r.text for r in references])
+
+
 def choose(spec: AutoSpec, references: list[str]) -> tuple[ScorerSpec, str]:
-    """(scorer spec, reason) for a task, from the reference answers sampled for it."""
+    """(scorer spec, reason) for a task, from the text reference answers sampled for it."""
     refs = [r for r in references if r and r.strip()]
     n = len(refs)
     if not n:
@@ -78,10 +90,11 @@ class Auto(Scorer):
         if self.judge is not None:
             self.judge.check(task)
 
-    def prepare(self, references: list[str]) -> None:
+    def prepare(self, references: list[Reference]) -> None:
         if self.chosen is None:
-            spec, self.reason = choose(self.spec, references)
+            spec, self.reason = choose_for(self.spec, references)
             self.chosen = self.judge if spec is self.spec.judge and self.judge else self.env.build(spec)
+        self.chosen.prepare(references)
 
     def _scorer(self) -> Scorer:
         if self.chosen is None:

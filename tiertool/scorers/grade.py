@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ReplayError
-from ..records import UNSENT, Answer, Request, Result, Score
+from ..records import UNSENT, Answer, Message, Request, Result, Score
 from ..store import ScorerChoice
-from .base import Caller, Scorer, ScoringContext, Unscorable
+from .base import Caller, Reference, Scorer, ScoringContext, Unscorable, shown
 from .labels import Labels
 from .registry import ScorerEnv
 
@@ -88,22 +88,22 @@ class Grader:
             for tier in tiers.values():
                 if tier.name != reference.name or truth is not None:
                     todo.append(_Todo(req, tier, answers.get((req.source, tier.name)), ref.text if ref else None,
-                                      truth, missing, tier.name == reference.name))
+                                      truth, missing, tier.name == reference.name, ref.tool_calls if ref else ()))
         self._prepare(todo)
         self._prefetch([t for t in todo if t.context is not None and self._label(t) is None])
         return [self._result(t) for t in todo]
 
     def _prepare(self, todo: list[_Todo]) -> None:
         """Show each task's scorer its reference answers (`auto` chooses from them; from the bars when none)."""
-        shown: dict[str, list[str]] = {}
+        seen: dict[str, list[Reference]] = {}
         for t in {t.req.source: t for t in todo}.values():  # one reference answer per request
             if t.reference is not None:
-                shown.setdefault(t.req.task, []).append(t.reference)
+                seen.setdefault(t.req.task, []).append(Reference(t.reference, t.reference_calls))
         for t in todo:
-            if t.target is not None and t.req.task not in shown:
-                shown[t.req.task] = [t.target]
-        for task, texts in shown.items():
-            self.scorer(task).prepare(texts)
+            if t.target is not None and t.req.task not in seen:
+                seen[t.req.task] = [Reference(t.target)]
+        for task, references in seen.items():
+            self.scorer(task).prepare(references)
 
     def _prefetch(self, todo: list[_Todo]) -> None:
         """Send the model calls of many answers at once (cached, concurrent); a failure leaves them unscored."""
@@ -127,7 +127,8 @@ class Grader:
     def _grade(self, t: _Todo) -> Result:
         got = t.answer
         base: dict[str, Any] = dict(request_id=t.req.id, source=t.req.source, task=t.req.task, tier=t.tier.name,
-                    model=t.tier.model, reference=t.target, answer=got.text if got else None,
+                    model=t.tier.model, reference=shown(t.target, t.target_calls),
+                    answer=shown(got.text, got.tool_calls) if got else None,
                     origin=got.origin if got else "missing")
         label = self._label(t)
         if label is not None:  # a label grades the answer whether or not its text (or a reference) is at hand
@@ -160,13 +161,19 @@ class _Todo:
     expected: str | None  # the ground truth, if any
     missing: str  # why there is no reference answer, if there is none
     is_reference: bool  # the reference tier's own answer (graded only against a ground truth)
+    reference_calls: tuple[Message, ...] = ()  # the reference tier's tool calls
 
     @property
     def target(self) -> str | None:
         return self.expected if self.expected is not None else self.reference
 
     @property
+    def target_calls(self) -> tuple[Message, ...]:
+        return () if self.expected is not None else self.reference_calls
+
+    @property
     def context(self) -> ScoringContext | None:
         if self.answer is None or self.answer.text is None or self.target is None:
             return None
-        return ScoringContext(self.req, self.answer.text, self.reference, self.expected)
+        return ScoringContext(self.req, self.answer.text, self.reference, self.expected, self.answer.tool_calls,
+                              self.reference_calls)

@@ -95,7 +95,8 @@ class Judge(Scorer):
 
     def calls(self, ctx: ScoringContext) -> list[Call]:
         """The two judge calls: candidate as A, then the bar (reference or ground truth) as A."""
-        cand, ref, request = ctx.candidate[: self.max_chars], ctx.target[: self.max_chars], ctx.conversation
+        cand, ref = ctx.shown_candidate[: self.max_chars], ctx.shown_target[: self.max_chars]
+        request = ctx.conversation
         marker = fence(request, cand, ref)
         out = []
         for a, b in ((cand, ref), (ref, cand)):
