@@ -1,0 +1,232 @@
+"""`tiertool audit --batch`: the cheaper tier's calls go through the loopback's OpenAI Batch API or Anthropic
+Message Batches (tests/loopback_batch.py): submit, poll, resume after SIGKILL, expired, failed and missing items,
+a failed batch, batch prices in the plan and the spend."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.adversarial.kit import KEY, KEY_ENV, audit, audit_args, config, decisions, no_traceback, small_log, spawn
+from tests.loopback import Fail
+from tests.loopback_batch import BatchAPI
+from tiertool.pricing.prices import lookup
+from tiertool.store import load_audit
+
+FAST = ", batch: true, batch_poll: 0.05"
+SMALL = "openai/gpt-4o-mini"
+
+
+def _prompt(messages: list[dict]) -> str:
+    """The last user text, as a chat message (a string) or an Anthropic one (text blocks)."""
+    content = messages[-1]["content"]
+    return content if isinstance(content, str) else "".join(b.get("text", "") for b in content)
+
+
+@pytest.fixture
+def keyed(monkeypatch):
+    monkeypatch.setenv(KEY_ENV, KEY)
+
+
+@pytest.fixture
+def log(tmp_path):
+    return small_log(tmp_path)
+
+
+def _answerer(small: dict[str, str], fail=None):
+    def answer(model: str, messages: list[dict]) -> str:
+        prompt = _prompt(messages)
+        if fail is not None:
+            fail(prompt)
+        return small.get(prompt, "I don't know")
+    return answer
+
+
+def _small_calls(server, model: str = "gpt-4o-mini") -> tuple[int, int]:
+    """(answered in a batch, answered per call) for the small model."""
+    batch = sum(1 for path, body in server.requests if path.startswith("batch:") and body["model"] == model)
+    per_call = sum(1 for path, body in server.requests if not path.startswith("batch:") and body["model"] == model)
+    return batch, per_call
+
+
+def _batches(folder: Path) -> list[tuple[str, int, int]]:
+    with sqlite3.connect(folder / ".tiertool" / "cache.sqlite") as db:
+        return [(i, len(json.loads(k)), e) for i, k, e in db.execute("SELECT id, keys, ended FROM batches")]
+
+
+def test_submit_poll_and_cache(tmp_path, log, keyed, server_factory):
+    """One batch for the small tier (one round), polled until done, cached: a re-run pays nothing; decisions are
+    those of the per-call path on the same answers; the spend is the batch price of the ledger."""
+    path, small = log
+    server = server_factory(_answerer(small))
+    api = BatchAPI(server, delay_polls=2)
+    config(tmp_path, server.api_base, replay=FAST)
+    r = audit(tmp_path, path)
+    assert r.exit_code == 0, r.output
+    no_traceback(r)
+    assert "batch API at batch prices" in r.output
+    assert len(api.submissions) == 1 and api.polls == 3
+    batch, per_call = _small_calls(server)
+    assert batch == 40 and per_call == 0  # 4 task types x 10
+    assert "40 model calls sent, 0 cache hits, 0 failed" in r.output
+    assert _batches(tmp_path) == [("batch_000001", 40, 1)]
+    price = lookup(SMALL).batched()
+    assert price.input == pytest.approx(0.075e-6) and "batch price" in price.source
+    spend = load_audit(tmp_path / ".tiertool").meta.spend_usd
+    assert spend == pytest.approx(server.billed(price.input, price.output))
+    assert spend == pytest.approx(server.billed(lookup(SMALL).input, lookup(SMALL).output) / 2)
+    ours = decisions(tmp_path)
+
+    again = audit(tmp_path, path)
+    assert again.exit_code == 0 and "0 model calls sent, 40 cache hits" in again.output, again.output
+    assert len(api.submissions) == 1
+
+    plain = tmp_path / "per-call"
+    plain.mkdir()
+    config(plain, server.api_base)
+    assert audit(plain, path).exit_code == 0
+    assert decisions(plain) == ours
+
+
+def test_anthropic_message_batches(tmp_path, log, keyed, server_factory):
+    """An Anthropic tier: one Message Batch, litellm's translation of each call as its params."""
+    path, small = log
+    server = server_factory(_answerer(small))
+    api = BatchAPI(server)
+    config(tmp_path, server.api_base, replay=FAST, small_model="anthropic/claude-haiku-4-5")
+    yaml = tmp_path / "tiertool.yaml"  # Anthropic's api_base is the host root
+    yaml.write_text(yaml.read_text().replace(f"claude-haiku-4-5, api_base: {server.api_base}",
+                                             f"claude-haiku-4-5, api_base: {server.api_base[:-3]}"))
+    r = audit(tmp_path, path)
+    assert r.exit_code == 0, r.output
+    assert api.submissions == ["msgbatch_000001"]
+    assert _small_calls(server, "claude-haiku-4-5") == (40, 0)
+    params = next(body for p, body in server.requests if p.startswith("batch:"))
+    assert params["max_tokens"] > 0 and isinstance(params["messages"][0]["content"], list)
+    assert "system" in params  # the system message moved where Anthropic wants it
+    assert all(t != "undecided" for _, t in decisions(tmp_path).values())
+
+
+def test_resume_after_sigkill_polls_the_same_batch(tmp_path, log, server_factory):
+    """A real `tiertool audit --batch` killed (SIGKILL) while it polls; the re-run polls the recorded batch and
+    completes: the server saw one batch submission and answered each call once."""
+    path, small = log
+    server = server_factory(_answerer(small))
+    api = BatchAPI(server)
+    api.held = True
+    config(tmp_path, server.api_base, replay=FAST)
+    proc = spawn(audit_args(tmp_path, path, "--quiet"))
+    deadline = time.monotonic() + 180
+    while not (api.submissions and api.polls >= 3) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert api.submissions == ["batch_000001"], proc.communicate(timeout=5) if proc.poll() is not None else "slow"
+    assert _batches(tmp_path) == [("batch_000001", 40, 0)]  # recorded before polling
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+
+    api.held = False
+    rerun = spawn(audit_args(tmp_path, path))
+    out, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, err
+    no_traceback(err)
+    assert api.submissions == ["batch_000001"]
+    assert _small_calls(server) == (40, 0)
+    assert "40 model calls sent, 0 cache hits, 0 failed" in out
+    assert _batches(tmp_path) == [("batch_000001", 40, 1)]
+
+
+def test_expired_and_missing_items_are_sent_per_call(tmp_path, log, keyed, server_factory):
+    """The batch expires after 25 items and 3 answered ones are missing from the output: those 18 calls go
+    through the per-call path (as its retries would), at the list price, and the audit completes."""
+    path, small = log
+    server = server_factory(_answerer(small))
+    api = BatchAPI(server, expire_after=25)
+    config(tmp_path, server.api_base, replay=FAST)
+    keys = {}
+
+    def lose_three(h, method, p, raw):  # pick the first three custom ids of the uploaded file
+        if method == "POST" and p == "/v1/batches" and not keys:
+            lines = api.files[json.loads(raw)["input_file_id"]].decode().splitlines()
+            api.lose = tuple(json.loads(x)["custom_id"] for x in lines[:3])
+            keys["lost"] = api.lose
+        return False
+    server.routes.insert(0, lose_three)
+    r = audit(tmp_path, path)
+    assert r.exit_code == 0, r.output
+    assert len(api.submissions) == 1
+    assert _small_calls(server) == (25, 18)
+    assert "40 model calls sent, 0 cache hits, 0 failed" in r.output
+    meta = load_audit(tmp_path / ".tiertool").meta
+    batch_price, list_price = lookup(SMALL).batched(), lookup(SMALL)
+    # 22 answers kept at the batch price, 18 per call at the list price, 3 lost ones at their worst case
+    assert meta.unconfirmed == 3
+    assert meta.spend_usd > 22 * 10 * batch_price.input
+
+
+def test_failed_items(tmp_path, log, keyed, server_factory):
+    """A 400 item is a failed call (counted, listed, exit 1: no quality verdict rests on it); a 500 item is sent
+    again per call, as the per-call path retries a 500, and answered there."""
+    path, small = log
+    seen: dict[str, int] = {}
+
+    def number(prompt: str) -> int:
+        return int(prompt.rsplit("[#", 1)[1].rstrip("]"))
+
+    def fail(prompt: str) -> None:
+        seen[prompt] = seen.get(prompt, 0) + 1
+        if number(prompt) % 7 == 0:
+            raise Fail(400, "this prompt is refused", code="invalid_prompt")
+        if number(prompt) % 7 == 1 and seen[prompt] == 1:
+            raise Fail(500, "overloaded", kind="server_error")
+
+    server = server_factory(_answerer(small, fail))
+    api = BatchAPI(server)
+    config(tmp_path, server.api_base, replay=FAST)
+    r = audit(tmp_path, path)
+    asked = [number(p) for p in seen]
+    refused, flaky = sum(n % 7 == 0 for n in asked), sum(n % 7 == 1 for n in asked)
+    assert len(asked) == 40 and refused and flaky
+    assert r.exit_code == 1, r.output
+    no_traceback(r)
+    assert f"could not be audited: {refused} calls failed after their retries" in r.output
+    assert f"{40 - refused} model calls sent, 0 cache hits, {refused} failed" in r.output
+    assert len(api.submissions) == 1
+    assert _small_calls(server) == (40 - refused - flaky, flaky)  # answered in the batch, then per call
+    assert sum(v == 2 for v in seen.values()) == flaky  # each flaky one asked twice, the refused ones once
+    assert load_audit(tmp_path / ".tiertool").meta.failed == refused
+
+
+def test_whole_batch_failure_is_one_line(tmp_path, log, keyed, server_factory):
+    path, small = log
+    server = server_factory(_answerer(small))
+    BatchAPI(server, fail_batch="the input file has 1 invalid line")
+    config(tmp_path, server.api_base, replay=FAST)
+    r = audit(tmp_path, path)
+    assert r.exit_code == 1, r.output
+    no_traceback(r)
+    line = next(x for x in r.output.splitlines() if "could not be audited" in x)
+    assert "tier 'small'" in line and "batch batch_000001 failed (the input file has 1 invalid line)" in line
+    assert _small_calls(server) == (0, 0)
+    assert _batches(tmp_path) == [("batch_000001", 40, 1)]  # ended: a re-run submits anew
+
+
+def test_plan_uses_batch_prices(tmp_path, log, keyed, server_factory):
+    """--dry-run: the small tier's estimate with --batch is its batch price, half gpt-4o-mini's list price."""
+    path, small = log
+    server = server_factory(_answerer(small))
+    config(tmp_path, server.api_base)
+
+    def small_usd(*args: str) -> float:
+        r = audit(tmp_path, path, "--dry-run", *args)
+        assert r.exit_code == 0, r.output
+        line = next(x for x in r.output.splitlines() if x.startswith("  small ("))
+        return float(line.split("; ~$")[1].split(" ")[0])
+
+    assert small_usd("--batch") == pytest.approx(small_usd() / 2, rel=0.01)
+    assert server.requests == []
