@@ -7,10 +7,11 @@ anthropic.types.messages.MessageBatch and its results; tests/test_batch.py check
 installed openai SDK). Each item is answered by the server's answerer, rendered as its chat or messages route
 renders it, and billed in the same ledger (`server.calls`, `server.ledger`), when the batch ends.
 
-The test controls the ending: a batch stays in progress while `held` and for its first `delay_polls` status requests, `expire_after` items are
-processed and the rest expire, custom ids in `lose` are missing from the results, an answerer raising `Fail`
-errors that item, and `fail_batch` fails the whole batch (OpenAI: status "failed"; Anthropic: the create request
-is refused). `submissions` lists every batch created; `polls` counts status requests.
+The test controls the ending: a batch stays in progress while `held` and for its first `delay_polls` status
+requests; `expire_after` items are processed and the rest expire; custom ids in `lose` are missing from the
+results; an answerer raising `Fail` errors that item; `fail_batch` fails the whole batch (OpenAI: status
+"failed"; Anthropic: the create request is refused). `submissions` lists every batch created; `polls` counts
+status requests.
 """
 
 from __future__ import annotations

@@ -163,10 +163,12 @@ def test_expired_and_missing_items_are_sent_per_call(tmp_path, log, keyed, serve
     assert _small_calls(server) == (25, 18)
     assert "40 model calls sent, 0 cache hits, 0 failed" in r.output
     meta = load_audit(tmp_path / ".tiertool").meta
-    batch_price, list_price = lookup(SMALL).batched(), lookup(SMALL)
-    # 22 answers kept at the batch price, 18 per call at the list price, 3 lost ones at their worst case
-    assert meta.unconfirmed == 3
-    assert meta.spend_usd > 22 * 10 * batch_price.input
+    b, p = lookup(SMALL).batched(), lookup(SMALL)
+    # 22 answers kept at the batch price (10 + 5 tokens each), 18 per call at the list price, the 3 lost ones
+    # at their worst case (unconfirmed: nothing says what they cost), the 15 expired ones at nothing
+    assert meta.unconfirmed == 3 and meta.unconfirmed_usd > 0
+    assert meta.spend_usd - meta.unconfirmed_usd == pytest.approx(22 * (10 * b.input + 5 * b.output)
+                                                                  + 18 * (10 * p.input + 5 * p.output))
 
 
 def test_failed_items(tmp_path, log, keyed, server_factory):
@@ -230,3 +232,70 @@ def test_plan_uses_batch_prices(tmp_path, log, keyed, server_factory):
 
     assert small_usd("--batch") == pytest.approx(small_usd() / 2, rel=0.01)
     assert server.requests == []
+
+
+def test_one_batch_per_round(tmp_path, log, keyed, server_factory):
+    """A sequential audit: each round that needs the small tier's answers sends one batch, of that round's calls."""
+    path, small = log
+    server = server_factory(_answerer(small))
+    api = BatchAPI(server)
+    yaml = config(tmp_path, server.api_base, replay=FAST)
+    yaml.write_text(yaml.read_text().replace("sample: {sequential: false, per_task: 10}",
+                                             "sample: {round: 5, max_per_task: 15}"))
+    r = audit(tmp_path, path)
+    assert r.exit_code == 0, r.output
+    rounds = [line for line in r.output.splitlines() if line.startswith("round ")]
+    fetched = [int(line.split(", ")[1].split(" ")[0]) for line in rounds]
+    assert len(rounds) >= 2 and len(api.submissions) == sum(n > 0 for n in fetched)
+    assert [len(b.items) for b in api.batches.values()] == [n for n in fetched if n]
+    assert _small_calls(server)[1] == 0
+
+
+def test_budget_holds_batch_worst_cases(tmp_path, log, keyed, server_factory):
+    """--budget: a batch holds its items' worst cases (at the batch price) before it is submitted; those that do
+    not fit are not sent, and the audit says so."""
+    path, small = log
+    server = server_factory(_answerer(small))
+    api = BatchAPI(server)
+    config(tmp_path, server.api_base, replay=FAST)
+    r = audit(tmp_path, path, "--budget", "0.01")
+    assert r.exit_code == 1, r.output
+    assert "--budget $0.0100 reached" in r.output
+    sent = len(api.batches["batch_000001"].items)
+    assert 0 < sent < 40 and f"{sent} model calls sent" in r.output
+    assert load_audit(tmp_path / ".tiertool").meta.spend_usd <= 0.01
+
+
+def test_unsupported_provider_is_refused(tmp_path, log, keyed, server_factory):
+    path, small = log
+    server = server_factory(_answerer(small))
+    config(tmp_path, server.api_base, replay=FAST, small_model="mistral/mistral-small-latest")
+    r = audit(tmp_path, path)
+    assert r.exit_code != 0
+    no_traceback(r)
+    assert "tier 'small' (mistral/mistral-small-latest) is on provider 'mistral'" in r.output
+    assert server.requests == []
+
+
+def test_loopback_batch_objects_match_the_openai_sdk(server_factory):
+    """The loopback's files and batches parse as the OpenAI SDK's own types (what litellm reads them with)."""
+    from openai.types import Batch, FileObject
+
+    server = server_factory(lambda model, messages: "ok")
+    api = BatchAPI(server, expire_after=1)
+    line = {"custom_id": "a", "method": "POST", "url": "/v1/chat/completions",
+            "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}}
+    api.files["file-1"] = (json.dumps(line) + "\n" + json.dumps({**line, "custom_id": "b"}) + "\n").encode()
+    batch = api._create_openai({"input_file_id": "file-1"})
+    assert Batch.model_validate(api._openai(batch)).status == "in_progress"
+    ended = Batch.model_validate(api._openai(api._poll(batch.id)))
+    assert (ended.status, ended.request_counts.completed, ended.request_counts.failed) == ("expired", 1, 1)
+    assert FileObject.model_validate(api._upload(*_multipart(b"{}\n"))).purpose == "batch"
+
+
+def _multipart(data: bytes) -> tuple[str, bytes]:
+    boundary = "tiertoolboundary"
+    body = (f"--{boundary}\r\ncontent-disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n"
+            f"--{boundary}\r\ncontent-disposition: form-data; name=\"file\"; filename=\"b.jsonl\"\r\n"
+            f"content-type: application/jsonl\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    return f"multipart/form-data; boundary={boundary}", body
