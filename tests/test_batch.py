@@ -5,14 +5,17 @@ a failed batch, batch prices in the plan and the spend."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.adversarial.kit import KEY, KEY_ENV, audit, audit_args, config, decisions, no_traceback, small_log, spawn
+from tests.conftest import ROOT
 from tests.loopback import Fail
 from tests.loopback_batch import BatchAPI
 from tiertool.pricing.prices import lookup
@@ -94,10 +97,11 @@ def test_submit_poll_and_cache(tmp_path, log, keyed, server_factory):
 
 
 def test_anthropic_message_batches(tmp_path, log, keyed, server_factory):
-    """An Anthropic tier: one Message Batch, litellm's translation of each call as its params."""
+    """An Anthropic tier: one Message Batch, litellm's translation of each call as its params; the 10 items that
+    expired are sent again per call (Anthropic's Messages route)."""
     path, small = log
     server = server_factory(_answerer(small))
-    api = BatchAPI(server)
+    api = BatchAPI(server, expire_after=30)
     config(tmp_path, server.api_base, replay=FAST, small_model="anthropic/claude-haiku-4-5")
     yaml = tmp_path / "tiertool.yaml"  # Anthropic's api_base is the host root
     yaml.write_text(yaml.read_text().replace(f"claude-haiku-4-5, api_base: {server.api_base}",
@@ -105,7 +109,8 @@ def test_anthropic_message_batches(tmp_path, log, keyed, server_factory):
     r = audit(tmp_path, path)
     assert r.exit_code == 0, r.output
     assert api.submissions == ["msgbatch_000001"]
-    assert _small_calls(server, "claude-haiku-4-5") == (40, 0)
+    assert _small_calls(server, "claude-haiku-4-5") == (30, 10)
+    assert "40 model calls sent, 0 cache hits, 0 failed" in r.output
     params = next(body for p, body in server.requests if p.startswith("batch:"))
     assert params["max_tokens"] > 0 and isinstance(params["messages"][0]["content"], list)
     assert "system" in params  # the system message moved where Anthropic wants it
@@ -291,6 +296,40 @@ def test_loopback_batch_objects_match_the_openai_sdk(server_factory):
     ended = Batch.model_validate(api._openai(api._poll(batch.id)))
     assert (ended.status, ended.request_counts.completed, ended.request_counts.failed) == ("expired", 1, 1)
     assert FileObject.model_validate(api._upload(*_multipart(b"{}\n"))).purpose == "batch"
+
+
+def test_loopback_batch_objects_match_the_anthropic_sdk(tmp_path):
+    """The loopback's Message Batches and results parse as the Anthropic SDK's types. The SDK is not a test
+    dependency: this runs where the producers' venv holds it (tests/fixtures/producers/make_anthropic.py)."""
+    python = Path("/work/venvs/sdk/bin/python")
+    if not python.exists():
+        pytest.skip("the anthropic SDK is not installed here (producers' venv /work/venvs/sdk absent)")
+    script = tmp_path / "check.py"
+    script.write_text("""
+from anthropic.types.messages import MessageBatch, MessageBatchIndividualResponse
+from tests.loopback import Fail, LoopbackLLM
+from tests.loopback_batch import BatchAPI
+
+def answer(model, messages):
+    if messages[-1]["content"] == "bad":
+        raise Fail(400, "refused")
+    return "ok"
+
+api = BatchAPI(LoopbackLLM(answer), expire_after=2)
+params = {"model": "claude-haiku-4-5", "max_tokens": 10}
+b = api._create_anthropic({"requests": [{"custom_id": c, "params": {**params, "messages": [
+    {"role": "user", "content": c}]}} for c in ("good", "bad", "late")]})
+print(MessageBatch.model_validate(api._anthropic(b)).processing_status)
+api._poll(b.id)
+print(MessageBatch.model_validate(api._anthropic(b)).request_counts.to_json(indent=None))
+print([MessageBatchIndividualResponse.model_validate(r).result.type for r in b.results])
+""")
+    out = subprocess.run([str(python), str(script)], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr
+    status, counts, kinds = out.stdout.splitlines()
+    assert status == "in_progress" and kinds == "['succeeded', 'errored', 'expired']"
+    assert json.loads(counts) == {"canceled": 0, "errored": 1, "expired": 1, "processing": 0, "succeeded": 1}
 
 
 def _multipart(data: bytes) -> tuple[str, bytes]:
