@@ -73,6 +73,7 @@ def test_submit_poll_and_cache(tmp_path, log, keyed, server_factory):
     assert r.exit_code == 0, r.output
     no_traceback(r)
     assert "batch API at batch prices" in r.output
+    assert f"tier 'small': batch batch_000001 of 40 calls submitted to api_base {server.api_base}" in r.output
     assert len(api.submissions) == 1 and api.polls == 3
     batch, per_call = _small_calls(server)
     assert batch == 40 and per_call == 0  # 4 task types x 10
@@ -140,6 +141,7 @@ def test_resume_after_sigkill_polls_the_same_batch(tmp_path, log, server_factory
     out, err = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, err
     no_traceback(err)
+    assert "tier 'small': resuming batch batch_000001 (40 calls), submitted by an earlier run" in err
     assert api.submissions == ["batch_000001"]
     assert _small_calls(server) == (40, 0)
     assert "40 model calls sent, 0 cache hits, 0 failed" in out

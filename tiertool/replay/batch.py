@@ -135,6 +135,12 @@ class BatchReplayer(Replayer):
                 self.cache.add_batch(batch_id, tier.model, tier.api_base or "", [c.key for c in mine])
             except WRITE_ERRORS as e:
                 self._halt(e)  # still polled: its answers are paid for
+            self.progress.note(f"tier '{tier.name}': batch {batch_id} of {len(mine)} calls submitted to {where(tier)}; "
+                               f"polling every {self.settings.batch_poll:g} s (if stopped, the same command resumes "
+                               f"it)")
+        else:
+            self.progress.note(f"tier '{tier.name}': resuming batch {batch_id} ({len(mine)} calls), submitted by an "
+                               f"earlier run")
         try:
             items = await self._results(tier, name, batch_id)
         except BatchFailed as e:
