@@ -229,15 +229,20 @@ def recommend(
 ) -> None:
     """Pick the cheapest tier per task type whose pass rate is proven to meet the bar; write tiers.yaml.
     An incomplete audit is refused (exit 1) unless --allow-incomplete."""
-    from . import load_audit, write_litellm_config, write_tiers
+    from . import load_audit, proxy_files, write_tiers
     from . import recommend as recommend_audit
 
     if (model_name or merge) and not litellm_config:
         _err("--model-name and --merge shape the proxy config: add --litellm-config FILE")
         raise typer.Exit(2)
+    if gate and not litellm_config:
+        _err("--gate needs --litellm-config: the gate is deployed as the proxy config's pre-call hook")
+        raise typer.Exit(2)
     audit_ = _run(load_audit, audit_dir)
     incomplete = _run(audit_.require_complete, allow_incomplete)
     rec = _run(recommend_audit, audit_)
+    # every input read and checked before anything is written: no tiers.yaml beside a config that failed
+    proxy = _run(proxy_files, rec, litellm_config, model_name, merge, gate_path=gate) if litellm_config else None
     write_tiers(rec, out)
     moved = sum(d.tier != rec.config.reference.name for d in rec.decisions)
     s = rec.savings
@@ -249,11 +254,8 @@ def recommend(
     typer.echo(f"{line} -> {out}")
     if incomplete:
         typer.echo(f"warning: --allow-incomplete: {incomplete}", err=True)
-    if gate and not litellm_config:
-        _err("--gate needs --litellm-config: the gate is deployed as the proxy config's pre-call hook")
-        raise typer.Exit(2)
-    if litellm_config:
-        routes = _run(write_litellm_config, rec, litellm_config, model_name, merge, gate_path=gate)
+    if proxy is not None:
+        routes = _run(proxy.write)
         typer.echo(f"LiteLLM proxy config -> {litellm_config}" + (f" (merged into {merge})" if merge else "")
                    + (f" (with the gate {gate})" if gate else ""))
         untagged = [r for r in routes if not r.clients_send_it]

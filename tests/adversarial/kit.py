@@ -8,14 +8,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import ROOT, make_sample, write_jsonl
+from tests.conftest import make_sample, spawn_cli, write_config, write_jsonl
 from tiertool import cli
 
 runner = CliRunner()
@@ -34,22 +33,10 @@ def small_log(folder: Path, n: int = 300, seed: int = 7) -> tuple[Path, dict[str
 def config(folder: Path, api_base: str, *, replay: str = "", extra: str = "", per_task: int = 10,
            target: float = 0.5, small_model: str = "openai/gpt-4o-mini") -> Path:
     """Two tiers on the loopback; a fixed sample and a low bar, so a clean run moves the easy task types."""
-    path = folder / "tiertool.yaml"
-    path.write_text(f"""
-tiers:
-  - {{name: small, model: {small_model}, api_base: {api_base}, api_key_env: {KEY_ENV}}}
-  - {{name: large, model: openai/gpt-4o, api_base: {api_base}, api_key_env: {KEY_ENV}}}
-quality: {{target: {target}, confidence: 0.9}}
-tasks:
-  ticket-triage: {{scorer: exact}}
-  order-extract: {{scorer: json}}
-  math-word-problems: {{scorer: numeric}}
-  default: {{scorer: fuzzy, threshold: 0.85}}
-sample: {{sequential: false, per_task: {per_task}}}
-replay: {{max_attempts: 2, timeout: 3, backoff: 0.01{replay}}}
-{extra}
-""", encoding="utf-8")
-    return path
+    return write_config(folder / "tiertool.yaml", api_base, KEY_ENV, extra=extra, small_model=small_model,
+                        sample=f"{{sequential: false, per_task: {per_task}}}",
+                        replay=f"{{max_attempts: 2, timeout: 3, backoff: 0.01{replay}}}",
+                        quality=f"{{target: {target}, confidence: 0.9}}")
 
 
 def audit(folder: Path, log: Path, *args: str):
@@ -70,12 +57,9 @@ def decisions(folder: Path) -> dict[str, tuple[str, str]]:
 
 
 def spawn(args: list[str], *, prelude: str = "", env: dict[str, str] | None = None, **kw) -> subprocess.Popen:
-    """`tiertool ARGS` in its own process through `main()` (as the installed command runs), with the network
-    guard installed; `prelude` is Python run first (fault injection inside that process)."""
-    code = (f"from tests import netguard; netguard.install()\n{prelude}\n"
-            f"import sys; from tiertool.cli import main; sys.argv = ['tiertool', *{args!r}]; main()")
-    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, KEY_ENV: KEY, **(env or {})},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    """`tiertool ARGS` in its own process (conftest.spawn_cli) with the test key, output captured as text."""
+    return spawn_cli(args, prelude=prelude, env={KEY_ENV: KEY, **(env or {})}, stdout=subprocess.PIPE,
+                     stderr=subprocess.PIPE, text=True, **kw)
 
 
 def audit_args(folder: Path, log: Path, *args: str) -> list[str]:

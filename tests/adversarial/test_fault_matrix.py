@@ -10,8 +10,6 @@ re-run pays for the calls again and decides as the clean run did), a slow-drip b
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 import uuid
 from pathlib import Path
@@ -19,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.adversarial.kit import KEY, KEY_ENV, audit, audit_args, config, decisions, no_traceback, small_log, spawn
-from tests.conftest import small_answerer
+from tests.conftest import kill_when, small_answerer
 from tests.loopback import Faults, LoopbackLLM
 
 NEEDED = 40  # 4 task types x 10 sampled requests on the one cheaper tier (the log holds the reference's answers)
@@ -138,13 +136,8 @@ def test_sigkill_of_an_audit_with_workers_leaves_nothing_paying(clean, tmp_path,
     server = server_factory(slow)
     config(tmp_path, server.api_base, replay=", concurrency: 4")
     mark = f"TIERTOOL_ADVERSARIAL_{uuid.uuid4().hex}"
-    proc = spawn(audit_args(tmp_path, log, "--workers", "2"), env={mark: "1"})
-    deadline = time.monotonic() + 240
-    while len(server.ledger) < 8 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert proc.poll() is None, proc.communicate()
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_when(spawn(audit_args(tmp_path, log, "--workers", "2"), env={mark: "1"}), lambda: len(server.ledger) >= 8,
+              timeout=240)
     time.sleep(0.5)  # the calls in flight land (0.1 s each)
     after_kill = len(server.ledger)
     time.sleep(1.0)
