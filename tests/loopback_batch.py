@@ -10,7 +10,8 @@ renders it, and billed in the same ledger (`server.calls`, `server.ledger`), whe
 The test controls the ending: a batch stays in progress while `held` and for its first `delay_polls` status
 requests; `expire_after` items are processed and the rest expire; custom ids in `lose` are missing from the
 results; an answerer raising `Fail` errors that item; `fail_batch` fails the whole batch (OpenAI: status
-"failed"; Anthropic: the create request is refused). `submissions` lists every batch created; `polls` counts
+"failed"; Anthropic: the create request is refused); the next `poll_errors` status requests are answered 500.
+`submissions` lists every batch created; `polls` counts
 status requests.
 """
 
@@ -49,6 +50,7 @@ class BatchAPI:
         self.server = server
         self.delay_polls, self.expire_after, self.lose, self.fail_batch = delay_polls, expire_after, lose, fail_batch
         self.held = False
+        self.poll_errors = 0
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, Batch] = {}
         self.submissions: list[str] = []
@@ -68,6 +70,9 @@ class BatchAPI:
                 send(h, 400, {"type": "error", "error": {"type": "invalid_request_error", "message": self.fail_batch}})
             else:
                 send(h, 200, self._anthropic(self._create_anthropic(json.loads(raw))))
+        elif method == "GET" and self.poll_errors and len(parts) in (3, 4) and "batches" in parts:
+            self.poll_errors -= 1
+            send(h, 500, {"error": {"message": "the batch service is unavailable", "type": "server_error"}})
         elif method == "GET" and parts[:2] == ["v1", "batches"] and len(parts) == 3:
             send(h, 200, self._openai(self._poll(parts[2])))
         elif method == "GET" and parts[:3] == ["v1", "messages", "batches"] and len(parts) == 4:

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sqlite3
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.adversarial.kit import KEY, KEY_ENV, audit, audit_args, config, decisions, no_traceback, small_log, spawn
-from tests.conftest import ROOT
+from tests.conftest import ROOT, kill_when
 from tests.loopback import Fail
 from tests.loopback_batch import BatchAPI
 from tiertool.pricing.prices import lookup
@@ -127,14 +125,9 @@ def test_resume_after_sigkill_polls_the_same_batch(tmp_path, log, server_factory
     api.held = True
     config(tmp_path, server.api_base, replay=FAST)
     proc = spawn(audit_args(tmp_path, path, "--quiet"))
-    deadline = time.monotonic() + 180
-    while not (api.submissions and api.polls >= 3) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert api.submissions == ["batch_000001"], proc.communicate(timeout=5) if proc.poll() is not None else "slow"
-    assert _batches(tmp_path) == [("batch_000001", 40, 0)]  # recorded before polling
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
+    kill_when(proc, lambda: bool(api.submissions) and api.polls >= 3, timeout=180)  # polling, batch held
+    assert api.submissions == ["batch_000001"]
+    assert _batches(tmp_path) == [("batch_000001", 40, 0)]  # recorded before polling, still open
 
     api.held = False
     rerun = spawn(audit_args(tmp_path, path))
@@ -146,6 +139,41 @@ def test_resume_after_sigkill_polls_the_same_batch(tmp_path, log, server_factory
     assert _small_calls(server) == (40, 0)
     assert "40 model calls sent, 0 cache hits, 0 failed" in out
     assert _batches(tmp_path) == [("batch_000001", 40, 1)]
+
+
+def test_polls_that_fail_are_tried_again_then_resumed(tmp_path, log, keyed, server_factory):
+    """A failed status request is tried again (up to replay.max_attempts, 2 here, in a row); when they all fail,
+    the tier stops with one line naming the batch, which stays on record: a re-run polls it."""
+    path, small = log
+    server = server_factory(_answerer(small))
+    api = BatchAPI(server)
+    config(tmp_path, server.api_base, replay=FAST)
+    api.poll_errors = 1
+    assert audit(tmp_path, path).exit_code == 0
+    assert _batches(tmp_path) == [("batch_000001", 40, 1)]
+
+    fresh = tmp_path / "again"
+    fresh.mkdir()
+    config(fresh, server.api_base, replay=FAST)
+    api.poll_errors = 2
+    r = audit(fresh, path)
+    assert r.exit_code == 1, r.output
+    no_traceback(r)
+    line = next(x for x in r.output.splitlines() if "could not be audited" in x)
+    assert "tier 'small': batch batch_000002 at api_base" in line and "could not be polled" in line
+    assert "re-run to poll it again" in line
+    assert _batches(fresh) == [("batch_000002", 40, 0)]
+    # the re-run samples other requests (--seed 1): it polls the open batch for the calls it shares with it,
+    # caches the batch's other answers too (paid for), and submits one batch for the rest
+    rerun = audit(fresh, path, "--seed", "1")
+    assert rerun.exit_code == 0, rerun.output
+    shared = int(rerun.output.split("resuming batch batch_000002 (")[1].split(" ")[0])
+    assert 0 < shared < 40
+    assert api.submissions == ["batch_000001", "batch_000002", "batch_000003"]
+    assert len(api.batches["batch_000003"].items) == 40 - shared
+    again = audit(fresh, path)  # the first sample again: every answer is cached, nothing is submitted
+    assert again.exit_code == 0 and "0 model calls sent, 40 cache hits" in again.output, again.output
+    assert len(api.submissions) == 3 and _small_calls(server) == (120 - shared, 0)
 
 
 def test_expired_and_missing_items_are_sent_per_call(tmp_path, log, keyed, server_factory):

@@ -3,7 +3,9 @@ and read its results back item by item. The Replayer (engine.py) decides what go
 item's outcome means (the cache, the budget, the counts).
 
 OpenAI (and OpenAI-compatible endpoints): a JSONL file of /v1/chat/completions requests and a batch on it,
-through litellm's acreate_file / acreate_batch / aretrieve_batch / afile_content. Anthropic Message Batches:
+through litellm's acreate_file / acreate_batch / aretrieve_batch / afile_content, with the SDK's own retries off
+(a create retried after a timeout could submit, and bill, a batch twice; a poll is retried by the Replayer, where
+it counts). Anthropic Message Batches:
 litellm retrieves them and reads their results, but its create_batch does not create them (1.110.2:
 "Batch creation not yet implemented for Anthropic") and the anthropic SDK is not installed with litellm, so the
 create request is posted with litellm's own HTTP client, URL and headers (AnthropicBatchesConfig) and each
@@ -107,17 +109,17 @@ async def submit(tier: Tier, name: str, calls: Sequence[tuple[Call, dict[str, An
               "body": {"model": _bare(tier), "messages": list(c.messages), **p}} for c, p in calls]
     data = "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines).encode()
     file = await lt.acreate_file(file=("tiertool-batch.jsonl", data), purpose="batch", custom_llm_provider="openai",
-                                 api_base=tier.api_base, api_key=key, timeout=timeout)
+                                 api_base=tier.api_base, api_key=key, timeout=timeout, max_retries=0)
     batch = await lt.acreate_batch(completion_window="24h", endpoint="/v1/chat/completions", input_file_id=file.id,
                                    custom_llm_provider="openai", api_base=tier.api_base, api_key=key,
-                                   metadata={"source": "tiertool"}, timeout=timeout)
+                                   metadata={"source": "tiertool"}, timeout=timeout, max_retries=0)
     return str(batch.id)
 
 
 async def status(tier: Tier, name: str, batch_id: str, timeout: float) -> Any:
     """The batch as litellm reports it (OpenAI's shape: status, output_file_id, error_file_id, errors)."""
     return await litellm().aretrieve_batch(batch_id=batch_id, custom_llm_provider=name, api_base=tier.api_base,
-                                           api_key=tier.api_key(), timeout=timeout)
+                                           api_key=tier.api_key(), timeout=timeout, max_retries=0)
 
 
 async def results(tier: Tier, name: str, batch: Any, timeout: float) -> dict[str, Item]:
@@ -132,7 +134,7 @@ async def results(tier: Tier, name: str, batch: Any, timeout: float) -> dict[str
         if not file_id:
             continue
         content = await litellm().afile_content(file_id=file_id, custom_llm_provider=name, api_base=tier.api_base,
-                                                api_key=tier.api_key(), timeout=timeout)
+                                                api_key=tier.api_key(), timeout=timeout, max_retries=0)
         for line in content.content.decode("utf-8", "replace").splitlines():
             parsed = _line(line)
             if parsed is not None:
