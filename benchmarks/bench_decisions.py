@@ -8,7 +8,10 @@ routellm_tasks.py). Every audit goes through tiertool's own code: the seeded sam
 family and rounds (decide/family.py, decide/rounds.py) and recommend; it sees only the labels it asks for.
 
 Baselines on the same seeds and the same sample order: a fixed 100 samples per task type decided on the point
-estimate, and a fixed 100 decided on the exact lower bound with the same multiple-testing correction.
+estimate, and a fixed 100 decided on the exact lower bound with the same multiple-testing correction. The
+audit's sequential rounds (the issue-16 policy, tiertool/decide/sampling.py) run on the same order too, with each
+task type's money at stake from these prices (decide/stakes.py; the log taken as one month) and a sample costing
+the small model's price of the request.
 Prices assumed (USD per million tokens, from litellm's bundled price map): Mixtral-8x7B $0.60 in / $0.60 out
 (together_ai listing), GPT-4-1106-preview $10 in / $30 out. Tokens: 4 characters per token.
 """
@@ -30,9 +33,10 @@ from tiertool.config import parse_config  # noqa: E402
 from tiertool.decide.family import family_for  # noqa: E402
 from tiertool.decide.recommendation import recommend  # noqa: E402
 from tiertool.decide.rounds import Rounds  # noqa: E402
+from tiertool.decide.sampling import PolicyRounds  # noqa: E402
 from tiertool.decide.sequential import exact_lower_bound  # noqa: E402
 from tiertool.ingest.sample import sample_key  # noqa: E402
-from tiertool.records import Key, Result, Usage  # noqa: E402
+from tiertool.records import Key, Result, Status, Usage  # noqa: E402
 from tiertool.store import Audit, AuditMeta  # noqa: E402
 
 
@@ -89,6 +93,23 @@ def fixed_100(tasks: dict[str, list[Labelled]], seed: int, target: float, bound:
     return moved, used
 
 
+def policy_audit(tasks: dict[str, list[Labelled]], seed: int, target: float, payback_months: float = 3.0
+                 ) -> tuple[set[str], int, list[Status]]:
+    """The audit's own sequential rounds (decide/sampling.py: the issue-16 policy, money from decide/stakes.py) on
+    the labels, in the seeded sample order: moved tasks, labels consumed, statuses."""
+    cfg = parse_config({**config_dict(target, True), "sample": {"payback_months": payback_months}})
+    order = {t: sorted(rows, key=lambda r: sample_key(seed, r.id)) for t, rows in tasks.items()}
+    rounds = PolicyRounds(cfg, volume(tasks), {t: len(rows) for t, rows in tasks.items()}, None)
+    used = 0
+    while plan := rounds.next():
+        for (task, tier), (first, stop) in plan.items():
+            rounds.record(task, tier, first, [r.passed for r in order[task][first:stop]])
+            used += stop - first
+        rounds.finish_round()
+    statuses = list(rounds.statuses())
+    return {st.task for st in statuses if st.kind == "proven"}, used, statuses
+
+
 def savings_of(moved: set[str], tasks: dict[str, list[Labelled]], target: float) -> float:
     cfg = parse_config(config_dict(target, True))
     prices = {t.name: t.model for t in cfg.tiers}
@@ -118,11 +139,18 @@ def main() -> None:
         # the per-request oracle: every request whose small answer passes goes to the small tier
         per_request = sum(truth[t] * savings_of({t}, tasks, target) for t in tasks)
         stats: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+        undecided: dict[str, list[Status]] = defaultdict(list)
         t0 = time.perf_counter()
         for seed in range(args.seeds):
             a, used = audit(tasks, seed, target, True)
             moved = {d.task for d in recommend(a).decisions if d.tier == "small"}
-            _collect(stats["sequential (tiertool)"], moved, used, truth, target, tasks, best)
+            _collect(stats["today: mixture test, cap 400"], moved, used, truth, target, tasks, best)
+            moved, used, statuses = policy_audit(tasks, seed, target)
+            _collect(stats["new: the audit's policy, payback 3 months"], moved, used, truth, target, tasks, best)
+            for st in statuses:
+                undecided[st.task].append(st)
+            moved, used, _ = policy_audit(tasks, seed, target, payback_months=1.0)
+            _collect(stats["new: the audit's policy, payback 1 month"], moved, used, truth, target, tasks, best)
             for name, bound in (("fixed-100, lower bound", True), ("fixed-100, point estimate", False)):
                 moved, used = fixed_100(tasks, seed, target, bound)
                 _collect(stats[name], moved, used, truth, target, tasks, best)
@@ -138,6 +166,24 @@ def main() -> None:
                   f"{statistics.mean(s['saved']) / per_request:.0%} | "
                   f"{statistics.mean(s['any_false']):.0%} | {statistics.mean(s['false']):.2f} | "
                   f"{statistics.mean(s['samples']):.0f} ({statistics.mean(s['samples']) / base - 1:+.0%}) |")
+        _why(undecided, truth, tasks, target)
+
+
+def _why(statuses: dict[str, list[Status]], truth: dict[str, float], tasks: dict[str, list[Labelled]],
+         target: float) -> None:
+    """What the policy said about each task type it did not move, over the seeds."""
+    print(f"\npolicy (issue 16), target {target:g}: task types not moved in some seed, and what a proof would need")
+    print("| task type | true pass rate | requests | seeds moved | statuses otherwise | samples a proof would need "
+          "(median) |\n|---|---:|---:|---:|---|---:|")
+    for task in sorted(statuses, key=lambda t: -truth[t]):
+        rest = [st for st in statuses[task] if st.kind != "proven"]
+        if not rest:
+            continue
+        kinds = ", ".join(f"{k} {sum(st.kind == k for st in rest)}" for k in sorted({st.kind for st in rest}))
+        needs = [st.samples + st.more_samples for st in rest if st.more_samples is not None]
+        need = f"{statistics.median(needs):,.0f}" if needs else "none: observed rate under the target"
+        print(f"| {task} | {truth[task]:.3f} | {len(tasks[task])} | {len(statuses[task]) - len(rest)} | {kinds} | "
+              f"{need} |")
 
 
 def _collect(s: dict[str, list[float]], moved: set[str], used: int, truth: dict[str, float], target: float,

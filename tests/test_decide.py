@@ -101,7 +101,9 @@ def _tiered_project(tmp_path, synth, server_factory, monkeypatch, tiers: list[tu
     lines = "\n".join(f"  - {{name: {n}, model: openai/{m}, api_base: {server.api_base}, "
                       f"api_key_env: TIERTOOL_TEST_KEY}}" for n, m in tiers)
     (tmp_path / "tiertool.yaml").write_text(f"tiers:\n{lines}\ntasks:\n  ticket-triage: {{scorer: exact}}\n"
-                                            f"  order-extract: {{scorer: json}}\nreplay: {{max_attempts: 2}}\n")
+                                            f"  order-extract: {{scorer: json}}\nreplay: {{max_attempts: 2}}\n"
+                                            # the toy log spends $0.71 a month: a long payback makes proofs pay
+                                            "sample: {payback_months: 100}\n")
     monkeypatch.chdir(tmp_path)
     return log, server
 
@@ -155,3 +157,17 @@ def test_low_traffic_task_is_reported_with_how_many_more_samples(tmp_path, synth
     assert rare["sampled"] == 0 and rare["more_samples"] > 0
     assert "not enough traffic to decide" in rare["reason"]
     assert not any(m[1][0]["content"].startswith("Extract") for m in server.calls)  # no money spent on it
+
+
+def test_a_rerun_replays_the_same_rounds_from_the_cache(tmp_path, synth, server_factory, env_key, monkeypatch):
+    """How an interrupted audit resumes: the policy is deterministic given the log, prices, config and outcomes,
+    so a second run asks for exactly the same samples, all cached, and decides the same."""
+    log, server = _tiered_project(tmp_path, synth, server_factory, monkeypatch,
+                                  [("nano", "gpt-nano"), ("mini", "gpt-4o-mini"), ("large", "gpt-4o")])
+    first = runner.invoke(app, ["audit", str(log)])
+    tasks = json.loads(runner.invoke(app, ["report", "--format", "json"]).output)["tasks"]
+    sent = len(server.calls)
+    again = runner.invoke(app, ["audit", str(log)])
+    assert first.exit_code == again.exit_code == 0
+    assert len(server.calls) == sent and " 0 model calls sent" in again.output
+    assert json.loads(runner.invoke(app, ["report", "--format", "json"]).output)["tasks"] == tasks  # same decisions

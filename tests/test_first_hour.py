@@ -135,14 +135,14 @@ def test_3_an_80_column_terminal_keeps_them_too(in_bundled, monkeypatch):
 def test_4_a_kept_task_shows_the_best_cheaper_tiers_evidence(in_bundled):
     term = cli("report", "--today", TODAY).stdout
     row = next(line for line in term.splitlines() if line.startswith("math-word-problems"))
-    assert row.split() == ["math-word-problems", "179", "large", "small", "16/20", "80.0%", "43.8%", "<", "95%"]
+    assert row.split() == ["math-word-problems", "179", "large", "small", "16/20", "80.0%", "49.9%", "<", "95%"]
     md = cli("report", "--format", "md", "--today", TODAY).stdout
-    assert ("| math-word-problems | 179 | 17.9% | large | `openai/gpt-4o` | small | 16/20 | 80.0% | 43.8% &lt; 95% |"
+    assert ("| math-word-problems | 179 | 17.9% | large | `openai/gpt-4o` | small | 16/20 | 80.0% | 49.9% &lt; 95% |"
             in md)
     assert "| support-reply | 145 | 14.5% | large | `openai/gpt-4o` | small | 0/20 | 0.0% | 0.0% &lt; 95% |" in md
     html = cli("report", "--format", "html", "--today", TODAY).stdout
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", html.split("math-word-problems</td>", 1)[1].split("</tr>", 1)[0])
-    assert cells[3:7] == ["small", "16/20", "80.0%", "43.8% &lt; 95%"]
+    assert cells[3:7] == ["small", "16/20", "80.0%", "49.9% &lt; 95%"]
     data = json.loads(cli("report", "--format", "json", "--today", TODAY).stdout)
     kept = {t["task"]: t for t in data["tasks"]}["math-word-problems"]
     assert kept["evidence_tier"] == "small" and kept["pass_rate"] == 1.0  # json keeps the chosen tier's figures
@@ -205,7 +205,7 @@ def test_7_the_sample_config_sets_nothing_the_audit_ignores(sample):
     (sample / "tiertool.yaml").write_text(re.sub(r"sample: .*\n", "sample: {per_task: 100}\n", cfg))
     r = cli("audit", "logs.jsonl", "--offline")
     assert "warning: sample.per_task (100) applies only with sample.sequential: false; this audit samples in " \
-           "rounds of 20 up to sample.max_per_task (400)" in r.stderr
+           "rounds from 20 as far as the money at stake repays (sample.payback_months: 3)" in r.stderr
 
 
 # 8. One set of figures everywhere ---------------------------------------------------------------------------------

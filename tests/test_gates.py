@@ -54,8 +54,10 @@ def test_bar_gate_fails_when_a_committed_tier_no_longer_meets_the_bar(proj):
     r = cli("report", "--baseline", str(committed), "--today", TODAY)
     assert r.exit_code == 1
     failed = _failed(r)
+    # the policy's own bound: its exact test to the task's 179 requests, at its final Holm level 0.0253 (the two
+    # proven tasks' shares recycled); below the fixed-n Clopper-Pearson bound at that level (0.564)
     assert failed[0] == ("gate failed: bar: 1 task(s) on a tier that no longer meets the bar: math-word-problems: "
-                         "tier small 16/20 passed, lower bound 0.438 < target 0.95")
+                         "tier small 16/20 passed, lower bound 0.499 < target 0.95")
     assert failed[1].startswith("gate failed: diff: the recommendation differs from")
     assert len(failed) == 2
 

@@ -83,7 +83,7 @@ def test_term_shows_tables_savings_and_warnings(in_bundled):
     r = cli("report", "--today", TODAY)
     assert r.exit_code == 0, r.output
     for text in ("tested", "passed", "lower bound", "current", "projected", "Savings over the log's period",
-                 "120/120", "95.6% ≥ 95%", "total", "tiers: small = openai/gpt-4o-mini; large = openai/gpt-4o"):
+                 "110/110", "95.8% ≥ 95%", "total", "tiers: small = openai/gpt-4o-mini; large = openai/gpt-4o"):
         assert text in r.output
     assert "stays on the reference" not in r.output  # support-reply fails outright: not a traffic problem
 

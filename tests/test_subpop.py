@@ -80,7 +80,8 @@ def test_a_part_at_the_boundary_is_proven_apart_at_most_at_the_task_s_level():
 
 def _qa_log(tmp_path, rng: random.Random) -> tuple[list[dict], dict[str, str]]:
     """Task qa in two prompt templates; the small model is always right on one and right half of the time on the
-    other (pooled about 0.83, above the 0.75 bar). Task greet: always right."""
+    other (pooled about 0.83, above the 0.75 bar). Task greet: always right. Token counts put money at stake, so
+    the sampling policy samples qa on (without them a sample costs a share of an unknown saving)."""
     rows, small = [], {}
     for i in range(800):
         if i % 4 == 3:
@@ -94,7 +95,8 @@ def _qa_log(tmp_path, rng: random.Random) -> tuple[list[dict], dict[str, str]]:
             small[user] = answer
         rows.append({"id": f"r{i}", "model": "gpt-4o", "tags": [f"task:{task}"],
                      "messages": [{"role": "user", "content": user}],
-                     "response": {"choices": [{"message": {"role": "assistant", "content": answer}}]}})
+                     "response": {"choices": [{"message": {"role": "assistant", "content": answer}}],
+                                  "usage": {"prompt_tokens": 1000, "completion_tokens": 200}}})
     return rows, small
 
 

@@ -1,6 +1,7 @@
 """Frozen records that cross a stage boundary (README 'Architecture'): ingest makes `Request`s and the volume
 (`Key` -> `Usage`), replay turns `Call`s into `Answer`s, scorers turn answers into `Score`s and `Result`s, decide
-fixes the `Family` and keeps each sequential test's `TestState`. Stages exchange only these."""
+fixes the `Family`, keeps each sequential test's `TestState` and says per task why it moved or not (`Status`).
+Stages exchange only these."""
 
 from __future__ import annotations
 
@@ -260,5 +261,21 @@ class TestState(_Looks):
 
     task: str
     tier: str
-    state: str  # open | proven | futile | capped | skipped
+    state: str  # open | proven | futile | capped | skipped, or a policy status (decide.policy.KINDS)
     looks: tuple[tuple[int, int], ...] = ()
+    lower_bound: float | None = None  # the test's own bound at its level (policy audits; None: from the looks)
+    level: float | None = None  # the level it was held to: its final Holm level (policy audits)
+
+
+@dataclass(frozen=True)
+class Status:
+    """Why one task type moved or stayed on the reference, as the sampling policy left it (decide/policy.py)."""
+
+    task: str
+    kind: str  # one of decide.policy.KINDS
+    tier: str | None  # the proven tier, or the tier the reason is about
+    reason: str
+    samples: int = 0
+    passed: int = 0
+    more_samples: int | None = None  # about how many more samples a proof would need at the observed rate
+    more_cost_usd: float | None = None

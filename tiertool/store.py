@@ -1,9 +1,10 @@
 """The audit folder: `audit.sqlite` holds one audit's evidence (see README 'The audit folder').
 
 Tables: `meta` (one typed, versioned record, a row per field), `volume` (per task, logged model, batch flag and
-day), `results` (one row per sampled request and tier: both answers, score, pass/fail, reason, error) and
-`tests` (where each sequential test ended). `recommend` and `report` read only this: they need neither the log
-nor tiertool.yaml, because the audit keeps the config it ran with.
+day), `results` (one row per sampled request and tier: both answers, score, pass/fail, reason, error), `tests`
+(where each test ended, its level and lower bound) and `statuses` (why each task type moved or did not).
+`recommend` and `report` read only this: they need neither the log nor tiertool.yaml, because the audit keeps
+the config it ran with.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sqlite3
 import tempfile
 from collections.abc import Iterable
 from contextlib import closing, suppress
-from dataclasses import dataclass, replace
+from dataclasses import astuple, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,12 +24,13 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from .config import Config
 from .defaults import AUDIT_DB
 from .errors import IncompleteAudit, InputError, StorageError
-from .records import RESULT_COLUMNS, USAGE_COLUMNS, Family, Key, PartTest, Result, TestState, Usage
+from .records import RESULT_COLUMNS, USAGE_COLUMNS, Family, Key, PartTest, Result, Status, TestState, Usage
 
 if TYPE_CHECKING:
     import pandas as pd
 
-AUDIT_FORMAT = 2  # bump when the audit's tables or meta change; an audit of another format is refused on load
+STATUS_COLUMNS = tuple(f.name for f in fields(Status))
+AUDIT_FORMAT = 3  # bump when the audit's tables or meta change; an audit of another format is refused on load
 
 
 def private_dir(path: Path) -> Path:
@@ -95,7 +97,9 @@ def _connect(path: Path) -> sqlite3.Connection:
     db.execute(f"CREATE TABLE IF NOT EXISTS volume (task TEXT, model TEXT, batch INTEGER, day TEXT, "
                f"{', '.join(USAGE_COLUMNS)})")
     db.execute(f"CREATE TABLE IF NOT EXISTS results ({', '.join(RESULT_COLUMNS)})")
-    db.execute("CREATE TABLE IF NOT EXISTS tests (task TEXT, tier TEXT, state TEXT, looks TEXT)")
+    db.execute("CREATE TABLE IF NOT EXISTS tests (task TEXT, tier TEXT, state TEXT, looks TEXT, lower_bound REAL, "
+               "level REAL)")
+    db.execute(f"CREATE TABLE IF NOT EXISTS statuses ({', '.join(STATUS_COLUMNS)})")
     return db
 
 
@@ -116,7 +120,7 @@ def writable(folder: Path) -> Path:
 
 
 def save_audit(folder: Path, meta: AuditMeta, volume: dict[Key, Usage], results: Iterable[Result],
-               tests: Iterable[TestState]) -> Path:
+               tests: Iterable[TestState], statuses: Iterable[Status] = ()) -> Path:
     """Replace the folder's audit with this one, atomically: it is written to a temporary file beside the audit
     and renamed over it, so a kill or a full disk at any moment leaves the previous audit (or none), never a
     part of one. A failure is a StorageError saying what could not be written."""
@@ -134,8 +138,10 @@ def save_audit(folder: Path, meta: AuditMeta, volume: dict[Key, Usage], results:
                            [(k.task, k.model, int(k.batch), k.day, *u.row()) for k, u in volume.items()])
             db.executemany(f"INSERT INTO results VALUES ({', '.join('?' * len(RESULT_COLUMNS))})",
                            [tuple(getattr(r, c) for c in RESULT_COLUMNS) for r in results])
-            db.executemany("INSERT INTO tests VALUES (?, ?, ?, ?)",
-                           [(t.task, t.tier, t.state, json.dumps(t.looks)) for t in tests])
+            db.executemany("INSERT INTO tests VALUES (?, ?, ?, ?, ?, ?)",
+                           [(t.task, t.tier, t.state, json.dumps(t.looks), t.lower_bound, t.level) for t in tests])
+            db.executemany(f"INSERT INTO statuses VALUES ({', '.join('?' * len(STATUS_COLUMNS))})",
+                           [astuple(st) for st in statuses])
         os.replace(tmp, path)
         tmp = None
         _sync(folder)
@@ -189,6 +195,7 @@ class Audit:
     volume: dict[Key, Usage]  # per task, model, batch flag and day
     results: tuple[Result, ...]
     tests: dict[tuple[str, str], TestState]  # (task, cheaper tier) -> where its test ended
+    statuses: dict[str, Status] = field(default_factory=dict)  # task -> why it moved or not (sequential audits)
 
     @property
     def config(self) -> Config:
@@ -266,12 +273,13 @@ def load_audit(folder: str | Path) -> Audit:
             volume = {Key(row[0], row[1], bool(row[2]), row[3]): Usage(*row[4:])
                       for row in db.execute("SELECT * FROM volume")}
             results = tuple(map(_result, db.execute(f"SELECT {', '.join(RESULT_COLUMNS)} FROM results")))
-            tests = {(t, tier): TestState(t, tier, state, tuple((k, n) for k, n in json.loads(looks)))
-                     for t, tier, state, looks in db.execute("SELECT task, tier, state, looks FROM tests")}
+            tests = {(t, tier): TestState(t, tier, state, tuple((k, n) for k, n in json.loads(looks)), lb, level)
+                     for t, tier, state, looks, lb, level in db.execute("SELECT * FROM tests")}
+            statuses = {row[0]: Status(*row) for row in db.execute(f"SELECT {', '.join(STATUS_COLUMNS)} FROM statuses")}
         meta = AuditMeta.model_validate(raw)
     except (sqlite3.DatabaseError, ValueError, TypeError, KeyError) as e:
         raise InputError(f"{path}: a damaged audit ({_why(e)}); re-run `tiertool audit`") from None
-    return Audit(folder, meta, volume, results, tests)
+    return Audit(folder, meta, volume, results, tests, statuses)
 
 
 def _check_format(path: Path, raw: dict[str, Any]) -> None:

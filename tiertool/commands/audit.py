@@ -1,7 +1,7 @@
 """`tiertool audit`: read the log, sample each task type, replay the sample on cheaper tiers, score, store.
 
-Replay runs in rounds (decide.rounds.Rounds): each round scores more of each task type's sample on the tiers
-whose test is still open, so task types that settle early stop costing calls.
+Replay runs in rounds (decide.sampling): each round scores more of a task type's sample on the cheaper tier
+the sampling policy picks, so task types that settle early, or whose proof could not repay it, stop costing calls.
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config, Tier, unknown_tasks
-from ..decide.family import family_for
-from ..decide.rounds import Rounds
-from ..decide.subpop import SubPopulations
+from ..decide.sampling import Plan, audit_rounds
 from ..defaults import AUDIT_DIR
 from ..errors import InputError, ReplayError
 from ..ingest import Traffic, scan
 from ..ingest.mapped import parse_map
 from ..pricing.prices import same_model
+from ..pricing.savings import period_days
 from ..records import UNSENT, Answer, Call, Request, Result
 from ..replay import BatchReplayer, Cache, PlanDeclined, Replayer
 from ..scorers.grade import Grader
@@ -87,10 +86,13 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
         why = "; ".join(f"{n} x {reason}" for reason, n in stats.not_replayable.most_common(3))
         log(f"{non_replayable} records are not replayable ({why}): they count for volume and savings but are "
             f"never replayed")
-    fam = family_for(replayable, config)
+    rounds = audit_rounds(config, traffic.volume, samples, {t: len(samples.get(t, [])) for t in replayable},
+                          period_days(traffic.first_time, traffic.last_time))
+    fam = rounds.family
+    needs = f"a proof needs at least {fam.needed} all-passing samples" if fam.needed else \
+        "none could prove the bar within its traffic and what its saving repays, even if every sample passed"
     log(f"read {stats.records} records from {len(traffic.paths)} file(s), skipped {stats.skipped}; "
-        f"{len(replayable)} task types, {len(fam.tested)} with enough traffic to test "
-        f"(a proof needs {fam.needed} all-passing samples)")
+        f"{len(replayable)} task types, {len(fam.tested)} with enough traffic to test ({needs})")
     for message in [m for _, m in unknown_tasks(config, traffic.tasks)] + [config.sample.ignored() or ""]:
         if message:
             log(f"warning: {message}")
@@ -103,18 +105,21 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
                                                       **batch, **(replay_options or {}))
     grader = Grader(config, imported, caller=replayer)  # judge calls: same cache, retries, budget and counts
     grader.check(samples)  # a scorer that cannot run fails here, before any replay call
-    parts = SubPopulations({t: samples[t] for t in fam.tested if t in samples}, config.quality.target)
-    rounds = Rounds([t.name for t in config.tiers[:-1]], {t: len(samples.get(t, [])) for t in replayable}, fam,
-                    config.quality.target, config.sample.sequential, config.sample.round, config.sample.cap, parts)
     tiers = {t.name: t for t in config.tiers}
+    referenced = dict.fromkeys(samples, 0)  # samples whose reference answer a round already fetched (a prefix)
 
-    def needed(plan: dict[str, tuple[int, int, list[str]]]) -> list[Item]:
-        return [(req, tier, _item(req, tier)) for task, (first, stop, open_tiers) in plan.items()
-                for req in samples[task][first:stop] for tier in [config.reference, *(tiers[t] for t in open_tiers)]]
+    def needed(plan: Plan, upto: dict[str, int]) -> list[Item]:
+        """The round's items: each planned (sample, tier), and the reference for samples not yet referenced."""
+        items = [(req, tiers[tier], _item(req, tiers[tier])) for (task, tier), (first, stop) in plan.items()
+                 for req in samples[task][first:stop]]
+        for task in {task for task, _ in plan}:
+            stop = max(b for (t, _), (_, b) in plan.items() if t == task)
+            items += [(req, config.reference, _item(req, config.reference)) for req in samples[task][upto[task]:stop]]
+        return items
 
     # The plan shown before sending covers every call the rounds could need (they may stop early), and those
     # they are expected to need; with the gate, its learning sample (expected) and its fresh samples (could).
-    most = needed(rounds.most())
+    most = needed(rounds.most(), dict.fromkeys(samples, 0))
     expected = _expected(most, config, fam.needed, cache.has) if config.sample.sequential else None
     gate_could, gate_expected = (_gate_calls(reqs, config) for reqs in (ordered, samples))
     replayer.approve([item for _, _, item in most if isinstance(item, Call)] + gate_could,
@@ -128,21 +133,23 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
     gate_file: Path | None = None
     try:
         while plan := rounds.next():
-            items = needed(plan)
+            items = needed(plan, referenced)
+            for (task, _), (_, stop) in plan.items():
+                referenced[task] = max(referenced[task], stop)
             every += items
             calls = [item for _, _, item in items if isinstance(item, Call)]
-            log(f"round {rounds.round + 1}: {len(plan)} task types, {len({c.key for c in calls})} answers to fetch")
+            log(f"round {rounds.round + 1}: {len({task for task, _ in plan})} task types, "
+                f"{len({c.key for c in calls})} answers to fetch")
             try:
                 answers = replayer.run(calls)
             except ReplayError as e:
                 answers, error = replayer.answers, str(e)
             scored = _score(items, answers, config, grader, rounds.round)
             results += scored
-            for task, (_, stop, open_tiers) in plan.items():
-                graded = {t: [r for r in scored if r.task == task and r.tier == t and (r.passed is not None or r.error)]
-                          for t in open_tiers}
-                rounds.record(task, stop, {t: [bool(r.passed) for r in rs] for t, rs in graded.items()},
-                              {t: [r.request_id for r in rs] for t, rs in graded.items()})
+            graded = {(r.source, r.tier): r for r in scored if r.passed is not None or r.error}
+            for (task, tier), (start, stop) in plan.items():  # in sample order; an unscored sample is left out
+                rounds.record(task, tier, start, [(req.id, bool(graded[(req.source, tier)].passed))
+                                                  for req in samples[task][start:stop] if (req.source, tier) in graded])
             rounds.finish_round()
             if error:
                 break
@@ -176,10 +183,10 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
         last_time=traffic.last_time, family=fam, calls=rs.sent, cache_hits=rs.cached, failed=rs.failed,
         spend_usd=rs.spend, unconfirmed=rs.unconfirmed, unconfirmed_usd=rs.unconfirmed_usd, error=error,
         scorers=grader.choices, offline_missing=len(rs.missing), over_budget=rs.over_budget,
-        subpopulations=parts.all_tests(fam.alpha),
+        subpopulations=rounds.part_tests(),
         clients={t: Clients(called=dict(x.called), tags=dict(x.tags)) for t, x in traffic.tasks.items()})
     try:
-        save_audit(out, meta, traffic.volume, results, rounds.states())
+        save_audit(out, meta, traffic.volume, results, rounds.states(), rounds.statuses())
     finally:
         cache.close()
     return AuditSummary(out, stats.records, stats.skipped, len(replayable),
@@ -220,7 +227,7 @@ def require_records(traffic: Traffic) -> None:
 
 def _expected(most: list[Item], config: Config, needed: int, cached: Callable[[str], bool]) -> list[Call]:
     """The calls a sequential audit is expected to send: each test runs to the first round at which an
-    all-passing sample proves the bar, or, when the cache holds whole rounds of its answers (an earlier audit
+    all-passing sample proves the bar, or, when the cache holds at least a round of its answers (an earlier audit
     stopped it there), to where those end; the reference answers as far as its task's cheaper tiers go."""
     step = config.sample.round
     first_chance = math.ceil(needed / step) * step
@@ -231,7 +238,7 @@ def _expected(most: list[Item], config: Config, needed: int, cached: Callable[[s
     for (task, name), items in by_test.items():
         if name != config.reference.name:
             done = next((i for i, x in enumerate(items) if isinstance(x, Call) and not cached(x.key)), len(items))
-            end = done if done >= step and (done % step == 0 or done == len(items)) else first_chance
+            end = done if done >= step else first_chance  # policy rounds need not be multiples of `step`
             ends[task] = max(ends.get(task, 0), end)
             by_test[(task, name)] = items[:end]
     for (task, name), items in by_test.items():

@@ -41,22 +41,30 @@ class Quality(_Strict):
     confidence: float = Field(default=0.95, ge=0.5, lt=1)
 
 
+SAFETY_MAX = 10_000  # the most samples a sequential test takes per task and tier (exact test's tractability)
+
+
 class Sample(_Strict):
     sequential: bool = True  # replay in rounds and stop each task type once its decision is settled
-    round: int = Field(default=20, ge=1)  # requests added per task type per round
-    max_per_task: int = Field(default=400, ge=1)  # cap on a task type's sample when sequential
+    round: int = Field(default=20, ge=1)  # samples in a test's first round (later rounds grow by half)
+    max_per_task: int | None = Field(default=None, ge=1, le=SAFETY_MAX)  # None: from the money and the traffic
+    payback_months: float = Field(default=3.0, gt=0)  # the samples must repay within this much of the saving
+    audit_budget_usd: float | None = Field(default=None, ge=0)  # the most the audit's samples may cost
     per_task: int = Field(default=100, ge=1)  # the fixed sample size when sequential is false
 
     @property
     def cap(self) -> int:
-        return self.max_per_task if self.sequential else self.per_task
+        """The most samples of one task type the audit may score (the seeded sample's size)."""
+        return (self.max_per_task or SAFETY_MAX) if self.sequential else self.per_task
 
     def ignored(self) -> str | None:
         """A note when `per_task` was written for a sequential audit, which does not use it (as parsed from the
         file: a config read back from an audit has every field set)."""
         if self.sequential and "per_task" in self.model_fields_set:
             return (f"sample.per_task ({self.per_task}) applies only with sample.sequential: false; this audit "
-                    f"samples in rounds of {self.round} up to sample.max_per_task ({self.max_per_task})")
+                    f"samples in rounds from {self.round} as far as the money at stake repays (sample.payback_months: "
+                    f"{self.payback_months:g}" + (f", sample.max_per_task: {self.max_per_task})" if self.max_per_task
+                                                  else ")"))
         return None
 
 

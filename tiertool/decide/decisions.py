@@ -1,11 +1,12 @@
 """Decide each task's tier on evidence: the cheapest tier whose pass rate is *proven* to meet the bar.
 
-For every (task type, cheaper tier) the audit tests H0: pass rate <= `quality.target`. The level of each test
-is Bonferroni-corrected over the whole family of tests (family.py), so the chance of *any* wrong
-downgrade across the audit stays at most 1 - `quality.confidence`. Sequential audits use an anytime-valid
-test (sequential.py), fixed-size ones the exact Clopper-Pearson bound; either way the reported lower bound
-is at the level the decision used, so "lower bound >= target" and "moved" always agree. Decisions read the
-tests' states the audit stored (records.TestState) rather than recomputing them.
+For every (task type, cheaper tier) the audit tests H0: pass rate <= `quality.target`, with the chance of *any*
+wrong downgrade across the audit at most 1 - `quality.confidence`. Sequential audits run the sampling policy
+(policy.py: exact tests to a horizon fixed in advance, the error budget weighted by money at stake, Holm), which
+leaves a status per task: proven, shown below the bar, or undecided with the reason and what a proof would still
+need. Fixed-size audits hold every test to a Bonferroni level (family.py) on the exact Clopper-Pearson bound.
+Either way the reported lower bound is at the level the decision used, so "lower bound >= target" and "moved"
+always agree. Decisions read what the audit stored (records.TestState, records.Status), never recompute it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from ..config import Config
 from ..records import Family, PartTest
 from ..store import Audit
-from .sequential import exact_lower_bound, lower_bound, needed_at
+from .sequential import exact_lower_bound
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Decision:
     status: str = "moved"  # moved | kept | not-enough-traffic | undecided | unaudited
     more_samples: int | None = None  # samples that would settle an undecided or low-traffic task
     evidence_tier: str | None = None  # the cheaper tier whose evidence decided: the chosen one, else the best tried
+    more_cost_usd: float | None = None  # what those samples would cost (sequential audits)
     parts: tuple[PartTest, ...] = ()  # sub-populations tested apart (subpop.py), on any tier
 
 
@@ -64,16 +66,18 @@ def decide(audit: Audit) -> list[Decision]:
         evidence = []
         for tier in config.tiers[:-1]:
             test = audit.tests.get((task, tier.name))
-            looks = test.looks if test else ()
             k, n = (test.passed, test.scored) if test else (0, 0)
-            lb = None
-            if n:
-                lb = lower_bound(looks, fam.alpha) if config.sample.sequential else exact_lower_bound(k, n, fam.alpha)
-            meets = bool(n) and test is not None and test.state == "proven" and task in fam.tested
+            lb = test.lower_bound if test and test.lower_bound is not None else \
+                exact_lower_bound(k, n, fam.alpha) if n and not config.sample.sequential else None
+            meets = bool(n) and test is not None and test.state == "proven" and (
+                config.sample.sequential or task in fam.tested)
             evidence.append(TierEvidence(tier.name, tier.model, n, k, errors.get((task, tier.name), 0),
                                          k / n if n else None, lb, meets))
         decisions.append(_decision(task, audit, config, fam, tuple(evidence), unmeasured.get(task, [])))
     return decisions
+
+
+KEPT_AS = {"proven": "moved", "below-bar": "kept", "not-enough-traffic": "not-enough-traffic"}  # else undecided
 
 
 def _decision(task: str, audit: Audit, config: Config, fam: Family, evidence: tuple[TierEvidence, ...],
@@ -83,11 +87,14 @@ def _decision(task: str, audit: Audit, config: Config, fam: Family, evidence: tu
     sampled = max((e.scored for e in evidence), default=0)
     scorer = config.spec_for(task).scorer
     chosen = next((e for e in evidence if e.meets), None)
-    level = f"{1 - fam.alpha:.4g} per test ({q.confidence:g} for the whole audit)"
     parts = tuple(p for p in audit.meta.subpopulations if p.task == task)
     if chosen:
-        reason = (f"{chosen.tier}: {chosen.passed}/{chosen.scored} passed; lower bound {chosen.lower_bound:.3f} >= "
-                  f"target {q.target:g} at confidence {level}")
+        level = f"{1 - fam.alpha:.4g} per test ({q.confidence:g} for the whole audit)"
+        if config.sample.sequential:  # the policy's Holm level, shared by money at stake
+            level = (f"{1 - (audit.tests[(task, chosen.tier)].level or 0):.4g} per test ({q.confidence:g} for the "
+                     f"whole audit, shared by money at stake)")
+        reason = (f"{chosen.tier}: {chosen.passed}/{chosen.scored} passed; lower bound {chosen.lower_bound or 0:.3f}"
+                  f" >= target {q.target:g} at confidence {level}")
         apart = [p for p in parts if p.tier == chosen.tier]
         if apart:
             reason += "; and each part whose pass rate differed, tested apart: " + "; ".join(
@@ -99,9 +106,10 @@ def _decision(task: str, audit: Audit, config: Config, fam: Family, evidence: tu
     scored = [e for e in evidence if e.scored]
     best = max(scored, key=lambda e: (e.pass_rate or 0.0, e.scored)) if scored else None
 
-    def keep(reason: str, status: str, more: int | None = None) -> Decision:
+    def keep(reason: str, status: str, more: int | None = None, tier: str | None = None,
+             cost: float | None = None) -> Decision:
         return Decision(task, requests, sampled, ref.name, ref.model, 1.0, 1.0, scorer, reason, evidence, status,
-                        more, best.tier if best else None, parts)
+                        more, tier or (best.tier if best else None), cost, parts)
 
     # a part tested apart stopped a tier that, as a whole, clears the bar (proven, or on course when it stopped)
     held = next((p for e in evidence for p in parts if p.tier == e.tier and p.state != "proven" and (
@@ -112,6 +120,12 @@ def _decision(task: str, audit: Audit, config: Config, fam: Family, evidence: tu
     if unmeasured:  # an endpoint failure is not a quality verdict: it stays on the reference, said so
         return keep(f"could not be audited: {len(unmeasured)} cheaper-tier samples failed or have no score "
                     f"(first: {unmeasured[0]}); fix the cause and re-run (cached answers cost nothing)", "unaudited")
+    if config.sample.sequential:  # the policy's status: proven, shown below the bar, or why it did not move
+        status = audit.statuses.get(task)
+        if status is None:
+            return keep("not enough traffic to decide: no replayable requests", "not-enough-traffic")
+        return keep(status.reason, KEPT_AS.get(status.kind, "undecided"), status.more_samples, status.tier,
+                    status.more_cost_usd)
     shown = f"best {best.tier} passed {best.passed}/{best.scored}, lower bound {best.lower_bound or 0:.3f}" \
         if best else ""
     if best and (best.pass_rate or 0.0) <= q.target:
@@ -122,13 +136,6 @@ def _decision(task: str, audit: Audit, config: Config, fam: Family, evidence: tu
                     f"at least {fam.to_join} all-passing samples ({more} more)", "not-enough-traffic", more)
     if best is None:
         return keep("no cheaper answer could be scored (see the audit's errors)", "undecided")
-    total = needed_at(best.passed / best.scored, q.target, fam.alpha, 1_000_000) \
-        if config.sample.sequential else None
-    if total is not None and total > best.scored:
-        more = total - best.scored
-        room = "" if total <= replayable else f"; the log has only {replayable} replayable requests"
-        return keep(f"undecided: {shown} < target {q.target:g}; about {more} more samples at this pass rate "
-                    f"would settle it (raise sample.max_per_task){room}", "undecided", more)
     return keep(f"no cheaper tier proven: {shown} < target {q.target:g}", "kept")
 
 

@@ -83,6 +83,7 @@ def _task_row(d: Decision, total: int, cost: TaskCost | None, audit: Audit, rec:
         task=d.task, requests=d.requests, share=round(d.requests / total, 4), tier=d.tier, model=d.model,
         sampled=d.sampled, pass_rate=round(d.pass_rate, 4), lower_bound=round(d.lower_bound, 4), scorer=d.scorer,
         status=d.status, reason=d.reason, more_samples=d.more_samples, evidence_tier=d.evidence_tier,
+        more_cost_usd=_round(d.more_cost_usd, 4),
         current_usd=round(cost.current_usd, 6) if cost else None,
         projected_usd=round(cost.projected_usd, 6) if cost else None,
         tiers=[TierRow(tier=e.tier, model=e.model, scored=e.scored, passed=e.passed, errors=e.errors,

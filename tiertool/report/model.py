@@ -46,7 +46,7 @@ class PartRow(_Row):
 
 
 class TaskRow(_Row):
-    optional = ("scorer_reason", "evidence_tier", "subpopulations")
+    optional = ("scorer_reason", "evidence_tier", "more_cost_usd", "subpopulations")
     task: str
     requests: int
     share: float
@@ -67,6 +67,7 @@ class TaskRow(_Row):
     task_sources: dict[str, int]  # how the task's requests were typed
     cost_by_tier: dict[str, float | None]  # the task's whole log volume on each tier (None: no price)
     scorer_reason: str | None = None  # what `auto` (or the config) chose, and why
+    more_cost_usd: float | None = None  # what those samples would cost (sequential audits)
     subpopulations: list[PartRow] | None = None  # parts tested apart; absent when none was
     evidence_tier: str | None = None  # the cheaper tier whose evidence decided: the chosen one, else the best tried
 
