@@ -301,6 +301,24 @@ def test_budget_holds_batch_worst_cases(tmp_path, log, keyed, server_factory):
     assert load_audit(tmp_path / ".tiertool").meta.spend_usd <= 0.01
 
 
+def test_sample_costs_use_batch_prices(tmp_path):
+    """The policy's cost of one more sample (decide/stakes.py) prices the cheaper tier's call at its batch price
+    under --batch; the reference's call stays at its list price."""
+    from tiertool.config import load_config
+    from tiertool.decide.stakes import arms
+    from tiertool.records import Key, Usage
+
+    volume = {Key("t", "openai/gpt-4o", False, "2026-10-01"): Usage(requests=100, input_tokens=100_000,
+                                                                     output_tokens=20_000)}
+    costs = {}
+    for batch in (False, True):
+        config(tmp_path, "http://127.0.0.1:9/v1", replay=", batch: true" if batch else "")
+        costs[batch] = arms(volume, load_config(tmp_path / "tiertool.yaml"), ["t"], 30.0)[0].cost_usd
+    p = lookup(SMALL)
+    assert costs[False] == pytest.approx(p.cost(1000, 200))  # the log's reference answers: only the small call
+    assert costs[True] == pytest.approx(p.batched().cost(1000, 200)) == pytest.approx(costs[False] / 2)
+
+
 def test_unsupported_provider_is_refused(tmp_path, log, keyed, server_factory):
     path, small = log
     server = server_factory(_answerer(small))
