@@ -151,13 +151,15 @@ def audit(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (calls, tokens, USD per tier) and stop: "
                                  "nothing is sent or written."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before sending."),
+    batch: bool = typer.Option(False, "--batch", help="Send the cheaper tiers' calls through the provider's batch "
+                               "API (OpenAI, Anthropic) at batch prices; resumable (sets replay.batch)."),
 ) -> None:
     """Read the LOG files (any supported format, detected; see `tiertool inspect`), sample each task type,
     replay the sample on cheaper tiers, score it, store the evidence."""
     from . import PlanDeclined, load_config, make_progress, run_audit
 
     cfg = _run(load_config, config)
-    overrides = {k: v for k, v in (("concurrency", concurrency), ("workers", workers)) if v}
+    overrides = {k: v for k, v in (("concurrency", concurrency), ("workers", workers), ("batch", batch)) if v}
     if overrides:
         cfg = cfg.model_copy(update={"replay": cfg.replay.model_copy(update=overrides)})
     say = (lambda _m: None) if quiet else (lambda m: typer.echo(printable(m), err=True))

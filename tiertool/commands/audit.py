@@ -22,7 +22,7 @@ from ..ingest.mapped import parse_map
 from ..pricing.prices import same_model
 from ..pricing.savings import period_days
 from ..records import LABELLED, UNSENT, Answer, Call, Request, Result
-from ..replay import Cache, PlanDeclined, Replayer, carry_check
+from ..replay import BatchReplayer, Cache, PlanDeclined, Replayer, carry_check
 from ..scorers.grade import Grader
 from ..scorers.labels import load_labels
 from ..store import AuditMeta, Clients, save_audit, writable
@@ -108,7 +108,9 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
     cache = Cache(config.cache_file(out), readonly=dry_run)
     for rec in config.replay.recorded:
         cache.load_recorded(config.path(rec))
-    replayer = Replayer(cache, config.replay, offline=offline, prices=config.prices, **(replay_options or {}))
+    batch: dict[str, Any] = {"tiers": [t.name for t in config.tiers[:-1]]} if config.replay.batch else {}
+    replayer = (BatchReplayer if batch else Replayer)(cache, config.replay, offline=offline, prices=config.prices,
+                                                      **batch, **(replay_options or {}))
     grader = Grader(config, imported, caller=replayer)  # judge calls: same cache, retries, budget and counts
     grader.check(samples)  # a scorer that cannot run fails here, before any replay call
     tiers = {t.name: t for t in config.tiers}

@@ -110,6 +110,8 @@ class Replay(_Strict):
     workers: int = Field(default=1, ge=1, le=64)  # processes replaying in parallel (replay/workers.py)
     recorded: tuple[str, ...] = ()  # JSON-lines files of recorded answers (see samples/)
     cache: str | None = None  # default: <audit folder>/cache.sqlite
+    batch: bool = False  # the cheaper tiers' calls go through the provider's batch API, at batch prices (--batch)
+    batch_poll: float = Field(default=30.0, gt=0, le=3600)  # seconds between looks at a submitted batch
 
     @field_validator("recorded", mode="before")
     @classmethod

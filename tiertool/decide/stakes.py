@@ -51,7 +51,7 @@ def arms(volume: dict[Key, Usage], config: Config, tasks: Iterable[str], days: f
             variant = bool(tier.params) and saved == 0
             value = None if saved is None or pricer.price(tier.model) is None or not counted or variant \
                 else monthly(saved, days)
-            cost = _call(pricer, tier.model, tokens_in, tokens_out) if counted else None
+            cost = _call(pricer, tier.model, tokens_in, tokens_out, config.replay.batch) if counted else None
             out.append(Arm(task, tier.name, rank, -1.0 if value is None else value,
                            -1.0 if cost is None or extra is None else cost + extra))
     known = max((a.value_usd for a in out if a.value_usd >= 0), default=0.0) or 1.0
@@ -63,8 +63,10 @@ def arms(volume: dict[Key, Usage], config: Config, tasks: Iterable[str], days: f
     return priced
 
 
-def _call(pricer: Pricer, model: str, tokens_in: float, tokens_out: float) -> float | None:
+def _call(pricer: Pricer, model: str, tokens_in: float, tokens_out: float, batch: bool = False) -> float | None:
+    """One call's cost; `batch`: a cheaper tier's call sent through a batch API (`--batch`), at its batch price."""
     price = pricer.price(model)
+    price = price.batched() if price and batch else price
     return price.cost(round(tokens_in), round(tokens_out)) if price else None
 
 

@@ -9,6 +9,10 @@ Several processes may share one cache (two audits, worker processes, a re-run ra
 Before paying for a call, a process *claims* its key (the `claims` table): a live claim by another process means
 that process is paying for it, so this one waits for its answer instead of paying twice. A claim lapses when its
 process is gone (checked by pid on this host) or its lease runs out.
+
+With `--batch`, the `batches` table records each batch submitted (its id, the tier's model and api_base, and the
+call keys in it) as soon as the provider accepts it, before it is polled: a re-run after a crash polls that
+batch instead of submitting, and paying for, its calls again.
 """
 
 from __future__ import annotations
@@ -47,6 +51,14 @@ CREATE TABLE IF NOT EXISTS claims (
     host TEXT NOT NULL,
     pid INTEGER NOT NULL,
     expires REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS batches (
+    id TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    api_base TEXT NOT NULL,
+    keys TEXT NOT NULL,
+    created REAL NOT NULL,
+    ended INTEGER NOT NULL DEFAULT 0
 );
 """
 # Columns added after the first release: a cache written before them gets them (empty) when it is opened.
@@ -156,6 +168,22 @@ class Cache:
         """Give a claim back without an answer (the call failed), so another process may try it."""
         with suppress(*WRITE_ERRORS):  # the claim lapses with this process anyway
             self.db.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, self.owner))
+
+    def add_batch(self, batch_id: str, model: str, api_base: str, keys: list[str]) -> None:
+        """Record a batch the provider accepted (before it is polled). Raises one of WRITE_ERRORS."""
+        self.db.execute("INSERT OR REPLACE INTO batches VALUES (?, ?, ?, ?, ?, 0)",
+                        (batch_id, model, api_base, json.dumps(keys), time.time()))
+
+    def open_batches(self, model: str, api_base: str) -> list[tuple[str, list[str]]]:
+        """The batches submitted to this model at this endpoint whose results are not all taken in yet."""
+        rows = self.db.execute("SELECT id, keys FROM batches WHERE model = ? AND api_base = ? AND ended = 0 "
+                               "ORDER BY created", (model, api_base)).fetchall()
+        return [(row[0], json.loads(row[1])) for row in rows]
+
+    def end_batch(self, batch_id: str) -> None:
+        """The batch's results are cached (or it failed): a re-run submits what it still needs anew."""
+        with suppress(*WRITE_ERRORS):  # still open: a re-run polls it once more and pays nothing
+            self.db.execute("UPDATE batches SET ended = 1 WHERE id = ?", (batch_id,))
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
