@@ -45,6 +45,7 @@ class ScorerChoice(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     scorer: str
     reason: str
+    needs_judge: bool = False  # its scores are evidence only: `auto` found open-ended answers and no judge
 
 
 class Clients(BaseModel):

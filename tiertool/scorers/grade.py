@@ -50,7 +50,8 @@ class Grader:
             name, why = described
             where = task if task in self.config.tasks else "default"
             out[task] = ScorerChoice(scorer=name, reason=f"set in tiertool.yaml (tasks.{where})" if why is None
-                                     else f"{why} (override with tasks.{task}.scorer)")
+                                     else f"{why} (override with tasks.{task}.scorer)",
+                                     needs_judge=scorer.needs_judge)
         return out
 
     def truth(self, req: Request) -> str | None:
