@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from tests.conftest import write_jsonl
 from tests.test_quality_bar import write_cfg
 from tiertool.cli import app
-from tiertool.scorers.auto import choose, is_open_ended
 from tiertool.config.scorers import AutoSpec
+from tiertool.scorers.auto import choose, is_open_ended
 from tiertool.store import load_audit
 
 runner = CliRunner()
@@ -95,7 +95,8 @@ def test_a_named_scorer_or_labels_for_the_whole_sample_decide_it_again(replies, 
     (["Dear Jun, I'm so sorry your monitor arm arrived damaged. We've sent a replacement today at no cost, and "
       "you'll receive a tracking number by email shortly."] * 3, True),
     (["Paris", "The capital is Rome.", "Berlin, Germany"], False),  # short free text: a similarity bar fits
-    (["```python\ndef unique_words(text):\n    words = text.lower().split()\n    return sorted(set(words), key=len)\n```"] * 3, False),
+    (["```python\ndef unique_words(text):\n    words = text.lower().split()\n"
+      "    return sorted(set(words), key=len)\n```"] * 3, False),
 ])
 def test_the_open_ended_rule(refs, open_ended):
     assert is_open_ended(refs) is open_ended

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 STATUS_COLUMNS = tuple(f.name for f in fields(Status))
-AUDIT_FORMAT = 3  # bump when the audit's tables or meta change; an audit of another format is refused on load
+AUDIT_FORMAT = 4  # bump when the audit's tables or meta change; an audit of another format is refused on load
 
 
 def private_dir(path: Path) -> Path:
@@ -226,7 +226,8 @@ def _check_format(path: Path, raw: dict[str, Any]) -> None:
 
 def _result(row: tuple[Any, ...]) -> Result:
     r = Result(*row)
-    return r if r.passed is None else replace(r, passed=bool(r.passed))
+    own = None if r.scorer_passed is None else bool(r.scorer_passed)
+    return replace(r, passed=None if r.passed is None else bool(r.passed), scorer_passed=own)
 
 
 def _why(e: Exception) -> str:

@@ -32,8 +32,33 @@ class TierRow(_Row):
     meets_bar: bool
 
 
+class AgreementRow(_Row):
+    """The scorer against imported labels on the same answers (decide/agreement.py): 95% intervals, the
+    kappa one a percentile bootstrap, precision and recall exact (Clopper-Pearson)."""
+
+    optional = ("warning",)
+    labelled: int
+    scorer_pass_rate: float
+    label_pass_rate: float
+    kappa: float | None
+    kappa_interval: list[float] | None
+    precision: float | None
+    precision_interval: list[float] | None
+    recall: float | None
+    recall_interval: list[float] | None
+    warning: str | None = None
+
+
+class PositionRow(_Row):
+    """The pairwise judge asked twice with the order swapped: how often its two verdicts disagreed."""
+
+    judged: int
+    disagreed: int
+    rate: float
+
+
 class TaskRow(_Row):
-    optional = ("scorer_reason", "evidence_tier", "more_cost_usd")
+    optional = ("scorer_reason", "evidence_tier", "more_cost_usd", "agreement", "judge_position")
     task: str
     requests: int
     share: float
@@ -56,6 +81,8 @@ class TaskRow(_Row):
     scorer_reason: str | None = None  # what `auto` (or the config) chose, and why
     more_cost_usd: float | None = None  # what those samples would cost (sequential audits)
     evidence_tier: str | None = None  # the cheaper tier whose evidence decided: the chosen one, else the best tried
+    agreement: AgreementRow | None = None  # only with labels on answers the scorer also scored
+    judge_position: PositionRow | None = None  # only for tasks a pairwise judge scored
 
     @property
     def evidence(self) -> TierRow | None:

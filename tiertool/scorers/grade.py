@@ -118,13 +118,25 @@ class Grader:
         if got.text is None or t.context is None:
             return Result(**base, value=0.0, passed=False, reason="call failed", error=got.error)
         label = self._label(t)
+        if label is not None:
+            return Result(**base, value=label.value, passed=label.passed, reason=label.reason,
+                          scorer_passed=self._own_verdict(t.req.task, t.context))
         try:
-            s = label or self.scorer(t.req.task).score(t.context)
+            s = self.scorer(t.req.task).score(t.context)
         except Unscorable as e:
             return Result(**base, value=None, passed=None, reason=f"unscored: {e}")
-        if label is None and t.expected is not None:
+        if t.expected is not None:
             s = Score(s.value, s.passed, "vs expected: " + s.reason)
         return Result(**base, value=s.value, passed=s.passed, reason=s.reason)
+
+    def _own_verdict(self, task: str, ctx: ScoringContext) -> bool | None:
+        """What the scorer says of a labelled answer, to check it against the label; None when it would need
+        model calls (a judge is checked on answers it scored, not on labelled ones) or cannot score it."""
+        scorer = self.scorer(task)
+        try:
+            return None if scorer.calls(ctx) else scorer.score(ctx).passed
+        except Unscorable:
+            return None
 
 
 @dataclass(frozen=True)

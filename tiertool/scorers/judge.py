@@ -19,6 +19,7 @@ from .structured import parse_json
 
 PARAMS = {"temperature": 0, "response_format": {"type": "json_object"}}
 VALUES = {"candidate": 1.0, "tie": 0.5, "reference": 0.0}
+SWAPPED = "judge disagreed with itself when the order was swapped"  # its position bias shows in this reason
 
 SYSTEM = """You are an impartial judge. Two assistants answered the same request. {rubric}
 Do not let the order of the answers, their length or the assistants' names sway you.
@@ -103,7 +104,7 @@ class Judge(Scorer):
         final = w1 if w1 == w2 else "tie"
         value = VALUES[final]
         if w1 != w2:
-            why = f"judge disagreed with itself when the order was swapped ({w1} vs {w2}): tie"
+            why = f"{SWAPPED} ({w1} vs {w2}): tie"
         elif final == "tie":
             why = f"judge: tie ({clip(r1, 100)})"
         else:

@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from ..model import Report, TaskRow
-from .common import bar, evidence, pct, saving_rows, savings_line, usd
+from .common import bar, evidence, pct, saving_rows, savings_line, scorer_checks, usd
 
 W, H = 440, 250
 LEFT, RIGHT, TOP, BOTTOM = 64, 36, 18, 44
@@ -128,4 +128,5 @@ def render_html(report: Report, color: bool = False) -> str:
     return env.get_template("report.html.j2").render(
         data=report, charts=charts, savings_line=savings_line(report.savings), saving_rows=saving_rows(report),
         bars=bars, gates=report.gates or [], examples=report.examples or {},
-        evidence={t.task: evidence(t, report.quality.target) for t in report.tasks})
+        evidence={t.task: evidence(t, report.quality.target) for t in report.tasks},
+        checks={t.task: scorer_checks(t) for t in report.tasks})

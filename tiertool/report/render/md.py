@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..model import Report
-from .common import evidence, saving_rows, savings_evidence, savings_line, score, usd
+from .common import evidence, saving_rows, savings_evidence, savings_line, score, scorer_checks, usd
 
 
 def render_md(report: Report, color: bool = False) -> str:
@@ -41,6 +41,7 @@ def render_md(report: Report, color: bool = False) -> str:
     lines += ["", "## Scorers", ""] + [f"- **{_md(t.task)}**: `{t.scorer}`"
                                        + (f" ({_md(t.scorer_reason)})" if t.scorer_reason else "")
                                        for t in report.tasks]
+    lines += [f"- {_md(line)}" for t in report.tasks for line in scorer_checks(t)]
     for task, acc in (report.reference_accuracy or {}).items():
         lines.append(f"- reference tier accuracy on **{_md(task)}** vs expected answers: {acc.passed}/"
                      f"{acc.scored} ({acc.accuracy:.1%})")

@@ -8,7 +8,7 @@ from functools import partial
 from typing import Any
 
 from ..model import Report
-from .common import evidence, saving_rows, savings_evidence, savings_line, score
+from .common import evidence, saving_rows, savings_evidence, savings_line, score, scorer_checks
 
 WIDTH = 80  # when not on a terminal (piped, a file): what every terminal shows
 
@@ -57,6 +57,9 @@ def render_term(report: Report, color: bool = False) -> str:
     for t in report.tasks:
         if (t.scorer_reason or "").startswith("auto"):
             say(f"{t.task}: scorer {t.scorer_reason}")
+    for t in report.tasks:
+        for line in scorer_checks(t):
+            say(line)
     for task, acc in (report.reference_accuracy or {}).items():
         say(f"reference accuracy on {task} vs expected: {acc.passed}/{acc.scored} ({acc.accuracy:.1%})")
     for w in report.warnings:
