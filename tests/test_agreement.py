@@ -95,4 +95,4 @@ def test_audit_with_labels_reports_the_scorers_agreement_in_every_format(tmp_pat
     assert any(w["kind"] == "scorer_agreement" and w["task"] == TASKS_MATH for w in data["warnings"])
     for fmt in ("term", "md", "html"):
         out = runner.invoke(app, ["report", "--format", fmt]).output
-        assert f"scorer numeric vs 40 labels: kappa" in out, fmt
+        assert "scorer numeric vs 40 labels: kappa" in out, fmt

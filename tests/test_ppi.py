@@ -78,7 +78,7 @@ def test_ppi_p_values_in_the_holm_family_keep_the_family_wise_error():
             f, y, xi = draw(rng, 400, rate, 0.95, 0.3)
             p[task] = ppi.p_value(z_of(f, y, xi, 0.3), 0.3, 0.8, ALPHA)
         holm = Holm(weights, ALPHA)
-        proven = holm.update(lambda k, level: p[k] <= level)
+        proven = holm.update(lambda k, level, p=p: p[k] <= level)
         errors += any(k != "good" for k in proven)
         good_proven += "good" in proven
     assert errors / seeds <= ALPHA and good_proven / seeds > 0.5

@@ -42,7 +42,7 @@ def rectified(scorer: Sequence[float], labels: Sequence[float | None], labelled:
     _range(pi)
     f = np.asarray(scorer, dtype=float)
     xi = np.asarray(labelled, dtype=bool)
-    y = np.array([f[i] if not xi[i] else float(v) for i, v in enumerate(labels)], dtype=float)  # type: ignore[arg-type]
+    y = np.array([float(v) if xi[i] and v is not None else f[i] for i, v in enumerate(labels)], dtype=float)
     if not (len(f) == len(xi) == len(y)):
         raise ValueError(f"{len(f)} scorer verdicts, {len(y)} labels, {len(xi)} labelled flags")
     return f + (y - f) * xi / pi
