@@ -33,6 +33,8 @@ ALPHA = 0.05
 
 def tasks(data: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """task (and scorer) -> (scorer verdicts, labels), one per row of the data set."""
+    if str(ROOT / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
     import bench_scorers as b
 
     rows = b.read_gsm8k(data)
