@@ -96,3 +96,20 @@ def test_audit_with_labels_reports_the_scorers_agreement_in_every_format(tmp_pat
     for fmt in ("term", "md", "html"):
         out = runner.invoke(app, ["report", "--format", fmt]).output
         assert "scorer numeric vs 40 labels: kappa" in out, fmt
+
+    # labels on a random half of the requests, declared with --labels-fraction: a prediction-powered bound
+    rng = np.random.default_rng(0)
+    chosen = [r for r in results if rng.random() < 0.5]
+    (tmp_path / "random.jsonl").write_text("".join(
+        json.dumps({"request_id": r.request_id, "tier": "small", "passed": r.passed}) + "\n" for r in chosen))
+    assert runner.invoke(app, ["audit", str(log), "--labels", "random.jsonl", "--labels-fraction", "0.5"]
+                         ).exit_code == 0
+    data = json.loads(runner.invoke(app, ["report", "--format", "json"]).stdout)
+    math = next(t for t in data["tasks"] if t["task"] == TASKS_MATH)
+    rate = math["tiers"][0]["pass_rate"]
+    assert math["agreement"]["labelled"] == len(chosen) and math["agreement"]["scorer_pass_rate"] == \
+        math["agreement"]["label_pass_rate"]  # labels equal to the scorer's verdicts
+    assert 0 < math["agreement"]["ppi_lower_bounds"]["small"] < rate
+    assert "small's labelled pass rate >= " in runner.invoke(app, ["report"]).output
+    r = runner.invoke(app, ["audit", str(log), "--labels-fraction", "0.5"])
+    assert r.exit_code == 2 and "--labels-fraction needs --labels" in r.output

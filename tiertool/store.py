@@ -82,6 +82,7 @@ class AuditMeta(BaseModel):
     scorers: dict[str, ScorerChoice]
     offline_missing: int = 0  # --offline: answers neither cached nor recorded
     over_budget: int = 0  # calls --budget left unsent
+    labels_fraction: float | None = None  # --labels-fraction: the labels cover a random subset with this chance
     clients: dict[str, Clients] = {}  # per task
 
 

@@ -58,6 +58,7 @@ def _item(req: Request, tier: Tier) -> Answer | Call:
 def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDIT_DIR, seed: int = 0,
               offline: bool = False, fmt: str | None = None, group_by: str | None = None,
               labels: str | Path | None = None, log: Callable[[str], None] = lambda _msg: None,
+              labels_fraction: float | None = None,
               mapping: str | None = None, strict: bool = False,
               replay_options: dict[str, Any] | None = None, dry_run: bool = False) -> AuditSummary:
     """Run the audit and store its evidence in `out`; returns what happened, counts reconciled.
@@ -66,6 +67,9 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
     so does `dry_run` once the plan is shown (nothing is sent and nothing written).
     """
     out = Path(out)
+    if labels_fraction is not None and (not labels or not 0 < labels_fraction <= 1):
+        raise InputError("--labels-fraction needs --labels and a probability in (0, 1]: the chance each request "
+                         "was labelled")
     imported = load_labels(labels) if labels else None
     cap = config.sample.cap
     extra = config.gate.max_calibration if config.gate.enabled else 0  # the gate's fresh samples follow the audit's
@@ -175,7 +179,7 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
         task_sources={t: dict(x.sources) for t, x in traffic.tasks.items()}, first_time=traffic.first_time,
         last_time=traffic.last_time, family=fam, calls=rs.sent, cache_hits=rs.cached, failed=rs.failed,
         spend_usd=rs.spend, error=error, scorers=grader.choices, offline_missing=len(rs.missing),
-        over_budget=rs.over_budget,
+        over_budget=rs.over_budget, labels_fraction=labels_fraction,
         clients={t: Clients(called=dict(x.called), tags=dict(x.tags)) for t, x in traffic.tasks.items()})
     save_audit(out, meta, traffic.volume, results, rounds.states(), rounds.statuses())
     cache.close()

@@ -113,6 +113,29 @@ def by_task(results: Iterable[Result], reference: str, seed: int = 0) -> dict[st
     return {task: agreement(s, y, seed=seed) for task, (s, y) in sorted(pairs.items())}
 
 
+def labelled_bounds(results: Iterable[Result], reference: str, pi: float, alpha: float
+                    ) -> dict[str, dict[str, float]]:
+    """task -> cheaper tier -> prediction-powered (1 - alpha) lower bound on its labelled pass rate (ppi.py),
+    from the scorer on every scored answer and the labels on those that carry one, in sample order. Valid only
+    if each request was labelled with probability `pi`, independently of its answers (--labels-fraction). A
+    task whose labelled answers lack the scorer's own verdict (a judge) gets none: f must be known on all."""
+    from .ppi import lower_bound, rectified
+
+    rows: dict[tuple[str, str], list[Result]] = {}
+    for r in results:
+        if r.tier != reference and r.passed is not None:
+            rows.setdefault((r.task, r.tier), []).append(r)
+    out: dict[str, dict[str, float]] = {}
+    for (task, tier), rs in sorted(rows.items()):
+        labelled = [r.reason.startswith(IMPORTED) for r in rs]
+        if not any(labelled) or any(xi and r.scorer_passed is None for xi, r in zip(labelled, rs, strict=True)):
+            continue
+        f = [float(bool(r.scorer_passed if xi else r.passed)) for xi, r in zip(labelled, rs, strict=True)]
+        y = [float(bool(r.passed)) if xi else None for xi, r in zip(labelled, rs, strict=True)]
+        out.setdefault(task, {})[tier] = lower_bound(rectified(f, y, labelled, pi), pi, alpha)
+    return out
+
+
 def position_disagreement(results: Iterable[Result]) -> dict[str, tuple[int, int]]:
     """Per task: (answers whose two judge calls disagreed once the order was swapped, answers judged)."""
     out: dict[str, list[int]] = {}

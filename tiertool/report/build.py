@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 
 from ..config.assignment import load_tiers
-from ..decide.agreement import by_task, position_disagreement
+from ..decide.agreement import by_task, labelled_bounds, position_disagreement
 from ..decide.decisions import Decision
 from ..decide.recommendation import Recommendation, recommend
 from ..defaults import DRIFT_THRESHOLD, TIERS_FILE
@@ -114,13 +114,16 @@ def scorer_checks(audit: Audit) -> dict[str, tuple[AgreementRow | None, Position
         return None if x is None else [round(x[0], 4), round(x[1], 4)]
 
     out: dict[str, tuple[AgreementRow | None, PositionRow | None]] = {}
-    for task, a in by_task(audit.results, audit.config.reference.name).items():
+    ref, pi = audit.config.reference.name, audit.meta.labels_fraction
+    bounds = labelled_bounds(audit.results, ref, pi, 1 - audit.config.quality.confidence) if pi else {}
+    for task, a in by_task(audit.results, ref).items():
         out[task] = (AgreementRow(
             labelled=a.labelled, scorer_pass_rate=round(a.scorer_pass_rate, 4),
             label_pass_rate=round(a.label_pass_rate, 4), kappa=_round(a.kappa, 4),
             kappa_interval=interval(a.kappa_interval), precision=_round(a.precision, 4),
             precision_interval=interval(a.precision_interval), recall=_round(a.recall, 4),
-            recall_interval=interval(a.recall_interval), warning=a.warning), None)
+            recall_interval=interval(a.recall_interval), warning=a.warning,
+            ppi_lower_bounds={t: round(b, 4) for t, b in bounds[task].items()} if task in bounds else None), None)
     for task, (disagreed, judged) in position_disagreement(audit.results).items():
         out[task] = (out.get(task, (None, None))[0],
                      PositionRow(judged=judged, disagreed=disagreed, rate=round(disagreed / judged, 4)))

@@ -36,7 +36,7 @@ class AgreementRow(_Row):
     """The scorer against imported labels on the same answers (decide/agreement.py): 95% intervals, the
     kappa one a percentile bootstrap, precision and recall exact (Clopper-Pearson)."""
 
-    optional = ("warning",)
+    optional = ("warning", "ppi_lower_bounds")
     labelled: int
     scorer_pass_rate: float
     label_pass_rate: float
@@ -47,6 +47,9 @@ class AgreementRow(_Row):
     recall: float | None
     recall_interval: list[float] | None
     warning: str | None = None
+    # with --labels-fraction: per cheaper tier, the prediction-powered lower bound on the labelled pass rate at
+    # the audit's confidence (that test alone, not shared in the family)
+    ppi_lower_bounds: dict[str, float] | None = None
 
 
 class PositionRow(_Row):

@@ -88,6 +88,9 @@ def scorer_checks(t: TaskRow) -> list[str]:
                    f"precision {ci(a.precision, a.precision_interval, '.0%')}, recall "
                    f"{ci(a.recall, a.recall_interval, '.0%')} (95%); pass rate {a.scorer_pass_rate:.0%} scorer, "
                    f"{a.label_pass_rate:.0%} labels")
+        for tier, lb in (a.ppi_lower_bounds or {}).items():
+            out.append(f"{t.task}: {tier}'s labelled pass rate >= {lb:.3f} (prediction-powered bound: scorer on "
+                       f"every answer, labels on a random subset)")
     p = t.judge_position
     if p is not None:
         out.append(f"{t.task}: judge position disagreement {p.rate:.0%} ({p.disagreed}/{p.judged} answers changed "
