@@ -48,7 +48,7 @@ def is_open_ended(references: list[str]) -> bool:
 
 def choose(spec: AutoSpec, references: list[str]) -> tuple[ScorerSpec, str]:
     """(scorer spec, reason) for a task, from the reference answers sampled for it. For open-ended answers
-    with no judge the spec is fuzzy token_set, kept as evidence only: the reason starts with 'open-ended' and
+    with no judge the spec is fuzzy token_set, kept as evidence only: the reason says NEEDS_JUDGE and
     `Auto.needs_judge` tells the decisions not to move the task on it."""
     refs = [r for r in references if r and r.strip()]
     n = len(refs)
