@@ -8,6 +8,9 @@ Then the same on real-shape spend logs: rows shaped like the LiteLLM 1.110.2 pro
 second run's peak memory against the first's shows whether reading stays flat as the log grows (target: under
 1.25x for 4x the rows); pandas.read_json on the first is the baseline, in the same run.
 
+`--baseline REV` runs `tiertool inspect` from the tree of git revision REV (its package only, extracted to a
+temporary folder, with this environment's libraries) on the same log in the same run, and prints the ratio.
+
 Then a Parquet file in the Langfuse blob export's schema (observations: timestamps, maps, decimals, JSON text
 columns) written in one row group as ClickHouse writes it, at a quarter of `--parquet-rows` and at all of them:
 `tiertool inspect` streams it in record batches, so its peak memory stays flat while `pandas.read_parquet`'s
@@ -113,8 +116,9 @@ PANDAS = ("import sys, pandas; df = pandas.read_json(sys.argv[1], lines=True); "
           "print(len(df), df['spend'].sum())")
 
 
-def run(cmd: list[str]) -> tuple[float, float, bytes]:
-    """(seconds, peak RSS in MiB, stdout) of a command run alone; the child is reaped here so its rusage is its own."""
+def run(cmd: list[str]) -> tuple[float, float, bytes, float]:
+    """(seconds, peak RSS in MiB, stdout, CPU seconds) of a command run alone; the child is reaped here so its
+    rusage is its own. CPU time (user + system) varies less than wall time on a busy machine."""
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     chunks = []
@@ -125,7 +129,19 @@ def run(cmd: list[str]) -> tuple[float, float, bytes]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
         sys.exit(f"{' '.join(cmd)} exited {proc.returncode}")
-    return elapsed, usage.ru_maxrss / 1024, b"".join(chunks)
+    return elapsed, usage.ru_maxrss / 1024, b"".join(chunks), usage.ru_utime + usage.ru_stime
+
+
+def baseline_cli(rev: str, folder: Path) -> list[str]:
+    """A command that runs the CLI of git revision `rev`, extracted into `folder` (this checkout's editable install
+    is taken off the import path, so the old package is the one imported)."""
+    root = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(["git", "-C", str(root), "archive", rev, "tiertool"], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    code = ("import sys; sys.meta_path[:] = [f for f in sys.meta_path if '__editable__' not in "
+            f"getattr(f, '__module__', '')]; sys.path.insert(0, {str(folder)!r}); "
+            "from tiertool.cli import main; sys.argv[0] = 'tiertool'; main()")
+    return [sys.executable, "-c", code]
 
 
 def write_parquet(path: Path, n: int, seed: int = 0) -> None:
@@ -172,9 +188,9 @@ def parquet_bench(n: int, tiertool: str) -> None:
             writer.join()  # high-water mark), so this process must never hold the table itself
             if writer.exitcode:
                 sys.exit(f"writing {path} failed ({writer.exitcode})")
-            tt, tm, out = run([tiertool, "inspect", str(path), "--json"])
+            tt, tm, out, _ = run([tiertool, "inspect", str(path), "--json"])
             assert json.loads(out)["records"] == size
-            pt, pm, out = run([sys.executable, "-c", code, str(path)])
+            pt, pm, out, _ = run([sys.executable, "-c", code, str(path)])
             assert int(out) == size
             rows.append((size, path.stat().st_size, tt, tm, pt, pm))
             path.unlink()
@@ -192,17 +208,18 @@ def main() -> None:
     ap.add_argument("--real-lines", type=int, default=20_000,
                     help="real-shape rows in the first real-shape run (0 skips them)")
     ap.add_argument("--parquet-rows", type=int, default=400_000, help="Parquet rows at full size (0 skips them)")
+    ap.add_argument("--baseline", metavar="REV", help="also time `tiertool inspect` as of this git revision")
     args = ap.parse_args()
     tiertool = str(Path(sys.executable).with_name("tiertool"))
     if args.lines:
-        synthetic(tiertool, args.lines)
+        synthetic(tiertool, args.lines, args.baseline)
     if args.real_lines:
         real(tiertool, args.real_lines)
     if args.parquet_rows:
         parquet_bench(args.parquet_rows, tiertool)
 
 
-def synthetic(tiertool: str, lines: int) -> None:
+def synthetic(tiertool: str, lines: int, baseline: str | None) -> None:
     """The synthetic spend log: `tiertool inspect` against pandas.read_json on the same file."""
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "spend.jsonl"
@@ -210,15 +227,32 @@ def synthetic(tiertool: str, lines: int) -> None:
         write_log(log, lines)
         size = log.stat().st_size
         print(f"generated {lines:,} lines ({size / 2**20:,.0f} MiB) in {time.perf_counter() - t:.1f} s")
-        tt, tm, out = run([tiertool, "inspect", str(log), "--json"])
+        tt, tm, out, tc = run([tiertool, "inspect", str(log), "--json"])
         summary = json.loads(out)
         assert summary["records"] == lines, summary["records"]
-        pt, pm, out = run([sys.executable, "-c", PANDAS, str(log)])
+        # the same, holding no inferred request in memory: the reader parses their lines again after the first pass
+        again = ("import sys; import tiertool.ingest.reader as r; r.BUFFER_CHARS = 0; "
+                 "from tiertool.cli import main; sys.argv[0] = 'tiertool'; main()")
+        at, am, out, ac = run([sys.executable, "-c", again, "inspect", str(log), "--json"])
+        assert json.loads(out) == summary
+        if baseline:
+            (Path(tmp) / "baseline").mkdir()
+            bt, bm, out, bc = run([*baseline_cli(baseline, Path(tmp) / "baseline"), "inspect", str(log),
+                                   "--json"])
+            old = json.loads(out)
+            assert old["records"] == lines, old["records"]
+        pt, pm, out, pc = run([sys.executable, "-c", PANDAS, str(log)])
         assert int(out.split()[0]) == lines
-    print(f"tiertool inspect          : {tt:7.1f} s  peak {tm:7.0f} MiB  "
+    print(f"tiertool inspect          : {tt:7.1f} s  cpu {tc:7.1f} s  peak {tm:7.0f} MiB  "
           f"({summary['records']:,} records, {len(summary['tasks'])} task types)")
-    print(f"pandas.read_json(lines=True): {pt:7.1f} s  peak {pm:7.0f} MiB")
-    print(f"ratio tiertool/pandas     : time {tt / pt:.2f}x  memory {tm / pm:.2f}x")
+    print(f"  reading inferred ones again: {at:5.1f} s  cpu {ac:7.1f} s  peak {am:7.0f} MiB  (nothing held in memory)")
+    if baseline:
+        print(f"inspect as of {baseline:<11} : {bt:7.1f} s  cpu {bc:7.1f} s  peak {bm:7.0f} MiB  "
+              f"({old['records']:,} records, {len(old['tasks'])} task types)")
+        print(f"ratio this tree/{baseline:<9} : time {tt / bt:.2f}x  cpu {tc / bc:.2f}x  memory {tm / bm:.2f}x"
+              f"  (reading again: time {at / bt:.2f}x  cpu {ac / bc:.2f}x)")
+    print(f"pandas.read_json(lines=True): {pt:7.1f} s  cpu {pc:7.1f} s  peak {pm:7.0f} MiB")
+    print(f"ratio tiertool/pandas     : time {tt / pt:.2f}x  cpu {tc / pc:.2f}x  memory {tm / pm:.2f}x")
     print(f"targets: time <= pandas: {'met' if tt <= pt else 'NOT met'}; "
           f"peak < 1 GB: {'met' if tm < 1024 else 'NOT met'}")
 
@@ -233,9 +267,9 @@ def real(tiertool: str, n: int) -> None:
             log = Path(tmp) / "spend_real.jsonl"
             write_real_log(log, rows)
             size = log.stat().st_size / 2**20
-            tt, tm, out = run([tiertool, "inspect", str(log), "--json"])
+            tt, tm, out, _ = run([tiertool, "inspect", str(log), "--json"])
             if rows == n:  # the baseline on the same file, in the same run
-                pt, pm, pout = run([sys.executable, "-c", PANDAS, str(log)])
+                pt, pm, pout, _ = run([sys.executable, "-c", PANDAS, str(log)])
                 assert int(pout.split()[0]) == rows
         summary = json.loads(out)
         assert summary["records"] == rows and summary["replayable"] == sum(

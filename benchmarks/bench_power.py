@@ -2,6 +2,7 @@
 (tiertool/decide/horizon.py, betting.py, alpha.py, policy.py), on the same simulated outcomes.
 
     .venv/bin/python benchmarks/bench_power.py [--seeds 100] [--boundary-seeds 500] [--quick]
+        [--only boundary] [--targets 0.8 0.85]
 
 1. One test, N = 2,000 samples, level 0.005 (1 - 0.95 split over ten task types): the chance of proving at
    several true pass rates, exact by dynamic programming where the statistic depends on (passes, samples) only,
@@ -306,15 +307,23 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=100)
     ap.add_argument("--boundary-seeds", type=int, default=500)
     ap.add_argument("--quick", action="store_true", help="fewer seeds, skip the slowest row")
+    ap.add_argument("--only", choices=("single", "paired", "ten", "boundary", "three"),
+                    help="run one section alone (e.g. the long boundary check in the background)")
+    ap.add_argument("--targets", type=float, nargs="+", default=[0.8, 0.85])
     args = ap.parse_args()
     seeds, bseeds = (20, 100) if args.quick else (args.seeds, args.boundary_seeds)
-    targets = (0.8, 0.85)
+    targets = tuple(args.targets)
+    sections = {
+        "single": lambda: single_tests(targets, 2000, 0.005, 400 if args.quick else 2000, args.quick),
+        "paired": lambda: paired(2000, 0.005, 0.02, 200 if args.quick else 1000),
+        "ten": lambda: ten(targets, seeds),
+        "boundary": lambda: boundary(targets, bseeds),
+        "three": lambda: three(targets, seeds),
+    }
     t0 = time.perf_counter()
-    single_tests(targets, 2000, 0.005, 400 if args.quick else 2000, args.quick)
-    paired(2000, 0.005, 0.02, 200 if args.quick else 1000)
-    ten(targets, seeds)
-    boundary(targets, bseeds)
-    three(targets, seeds)
+    for name, run in sections.items():
+        if args.only in (None, name):
+            run()
     print(f"\n({time.perf_counter() - t0:.0f}s)")
 
 

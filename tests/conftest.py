@@ -3,8 +3,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
+import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -84,24 +89,48 @@ def server_factory():
 
 
 def write_config(path: Path, api_base: str | None, key_env: str | None = "TIERTOOL_TEST_KEY",
-                 extra: str = "", sample: str = "{round: 20, max_per_task: 400}") -> Path:
+                 extra: str = "", sample: str = "{round: 20, max_per_task: 400}",
+                 replay: str = "{max_attempts: 3, timeout: 10}", quality: str = "{target: 0.95, confidence: 0.95}",
+                 small_model: str = "openai/gpt-4o-mini", small_tier: str = "") -> Path:
+    """The tests' tiertool.yaml: a small and a large tier on the loopback server, a scorer per synthetic task
+    type; `small_tier` adds fields to the small tier (", rpm: 60")."""
     base = f", api_base: {api_base}" if api_base else ""
     key = f", api_key_env: {key_env}" if key_env else ""
     path.write_text(f"""
 tiers:
-  - {{name: small, model: openai/gpt-4o-mini{base}{key}}}
+  - {{name: small, model: {small_model}{base}{key}{small_tier}}}
   - {{name: large, model: openai/gpt-4o{base}{key}}}
-quality: {{target: 0.95, confidence: 0.95}}
+quality: {quality}
 tasks:
   ticket-triage: {{scorer: exact}}
   order-extract: {{scorer: json}}
   math-word-problems: {{scorer: numeric}}
   default: {{scorer: fuzzy, threshold: 0.85}}
 sample: {sample}
-replay: {{max_attempts: 3, timeout: 10}}
+replay: {replay}
 {extra}
 """, encoding="utf-8")
     return path
+
+
+def spawn_cli(args: list[str], *, env: dict[str, str] | None = None, prelude: str = "",
+              **kw: Any) -> subprocess.Popen:
+    """`tiertool ARGS` in its own process through `main()` (as the installed command runs), with the
+    loopback-only network guard installed; `prelude` is Python run first (fault injection in that process)."""
+    code = (f"from tests import netguard; netguard.install()\n{prelude}\n"
+            f"import sys; from tiertool.cli import main; sys.argv = ['tiertool', *{args!r}]; main()")
+    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, **(env or {})}, **kw)
+
+
+def kill_when(proc: subprocess.Popen, ready: Callable[[], bool], timeout: float = 60) -> None:
+    """SIGKILL `proc` once `ready()` holds (asserting it got there alive), as a crash mid-audit would."""
+    deadline = time.monotonic() + timeout
+    while not ready() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert proc.poll() is None, f"the process ended (exit {proc.returncode}) before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
 
 
 @pytest.fixture

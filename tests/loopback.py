@@ -7,6 +7,13 @@ producers that only speak those can be run against it (tests/fixtures/producers/
 text, or an `Answer` with tool calls, reasoning and token counts by class, rendered in each API's own shape
 (checked against the OpenAI and Anthropic SDK types by tests/fixtures/producers/make_openai.py and
 make_anthropic.py); it raises `Fail` to answer with an API error.
+
+For fault injection, `Faults` draws per call either a fault before any answer is made (429, 500, a garbage body,
+a dropped connection: nothing billed) or, once the answer is made and so billed, a broken delivery of it: a
+slow-drip body, a body cut short, `content: null`, empty `choices`, an HTML page. `ledger` is the provider's
+side of the bill: one `Bill` per answer the server made, whatever happened to its delivery, with output tokens
+capped at the request's `max_tokens` as a real provider caps them; tests compare it with tiertool's budget.
+`kill()` stops the server mid-audit (connections are refused from then on).
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -55,6 +62,19 @@ class Fail(Exception):
 Answerer = Callable[[str, list[dict[str, Any]]], "str | Answer"]
 
 
+@dataclass(frozen=True)
+class Bill:
+    """What the provider charges for one answer it made."""
+
+    model: str
+    input_tokens: int
+    output_tokens: int
+    delivery: str  # ok | drip | truncate | null_content | empty_choices | html
+
+
+DELIVERIES = ("drip", "truncate", "null_content", "empty_choices", "html")
+
+
 @dataclass
 class Faults:
     """Shares of calls that fail, drawn with a seeded RNG so runs are repeatable."""
@@ -67,6 +87,13 @@ class Faults:
     slow_s: float = 0.5
     retry_after: float = 0.05
     status: int | None = None  # answer every call with this status (401, 404, ...)
+    # broken deliveries of an answer already made (and billed), drawn after the faults above
+    drip: float = 0.0  # the body trickles in over `drip_s`, a few bytes at a time (no read ever waits long)
+    drip_s: float = 5.0
+    truncate: float = 0.0  # content-length announces the whole body, half of it is sent, the connection closes
+    null_content: float = 0.0  # a chat completion whose message content is null
+    empty_choices: float = 0.0  # a chat completion with "choices": []
+    html: float = 0.0  # 200 with a proxy's HTML error page
     seed: int = 0
     rng: random.Random = field(init=False)
 
@@ -80,7 +107,9 @@ class LoopbackLLM:
         self.faults = faults or Faults()
         self.calls: list[tuple[str, list[dict[str, Any]]]] = []
         self.requests: list[tuple[str, dict[str, Any]]] = []  # (path, body) of every request answered
+        self.ledger: list[Bill] = []  # every answer made, as billed
         self.attempts = 0
+        self.dead = False  # killed: every request, on a connection kept open too, is dropped unanswered
         self.lock = threading.Lock()
         server = self
 
@@ -93,9 +122,13 @@ class LoopbackLLM:
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
+                if server.dead:
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
                 server._handle(self, body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -110,6 +143,16 @@ class LoopbackLLM:
     def __exit__(self, *exc: Any) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+    def kill(self) -> None:
+        """Stop serving now, as a provider that went down (safe to call from an answerer): new connections are
+        refused and requests on open (keep-alive) ones are dropped."""
+        self.dead = True
+        threading.Thread(target=self.__exit__, daemon=True).start()
+
+    def billed(self, usd_in: float, usd_out: float) -> float:
+        """The provider-side spend at these per-token prices."""
+        return sum(b.input_tokens * usd_in + b.output_tokens * usd_out for b in self.ledger)
 
     def _send(self, h: BaseHTTPRequestHandler, status: int, payload: Any, headers: dict[str, str] | None = None
               ) -> None:
@@ -160,11 +203,21 @@ class LoopbackLLM:
                        else {"error": {"message": e.message, "type": e.kind, "param": None, "code": e.code}})
             self._send(h, e.status, payload, {"x-request-id": request_id, "request-id": request_id})
             return
+        a = Answer(text=answer) if isinstance(answer, str) else answer
+        cap = next((body[k] for k in ("max_completion_tokens", "max_tokens") if isinstance(body.get(k), int)), None)
+        if cap is not None and a.output_tokens > cap:  # a provider never writes past max_tokens
+            answer = a = replace(a, output_tokens=cap)
         with self.lock:
             self.calls.append((body["model"], messages))
             self.requests.append((path, body))
             n, request_id = len(self.calls), f"req_{len(self.requests):06d}"
+            roll, edge = f.rng.random(), 0.0
+            delivery = next((d for d in DELIVERIES if roll < (edge := edge + getattr(f, d))), "ok")
+            self.ledger.append(Bill(body["model"], a.input_tokens, a.output_tokens, delivery))
         headers = {"x-request-id": request_id, "request-id": request_id}
+        if delivery != "ok":
+            self._deliver_badly(h, delivery, _chat(n, body, a), headers)
+            return
         if isinstance(answer, str) and api == "chat" and not body.get("stream"):  # the original reply, unchanged
             self._send(h, 200, {
                 "id": f"chatcmpl-{n}", "object": "chat.completion", "created": int(time.time()),
@@ -174,12 +227,44 @@ class LoopbackLLM:
                 "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
             }, headers)
             return
-        a = Answer(text=answer) if isinstance(answer, str) else answer
         if api == "chat" and body.get("stream"):
             self._stream(h, _chat_chunks(n, body, a), headers)
         else:
             render = {"chat": _chat, "responses": _response, "messages": _message}[api]
             self._send(h, 200, render(n, body, a), headers)
+
+    def _deliver_badly(self, h: BaseHTTPRequestHandler, delivery: str, payload: dict[str, Any],
+                       headers: dict[str, str]) -> None:
+        """A made (and billed) chat completion that does not arrive as one."""
+        if delivery == "null_content":
+            payload["choices"][0]["message"]["content"] = None
+        elif delivery == "empty_choices":
+            payload["choices"] = []
+        if delivery in ("null_content", "empty_choices"):
+            self._send(h, 200, payload, headers)
+            return
+        data = (b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>" if delivery == "html"
+                else json.dumps(payload).encode())
+        h.send_response(200)
+        h.send_header("content-type", "text/html" if delivery == "html" else "application/json")
+        h.send_header("content-length", str(len(data)))
+        h.end_headers()
+        try:
+            if delivery == "truncate":
+                h.wfile.write(data[: len(data) // 2])
+                h.wfile.flush()
+                h.close_connection = True
+                h.connection.shutdown(2)
+            elif delivery == "drip":
+                step = max(1, len(data) // 40)
+                for i in range(0, len(data), step):
+                    h.wfile.write(data[i:i + step])
+                    h.wfile.flush()
+                    time.sleep(self.faults.drip_s / 40)
+            else:
+                h.wfile.write(data)
+        except OSError:  # the client gave up (its deadline): the answer was made and stays billed
+            h.close_connection = True
 
     def _stream(self, h: BaseHTTPRequestHandler, events: list[dict[str, Any]], headers: dict[str, str]) -> None:
         """Server-sent events, then `[DONE]`; the connection closes to end the body (no length known)."""
@@ -193,6 +278,17 @@ class LoopbackLLM:
             h.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
         h.wfile.write(b"data: [DONE]\n\n")
         h.close_connection = True
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that gives up (a deadline, a killed audit) resets its connection: that is not the server's
+    error to print in the middle of the test's output."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
 
 
 def _input_messages(body: dict[str, Any]) -> list[dict[str, Any]]:

@@ -5,6 +5,8 @@ every import (in functions and `if TYPE_CHECKING:` blocks too) to it.
 The layers, lowest first; a module may import from its own layer or a lower one:
 
     errors.py, defaults.py   domain errors with their exit codes; every default defined once
+    text.py, limits.py       untrusted text made printable and masked; bounds on untrusted input (sizes,
+                             nesting, ranges, linear-time regular expressions)
     config/                  tiertool.yaml (pydantic): tiers, quality, sample, replay, prices, cascade;
                              scorers.py: the scorer options under `tasks:`; assignment.py: tiers.yaml
     records.py               Request, Skipped, Answer, Call (+ call_key), Score, Result, Key, Usage,
@@ -40,8 +42,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "tiertool"
-LAYERS = [("errors", "defaults"), ("config",), ("records",), ("store",), ("ingest",), ("pricing",), ("replay",),
-          ("scorers",), ("decide",), ("gate",), ("report",), ("commands",), ("__init__", "cli")]
+LAYERS = [("errors", "defaults", "text", "limits"), ("config",), ("records",), ("store",), ("ingest",), ("pricing",),
+          ("replay",), ("scorers",), ("decide",), ("gate",), ("report",), ("commands",), ("__init__", "cli")]
 RANK = {part: i for i, layer in enumerate(LAYERS) for part in layer}
 HEAVY = ("litellm", "pandas", "scipy", "pydantic", "openai", "numpy")
 
@@ -136,7 +138,7 @@ def test_scorers_get_model_calls_only_through_the_injected_caller():
 
 
 def test_the_cli_uses_only_the_public_api():
-    allowed = {"tiertool", "tiertool.errors", "tiertool.defaults"}
+    allowed = {"tiertool", "tiertool.errors", "tiertool.defaults", "tiertool.text"}
     assert {t for t, _ in _imports("tiertool.cli")} <= allowed
 
 

@@ -48,4 +48,4 @@ def test_audit_types_untagged_requests_by_template_with_final_names(tmp_path, sy
     assert len(names) == 4 and all(n.startswith("auto:") and "#" not in n for n in names), names
     assert sum(t["requests"] for t in data["tasks"]) == 300
     assert all(t["sampled"] == 10 for t in data["tasks"])
-    assert load_audit(tmp_path / ".tiertool").meta.typing == {"inferred": 300}
+    assert load_audit(tmp_path / ".tiertool").meta.typing == {"template": 300}

@@ -17,6 +17,7 @@ from tests import test_report_formats
 from tests.conftest import ROOT, small_answerer, write_config, write_jsonl
 from tests.loopback import Fail
 from tests.reportkit import cli
+from tiertool.records import INFERRED_SOURCES
 
 TODAY = "2026-10-01"  # gpt-4o's deprecation date in litellm's map (2027-01-14) is then 105 days away
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -291,7 +292,7 @@ def test_8_the_drift_gate_names_inferred_tasks_as_inspect_does(sample):
     write_jsonl(sample / "logs.jsonl", rows)
     assert cli("audit", "logs.jsonl", "--offline", "-q").exit_code == 0
     inferred = {t["task"] for t in json.loads(cli("inspect", "logs.jsonl", "--json").stdout)["tasks"]
-                if t["typed_by"] == "inferred"}
+                if t["typed_by"] in INFERRED_SOURCES}
     write_jsonl(sample / "new.jsonl", [r for r in rows if not r["request_tags"]])  # only that task: a drift
     r = cli("report", "--check", "--log", "new.jsonl", "--today", TODAY)
     named = {line.split(":")[0].strip() + ":" + line.split(":")[1] for line in r.stderr.splitlines()

@@ -38,8 +38,9 @@ JUDGE = ("  {task}: {{scorer: judge, model: openai/judge-model, api_base: JUDGE_
 
 
 def _answers(messages) -> tuple[str, str]:
-    m = re.search(r"\[Answer A\]\n(.*)\n\n\[Answer B\]\n(.*)\Z", messages[-1]["content"], re.S)
-    return m.group(1), m.group(2)
+    m = re.search(r"\[Answer A\]\n<<<(DATA-\w+)\n(.*)\n\1>>>\n\n\[Answer B\]\n<<<\1\n(.*)\n\1>>>\Z",
+                  messages[-1]["content"], re.S)
+    return m.group(2), m.group(3)
 
 
 def routed(small: dict[str, str], judge, judge_model: str = "judge-model"):
@@ -102,13 +103,13 @@ def test_judge_pairwise_both_orders_agrees_with_the_numeric_truth_and_is_cached(
     assert len(server.calls) == before  # judge answers come from the cache
 
 
-def test_judge_that_flips_with_the_order_counts_as_a_tie(tmp_path, math_log, server_factory):
+def test_judge_that_flips_with_the_order_is_inconsistent_and_does_not_pass(tmp_path, math_log, server_factory):
     log, _, small = math_log
     server = server_factory(routed(small, lambda a, b: judge_text("A", "first is best")))
     write_cfg(tmp_path / "tiertool.yaml", server.api_base, JUDGE.format(task=TASKS_MATH))
     assert audit(str(log)).exit_code == 0
     results = [x for x in load_audit(".tiertool").results if x.tier == "small"]
-    assert results and all(x.value == 0.5 and x.passed and "disagreed" in x.reason for x in results)
+    assert results and all(x.value == 0.0 and x.passed is False and "inconsistent" in x.reason for x in results)
     data = json.loads(runner.invoke(app, ["report", "--format", "json"]).output)
     task = next(t for t in data["tasks"] if t["task"] == TASKS_MATH)
     assert task["judge_position"] == {"judged": len(results), "disagreed": len(results), "rate": 1.0}
@@ -122,7 +123,8 @@ def test_judge_output_that_breaks_the_format_is_unscored_not_passed(tmp_path, ma
     log, _, small = math_log
     server = server_factory(routed(small, lambda a, b: reply))
     write_cfg(tmp_path / "tiertool.yaml", server.api_base, JUDGE.format(task=TASKS_MATH))
-    assert audit(str(log)).exit_code == 0
+    r = runner.invoke(app, ["audit", str(log)])
+    assert r.exit_code == 1 and "could not be audited" in r.output and "samples have no score" in r.output
     results = [x for x in load_audit(".tiertool").results if x.tier == "small"]
     assert results and all(x.passed is None and "not the expected JSON" in x.reason for x in results)
 

@@ -181,7 +181,9 @@ def test_openrouter_stats_and_content_read_in_step() -> None:
     reader = read_logs([content, stats])  # the task types are the system prompts' templates
     sizes = Counter(r.task for r in reader)
     prompts = Counter(line["data"]["input"]["messages"][0]["content"] for line in jsonl(content))
-    assert sorted(sizes.values()) == sorted(prompts.values())
+    # a prompt sent fewer than 3 times (TaskTyper.min_requests) is no task type: untagged
+    assert sizes.pop("untagged", 0) == sum(n for n in prompts.values() if n < 3)
+    assert sorted(sizes.values()) == sorted(n for n in prompts.values() if n >= 3)
 
 
 def test_the_requests_keep_tools_and_answers_as_tool_calls() -> None:

@@ -22,10 +22,11 @@ from typer.testing import CliRunner
 
 from tiertool.cli import app
 from tiertool.ingest import read_logs
+from tiertool.records import INFERRED_SOURCES
 
 HERE = Path(__file__).parent / "fixtures" / "producers"
 runner = CliRunner()
-UNTYPED = ("inferred", "none")
+UNTYPED = (*INFERRED_SOURCES, "none")  # typed from the prompt, or not at all
 
 
 def read(*names: str | Path, **kw: Any) -> tuple[dict[str, Any], Any]:

@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import os
-import signal
 import socket
 import stat
 import subprocess
-import sys
+import threading
 import time
 from pathlib import Path
 
@@ -20,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from tests.conftest import ROOT, small_answerer, write_jsonl
+from tests.conftest import kill_when, small_answerer, spawn_cli, write_config, write_jsonl
 from tests.loopback import Faults
 from tiertool import cli
 from tiertool.commands.audit import run_audit
@@ -37,20 +35,9 @@ KEY = "sk-test-SECRET-0123456789abcdef"
 
 def config(folder: Path, api_base: str, replay: str = "", tier: str = "", per_task: int = 50,
            small_model: str = "openai/gpt-4o-mini") -> Path:
-    path = folder / "tiertool.yaml"
-    path.write_text(f"""
-tiers:
-  - {{name: small, model: {small_model}, api_base: {api_base}, api_key_env: TIERTOOL_TEST_KEY{tier}}}
-  - {{name: large, model: openai/gpt-4o, api_base: {api_base}, api_key_env: TIERTOOL_TEST_KEY}}
-tasks:
-  ticket-triage: {{scorer: exact}}
-  order-extract: {{scorer: json}}
-  math-word-problems: {{scorer: numeric}}
-  default: {{scorer: fuzzy, threshold: 0.85}}
-sample: {{sequential: false, per_task: {per_task}}}
-replay: {{max_attempts: 8, timeout: 5, backoff: 0.01{replay}}}
-""", encoding="utf-8")
-    return path
+    return write_config(folder / "tiertool.yaml", api_base, small_model=small_model, small_tier=tier,
+                        sample=f"{{sequential: false, per_task: {per_task}}}",
+                        replay=f"{{max_attempts: 8, timeout: 5, backoff: 0.01{replay}}}")
 
 
 @pytest.fixture
@@ -225,10 +212,8 @@ def test_offline_lists_what_is_missing(tmp_path, logfile, server_factory, key):
 
 def _audit_process(folder: Path, log: Path) -> subprocess.Popen:
     """`tiertool audit` in its own process, with the loopback-only network guard installed."""
-    code = ("from tests import netguard; netguard.install(); import sys; from tiertool.cli import main; "
-            f"sys.argv = ['tiertool', 'audit', {str(log)!r}, '--config', {str(folder / 'tiertool.yaml')!r}, "
-            f"'--out', {str(folder / '.tiertool')!r}, '--yes', '-q']; main()")
-    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "TIERTOOL_TEST_KEY": KEY})
+    return spawn_cli(["audit", str(log), "--config", str(folder / "tiertool.yaml"), "--out",
+                      str(folder / ".tiertool"), "--yes", "-q"], env={"TIERTOOL_TEST_KEY": KEY})
 
 
 @pytest.mark.slow
@@ -242,13 +227,7 @@ def test_sigkill_midway_then_rerun_sends_only_the_missing_calls(tmp_path, logfil
 
     server = server_factory(slow)
     config(tmp_path, server.api_base, replay=", concurrency: 4")
-    proc = _audit_process(tmp_path, log)
-    deadline = time.monotonic() + 60
-    while len(server.calls) < 60 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    kill_when(_audit_process(tmp_path, log), lambda: len(server.calls) >= 60)
     time.sleep(0.3)  # let the server's handlers of the killed client's last requests finish
     answered_before = len(server.calls)
     cache = Cache(tmp_path / ".tiertool" / "cache.sqlite")
@@ -268,14 +247,24 @@ def test_two_audits_sharing_one_cache_do_not_corrupt_it(tmp_path, synth, server_
     answers: dict[str, str] = {}
     when: dict[str, float] = {}  # prompt -> when the server answered it
     answer = small_answerer(answers)
+    prompts: list[set[str]] = []
+    started: set[int] = set()  # which audits have sent a call
+    both = threading.Condition()
 
     def slow(model, messages):
+        # The first calls wait (up to 60 s) until both audits are calling, so their writes overlap even when one
+        # process starts much later on a busy machine.
+        q = messages[-1]["content"]
+        with both:
+            started.update(i for i, ps in enumerate(prompts) if q in ps and q not in prompts[1 - i])
+            both.notify_all()
+            both.wait_for(lambda: len(started) == 2, timeout=60)
         time.sleep(0.01)
-        when[messages[-1]["content"]] = time.monotonic()
+        when[q] = time.monotonic()
         return answer(model, messages)
 
     server = server_factory(slow)
-    folders, prompts = [], []
+    folders = []
     for seed in (1, 2):
         rows, small = synth(600, seed=seed)
         folder = tmp_path / f"a{seed}"
@@ -436,7 +425,7 @@ def test_errors_left_after_retries_are_recorded_per_request_and_reported(tmp_pat
     server = server_factory(small_answerer(small), Faults(server_error=0.3, seed=4))
     config(tmp_path, server.api_base, replay=", max_attempts: 1")
     r = audit(tmp_path, log, "--yes")
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 1 and "could not be audited: " in r.output and "calls failed after their retries" in r.output
     _, data = decisions(tmp_path)
     failed = data["audit"]["failed"]
     failures = data["audit"]["failures"]
@@ -461,12 +450,13 @@ def test_dry_run_needs_no_key(tmp_path, logfile, server_factory, monkeypatch):
 
 
 def test_a_key_echoed_in_an_error_is_masked(monkeypatch):
-    from tiertool.replay.engine import scrub
+    from tiertool.replay.engine import secrets
+    from tiertool.text import mask
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-provider-key-987654321")
     tier = Tier(name="t", model="m", api_key_env="TIERTOOL_TEST_KEY")
     monkeypatch.setenv("TIERTOOL_TEST_KEY", KEY)
-    assert scrub(f"bad key {KEY} / sk-provider-key-987654321", tier) == "bad key *** / ***"
+    assert mask(f"bad key {KEY} / sk-provider-key-987654321", secrets(tier)) == "bad key *** / ***"
 
 
 @settings(max_examples=60, deadline=None)

@@ -213,7 +213,7 @@ def test_warnings_for_low_traffic_inferred_types_and_non_replayable_share(tmp_pa
     assert inferred and sum(t["requests"] for t in data["tasks"] if t["task"] in inferred) == 30
     assert set(w["task"] for w in by_kind["low_traffic"]) == {"rare-task", *inferred}
     assert [w["task"] for w in by_kind["inferred_task_type"]] == inferred
-    assert all("were not typed by a task key in the log (inferred: " in w["message"]
+    assert all("were not typed by a task key in the log (inferred from template: " in w["message"]
                for w in by_kind["inferred_task_type"])
     non = {w["task"] for w in by_kind["non_replayable"]}
     assert None in non and "order-extract" in non  # overall share, and the task that lost half its prompts

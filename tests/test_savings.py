@@ -142,8 +142,9 @@ def test_litellm_config_model_name_override_and_merge_errors(project):
 
     r = runner.invoke(app, ["recommend", "--model-name", "app-llm"])
     assert r.exit_code == 2 and "add --litellm-config FILE" in r.output
-    r = runner.invoke(app, ["recommend", "--litellm-config", "p.yaml", "--merge", "missing.yaml"])
+    r = runner.invoke(app, ["recommend", "--litellm-config", "p.yaml", "--merge", "missing.yaml", "-o", "t.yaml"])
     assert r.exit_code == 2 and "missing.yaml: cannot read the LiteLLM config to merge into" in r.output
+    assert not (tmp_path / "t.yaml").exists() and not (tmp_path / "p.yaml").exists()  # nothing half-written
     (tmp_path / "bad.yaml").write_text("model_list: 3\n")
     r = runner.invoke(app, ["recommend", "--litellm-config", "p.yaml", "--merge", "bad.yaml"])
     assert r.exit_code == 2 and "bad.yaml: expected a LiteLLM proxy config" in r.output

@@ -186,7 +186,7 @@ def test_a_records_expected_answer_grades_every_tier_and_the_reference():
     small, large = cfg.tiers
     reqs = [Request(id=f"r{i}", source=f"log:{i}", model="m2", messages=({"role": "user", "content": "q"},),
                     task="math", expected=e) for i, e in enumerate(["#### 12", None])]
-    answers = {("r0", "small"): "12", ("r0", "large"): "13", ("r1", "small"): "7", ("r1", "large"): "7"}
+    answers = {("log:0", "small"): "12", ("log:0", "large"): "13", ("log:1", "small"): "7", ("log:1", "large"): "7"}
     items = [(r, t) for r in reqs for t in (small, large)]
     resolved = {k: Answer(v, "log") for k, v in answers.items()}
     grader = Grader(cfg)

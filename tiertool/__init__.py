@@ -26,6 +26,7 @@ _API = {  # public name -> the module (under tiertool) that defines it
     "load_audit": "store", "Audit": "store",
     "recommend": "decide.recommendation", "Recommendation": "decide.recommendation",
     "write_tiers": "commands.recommend", "write_litellm_config": "commands.litellm_config",
+    "proxy_files": "commands.litellm_config", "ProxyFiles": "commands.litellm_config",
     "build_report": "report.build", "render_report": "report.render", "gate_lines": "report.gates",
     "Report": "report.model",
     "monitor": "commands.monitor", "MonitorResult": "commands.monitor",
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
     from .commands.init import starter_config as starter_config
     from .commands.inspect import inspect as inspect
     from .commands.inspect import render_inspection as render_inspection
+    from .commands.litellm_config import ProxyFiles as ProxyFiles
+    from .commands.litellm_config import proxy_files as proxy_files
     from .commands.litellm_config import write_litellm_config as write_litellm_config
     from .commands.monitor import MonitorResult as MonitorResult
     from .commands.monitor import monitor as monitor

@@ -14,6 +14,7 @@ import typer
 from . import __version__
 from .defaults import AUDIT_DIR, CONFIG_FILE, DRIFT_THRESHOLD, LOG_FORMATS, REPORT_FORMATS, TIERS_FILE
 from .errors import InputError, TiertoolError
+from .text import printable
 
 T = TypeVar("T")
 
@@ -54,7 +55,7 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 def _err(msg: str) -> None:
-    typer.echo(f"Error: {msg}", err=True)
+    typer.echo(f"Error: {printable(msg)}", err=True)
 
 
 def _run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -74,6 +75,11 @@ def inspect(
     mapping: str | None = MapOpt,
     strict: bool = StrictOpt,
     as_json: bool = typer.Option(False, "--json", help="One JSON object instead of text."),
+    semantic: bool = typer.Option(False, "--semantic", help="Also group untagged free-form prompts by topic "
+                                  "(TF-IDF clusters; needs scikit-learn: pip install 'tiertool[semantic]')."),
+    requests: Path | None = typer.Option(None, "--requests", metavar="FILE", help="Write each request's typing "
+                                         "to this CSV: id, source line, task type, how it was typed, its template "
+                                         "or cluster."),
 ) -> None:
     """Show what the LOG files hold (any supported format, detected): formats, records, skipped lines and why,
     task types, tokens, spend, models."""
@@ -82,7 +88,7 @@ def inspect(
     from . import inspect as inspect_logs
     from . import render_inspection
 
-    s = _run(inspect_logs, logs, fmt, group_by, mapping)
+    s = _run(inspect_logs, logs, fmt, group_by, mapping, semantic, requests)
     typer.echo(json.dumps(s, indent=1) if as_json else render_inspection(s), nl=as_json)
     if strict and s["skipped"]:
         _err(f"--strict: {s['skipped']} line(s) skipped; first: "
@@ -153,7 +159,7 @@ def audit(
     overrides = {k: v for k, v in (("concurrency", concurrency), ("workers", workers)) if v}
     if overrides:
         cfg = cfg.model_copy(update={"replay": cfg.replay.model_copy(update=overrides)})
-    say = (lambda _m: None) if quiet else (lambda m: typer.echo(m, err=True))
+    say = (lambda _m: None) if quiet else (lambda m: typer.echo(printable(m), err=True))
     options = {"budget": budget, "progress": make_progress(quiet),
                "approve": lambda plan: _approve(plan, dry_run, yes, quiet)}
 
@@ -174,13 +180,13 @@ def audit(
         typer.echo(f"audit: {s.records} records, {s.skipped} skipped, {s.tasks} task types, {s.sampled} sampled; "
                    f"{s.calls_sent} model calls sent, {s.cache_hits} cache hits, {s.failed} failed"
                    + (f", {len(s.unsent)} not answered" if s.unsent else "") + f" -> {s.folder}")
-    if s.error:
-        _err(s.error)
-        raise typer.Exit(1)
     for line in s.unsent[:20]:
-        typer.echo(f"  not answered: {line}", err=True)
+        typer.echo(f"  not answered: {printable(line)}", err=True)
     if len(s.unsent) > 20:
         typer.echo(f"  ... and {len(s.unsent) - 20} more (see `tiertool report`)", err=True)
+    if s.unsaved:
+        _err(f"{s.unsaved} answers paid for could not be written to the cache (see below); they were scored in "
+             f"this audit but a re-run will pay for them again")
     if s.missing_offline:
         _err(f"--offline: {s.missing_offline} answers are neither cached nor recorded; those samples are unscored "
              f"(run without --offline to fetch them)")
@@ -188,6 +194,9 @@ def audit(
     if s.over_budget:
         _err(f"--budget ${budget:,.4f} reached: {s.over_budget} calls not sent, their samples are unscored "
              f"(raise --budget and re-run: cached answers cost nothing)")
+        raise typer.Exit(1)
+    if s.error:  # a tier could not be called, calls failed or samples have no score: not a quality verdict
+        _err(f"could not be audited: {s.error}")
         raise typer.Exit(1)
 
 
@@ -223,15 +232,20 @@ def recommend(
 ) -> None:
     """Pick the cheapest tier per task type whose pass rate is proven to meet the bar; write tiers.yaml.
     An incomplete audit is refused (exit 1) unless --allow-incomplete."""
-    from . import load_audit, write_litellm_config, write_tiers
+    from . import load_audit, proxy_files, write_tiers
     from . import recommend as recommend_audit
 
     if (model_name or merge) and not litellm_config:
         _err("--model-name and --merge shape the proxy config: add --litellm-config FILE")
         raise typer.Exit(2)
+    if gate and not litellm_config:
+        _err("--gate needs --litellm-config: the gate is deployed as the proxy config's pre-call hook")
+        raise typer.Exit(2)
     audit_ = _run(load_audit, audit_dir)
     incomplete = _run(audit_.require_complete, allow_incomplete)
     rec = _run(recommend_audit, audit_)
+    # every input read and checked before anything is written: no tiers.yaml beside a config that failed
+    proxy = _run(proxy_files, rec, litellm_config, model_name, merge, gate_path=gate) if litellm_config else None
     write_tiers(rec, out)
     moved = sum(d.tier != rec.config.reference.name for d in rec.decisions)
     s = rec.savings
@@ -243,11 +257,8 @@ def recommend(
     typer.echo(f"{line} -> {out}")
     if incomplete:
         typer.echo(f"warning: --allow-incomplete: {incomplete}", err=True)
-    if gate and not litellm_config:
-        _err("--gate needs --litellm-config: the gate is deployed as the proxy config's pre-call hook")
-        raise typer.Exit(2)
-    if litellm_config:
-        routes = _run(write_litellm_config, rec, litellm_config, model_name, merge, gate_path=gate)
+    if proxy is not None:
+        routes = _run(proxy.write)
         typer.echo(f"LiteLLM proxy config -> {litellm_config}" + (f" (merged into {merge})" if merge else "")
                    + (f" (with the gate {gate})" if gate else ""))
         untagged = [r for r in routes if not r.clients_send_it]
@@ -307,7 +318,7 @@ def report(
     else:
         typer.echo(text, nl=False)
     for line in gate_lines(report_):
-        typer.echo(line, err=True)
+        typer.echo(printable(line), err=True)
     if report_.failed:
         raise typer.Exit(1)
 
@@ -355,7 +366,7 @@ def monitor(
                   offline=offline, log=lambda m: typer.echo(m, err=True), gate=gated)
     typer.echo(json.dumps(result.as_dict(), indent=2) if fmt == "json" else result.text(), nl=fmt == "json")
     for t in result.flagged:
-        typer.echo(f"below the bar: {t.task}: tier {t.tier} passed {t.passed}/{t.scored} "
+        typer.echo(f"below the bar: {printable(t.task)}: tier {t.tier} passed {t.passed}/{t.scored} "
                    f"(at most {t.upper_bound:.1%} at {result.confidence:g} confidence) < {result.target:g}", err=True)
     if result.error:
         _err(result.error)
@@ -364,4 +375,28 @@ def monitor(
 
 
 def main() -> None:
-    app()
+    """The `tiertool` command: Ctrl-C ends it with one line and exit code 130, never a traceback."""
+    import click
+
+    usage_error = getattr(typer, "TyperException", click.ClickException)  # typer may vendor click
+    try:
+        code = app(standalone_mode=False)
+    except (typer.Abort, click.exceptions.Abort) as e:
+        if isinstance(e.__context__, EOFError):  # a prompt met the end of its input
+            typer.echo("", err=True)  # end the prompt's line
+            _err("no answer at the prompt (end of input); pass --yes to send without asking")
+            sys.exit(1)
+        _interrupted()
+    except KeyboardInterrupt:
+        _interrupted()
+    except usage_error as e:
+        e.show()
+        sys.exit(e.exit_code)
+    if code == 130:  # typer's own answer to Ctrl-C (tiertool never exits 130 itself)
+        _interrupted()
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _interrupted() -> None:
+    _err("interrupted: answers received so far are cached; re-run the same command to continue")
+    sys.exit(130)

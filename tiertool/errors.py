@@ -25,3 +25,9 @@ class IncompleteAudit(TiertoolError):
     """An audit that did not finish (a tier could not be called, answers missing): its evidence is partial."""
 
     exit_code = 1
+
+
+class StorageError(TiertoolError):
+    """The audit folder or the answer cache cannot be written (permissions, a full disk)."""
+
+    exit_code = 1

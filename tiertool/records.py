@@ -16,6 +16,13 @@ if TYPE_CHECKING:
 
 Message = dict[str, Any]
 
+# How a request got its task type (Request.task_source), in the order typing tries them, in the words that
+# inspect, the audit's warnings and the report all use: one vocabulary, one set of counts.
+TASK_SOURCES = {"group_by": "--group-by path", "tag": "task tag or property", "column": "mapped task column",
+                "name": "trace / workflow name", "metadata": "metadata.task", "template": "inferred from template",
+                "cluster": "inferred topic cluster", "none": "untyped"}
+INFERRED_SOURCES = ("template", "cluster")  # typed by tiertool from the prompt, not by the log
+
 
 @dataclass(frozen=True)
 class Request:
@@ -28,7 +35,7 @@ class Request:
     params: dict[str, Any] = field(default_factory=dict)
     output: str | None = None
     task: str = "untagged"
-    task_source: str = "none"  # group_by | tag | name | metadata | inferred | none
+    task_source: str = "none"  # how it got its task type: a key of TASK_SOURCES
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0  # part of input_tokens
@@ -47,6 +54,7 @@ class Request:
     trace_id: str | None = None
     cost_source: str | None = None  # "logged" when `cost` came from the log; None when it must be computed
     expected: str | None = None  # a reference answer logged with the request (eval sets), if any
+    template: str | None = None  # inferred: the fixed text of the template (or the topic's terms) it fell in
     # The logged answer's tool calls, in OpenAI chat shape ({id, type: "function", function: {name, arguments}}):
     # an answer that is a tool call has no text, and scoring it needs the calls.
     output_tool_calls: tuple[Message, ...] = ()
@@ -213,8 +221,40 @@ class Family:
     to_join: int = 0  # all-passing samples a proof would need if one more task type joined the family
 
 
+class _Looks:
+    """A sequential test's cumulative (passed, scored) at each look."""
+
+    looks: tuple[tuple[int, int], ...]
+
+    @property
+    def passed(self) -> int:
+        return self.looks[-1][0] if self.looks else 0
+
+    @property
+    def scored(self) -> int:
+        return self.looks[-1][1] if self.looks else 0
+
+
 @dataclass(frozen=True)
-class TestState:
+class PartTest(_Looks):
+    """A sub-population of a task type tested apart on one cheaper tier, because its pass rate there was below
+    the rest of the task's (decide/subpop.py): the task moves to the tier only when this test is proven too."""
+
+    __test__ = False  # not a pytest test class
+
+    task: str
+    tier: str
+    feature: str  # template | tags | length
+    part: str  # what a router sees: the template's fixed text, the tag set, the band of input tokens
+    share: float  # of the task's sample
+    reason: str  # why it was separated: the screen's counts and p-value
+    since: int  # the part's samples scored before it was separated: not in its test
+    state: str  # proven | open | futile | capped
+    looks: tuple[tuple[int, int], ...] = ()  # cumulative (passed, scored) of its own test
+
+
+@dataclass(frozen=True)
+class TestState(_Looks):
     """Where one (task, cheaper tier) sequential test ended: its state and cumulative (passed, scored) at
     each look. The audit keeps it so that decisions read what the rounds saw instead of recomputing it."""
 
@@ -226,14 +266,6 @@ class TestState:
     looks: tuple[tuple[int, int], ...] = ()
     lower_bound: float | None = None  # the test's own bound at its level (policy audits; None: from the looks)
     level: float | None = None  # the level it was held to: its final Holm level (policy audits)
-
-    @property
-    def passed(self) -> int:
-        return self.looks[-1][0] if self.looks else 0
-
-    @property
-    def scored(self) -> int:
-        return self.looks[-1][1] if self.looks else 0
 
 
 @dataclass(frozen=True)

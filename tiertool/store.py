@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import tempfile
 from collections.abc import Iterable
-from contextlib import closing
+from contextlib import closing, suppress
 from dataclasses import astuple, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,8 +23,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .config import Config
 from .defaults import AUDIT_DB
-from .errors import IncompleteAudit, InputError
-from .records import RESULT_COLUMNS, USAGE_COLUMNS, Family, Key, Result, Status, TestState, Usage
+from .errors import IncompleteAudit, InputError, StorageError
+from .records import RESULT_COLUMNS, USAGE_COLUMNS, Family, Key, PartTest, Result, Status, TestState, Usage
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,9 +34,12 @@ AUDIT_FORMAT = 4  # bump when the audit's tables or meta change; an audit of ano
 
 
 def private_dir(path: Path) -> Path:
-    """Create a folder only its owner can read (the audit folder and the cache hold prompts)."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path, 0o700)
+    """Create a folder only its owner can read (the audit folder and the cache hold prompts). A folder that
+    exists keeps its mode: a project folder, `--out .` or /tmp is not tiertool's to lock (its files are
+    created owner-only instead)."""
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(path, 0o700)  # mkdir's mode is masked by the umask
     return path
 
 
@@ -77,12 +81,15 @@ class AuditMeta(BaseModel):
     calls: int  # model calls sent (cache hits excluded)
     cache_hits: int
     failed: int
-    spend_usd: float
-    error: str | None  # a tier (or the judge) that could not be called at all
+    spend_usd: float  # charged: the providers' usage, else each attempt's worst case
+    unconfirmed: int = 0  # attempts charged at their worst case (no usage came back: timeouts, bodies cut short)
+    unconfirmed_usd: float = 0.0
+    error: str | None  # why the audit is incomplete: a tier (or the judge) that could not be called, failures
     scorers: dict[str, ScorerChoice]
     offline_missing: int = 0  # --offline: answers neither cached nor recorded
     over_budget: int = 0  # calls --budget left unsent
     labels_fraction: float | None = None  # --labels-fraction: the labels cover a random subset with this chance
+    subpopulations: tuple[PartTest, ...] = ()  # parts of task types tested apart (decide/subpop.py)
     clients: dict[str, Clients] = {}  # per task
 
 
@@ -98,28 +105,87 @@ def _connect(path: Path) -> sqlite3.Connection:
     return db
 
 
+def writable(folder: Path) -> Path:
+    """The audit folder proven writable before anything is read or paid for, without creating it (an audit
+    that reads nothing writes nothing): the folder, or the nearest folder above it that exists, takes a file."""
+    place = folder
+    while not place.exists() and place != place.parent:
+        place = place.parent
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=place)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise StorageError(f"{folder}: the audit folder cannot be written ({e.strerror}); make it writable or "
+                           f"choose another with --out") from None
+    return folder
+
+
 def save_audit(folder: Path, meta: AuditMeta, volume: dict[Key, Usage], results: Iterable[Result],
                tests: Iterable[TestState], statuses: Iterable[Status] = ()) -> Path:
-    """Replace the folder's audit with this one, in one transaction."""
-    private_dir(folder)
+    """Replace the folder's audit with this one, atomically: it is written to a temporary file beside the audit
+    and renamed over it, so a kill or a full disk at any moment leaves the previous audit (or none), never a
+    part of one. A failure is a StorageError saying what could not be written."""
     path = folder / AUDIT_DB
-    db = _connect(path)
-    path.chmod(0o600)
-    with db:
-        for table in ("meta", "volume", "results", "tests", "statuses"):
-            db.execute(f"DELETE FROM {table}")
-        db.executemany("INSERT INTO meta VALUES (?, ?)",
-                       [(k, json.dumps(v)) for k, v in meta.model_dump(mode="json").items()])
-        db.executemany(f"INSERT INTO volume VALUES ({', '.join('?' * (len(USAGE_COLUMNS) + 4))})",
-                       [(k.task, k.model, int(k.batch), k.day, *u.row()) for k, u in volume.items()])
-        db.executemany(f"INSERT INTO results VALUES ({', '.join('?' * len(RESULT_COLUMNS))})",
-                       [tuple(getattr(r, c) for c in RESULT_COLUMNS) for r in results])
-        db.executemany("INSERT INTO tests VALUES (?, ?, ?, ?, ?, ?)",
-                       [(t.task, t.tier, t.state, json.dumps(t.looks), t.lower_bound, t.level) for t in tests])
-        db.executemany(f"INSERT INTO statuses VALUES ({', '.join('?' * len(STATUS_COLUMNS))})",
-                       [astuple(st) for st in statuses])
-    db.close()
+    tmp: str | None = None
+    try:
+        private_dir(folder)
+        _clear_leftovers(folder)
+        fd, tmp = tempfile.mkstemp(prefix=f".audit-{os.getpid()}-", suffix=".tmp", dir=folder)  # owner-only
+        os.close(fd)
+        with closing(_connect(Path(tmp))) as db, db:
+            db.executemany("INSERT INTO meta VALUES (?, ?)",
+                           [(k, json.dumps(v)) for k, v in meta.model_dump(mode="json").items()])
+            db.executemany(f"INSERT INTO volume VALUES ({', '.join('?' * (len(USAGE_COLUMNS) + 4))})",
+                           [(k.task, k.model, int(k.batch), k.day, *u.row()) for k, u in volume.items()])
+            db.executemany(f"INSERT INTO results VALUES ({', '.join('?' * len(RESULT_COLUMNS))})",
+                           [tuple(getattr(r, c) for c in RESULT_COLUMNS) for r in results])
+            db.executemany("INSERT INTO tests VALUES (?, ?, ?, ?, ?, ?)",
+                           [(t.task, t.tier, t.state, json.dumps(t.looks), t.lower_bound, t.level) for t in tests])
+            db.executemany(f"INSERT INTO statuses VALUES ({', '.join('?' * len(STATUS_COLUMNS))})",
+                           [astuple(st) for st in statuses])
+        os.replace(tmp, path)
+        tmp = None
+        _sync(folder)
+    except (OSError, sqlite3.Error) as e:
+        raise StorageError(f"{path}: cannot write the audit ({_why(e)}); the previous audit, if any, is unchanged "
+                           f"and the answers received are in the cache: free space or fix the folder and re-run "
+                           f"(cached answers cost nothing)") from None
+    finally:
+        if tmp is not None:
+            with suppress(OSError):
+                os.unlink(tmp)
     return path
+
+
+def _clear_leftovers(folder: Path) -> None:
+    """Remove the temporary files of saves that were killed (their process is gone)."""
+    for leftover in folder.glob(".audit-*-*.tmp"):
+        pid = leftover.name.split("-")[1]
+        if pid.isdigit() and not alive(int(pid)):
+            with suppress(OSError):
+                leftover.unlink()
+
+
+def alive(pid: int) -> bool:
+    """Whether a process of this host is running (a killed audit's files and claims are nobody's)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def _sync(folder: Path) -> None:
+    """Make the rename itself durable (a crash right after it must not bring the old audit back)."""
+    with suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -213,7 +279,7 @@ def load_audit(folder: str | Path) -> Audit:
                      for t, tier, state, looks, lb, level in db.execute("SELECT * FROM tests")}
             statuses = {row[0]: Status(*row) for row in db.execute(f"SELECT {', '.join(STATUS_COLUMNS)} FROM statuses")}
         meta = AuditMeta.model_validate(raw)
-    except (sqlite3.DatabaseError, ValueError, TypeError) as e:
+    except (sqlite3.DatabaseError, ValueError, TypeError, KeyError) as e:
         raise InputError(f"{path}: a damaged audit ({_why(e)}); re-run `tiertool audit`") from None
     return Audit(folder, meta, volume, results, tests, statuses)
 
@@ -231,7 +297,7 @@ def _result(row: tuple[Any, ...]) -> Result:
     return replace(r, passed=None if r.passed is None else bool(r.passed), scorer_passed=own)
 
 
-def _why(e: Exception) -> str:
+def _why(e: BaseException) -> str:
     if isinstance(e, ValidationError):
         err = e.errors()[0]
         return f"meta {'.'.join(map(str, err['loc']))}: {err['msg']}"

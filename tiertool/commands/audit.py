@@ -25,7 +25,7 @@ from ..records import UNSENT, Answer, Call, Request, Result
 from ..replay import Cache, PlanDeclined, Replayer
 from ..scorers.grade import Grader
 from ..scorers.labels import load_labels
-from ..store import AuditMeta, Clients, save_audit
+from ..store import AuditMeta, Clients, save_audit, writable
 from .gate import learn_gate
 
 Item = tuple[Request, Tier, "Answer | Call"]
@@ -42,9 +42,11 @@ class AuditSummary:
     cache_hits: int
     failed: int
     missing_offline: int
-    error: str | None = None  # a tier that could not be called at all
+    error: str | None = None  # why the audit is incomplete (a tier that could not be called, failed calls)
     over_budget: int = 0  # calls not sent because --budget would not cover them
     unsent: tuple[str, ...] = ()  # "file:line on tier" of every answer neither cached nor sent
+    unscored: int = 0  # samples without a score: their tasks could not be audited
+    unsaved: int = 0  # answers paid for that could not be written to the cache
     gate: Path | None = None  # the gate file, when `gate.enabled` and a gate could be learnt
 
 
@@ -66,14 +68,15 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
     `replay_options` go to the Replayer (budget, approve, progress); a declined plan raises PlanDeclined, and
     so does `dry_run` once the plan is shown (nothing is sent and nothing written).
     """
-    out = Path(out)
     if labels_fraction is not None and (not labels or not 0 < labels_fraction <= 1):
         raise InputError("--labels-fraction needs --labels and a probability in (0, 1]: the chance each request "
                          "was labelled")
+    out = writable(Path(out))  # before anything is read or paid for
     imported = load_labels(labels) if labels else None
     cap = config.sample.cap
     extra = config.gate.max_calibration if config.gate.enabled else 0  # the gate's fresh samples follow the audit's
-    traffic = scan(logs, fmt, group_by or config.group_by, mapping, sample=cap + extra, seed=seed)
+    traffic = scan(logs, fmt, group_by or config.group_by, mapping, sample=cap + extra, seed=seed,
+                   semantic=config.semantic_tasks)
     require_records(traffic)
     stats = traffic.stats
     replayable = {task: t.replayable for task, t in traffic.tasks.items()}
@@ -87,7 +90,7 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
         why = "; ".join(f"{n} x {reason}" for reason, n in stats.not_replayable.most_common(3))
         log(f"{non_replayable} records are not replayable ({why}): they count for volume and savings but are "
             f"never replayed")
-    rounds = audit_rounds(config, traffic.volume, {t: len(samples.get(t, [])) for t in replayable},
+    rounds = audit_rounds(config, traffic.volume, samples, {t: len(samples.get(t, [])) for t in replayable},
                           period_days(traffic.first_time, traffic.last_time))
     fam = rounds.family
     needs = f"a proof needs at least {fam.needed} all-passing samples" if fam.needed else \
@@ -101,7 +104,7 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
     cache = Cache(config.cache_file(out), readonly=dry_run)
     for rec in config.replay.recorded:
         cache.load_recorded(config.path(rec))
-    replayer = Replayer(cache, config.replay, offline=offline, **(replay_options or {}))
+    replayer = Replayer(cache, config.replay, offline=offline, prices=config.prices, **(replay_options or {}))
     grader = Grader(config, imported, caller=replayer)  # judge calls: same cache, retries, budget and counts
     grader.check(samples)  # a scorer that cannot run fails here, before any replay call
     tiers = {t.name: t for t in config.tiers}
@@ -145,10 +148,10 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
                 answers, error = replayer.answers, str(e)
             scored = _score(items, answers, config, grader, rounds.round)
             results += scored
-            graded = {(r.request_id, r.tier): r for r in scored if r.passed is not None or r.error}
+            graded = {(r.source, r.tier): r for r in scored if r.passed is not None or r.error}
             for (task, tier), (start, stop) in plan.items():  # in sample order; an unscored sample is left out
-                rounds.record(task, tier, start, [bool(graded[(req.id, tier)].passed) for req in
-                                                  samples[task][start:stop] if (req.id, tier) in graded])
+                rounds.record(task, tier, start, [(req.id, bool(graded[(req.source, tier)].passed))
+                                                  for req in samples[task][start:stop] if (req.source, tier) in graded])
             rounds.finish_round()
             if error:
                 break
@@ -168,24 +171,40 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
     finally:
         replayer.close()  # worker processes, when replay.workers > 1
 
-    error = error or grader.error
+    rs = replayer.stats
+    unscored = sum(r.passed is None for r in results)
+    # samples left unscored by --offline or --budget have their own message (Audit.incomplete)
+    error = error or grader.error or _incomplete(rs.failed, 0 if rs.missing or rs.over_budget else unscored)
     if imported is not None:
         log(imported.summary(str(labels)))
-    rs = replayer.stats
     meta = AuditMeta(
         version=_version(), config=config, logs=tuple(str(p) for p in traffic.paths), log_format=fmt,
         mapping=parse_map(mapping), records=stats.records, skipped=stats.skipped,
         non_replayable=non_replayable, typing=dict(stats.typing),
         task_sources={t: dict(x.sources) for t, x in traffic.tasks.items()}, first_time=traffic.first_time,
         last_time=traffic.last_time, family=fam, calls=rs.sent, cache_hits=rs.cached, failed=rs.failed,
-        spend_usd=rs.spend, error=error, scorers=grader.choices, offline_missing=len(rs.missing),
-        over_budget=rs.over_budget, labels_fraction=labels_fraction,
+        spend_usd=rs.spend, unconfirmed=rs.unconfirmed, unconfirmed_usd=rs.unconfirmed_usd, error=error,
+        scorers=grader.choices, offline_missing=len(rs.missing), over_budget=rs.over_budget,
+        subpopulations=rounds.part_tests(), labels_fraction=labels_fraction,
         clients={t: Clients(called=dict(x.called), tags=dict(x.tags)) for t, x in traffic.tasks.items()})
-    save_audit(out, meta, traffic.volume, results, rounds.states(), rounds.statuses())
-    cache.close()
+    try:
+        save_audit(out, meta, traffic.volume, results, rounds.states(), rounds.statuses())
+    finally:
+        cache.close()
     return AuditSummary(out, stats.records, stats.skipped, len(replayable),
-                        len({(r.task, r.request_id) for r in results}), rs.sent, rs.cached, rs.failed,
-                        len(rs.missing), error, rs.over_budget, _unsent(every, replayer.answers), gate_file)
+                        len({(r.task, r.source) for r in results}), rs.sent, rs.cached, rs.failed,
+                        len(rs.missing), error, rs.over_budget, _unsent(every, replayer.answers), unscored,
+                        rs.unsaved, gate_file)
+
+
+def _incomplete(failed: int, unscored: int) -> str | None:
+    """Why the evidence is not whole, when calls failed or samples could not be scored: no quality verdict
+    rests on it (README "Guarantees under failure")."""
+    if not failed and not unscored:
+        return None
+    parts = ([f"{failed} calls failed after their retries"] if failed else []) + (
+        [f"{unscored} samples have no score"] if unscored else [])
+    return f"{' and '.join(parts)} (each is listed by `tiertool report`); a re-run sends only what is missing"
 
 
 def _gate_calls(samples: dict[str, list[Request]], config: Config) -> list[Call]:
@@ -249,6 +268,6 @@ def _score(items: list[Item], answers: dict[str, Answer], config: Config, grader
     """Grade one round's answers; each result remembers its round (sequential decisions look per round)."""
     resolved: dict[tuple[str, str], Answer | None] = {}
     for req, tier, item in items:
-        resolved[(req.id, tier.name)] = item if isinstance(item, Answer) else answers.get(item.key)
+        resolved[(req.source, tier.name)] = item if isinstance(item, Answer) else answers.get(item.key)
     graded = grader.grade([(req, tier) for req, tier, _ in items], resolved, config.reference)
     return [replace(r, round=round_no) for r in graded]

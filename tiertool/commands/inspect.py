@@ -9,18 +9,16 @@ from typing import Any
 
 from ..ingest import scan
 from ..pricing.savings import Pricer
-from ..records import Key, Usage
-
-TYPING_ORDER = ("group_by", "tag", "column", "name", "metadata", "inferred", "none")
-TYPING_WORDS = {"group_by": "--group-by path", "tag": "task tag or property", "column": "mapped task column",
-                "name": "trace / workflow name", "metadata": "metadata.task", "inferred": "inferred from template",
-                "none": "untyped"}
+from ..records import TASK_SOURCES, Key, Usage
+from ..text import printable
 
 
 def inspect(paths: Sequence[str | Path], fmt: str | None = None, group_by: str | None = None,
-            mapping: str | None = None) -> dict[str, Any]:
-    """Read the logs once (ingest's one pass, as the audit reads them) and summarise them."""
-    traffic = scan(paths, fmt, group_by, mapping)
+            mapping: str | None = None, semantic: bool = False, requests: str | Path | None = None
+            ) -> dict[str, Any]:
+    """Read the logs once (ingest's one pass, as the audit reads them) and summarise them; `requests`: also
+    write how each request was typed to that CSV file."""
+    traffic = scan(paths, fmt, group_by, mapping, semantic=semantic, listing=requests)
     st = traffic.stats
     n = st.records or 1
     task_rows = []
@@ -29,8 +27,8 @@ def inspect(paths: Sequence[str | Path], fmt: str | None = None, group_by: str |
                                "replayable": t.replayable, "typed_by": t.typed_by}
         group = traffic.groups.get(name)
         if group is not None:
-            row["similarity_mean"] = round(group.similarity_mean, 3)
-            row["similarity_min"] = round(group.similarity_min, 3)
+            row.update(similarity_mean=round(group.similarity_mean, 3), similarity_min=round(group.similarity_min, 3),
+                       inferred_by=group.how, template=group.fixed)
         task_rows.append(row)
     volume = traffic.volume.values()
     models: dict[str, int] = {}
@@ -47,8 +45,8 @@ def inspect(paths: Sequence[str | Path], fmt: str | None = None, group_by: str |
         "notes": st.notes,
         "replayable": replayable, "replayable_share": replayable / n if st.records else 0.0,
         "not_replayable": [{"reason": why, "count": count} for why, count in st.not_replayable.most_common()],
-        "typing": [{"source": s, "how": TYPING_WORDS.get(s, s), "requests": st.typing[s],
-                    "share": st.typing[s] / n} for s in TYPING_ORDER if st.typing.get(s)],
+        "typing": [{"source": s, "how": words, "requests": st.typing[s], "share": st.typing[s] / n}
+                   for s, words in TASK_SOURCES.items() if st.typing.get(s)],
         "tasks": task_rows,
         "tokens": {"input": sum(u.input_tokens for u in volume), "output": sum(u.output_tokens for u in volume),
                    "cached": sum(u.cached_tokens for u in volume),
@@ -86,27 +84,29 @@ def _usd(x: float) -> str:
 
 
 def render_inspection(s: dict[str, Any], max_tasks: int = 30) -> str:
-    """The summary for a terminal."""
+    """The summary for a terminal. Everything named by the log (files, task types, models, skip reasons) goes
+    through `printable`, so an escape sequence in a log shows as text instead of acting on the terminal."""
+    p = printable
     out = []
     for f in s["files"]:
-        out.append(f"{f['file']}: {f['format'] or 'no readable records'}")
+        out.append(f"{p(f['file'])}: {p(f['format'] or 'no readable records')}")
     out.append(f"lines {s['lines']:,}  records {s['records']:,}  skipped {s['skipped']:,}"
                + (f"  (+{s['joined']:,} batch results joined to their requests)" if s["joined"] else ""))
     for r in s["skip_reasons"]:
         more = r["count"] - len(r["examples"])
-        out.append(f"  skipped {r['count']:,} x {r['reason']}: {', '.join(r['examples'])}"
+        out.append(f"  skipped {r['count']:,} x {p(r['reason'])}: {p(', '.join(r['examples']))}"
                    + (f" and {more:,} more" if more > 0 else ""))
-    out += [f"  note: {n}" for n in s["notes"]]
+    out += [f"  note: {p(n)}" for n in s["notes"]]
     out.append(f"replayable {s['replayable']:,} of {s['records']:,} ({s['replayable_share']:.1%}); the rest count "
                f"for volume only:" if s["not_replayable"] else
                f"replayable {s['replayable']:,} of {s['records']:,} ({s['replayable_share']:.1%})")
-    out += [f"  not replayable {r['count']:,} x {r['reason']}" for r in s["not_replayable"][:10]]
+    out += [f"  not replayable {r['count']:,} x {p(r['reason'])}" for r in s["not_replayable"][:10]]
     out.append("task typing: " + ", ".join(f"{t['how']} {t['share']:.1%}" for t in s["typing"]))
     out.append(f"task types ({len(s['tasks'])}):")
     for t in s["tasks"][:max_tasks]:
         tight = (f"  similarity mean {t['similarity_mean']:.2f} min {t['similarity_min']:.2f}"
                  if "similarity_mean" in t else "")
-        out.append(f"  {t['task']:<40} {t['requests']:>10,} {t['share']:>7.1%}  [{t['typed_by']}]{tight}")
+        out.append(f"  {p(t['task']):<40} {t['requests']:>10,} {t['share']:>7.1%}  [{t['typed_by']}]{tight}")
     if len(s["tasks"]) > max_tasks:
         out.append(f"  ... {len(s['tasks']) - max_tasks} more (see --json)")
     tk = s["tokens"]
@@ -116,13 +116,13 @@ def render_inspection(s: dict[str, Any], max_tasks: int = 30) -> str:
     out.append(f"spend: {_usd(sp['total_usd'])} = logged {_usd(sp['logged_usd'])} ({sp['logged_requests']:,} "
                f"requests) + computed from litellm's price map {_usd(sp['computed_usd'])} "
                f"({sp['computed_requests']:,})"
-               + (f"; unpriced models: {', '.join(sp['unpriced_models'])}" if sp["unpriced_models"] else ""))
+               + (f"; unpriced models: {p(', '.join(sp['unpriced_models']))}" if sp["unpriced_models"] else ""))
     tm = s["time"]
     if tm["first"] is not None:
         from datetime import datetime, timezone
 
         iso = [datetime.fromtimestamp(x, timezone.utc).strftime("%Y-%m-%d %H:%M") for x in (tm["first"], tm["last"])]
         out.append(f"time span: {iso[0]} .. {iso[1]} UTC ({tm['days']:.1f} days)")
-    out.append("models: " + ", ".join(f"{m['model']} ({m['requests']:,})" for m in s["models"][:12])
+    out.append("models: " + ", ".join(f"{p(m['model'])} ({m['requests']:,})" for m in s["models"][:12])
                + (f", ... {len(s['models']) - 12} more" if len(s["models"]) > 12 else ""))
     return "\n".join(out) + "\n"

@@ -151,10 +151,24 @@ def read_existing(path: Path) -> dict[str, Any]:
     return doc
 
 
-def write_litellm_config(rec: Recommendation, path: str | Path, model_name: str | None = None,
-                         merge: str | Path | None = None, gate_path: str | Path | None = None) -> list[Route]:
-    """Write the config (merged into `merge` when given; with `gate_path`, also the hook module it loads,
-    `tiertool_gate.py`, beside it); return the routes it wrote, for the CLI to report."""
+@dataclass(frozen=True)
+class ProxyFiles:
+    """The proxy config (and the gate's hook module) ready to write: every input is read and checked before
+    anything is written, so a bad `--merge` or `--gate` file leaves no half-written deployment behind."""
+
+    files: tuple[tuple[Path, str], ...]
+    routes: list[Route]
+
+    def write(self) -> list[Route]:
+        for path, text in self.files:
+            path.write_text(text, encoding="utf-8")
+        return self.routes
+
+
+def proxy_files(rec: Recommendation, path: str | Path, model_name: str | None = None,
+                merge: str | Path | None = None, gate_path: str | Path | None = None) -> ProxyFiles:
+    """The config (merged into `merge` when given; with `gate_path`, also the hook module it loads,
+    `tiertool_gate.py`, beside it), not yet written."""
     import yaml
 
     from ..gate import load
@@ -163,14 +177,19 @@ def write_litellm_config(rec: Recommendation, path: str | Path, model_name: str 
     existing = read_existing(Path(merge)) if merge else None
     gate = load(gate_path) if gate_path is not None else None
     doc = litellm_config(rec, model_name, existing, gate)
+    files = [(path, header(rec, model_name, str(merge) if merge else None)
+              + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))]
     if gate_path is not None:
         routed = gate_group(rec, model_name)
-        (path.parent / f"{GATE_MODULE}.py").write_text(
-            hook_module(Path(gate_path), routed.removesuffix(GATE_GROUP), routed, rec.config.group_by),
-            encoding="utf-8")
-    text = header(rec, model_name, str(merge) if merge else None)
-    path.write_text(text + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return routes(rec, model_name)
+        files.append((path.parent / f"{GATE_MODULE}.py",
+                      hook_module(Path(gate_path), routed.removesuffix(GATE_GROUP), routed, rec.config.group_by)))
+    return ProxyFiles(tuple(files), routes(rec, model_name))
+
+
+def write_litellm_config(rec: Recommendation, path: str | Path, model_name: str | None = None,
+                         merge: str | Path | None = None, gate_path: str | Path | None = None) -> list[Route]:
+    """Write the proxy config (see `proxy_files`); return the routes it wrote, for the CLI to report."""
+    return proxy_files(rec, path, model_name, merge, gate_path).write()
 
 
 def hook_module(gate_path: Path, group: str, routed: str, group_by: str) -> str:

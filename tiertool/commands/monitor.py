@@ -24,6 +24,7 @@ from ..pricing.prices import same_model
 from ..records import Answer, Call, Request, Result
 from ..replay import Cache, Replayer
 from ..scorers.grade import Grader
+from ..text import printable
 
 if TYPE_CHECKING:
     from ..gate import Gate
@@ -73,6 +74,7 @@ class MonitorResult:
 
     def text(self) -> str:
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
         buf = io.StringIO()
@@ -87,7 +89,8 @@ class MonitorResult:
             interval = "-" if t.lower_bound is None else f"{t.lower_bound:.1%}-{t.upper_bound:.1%}"
             served = (f"{t.share:.1%}" if t.share is not None else "-",) if router else ()
             tier = f"{t.tier} (gate)" if t.gate else t.tier
-            table.add_row(t.task, tier, f"{t.requests:,}", *served, f"{t.on_tier:,}", str(t.scored),
+            table.add_row(escape(printable(t.task)), escape(printable(tier)), f"{t.requests:,}", *served,
+                          f"{t.on_tier:,}", str(t.scored),
                           "-" if t.pass_rate is None else f"{t.pass_rate:.1%}", interval,
                           "BELOW THE BAR" if t.flagged else t.status)
         console.print(table)
@@ -113,7 +116,7 @@ def monitor(logs: Sequence[str | Path], config: Config, assignment: dict[str, st
         raise InputError(f"tiers file assigns tier(s) {', '.join(unknown)} that the config does not define "
                          f"(tiers: {', '.join(tiers)}); pass the config the assignment was made with (--config)")
     traffic = scan(logs, None, config.group_by, sample=per_task or config.sample.per_task, seed=seed,
-                   sample_if=_answered)
+                   sample_if=_answered, semantic=config.semantic_tasks)
     if assignment is None:
         watched = [(task, t) for task in traffic.tasks for t in config.tiers
                    if t.name != ref.name and traffic.eligible(task, _on(t))]
@@ -123,9 +126,9 @@ def monitor(logs: Sequence[str | Path], config: Config, assignment: dict[str, st
     watched += gated.items()
     samples = {(task, tier.name): traffic.sample(task, _on(tier)) for task, tier in watched}
     log(f"read {traffic.stats.records} records; {sum(map(len, samples.values()))} sampled on their assigned tier")
-    calls = {req.id: Call.to(ref, req.messages, req.params) for reqs in samples.values() for req in reqs}
+    calls = {req.source: Call.to(ref, req.messages, req.params) for reqs in samples.values() for req in reqs}
     cache = Cache(cache_path)
-    replayer = Replayer(cache, config.replay, offline=offline)
+    replayer = Replayer(cache, config.replay, offline=offline, prices=config.prices)
     grader = Grader(config, caller=replayer)
     error = None
     try:
@@ -138,8 +141,8 @@ def monitor(logs: Sequence[str | Path], config: Config, assignment: dict[str, st
     for task, tier in watched:
         for req in samples[(task, tier.name)]:
             items += [(req, tier), (req, ref)]
-            resolved[(req.id, tier.name)] = Answer(req.output, "log")
-            resolved[(req.id, ref.name)] = answers.get(calls[req.id].key)
+            resolved[(req.source, tier.name)] = Answer(req.output, "log")
+            resolved[(req.source, ref.name)] = answers.get(calls[req.source].key)
     graded = grader.grade(items, resolved, ref) if items else []
     cache.close()
     alpha = (1 - config.quality.confidence) / max(1, len(watched))

@@ -14,7 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..defaults import CACHE_FILE, CONFIG_FILE
 from ..errors import ConfigError
+from ..limits import pattern
 from .scorers import SCORER_NAMES, AutoSpec, ScorerSpec, drop_union_tags, spec_keys
+from .yamlfile import read_yaml
 
 
 class _Strict(BaseModel):
@@ -109,6 +111,8 @@ class CascadeCheck(_Strict):
     def _needs(self) -> CascadeCheck:
         if self.check == "regex" and not self.pattern:
             raise ValueError("check 'regex' needs a 'pattern'")
+        if self.pattern:
+            pattern(self.pattern)  # ValueError: not one RE2 can run
         if self.check == "labels" and not self.labels:
             raise ValueError("check 'labels' needs 'labels'")
         return self
@@ -119,6 +123,7 @@ class Config(_Strict):
     quality: Quality = Quality()
     tasks: dict[str, ScorerSpec] = Field(default_factory=dict)  # no entry: `auto` picks per task
     group_by: str = "auto"
+    semantic_tasks: bool = False  # also group untagged free-form prompts by topic (TF-IDF; needs scikit-learn)
     sample: Sample = Sample()
     replay: Replay = Replay()
     prices: dict[str, PriceOverride] = Field(default_factory=dict)
@@ -200,9 +205,7 @@ def load_config(path: str | Path | None = None) -> Config:
         hint = "" if path else " (or pass --config FILE)"
         raise ConfigError(f"{p}: config file not found; create one{hint}, see README 'Config'")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{p}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+        data = read_yaml(p)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         where = f"{p}:{mark.line + 1}:{mark.column + 1}" if mark else str(p)
@@ -210,6 +213,8 @@ def load_config(path: str | Path | None = None) -> Config:
         raise ConfigError(f"{where}: not valid YAML: {context}{e.problem}") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{p}: not valid YAML: {str(e).splitlines()[0]}") from None
+    except ValueError as e:  # not text, or an alias bomb
+        raise ConfigError(f"{p}: cannot be used: {e}") from None
     return parse_config(data, str(p), str(p.parent))
 
 

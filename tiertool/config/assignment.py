@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import InputError
+from .yamlfile import read_yaml
 
 
 def load_tiers(path: str | Path) -> dict[str, str]:
@@ -16,7 +17,7 @@ def load_tiers(path: str | Path) -> dict[str, str]:
     if not p.is_file():
         raise InputError(f"{p}: tiers file not found; run `tiertool recommend` first")
     try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+        doc = read_yaml(p)
         return {task: str(v["tier"]) for task, v in doc["tasks"].items()}
-    except (yaml.YAMLError, TypeError, KeyError, AttributeError) as e:
+    except (yaml.YAMLError, ValueError, TypeError, KeyError, AttributeError) as e:
         raise InputError(f"{p}: not a tiers file (expected tasks: {{<task>: {{tier: ...}}}}): {e}") from None

@@ -4,11 +4,10 @@ request is good when it was escalated or its cheap answer passed the bar) and th
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 
 from ..config import CascadeCheck
+from ..limits import loads, pattern
 from ..pricing.prices import lookup
 from ..pricing.savings import totals
 from ..store import Audit
@@ -22,9 +21,9 @@ def passes_check(check: CascadeCheck, answer: str) -> bool:
     if check.check == "labels":
         return text.casefold() in {label.casefold() for label in check.labels}
     if check.check == "regex":
-        return re.search(check.pattern or "", text) is not None
+        return pattern(check.pattern or "").search(text)
     try:
-        json.loads(text)
+        loads(text)
         return True
     except ValueError:
         return False

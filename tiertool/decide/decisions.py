@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ..config import Config
-from ..records import Family, Status
+from ..records import Family, PartTest
 from ..scorers.auto import NEEDS_JUDGE
 from ..scorers.labels import IMPORTED
 from ..store import Audit
@@ -45,10 +45,11 @@ class Decision:
     scorer: str
     reason: str
     evidence: tuple[TierEvidence, ...]
-    status: str = "moved"  # moved | kept | not-enough-traffic | undecided
+    status: str = "moved"  # moved | kept | not-enough-traffic | undecided | unaudited
     more_samples: int | None = None  # samples that would settle an undecided or low-traffic task
     evidence_tier: str | None = None  # the cheaper tier whose evidence decided: the chosen one, else the best tried
     more_cost_usd: float | None = None  # what those samples would cost (sequential audits)
+    parts: tuple[PartTest, ...] = ()  # sub-populations tested apart (subpop.py), on any tier
 
 
 def decide(audit: Audit) -> list[Decision]:
@@ -56,9 +57,12 @@ def decide(audit: Audit) -> list[Decision]:
     the bar when its test ended proven; the bound shown is at the level the decision used."""
     config, fam = audit.config, audit.meta.family
     errors: dict[tuple[str, str], int] = {}
+    unmeasured: dict[str, list[str]] = {}  # task -> why each of its cheaper-tier samples has no verdict
     for r in audit.results:
         if r.error and r.reference is not None:
             errors[(r.task, r.tier)] = errors.get((r.task, r.tier), 0) + 1
+        if (r.error or r.passed is None) and r.tier != config.reference.name:
+            unmeasured.setdefault(r.task, []).append(f"tier {r.tier}: {r.error or r.reason}")
     decisions = []
     for task in audit.tasks:
         evidence = []
@@ -71,11 +75,7 @@ def decide(audit: Audit) -> list[Decision]:
                 config.sample.sequential or task in fam.tested)
             evidence.append(TierEvidence(tier.name, tier.model, n, k, errors.get((task, tier.name), 0),
                                          k / n if n else None, lb, meets))
-        status = audit.statuses.get(task)
-        if config.sample.sequential:
-            decision = _from_status(task, audit, status, tuple(evidence))
-        else:
-            decision = _decision(task, audit, config, fam, tuple(evidence))
+        decision = _decision(task, audit, config, fam, tuple(evidence), unmeasured.get(task, []))
         decisions.append(_evidence_only(decision, audit) if _needs_judge(task, audit) else decision)
     return decisions
 
@@ -107,46 +107,52 @@ def _evidence_only(d: Decision, audit: Audit) -> Decision:
 KEPT_AS = {"proven": "moved", "below-bar": "kept", "not-enough-traffic": "not-enough-traffic"}  # else undecided
 
 
-def _from_status(task: str, audit: Audit, status: Status | None, evidence: tuple[TierEvidence, ...]) -> Decision:
-    """A sequential audit's decision: the policy's status for the task, with the evidence line of a proof."""
-    config, ref = audit.config, audit.config.reference
-    requests, scorer = audit.requests(task), config.spec_for(task).scorer
-    sampled = max((e.scored for e in evidence), default=0)
-    chosen = next((e for e in evidence if e.meets), None)
-    if chosen:
-        test = audit.tests[(task, chosen.tier)]
-        reason = (f"{chosen.tier}: {chosen.passed}/{chosen.scored} passed; lower bound {chosen.lower_bound or 0:.3f}"
-                  f" >= target {config.quality.target:g} at confidence {1 - (test.level or 0):.4g} per test "
-                  f"({config.quality.confidence:g} for the whole audit, shared by money at stake)")
-        return Decision(task, requests, sampled, chosen.tier, chosen.model, chosen.pass_rate or 0.0,
-                        chosen.lower_bound or 0.0, scorer, reason, evidence, evidence_tier=chosen.tier)
-    if status is None:
-        return Decision(task, requests, sampled, ref.name, ref.model, 1.0, 1.0, scorer,
-                        "not enough traffic to decide: no replayable requests", evidence, "not-enough-traffic")
-    return Decision(task, requests, sampled, ref.name, ref.model, 1.0, 1.0, scorer, status.reason, evidence,
-                    KEPT_AS.get(status.kind, "undecided"), status.more_samples, status.tier, status.more_cost_usd)
-
-
-def _decision(task: str, audit: Audit, config: Config, fam: Family, evidence: tuple[TierEvidence, ...]) -> Decision:
+def _decision(task: str, audit: Audit, config: Config, fam: Family, evidence: tuple[TierEvidence, ...],
+              unmeasured: list[str]) -> Decision:
     q, ref = config.quality, config.reference
     requests, replayable = audit.requests(task), audit.replayable(task)
     sampled = max((e.scored for e in evidence), default=0)
     scorer = config.spec_for(task).scorer
     chosen = next((e for e in evidence if e.meets), None)
-    level = f"{1 - fam.alpha:.4g} per test ({q.confidence:g} for the whole audit)"
+    parts = tuple(p for p in audit.meta.subpopulations if p.task == task)
     if chosen:
-        reason = (f"{chosen.tier}: {chosen.passed}/{chosen.scored} passed; lower bound {chosen.lower_bound:.3f} >= "
-                  f"target {q.target:g} at confidence {level}")
+        level = f"{1 - fam.alpha:.4g} per test ({q.confidence:g} for the whole audit)"
+        if config.sample.sequential:  # the policy's Holm level, shared by money at stake
+            level = (f"{1 - (audit.tests[(task, chosen.tier)].level or 0):.4g} per test ({q.confidence:g} for the "
+                     f"whole audit, shared by money at stake)")
+        reason = (f"{chosen.tier}: {chosen.passed}/{chosen.scored} passed; lower bound {chosen.lower_bound or 0:.3f}"
+                  f" >= target {q.target:g} at confidence {level}")
+        apart = [p for p in parts if p.tier == chosen.tier]
+        if apart:
+            reason += "; and each part whose pass rate differed, tested apart: " + "; ".join(
+                f"{p.feature} {p.part!r} {p.passed}/{p.scored}" for p in apart)
         return Decision(task, requests, sampled, chosen.tier, chosen.model, chosen.pass_rate or 0.0,
-                        chosen.lower_bound or 0.0, scorer, reason, evidence, evidence_tier=chosen.tier)
+                        chosen.lower_bound or 0.0, scorer, reason, evidence, parts=parts,
+                        evidence_tier=chosen.tier)
 
     scored = [e for e in evidence if e.scored]
     best = max(scored, key=lambda e: (e.pass_rate or 0.0, e.scored)) if scored else None
 
-    def keep(reason: str, status: str, more: int | None = None) -> Decision:
+    def keep(reason: str, status: str, more: int | None = None, tier: str | None = None,
+             cost: float | None = None) -> Decision:
         return Decision(task, requests, sampled, ref.name, ref.model, 1.0, 1.0, scorer, reason, evidence, status,
-                        more, best.tier if best else None)
+                        more, tier or (best.tier if best else None), cost, parts)
 
+    # a part tested apart stopped a tier that, as a whole, clears the bar (proven, or on course when it stopped)
+    held = next((p for e in evidence for p in parts if p.tier == e.tier and p.state != "proven" and (
+        (e.lower_bound or 0.0) >= q.target or p.state != "open" and (e.pass_rate or 0.0) > q.target)), None)
+    if held is not None:
+        return keep(_held_back(held), "kept")
+
+    if unmeasured:  # an endpoint failure is not a quality verdict: it stays on the reference, said so
+        return keep(f"could not be audited: {len(unmeasured)} cheaper-tier samples failed or have no score "
+                    f"(first: {unmeasured[0]}); fix the cause and re-run (cached answers cost nothing)", "unaudited")
+    if config.sample.sequential:  # the policy's status: proven, shown below the bar, or why it did not move
+        status = audit.statuses.get(task)
+        if status is None:
+            return keep("not enough traffic to decide: no replayable requests", "not-enough-traffic")
+        return keep(status.reason, KEPT_AS.get(status.kind, "undecided"), status.more_samples, status.tier,
+                    status.more_cost_usd)
     shown = f"best {best.tier} passed {best.passed}/{best.scored}, lower bound {best.lower_bound or 0:.3f}" \
         if best else ""
     if best and (best.pass_rate or 0.0) <= q.target:
@@ -158,3 +164,14 @@ def _decision(task: str, audit: Audit, config: Config, fam: Family, evidence: tu
     if best is None:
         return keep("no cheaper answer could be scored (see the audit's errors)", "undecided")
     return keep(f"no cheaper tier proven: {shown} < target {q.target:g}", "kept")
+
+
+HELD = {"futile": "shown below the bar", "capped": "too few of its samples left to prove it",
+        "open": "not proven when sampling stopped"}
+
+
+def _held_back(p: PartTest) -> str:
+    """Why a task whose pooled pass rate clears the bar stays: a part of it tested apart did not."""
+    return (f"a sub-population holds it back on {p.tier}: {p.feature} {p.part!r} ({p.share:.0%} of the sample) "
+            f"{p.reason}; tested apart on its later samples it passed {p.passed}/{p.scored}: {HELD[p.state]}. "
+            f"The task moves only when each such part proves the bar; tag it as a task of its own to move the rest")

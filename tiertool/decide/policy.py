@@ -22,7 +22,7 @@ and when to stop, which cannot raise the error rate. The rules:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,6 +34,9 @@ from .horizon import Design, design, lower_bound, mixture_score
 
 BELOW_BAR = 0.05  # "shown below the bar" means the mirror test rejects p >= target at this level
 KINDS = ("proven", "below-bar", "gave-up", "not-enough-traffic", "capped", "over-budget", "skipped", "open")
+# A check beside each test that may hold back a proof (the sub-population check, subpop.py): given the test and
+# the level it rejects at, None lets the proof stand, "open" waits for more samples, another kind ends the test.
+Hold = Callable[[tuple[str, str], float, int], str | None]
 
 
 @dataclass(frozen=True)
@@ -104,8 +107,9 @@ def _all_pass_provable(target: float, horizon: int, level: float) -> bool:
 class Policy:
     """Plan an audit's rounds over (task, cheaper tier) tests, prove by Holm, and say why each task ended."""
 
-    def __init__(self, arms: Sequence[Arm], traffic: Mapping[str, int], settings: Settings) -> None:
-        self.s, self.traffic = settings, dict(traffic)
+    def __init__(self, arms: Sequence[Arm], traffic: Mapping[str, int], settings: Settings,
+                 hold: Hold | None = None) -> None:
+        self.s, self.traffic, self.hold = settings, dict(traffic), hold
         self.alpha = 1.0 - settings.confidence
         self.tests = {(a.task, a.tier): _Test(a, default_cap(a, traffic[a.task], settings)) for a in arms}
         values = {key: t.arm.value_usd * DEARER**t.arm.rank for key, t in self.tests.items()}
@@ -177,7 +181,12 @@ class Policy:
         enough: Holm on the final p-values, which is what the validity argument covers."""
         def rejects(key: tuple[str, str], level: float) -> bool:
             t = self.tests[key]
-            return t.kind != "skipped" and t.design is not None and t.design.rejects(t.outcomes, level)
+            if t.kind == "skipped" or t.design is None or not t.design.rejects(t.outcomes, level):
+                return False
+            held = None if self.hold is None else self.hold(key, level, t.horizon - t.n)
+            if held is not None and held != "open" and t.kind == "open":
+                t.kind = held  # the check beside it can no longer pass: an intersection-union test fails
+            return held is None
 
         proven = self.holm.update(rejects)
         for key in proven:

@@ -7,21 +7,23 @@ made of them. One interface for the two ways an audit samples, so the audit's lo
 
 A plan maps (task, tier) to (first, stop): score sample[first:stop] of that task on that tier. Outcomes come
 back in sample order; a failed call counts as a failure, an unscored sample (no answer offline, no reference)
-is left out, and the test goes on with the next samples. Re-running an audit replays the same rounds (the
-policy is deterministic given the traffic, prices, config and outcomes), so cached answers are never paid for
-twice: that is how an interrupted audit resumes.
+is left out, and the test goes on with the next samples. Both run the sub-population check (subpop.py) beside
+each test: a proof stands only when every part separated for it is proven too. Re-running an audit replays the
+same rounds (the policy is deterministic given the traffic, prices, config and outcomes), so cached answers are
+never paid for twice: that is how an interrupted audit resumes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from ..config import Config
-from ..records import Family, Key, Status, TestState, Usage
+from ..records import Family, Key, PartTest, Request, Status, TestState, Usage
 from .family import family_for
 from .policy import Policy, Settings
 from .rounds import Rounds
 from .stakes import arms
+from .subpop import SubPopulations
 
 Plan = dict[tuple[str, str], tuple[int, int]]
 
@@ -29,13 +31,14 @@ Plan = dict[tuple[str, str], tuple[int, int]]
 class PolicyRounds:
     """The sequential audit: rounds planned by the sampling policy."""
 
-    def __init__(self, config: Config, volume: dict[Key, Usage], available: dict[str, int], days: float | None
-                 ) -> None:
+    def __init__(self, config: Config, volume: dict[Key, Usage], samples: Mapping[str, Sequence[Request]],
+                 available: dict[str, int], days: float | None) -> None:
         q, s = config.quality, config.sample
         settings = Settings(q.target, q.confidence, s.payback_months, s.audit_budget_usd, s.max_per_task, s.round,
                             max_horizon=s.cap)
         traffic = {t: n for t, n in available.items() if n}
-        self.policy = Policy(arms(volume, config, traffic, days), traffic, settings)
+        self.policy = Policy(arms(volume, config, traffic, days), traffic, settings, self._hold)
+        self.parts = SubPopulations({task: samples[task] for task, _ in self.policy.holm.weights}, q.target)
         self.available, self.round = traffic, 0
         self._next = dict.fromkeys(self.policy.tests, 0)  # the next sample index of each test (unscored skipped)
         self._planned: Plan = {}
@@ -72,11 +75,29 @@ class PolicyRounds:
                 self._planned = out
                 return out
 
-    def record(self, task: str, tier: str, first: int, outcomes: Sequence[bool]) -> None:
-        """Outcomes of the scored samples of the planned sample[first:stop], in sample order."""
+    def record(self, task: str, tier: str, first: int, outcomes: Sequence[tuple[str, bool]]) -> None:
+        """(request id, passed) of the scored samples of the planned sample[first:stop], in sample order."""
         key = (task, tier)
         self._next[key] = self._planned[key][1]
-        self.policy.record(task, tier, self.policy.tests[key].n, outcomes)
+        self.policy.record(task, tier, self.policy.tests[key].n, [ok for _, ok in outcomes])
+        self.parts.record(task, tier, outcomes)
+
+    def _hold(self, key: tuple[str, str], level: float, remaining: int) -> str | None:
+        """The sub-population check on a test that rejects at `level` (as rounds.Rounds runs it): wait until the
+        screen has seen every part; then each part separated must be proven at the same level (intersection-
+        union); a part that no longer can be ends the test (shown below the bar, or capped)."""
+        task, tier = key
+        if remaining and not self.parts.ready(task, tier):
+            return "open"
+        self.parts.confirm(task, tier)
+        part = self.parts.blocking(task, tier, level)
+        return None if part is None else {"futile": "below-bar"}.get(part.state, part.state)
+
+    def part_tests(self) -> tuple[PartTest, ...]:
+        """The separated parts' tests, each at the level of the test it stands beside."""
+        pol = self.policy
+        return tuple(p for (task, tier) in pol.tests for p in self.parts.tests(
+            task, tier, pol.holm.level((task, tier)) or pol.alpha))
 
     def finish_round(self) -> None:
         self.policy.settle()
@@ -98,11 +119,12 @@ class PolicyRounds:
 class FixedRounds:
     """`sample.sequential: false`: one round of `per_task` samples on every cheaper tier (rounds.Rounds)."""
 
-    def __init__(self, config: Config, available: dict[str, int]) -> None:
+    def __init__(self, config: Config, samples: Mapping[str, Sequence[Request]], available: dict[str, int]) -> None:
         self.family = family_for(available, config)
+        self.parts = SubPopulations({t: samples[t] for t in self.family.tested if t in samples}, config.quality.target)
         self._rounds = Rounds([t.name for t in config.tiers[:-1]], available, self.family, config.quality.target,
-                              False, config.sample.round, config.sample.cap)
-        self._pending: dict[str, dict[str, list[bool]]] = {}
+                              False, config.sample.round, config.sample.cap, self.parts)
+        self._pending: dict[str, dict[str, list[tuple[str, bool]]]] = {}
         self._stop: dict[str, int] = {}
 
     @property
@@ -121,12 +143,13 @@ class FixedRounds:
         self._stop = {task: stop for task, (_, stop, _) in plan.items()}
         return self._by_tier(plan)
 
-    def record(self, task: str, tier: str, first: int, outcomes: Sequence[bool]) -> None:
+    def record(self, task: str, tier: str, first: int, outcomes: Sequence[tuple[str, bool]]) -> None:
         self._pending.setdefault(task, {})[tier] = list(outcomes)
 
     def finish_round(self) -> None:
         for task, outcomes in self._pending.items():
-            self._rounds.record(task, self._stop[task], outcomes)
+            self._rounds.record(task, self._stop[task], {t: [ok for _, ok in o] for t, o in outcomes.items()},
+                                {t: [rid for rid, _ in o] for t, o in outcomes.items()})
         self._pending = {}
         self._rounds.finish_round()
 
@@ -136,10 +159,13 @@ class FixedRounds:
     def statuses(self) -> tuple[Status, ...]:
         return ()
 
+    def part_tests(self) -> tuple[PartTest, ...]:
+        return self.parts.all_tests(self.family.alpha)
 
-def audit_rounds(config: Config, volume: dict[Key, Usage], available: dict[str, int], days: float | None
-                 ) -> PolicyRounds | FixedRounds:
-    """The rounds an audit with this config runs, over each task type's sample size (`available`)."""
+
+def audit_rounds(config: Config, volume: dict[Key, Usage], samples: Mapping[str, Sequence[Request]],
+                 available: dict[str, int], days: float | None) -> PolicyRounds | FixedRounds:
+    """The rounds an audit with this config runs, over each task type's sample (`available`: its size)."""
     if config.sample.sequential:
-        return PolicyRounds(config, volume, available, days)
-    return FixedRounds(config, available)
+        return PolicyRounds(config, volume, samples, available, days)
+    return FixedRounds(config, samples, available)

@@ -24,9 +24,10 @@ def monthly(usd: float, days: float | None) -> float:
 
 
 def arms(volume: dict[Key, Usage], config: Config, tasks: Iterable[str], days: float | None) -> list[Arm]:
-    """One Arm per task type and cheaper tier, rank 0 the cheapest. A saving that cannot be priced counts as the
-    largest priced one (the test keeps its share of the error budget); a sample that cannot be priced costs
-    UNPRICED_SHARE of a month's saving, so sampling still stops when continuing cannot pay."""
+    """One Arm per task type and cheaper tier, rank 0 the cheapest. A saving that cannot be priced (no price, or
+    a log with no token counts for the task) counts as the largest priced one (the test keeps its share of the
+    error budget); a sample that cannot be priced costs UNPRICED_SHARE of a month's saving, so sampling still
+    stops when continuing cannot pay."""
     pricer, ref = Pricer(config.prices), config.reference
     out: list[Arm] = []
     for task in tasks:
@@ -42,8 +43,9 @@ def arms(volume: dict[Key, Usage], config: Config, tasks: Iterable[str], days: f
         for rank, tier in enumerate(config.tiers[:-1]):
             by = {c.task: c for c in project(mine, {task: tier.model}, days, config.prices).by_task}
             saved = by[task].current_usd - by[task].projected_usd if task in by else None
-            value = None if saved is None or pricer.price(tier.model) is None else monthly(saved, days)
-            cost = _call(pricer, tier.model, tokens_in, tokens_out)
+            counted = tokens_in + tokens_out > 0  # without token counts, $0 is not a price
+            value = None if saved is None or pricer.price(tier.model) is None or not counted else monthly(saved, days)
+            cost = _call(pricer, tier.model, tokens_in, tokens_out) if counted else None
             out.append(Arm(task, tier.name, rank, -1.0 if value is None else value,
                            -1.0 if cost is None or extra is None else cost + extra))
     known = max((a.value_usd for a in out if a.value_usd >= 0), default=0.0) or 1.0

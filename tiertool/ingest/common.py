@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+import time
 from datetime import datetime, timezone
 from typing import Any
 
+from ..limits import MAX_TOKENS, MIN_TIME, in_time_window
+from ..records import Request
 from ..records import content_text as content_text  # re-exported for the format modules
 from .canonical import Reply, anthropic_reply, chat_reply, responses_reply
 from .sources import loads
@@ -39,7 +42,7 @@ def maybe_json(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in "[{":
         try:
             return loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past what can be read: it stays a string
             return value
     return value
 
@@ -130,6 +133,35 @@ def to_time(value: Any) -> float | None:
             when = when.replace(tzinfo=timezone.utc)
         return when.timestamp()
     raise BadRecord(f"time must be a string or number, got {type(value).__name__}")
+
+
+TOKEN_FIELDS = ("input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens")
+
+
+def check_ranges(req: Request) -> Request:
+    """The figures of a parsed record, held to sane ranges whatever the format: token counts 0..2^53, a cost
+    and a latency >= 0, a time between 2000-01-01 and tomorrow. One year-9999 timestamp would stretch the log's
+    period to millions of days (monthly figures read $0), a negative spend would invent savings, and a count
+    past 64 bits cannot even be stored; such a line is skipped with its reason."""
+    for name in TOKEN_FIELDS:
+        n = getattr(req, name)
+        if not 0 <= n <= MAX_TOKENS:
+            raise BadRecord(f"{name} {n} is out of range (0..2^53)")
+    for name in ("cost", "latency_s"):
+        x = getattr(req, name)
+        if x is not None and not (math.isfinite(x) and x >= 0):
+            raise BadRecord(f"{'spend' if name == 'cost' else 'latency'} {x!r} is out of range (must be >= 0)")
+    if req.time is not None and not in_time_window(req.time):
+        first = time.strftime("%Y-%m-%d", time.gmtime(MIN_TIME))
+        raise BadRecord(f"time {_iso(req.time)} is out of range ({first} .. tomorrow)")
+    return req
+
+
+def _iso(seconds: float) -> str:
+    try:
+        return datetime.fromtimestamp(seconds, timezone.utc).isoformat(sep=" ")[:19]
+    except (OverflowError, OSError, ValueError):
+        return repr(seconds)
 
 
 def dotted(obj: Any, path: str) -> Any:

@@ -21,14 +21,15 @@ from typing import Any
 from ..errors import InputError
 from ..records import Request, Skipped
 from . import llm_logs, mapped, sources, streams
-from .common import BadRecord
+from .common import BadRecord, check_ranges
 from .formats import FORMAT_LIST, FORMAT_NAMES, FORMATS, Format, Parse
 from .hint import nothing_read
 from .tasktype import TaskTyper
 
 EXAMPLES_PER_REASON = 5
-SHAPE_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError)
+SHAPE_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError, RecursionError)
 MAX_REASONS = 1000
+BUFFER_CHARS = 32 << 20  # prompt characters of inferred requests held in memory rather than read again
 HEAD = 3  # units whose fields a file that gives nothing is described by
 
 
@@ -82,7 +83,8 @@ class LogReader:
     """Iterate the requests of one or more log files; read `stats` (and `typer.groups`) afterwards."""
 
     def __init__(self, paths: Sequence[str | Path], fmt: str | None = None, group_by: str | None = "auto",
-                 mapping: str | dict[str, str] | None = None, infer_tasks: bool = True) -> None:
+                 mapping: str | dict[str, str] | None = None, infer_tasks: bool = True,
+                 semantic: bool = False) -> None:
         self.mapping = mapped.parse_map(mapping) if isinstance(mapping, str) else dict(mapping or {})
         if self.mapping and fmt in (None, mapped.NAME):
             fmt = mapped.NAME
@@ -99,7 +101,10 @@ class LogReader:
         self.fmt = fmt
         self.group_by = group_by or "auto"
         self.stats = ReadStats()
-        self.typer = TaskTyper() if infer_tasks else None
+        self.typer = TaskTyper(semantic=semantic) if infer_tasks else None
+        self.buffer_chars = BUFFER_CHARS
+        self._unit: tuple[str, int] | None = None  # (file, unit number) of the request last parsed, if known
+        self._only: dict[str, bytearray] | None = None  # when reading again: the units to parse, per file
         self._files: dict[str, _FileRead] = {}
 
     def _forced(self) -> Format | None:
@@ -110,17 +115,19 @@ class LogReader:
     # --- iteration -----------------------------------------------------------------------------------------
 
     def __iter__(self) -> Iterator[Request]:
+        """Requests nothing types stream first; those whose task type is inferred follow once the whole log
+        has been read, since their templates are learned from all of it (typer.fit)."""
         stats, typer = self.stats, self.typer
         self._files = {}
+        deferred = _Deferred(self.buffer_chars)
         for req in self._joined():
-            if typer is not None:
-                req = typer.assign(req)
             stats.records += 1
-            stats.typing[req.task_source] += 1
-            why = req.not_replayable_because
-            if why is not None:
-                stats.not_replayable[why if why in stats.not_replayable or len(stats.not_replayable) < MAX_REASONS
-                                     else "other reasons"] += 1
+            if typer is not None:
+                size = typer.observe(req)
+                if size:
+                    deferred.add(self._unit, req, size)
+                    continue
+            _count(stats, req)
             yield req
         # A file a stream read may have been joined whole into other files' records (a Langfuse traces file,
         # OTLP logs in a file of their own): it gave nothing only when nothing was read at all.
@@ -129,22 +136,39 @@ class LogReader:
         if empty:
             raise InputError(empty[0] + (f" (and {len(empty) - 1} more file(s) gave nothing)" if len(empty) > 1
                                          else ""))
-        if typer is not None:
-            self.renames = typer.renames()
-            moved = sum(g.requests for g in typer.groups if self.renames[g.key] == "untagged")
-            stats.typing["inferred"] -= moved
-            stats.typing["none"] += moved
-            stats.typing += Counter()  # drop zero counts
+        if typer is None or not deferred.requests:
+            return  # nothing to infer: the log was read once
+        typer.fit()
+        for req in deferred.replay(self):
+            req = typer.assign(req)
+            _count(stats, req)
+            yield req
+        self.renames = typer.renames()
+        for g in typer.groups:
+            if self.renames.get(g.key) == "untagged":
+                stats.typing[g.how] -= g.requests
+                stats.typing["none"] += g.requests
+        stats.typing += Counter()  # drop zero counts
 
-    # Provisional inferred group -> final task name, set once reading is done (see TaskTyper.renames):
-    # `scan` (traffic.py) applies it to its aggregates and samples, so no command handles renames.
+    # Inferred group -> "untagged" for groups too small to be a task type, known once reading is done (see
+    # TaskTyper.renames): `scan` (traffic.py) applies it to its aggregates and samples, so no command does.
     renames: dict[str, str] = {}
+
+    def _again(self, units: dict[str, bytearray] | None) -> Iterator[Request]:
+        """The requests of the marked units (None: of every unit), read again (parsing only those) with
+        throwaway read counts."""
+        stats, files, self.stats, self._files, self._only = self.stats, self._files, ReadStats(), {}, units
+        try:
+            yield from self._joined()
+        finally:
+            self.stats, self._files, self._only = stats, files, None
 
     def _joined(self) -> Iterator[Request]:
         """Every file, then what the streams held back (spans waiting for their trace, ...)."""
         self._streams, self._seen, self._last, self._parsers = streams.make(self.paths), {}, {}, {}
         yield from self._batches()
         for stream in self._streams:
+            self._unit = None
             for item in stream.finish():
                 yield from self._item(*item, self._forced())
             self.stats.joined += stream.joined
@@ -162,28 +186,51 @@ class LogReader:
     _parsers: dict[str, dict[str, Parse]] = {}  # file -> format -> its parser (some remember earlier records)
 
     def _batches(self) -> Iterator[Request]:
-        """Batch result files are read first and joined to their request lines when both are given."""
+        """Batch result files are read first and joined to their request lines when both are given. custom_ids
+        are unique only within one batch, so a join is scoped to a file pair (the k-th request file with the k-th
+        result file, in the order given) whenever the files pair up one to one."""
         roles = {p: self._role(p) for p in self.paths} if len(self.paths) > 1 else {}
         paths = sorted(self.paths, key=lambda p: roles.get(p) != "context")  # context (trace rows) first
         if not ({"batch-request", "batch-result"} <= set(roles.values())):
             for path in paths:
                 yield from self._read(path)
             return
+        requests = [p for p in self.paths if roles[p] == "batch-request"]
+        results = [p for p in self.paths if roles[p] == "batch-result"]
+        scopes = ([([q], [r]) for q, r in zip(requests, results, strict=True)] if len(requests) == len(results)
+                  else [(requests, results)])
+        for path in (p for p in paths if roles[p] == "context"):
+            yield from self._read(path)
+        for request_files, result_files in scopes:
+            yield from self._join(request_files, result_files)
+        for path in (p for p in self.paths if roles[p] not in ("batch-request", "batch-result", "context")):
+            yield from self._read(path)
+
+    def _join(self, request_files: list[Path], result_files: list[Path]) -> Iterator[Request]:
         pending: dict[str, Request] = {}
-        for path in (p for p in self.paths if roles[p] == "batch-result"):
-            for res in self._read(path):
+        for path in result_files:
+            for res in self._read(path, whole=True):  # read again in full: the marked requests need them
                 if res.id in pending:
                     self.stats.skip(res.source, f"duplicate custom_id {res.id!r} (first at {pending[res.id].source})")
                 else:
                     pending[res.id] = res
-        for path in (p for p in paths if roles[p] != "batch-result"):
+        joined: set[str] = set()
+        ambiguous = 0
+        for path in request_files:
             for req in self._read(path):
                 result = pending.pop(req.id, None) if req.is_batch else None
                 if result is not None:
                     self.stats.joined += 1
                     self.stats.lines -= 1  # the result line is part of this record
                     req = _merge(req, result)
+                    joined.add(req.id)
+                elif req.is_batch and req.id in joined:
+                    ambiguous += 1
                 yield req
+        if ambiguous:
+            self.stats.notes.append(
+                f"{ambiguous} custom_ids are in several of {', '.join(map(str, request_files))}, so their results "
+                f"may be joined to the wrong request; give one result file per request file, in the same order")
         yield from pending.values()  # results whose request line was not given: volume only
 
     def _role(self, path: Path) -> str:
@@ -199,7 +246,9 @@ class LogReader:
         fmt = self._forced() or next((f for f in FORMAT_LIST if f.sniff(obj)), None)
         return fmt.role if fmt else ""
 
-    def _read(self, path: Path) -> Iterator[Request]:
+    def _read(self, path: Path, whole: bool = False) -> Iterator[Request]:
+        if self._only is not None and not whole and str(path) not in self._only:
+            return  # reading again: nothing marked in this file
         tally = self._files.setdefault(str(path), _FileRead())
         if any(s.owns(path) for s in self._streams):
             tally.streamed = True
@@ -207,31 +256,34 @@ class LogReader:
         what = sources.kind(path)
         if what == "empty":
             return
-        if what == "binary":
+        if what in ("binary", "corrupt"):
             self.stats.lines += 1
             tally.lines += 1
-            self._skip(str(path), f"{path}:1", "binary file, not text (expected JSON lines, CSV or llm's logs.db)")
+            self._skip(str(path), f"{path}:1", "binary file, not text (expected JSON lines, CSV or llm's logs.db)"
+                       if what == "binary" else "a gzip header followed by data that is not gzip, or cut short")
             return
         if what == "sqlite":
             if self.fmt not in (None, llm_logs.NAME):
                 raise InputError(f"{path}: a SQLite file cannot be read as --format {self.fmt}; "
                                  f"the only SQLite log read is llm's logs.db (--format {llm_logs.NAME})")
             tally.kind = "logs.db row"
-            yield from self._parse_units(path, llm_logs.db_units(path), FORMATS[llm_logs.NAME])
+            yield from self._parse_units(path, llm_logs.db_units(path), FORMATS[llm_logs.NAME], whole)
             return
         if what == "parquet":
             if self.fmt == mapped.NAME:
                 raise InputError(f"{path}: --map reads CSV or JSON lines; a Parquet file is read by its format")
             tally.kind = "Parquet row"
-            yield from self._parse_units(path, sources.parquet_units(path), self._forced())
+            yield from self._parse_units(path, sources.parquet_units(path), self._forced(), whole)
             return
         if what == "text" and self.fmt == mapped.NAME and not isinstance(sources.first_line_value(path), dict):
             what = "csv"  # --map on a file that is not JSON lines: CSV whatever its name
         if what == "csv":
             tally.kind = "CSV row"
-            yield from self._parse_units(path, sources.csv_units(path), self._csv_format(path))
+            yield from self._parse_units(path, sources.csv_units(path), self._csv_format(path), whole)
             return
-        yield from self._parse_units(path, sources.json_units(path), self._forced())
+        marks = self._only.get(str(path)) if self._only is not None and not whole else None
+        keep = partial(_marked, marks) if marks is not None else None
+        yield from self._parse_units(path, sources.json_units(path, keep), self._forced(), whole)
 
     def _csv_format(self, path: Path) -> Format | None:
         """A CSV of a known format's records (a LiteLLM_SpendLogs `\\copy`, a Helicone or Langfuse export) is
@@ -254,16 +306,26 @@ class LogReader:
         mapped.check_columns(str(path), header, self.mapping)
         return Format(mapped.NAME, mapped.sniff, partial(mapped.parse, mapping=self.mapping))
 
-    def _parse_units(self, path: Path, units: Iterator[sources.Unit], forced: Format | None) -> Iterator[Request]:
+    def _parse_units(self, path: Path, units: Iterator[sources.Unit], forced: Format | None, whole: bool = False
+                     ) -> Iterator[Request]:
         key = str(path)
+        marks = self._only.get(key) if self._only is not None and not whole else None
         tally = self._files.setdefault(key, _FileRead())
+        unit = 0
         for source, obj, err in units:
+            unit += 1
+            if marks is not None and not _marked(marks, unit):
+                continue  # reading again: not a unit a held request came from
             tally.saw(obj)
             stream = None if err is not None else next((s for s in self._streams if s.claims(obj)), None)
             if stream is None:
+                # An item of a page on a JSON line is not found again by its unit number (a line passed over
+                # when reading again is one unit, whatever it held): such requests are read again with all.
+                self._unit = (key, unit) if " item " not in source and ":item " not in source else None
                 yield from self._item(key, source, obj, err, forced)
                 continue
             tally.streamed = True
+            self._unit = None  # a stream's items may need units of other files: read again with all
             try:  # a unit read whole before its items are parsed: a shape error deep down skips the unit
                 items = list(stream.feed(key, source, obj))
             except SHAPE_ERRORS as e:
@@ -299,7 +361,7 @@ class LogReader:
         parsers = self._parsers.setdefault(key, {})
         parse = parsers.get(use.name) or parsers.setdefault(use.name, use.parser())
         try:
-            req = parse(item, src, self.group_by)
+            req = check_ranges(parse(item, src, self.group_by))
         except BadRecord as e:
             self._skip(key, src, str(e))
             return
@@ -312,6 +374,60 @@ class LogReader:
     def _skip(self, key: str, src: str, reason: str) -> None:
         self.stats.skip(src, reason)
         self._files.setdefault(key, _FileRead()).reasons[reason] += 1
+
+
+class _Deferred:
+    """The requests whose task type is inferred, held until the templates are learned: kept while their prompts
+    total at most `budget` characters, else read again from the log, where only their units are parsed (one bit
+    per unit marks them) unless one of them came from a unit that cannot be found again by its number (a stream's
+    item, an item of an array or page): then the whole log is read again."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.requests = 0
+        self.kept: list[Request] | None = []
+        self.units: dict[str, bytearray] | None = {}  # file -> bit n set when unit n holds a deferred request
+
+    def add(self, unit: tuple[str, int] | None, req: Request, size: int) -> None:
+        self.requests += 1
+        if unit is None:
+            self.units = None  # read every unit again
+        elif self.units is not None:
+            key, n = unit
+            marks = self.units.get(key)
+            if marks is None:
+                marks = self.units[key] = bytearray()
+            if n >> 3 >= len(marks):
+                marks.extend(bytes((n >> 3) + 1 - len(marks)))
+            marks[n >> 3] |= 1 << (n & 7)
+        if self.kept is not None:
+            self.budget -= size
+            if self.budget >= 0:
+                self.kept.append(req)
+            else:
+                self.kept = None  # too many to hold: read them again
+
+    def replay(self, reader: LogReader) -> Iterator[Request]:
+        """The deferred requests, in log order, from memory or read again (other requests of a marked unit,
+        such as typed spans of the same OTLP export, were given already and are passed over)."""
+        if self.kept is not None:
+            return iter(self.kept)
+        typer = reader.typer
+        assert typer is not None
+        return (r for r in reader._again(self.units) if typer.prompt(r) is not None)
+
+
+def _count(stats: ReadStats, req: Request) -> None:
+    """How the request was typed and, if so, why it cannot be replayed (counted as it is given out)."""
+    stats.typing[req.task_source] += 1
+    why = req.not_replayable_because
+    if why is not None:
+        stats.not_replayable[why if why in stats.not_replayable or len(stats.not_replayable) < MAX_REASONS
+                             else "other reasons"] += 1
+
+
+def _marked(marks: bytearray, n: int) -> bool:
+    return n >> 3 < len(marks) and bool(marks[n >> 3] >> (n & 7) & 1)
 
 
 def _merge(req: Request, res: Request) -> Request:
@@ -327,9 +443,10 @@ def _merge(req: Request, res: Request) -> Request:
 
 
 def read_logs(paths: Sequence[str | Path], fmt: str | None = None, group_by: str | None = "auto",
-              mapping: str | dict[str, str] | None = None, infer_tasks: bool = True) -> LogReader:
+              mapping: str | dict[str, str] | None = None, infer_tasks: bool = True,
+              semantic: bool = False) -> LogReader:
     """A stream of the logs' requests; read `stats` (and `renames`) once it is consumed."""
-    return LogReader(paths, fmt, group_by, mapping, infer_tasks)
+    return LogReader(paths, fmt, group_by, mapping, infer_tasks, semantic)
 
 
 def find_requests(paths: Sequence[str | Path], sources: set[str], fmt: str | None = None,

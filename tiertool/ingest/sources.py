@@ -10,6 +10,7 @@ import gzip
 import io
 import itertools
 import json
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, cast
@@ -32,12 +33,17 @@ PARQUET_BATCH = 512  # rows per record batch: memory holds one batch (and pyarro
 GZIP_MAGIC = b"\x1f\x8b"
 BOMS = {b"\xff\xfe": "utf-16", b"\xfe\xff": "utf-16"}
 Unit = tuple[str, Any, str | None]  # (source, value, reason it could not be read)
+GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)  # a gzip file cut short, or not gzip after its magic
+CUT_SHORT = "the gzip stream ends early or is corrupt (a truncated file?): nothing from here on could be read"
 
 
 def kind(path: Path) -> str:
-    """sqlite | parquet | csv | text | empty | binary, from the first bytes (gzip is looked through)."""
-    with _open(path) as fh:
-        head = fh.read(8192)
+    """sqlite | parquet | csv | text | empty | binary | corrupt, from the first bytes (gzip is looked through)."""
+    try:
+        with _open(path) as fh:
+            head = fh.read(8192)
+    except GZIP_ERRORS:
+        return "corrupt"
     if head.startswith(SQLITE_MAGIC):
         return "sqlite"
     if head.startswith(PARQUET_MAGIC):
@@ -92,11 +98,11 @@ def _lines(fh: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
 
 def first_line_value(path: Path) -> Any:
     """The JSON value of the first non-empty line, or None."""
-    with _open(path) as fh:
-        first = next((ln for _, ln in _lines(fh) if ln is not None and ln.strip()), b"")
     try:
+        with _open(path) as fh:
+            first = next((ln for _, ln in _lines(fh) if ln is not None and ln.strip()), b"")
         return loads(first.removeprefix(b"\xef\xbb\xbf"))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, *GZIP_ERRORS):
         return None
 
 
@@ -220,21 +226,28 @@ class _Buffer:
         self.pos = self.end
 
 
-def json_units(path: Path) -> Iterator[Unit]:
+def json_units(path: Path, keep: Callable[[int], bool] | None = None) -> Iterator[Unit]:
     """Units of a JSON-lines file or of JSON values one after another (an array's items, one pretty-printed
-    object, concatenated objects). An API page, whole or one a line, gives its items."""
+    object, concatenated objects). An API page, whole or one a line, gives its items.
+
+    `keep(n)` false: line n of a JSON-lines file is not parsed, and its unit is ("", None, None)."""
     with _open(path) as fh:
         head = fh.read(4)
     if head[:2] in BOMS:
         yield from _utf16_units(path)
         return
-    first, whole = _text_head(path)
+    try:
+        first, whole = _text_head(path)
+    except GZIP_ERRORS:
+        first, whole = b"", False  # read line by line: the cut is reported where it is
     if first == b"[" or (first == b"{" and not whole):
         try:
             values = _values(path)
             start = next(values, None)
         except InputError as e:
             raise InputError(f"{path}: {e}") from None
+        except GZIP_ERRORS:
+            start = None
         if start is not None and start[3] is None:  # else not JSON values either: read it line by line
             try:
                 for at, item, value, reason in itertools.chain((start,), values):
@@ -245,24 +258,36 @@ def json_units(path: Path) -> Iterator[Unit]:
                         yield from _page(where, value, item is None)
             except InputError as e:
                 raise InputError(f"{path}: {e}") from None
+            except GZIP_ERRORS:
+                yield f"{path}:{at + 1}", None, CUT_SHORT
             return
+    n = 0
     with _open(path) as fh:
-        for n, line in _lines(fh):
-            source = f"{path}:{n}"
-            if line is None:
-                yield source, None, f"line longer than {MAX_LINE >> 20} MiB (skipped unread)"
-                continue
-            if n == 1 and line.startswith(b"\xef\xbb\xbf"):
-                line = line[3:]
-            if not line.strip():
-                yield source, None, "empty line"
-                continue
-            try:
-                value = loads(line)
-            except (ValueError, UnicodeDecodeError) as e:
-                yield source, None, decode_error(e, line)
-                continue
-            yield from _page(source, value, True)
+        try:
+            for n, line in _lines(fh):
+                if keep is not None and not keep(n):
+                    yield "", None, None
+                    continue
+                yield from _json_unit(f"{path}:{n}", n, line)
+        except GZIP_ERRORS:
+            yield f"{path}:{n + 1}", None, CUT_SHORT
+
+
+def _json_unit(source: str, n: int, line: bytes | None) -> Iterator[Unit]:
+    if line is None:
+        yield source, None, f"line longer than {MAX_LINE >> 20} MiB (skipped unread)"
+        return
+    if n == 1 and line.startswith(b"\xef\xbb\xbf"):
+        line = line[3:]
+    if not line.strip():
+        yield source, None, "empty line"
+        return
+    try:
+        value = loads(line)
+    except (ValueError, UnicodeDecodeError) as e:
+        yield source, None, decode_error(e, line)
+        return
+    yield from _page(source, value, True)
 
 
 def _page(source: str, value: Any, expand: bool) -> Iterator[Unit]:
@@ -288,6 +313,9 @@ def _utf16_units(path: Path) -> Iterator[Unit]:
             except UnicodeDecodeError:
                 yield f"{path}:{n + 1}", None, "not valid UTF-16 text from here on (re-save the file as UTF-8)"
                 return
+            except GZIP_ERRORS:
+                yield f"{path}:{n + 1}", None, CUT_SHORT
+                return
             if not line:
                 return
             n += 1
@@ -295,14 +323,17 @@ def _utf16_units(path: Path) -> Iterator[Unit]:
                 yield f"{path}:{n}", None, "empty line"
                 continue
             try:
-                yield f"{path}:{n}", json.loads(line), None
+                yield f"{path}:{n}", loads(line), None
             except ValueError as e:
                 yield f"{path}:{n}", None, decode_error(e, line)
 
 
 def csv_header(path: Path) -> list[str]:
-    with _open(path) as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="") as fh:
-        return next(csv.reader(fh, dialect=_dialect(path)), [])
+    try:
+        with _open(path) as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="") as fh:
+            return next(csv.reader(fh, dialect=_dialect(path)), [])
+    except GZIP_ERRORS:
+        return []
 
 
 def _dialect(path: Path) -> str:
@@ -321,6 +352,9 @@ def csv_units(path: Path) -> Iterator[Unit]:
             try:
                 row = next(reader)
             except StopIteration:
+                return
+            except GZIP_ERRORS:
+                yield f"{path}:{reader.line_num + 1}", None, CUT_SHORT
                 return
             except csv.Error as e:
                 yield f"{path}:{reader.line_num}", None, f"not valid CSV ({e})"

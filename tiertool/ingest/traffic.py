@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..records import USAGE_COLUMNS, Key, Request, Usage
 from .common import typing_tag
+from .listing import Listing
 from .reader import ReadStats, read_logs
 from .sample import Sampler, Stratum, merge
 from .tasktype import Group
@@ -133,16 +134,24 @@ def _replayable(req: Request) -> bool:
 
 def scan(paths: Sequence[str | Path], fmt: str | None = None, group_by: str | None = "auto",
          mapping: str | dict[str, str] | None = None, *, sample: int = 0, seed: int = 0,
-         sample_if: Callable[[Request], bool] = _replayable) -> Traffic:
+         sample_if: Callable[[Request], bool] = _replayable, semantic: bool = False,
+         listing: str | Path | None = None) -> Traffic:
     """Read the logs once: volume, task types (final names), how each was typed, and per task and logged model
-    a seeded sample of `sample` requests among those `sample_if` accepts (replayable ones by default)."""
-    reader = read_logs(paths, fmt, group_by, mapping)
+    a seeded sample of `sample` requests among those `sample_if` accepts (replayable ones by default).
+    `semantic`: also group free-form prompts by topic (config `semantic_tasks`); `listing`: a CSV file to write
+    every request's typing to (listing.py)."""
+    reader = read_logs(paths, fmt, group_by, mapping, semantic=semantic)
     tally, sampler = _Tally(), Sampler(sample, seed)
+    rows = Listing(listing) if listing is not None else None
     for req in reader:
         tally.add(req)
         if sample and sample_if(req):
             sampler.add(req)
+        if rows is not None:
+            rows.add(req)
     renames = reader.renames
+    if rows is not None:
+        rows.close(renames)
     sampler.rename(renames)
     volume = tally.volume(renames)
     groups = {g.name: g for g in reader.typer.kept()} if reader.typer else {}

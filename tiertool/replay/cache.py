@@ -1,20 +1,32 @@
 """Content-addressed SQLite cache of model answers, so that a re-run pays nothing twice.
 
-Keyed on a hash of (model, messages, decoding params). Each answer is committed as it arrives (WAL),
-so a crash loses at most the calls in flight. The file is created owner-only: it holds prompts.
+Keyed on a hash of (model, messages, decoding params). Each answer is committed as it arrives (WAL), so a crash
+loses at most the calls in flight; only usable answers are ever stored (the engine checks them), so a provider's
+bad moment is not replayed forever. The file is created owner-only because it holds prompts; the folder it sits
+in keeps its mode unless tiertool creates it.
+
+Several processes may share one cache (two audits, worker processes, a re-run racing a killed run's leftovers).
+Before paying for a call, a process *claims* its key (the `claims` table): a live claim by another process means
+that process is paying for it, so this one waits for its answer instead of paying twice. A claim lapses when its
+process is gone (checked by pid on this host) or its lease runs out.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, StorageError
+from ..limits import decode
 from ..records import Answer, call_key
-from ..store import private_dir
+from ..store import alive, private_dir
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
@@ -26,8 +38,16 @@ CREATE TABLE IF NOT EXISTS answers (
     cost REAL NOT NULL DEFAULT 0,
     origin TEXT NOT NULL,
     created REAL NOT NULL
-)
+);
+CREATE TABLE IF NOT EXISTS claims (
+    key TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    expires REAL NOT NULL
+);
 """
+WRITE_ERRORS = (sqlite3.OperationalError, sqlite3.DatabaseError, OSError)  # disk full, read-only, I/O error
 
 
 class Cache:
@@ -35,11 +55,13 @@ class Cache:
 
     def __init__(self, path: str | Path, readonly: bool = False) -> None:
         self.path = Path(path)
+        self.host, self.pid = socket.gethostname(), os.getpid()
+        self.owner = f"{self.host}:{self.pid}:{uuid.uuid4().hex[:12]}"
         self.tables = ["answers"]  # readonly: the memory table first, then the file's
         try:
             if readonly:  # --dry-run: read what is cached, write nothing (recorded answers load into memory)
                 self.db = sqlite3.connect(":memory:", uri=True, isolation_level=None, check_same_thread=False)
-                self.db.execute(SCHEMA)
+                self.db.executescript(SCHEMA)
                 if self.path.is_file():
                     self.db.execute("ATTACH DATABASE ? AS disk", (f"{self.path.resolve().as_uri()}?mode=ro",))
                     self.db.execute("SELECT 1 FROM disk.answers LIMIT 1")
@@ -50,11 +72,22 @@ class Cache:
             self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             self._setup()
         except sqlite3.DatabaseError as e:
+            if isinstance(e, sqlite3.OperationalError) and not self._is_cache_error(e):
+                raise StorageError(f"{self.path}: cannot open the answer cache ({e}); check that its folder is "
+                                   f"writable and has free space, or point replay.cache elsewhere") from None
             raise InputError(
                 f"{self.path}: not a tiertool cache ({e}); delete it or point replay.cache elsewhere") from None
+        except OSError as e:
+            raise StorageError(f"{self.path}: cannot create the answer cache ({e.strerror}); check that its folder "
+                               f"is writable, or point replay.cache elsewhere") from None
+
+    @staticmethod
+    def _is_cache_error(e: sqlite3.OperationalError) -> bool:
+        """Whether an error on open says the file is not a cache (rather than that it cannot be written)."""
+        return "not a database" in str(e) or "malformed" in str(e)
 
     def _setup(self) -> None:
-        """WAL mode and the table. Switching to WAL needs the file to itself and SQLite does not wait for
+        """WAL mode and the tables. Switching to WAL needs the file to itself and SQLite does not wait for
         that (it answers 'database is locked' at once), so when another audit is opening the same cache
         at this moment, try again shortly."""
         for attempt in range(60):
@@ -62,7 +95,7 @@ class Cache:
                 if self.db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                     self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=NORMAL")
-                self.db.execute(SCHEMA)
+                self.db.executescript(SCHEMA)
                 return
             except sqlite3.OperationalError as e:
                 if "locked" not in str(e) and "busy" not in str(e) or attempt == 59:
@@ -81,34 +114,72 @@ class Cache:
         return None
 
     def put(self, key: str, model: str, answer: Answer, origin: str = "call") -> None:
-        """Commit one answer now (one transaction per answer)."""
-        self.db.execute(
-            "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (key, model, answer.text or "", answer.input_tokens, answer.output_tokens, answer.cost, origin,
-             time.time()),
-        )
+        """Commit one answer now (one transaction per answer) and let go of its claim. Raises one of
+        WRITE_ERRORS when the disk is full or the file cannot be written."""
+        with self._transaction():
+            self.db.execute(
+                "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, model, answer.text or "", answer.input_tokens, answer.output_tokens, answer.cost, origin,
+                 time.time()),
+            )
+            self.db.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, self.owner))
+
+    def claim(self, key: str, lease: float) -> bool:
+        """Become the one process that pays for this key, unless another live process already is."""
+        now = time.time()
+        with self._transaction():
+            row = self.db.execute("SELECT owner, host, pid, expires FROM claims WHERE key = ?", (key,)).fetchone()
+            if row is not None and row[0] != self.owner and row[3] > now and (row[1] != self.host or alive(row[2])):
+                return False
+            self.db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)",
+                            (key, self.owner, self.host, self.pid, now + lease))
+        return True
+
+    def release(self, key: str) -> None:
+        """Give a claim back without an answer (the call failed), so another process may try it."""
+        with suppress(*WRITE_ERRORS):  # the claim lapses with this process anyway
+            self.db.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, self.owner))
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT (the connection is in autocommit mode); rolled back when anything, the
+        COMMIT included (a full disk), fails."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self.db.execute("COMMIT")
+        except BaseException:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
 
     def load_recorded(self, path: Path) -> int:
         """Import a recorded-answers JSONL file ({model, messages, params?, output} per line)."""
         if not path.is_file():
             raise InputError(f"{path}: recorded answers file not found (replay.recorded in tiertool.yaml)")
+        try:
+            lines = decode(path.read_bytes()).splitlines()
+        except ValueError as e:
+            raise InputError(f"{path}: {e}") from None
         n = 0
-        with path.open(encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                    key = call_key(rec["model"], rec["messages"], rec.get("params") or {})
-                    text = rec["output"]
-                except (ValueError, KeyError, TypeError) as e:
-                    raise InputError(f"{path}:{lineno}: expected {{model, messages, params?, output}}: {e}") from None
-                self.db.execute(
-                    "INSERT OR IGNORE INTO answers VALUES (?, ?, ?, 0, 0, 0, 'recorded', ?)",
-                    (key, rec["model"], text, time.time()),
-                )
-                n += 1
+        for lineno, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                key = call_key(rec["model"], rec["messages"], rec.get("params") or {})
+                text = rec["output"]
+            except (ValueError, KeyError, TypeError, RecursionError) as e:
+                raise InputError(f"{path}:{lineno}: expected {{model, messages, params?, output}}: {e}") from None
+            self.db.execute(
+                "INSERT OR IGNORE INTO answers VALUES (?, ?, ?, 0, 0, 0, 'recorded', ?)",
+                (key, rec["model"], text, time.time()),
+            )
+            n += 1
         return n
 
     def close(self) -> None:
+        """Give back this process's claims and close."""
+        with suppress(*WRITE_ERRORS):
+            self.db.execute("DELETE FROM claims WHERE owner = ?", (self.owner,))
         self.db.close()

@@ -1,5 +1,18 @@
-"""The Replayer: send the calls an audit needs through litellm (llm.py, the one door): cache first, bounded
-concurrency, rate limits, retries, the budget, worker processes. It is also the `Caller` the judge is given."""
+"""The Replayer: send the calls an audit needs through litellm (llm.py, the one door): cache first, one payer
+per call across processes, bounded concurrency, rate limits, retries, the budget, worker processes. It is also
+the `Caller` the judge is given.
+
+What it promises on faults (README "Guarantees under failure"):
+* every attempt is charged at its worst case until the provider's usage says what it cost, and an attempt is sent
+  only when that worst case fits the budget: a timeout or a body cut short may be billed, so it stays charged;
+* each attempt ends by `replay.timeout`, however slowly the body drips in;
+* only a usable answer is cached (a chat completion with content, or tool calls, within MAX_ANSWER_CHARS): a
+  200 with no choices, `content: null` or an HTML page is a failed attempt, retried, and never replayed from the
+  cache once the provider recovers;
+* 401/403/404 stop the tier at once; an endpoint that stops answering, or fails FAIL_STREAK calls in a row after
+  their retries, stops it too; the audit then says it could not be audited instead of judging quality;
+* when the cache cannot be written (a full disk) nothing more is sent, so no further answer is paid for and lost.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +20,37 @@ import asyncio
 import os
 import socket
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 from urllib.parse import urlparse
 
 from ..config import Replay, Tier
 from ..errors import ReplayError
+from ..limits import MAX_ANSWER_CHARS, MAX_TOKENS
 from ..pricing.prices import lookup
 from ..records import UNSENT, Answer, Call
-from .cache import Cache
+from ..text import mask_then_clip
+from .cache import WRITE_ERRORS, Cache
 from .llm import litellm
-from .plan import Budget, Plan, PlanDeclined, input_estimate, make_plan, output_estimate, worst_case_usd
+from .plan import (
+    Budget,
+    Plan,
+    PlanDeclined,
+    input_estimate,
+    make_plan,
+    max_output,
+    output_estimate,
+    requested_max,
+    worst_case_usd,
+)
 from .progress import Progress
 from .ratelimit import TierLimits
 from .workers import Pool, merge, unsuitable
+
+FAIL_STREAK = 10  # calls of one tier failing in a row, after their retries: the endpoint is down, stop paying
+CLAIM_POLL = 0.1  # seconds between looks at a call another process is paying for
 
 
 @dataclass
@@ -32,9 +61,29 @@ class ReplayStats:
     cached: int = 0
     failed: int = 0
     retried: int = 0
-    spend: float = 0.0
+    spend: float = 0.0  # USD charged: the provider's usage, else the attempt's worst case
+    unconfirmed: int = 0  # attempts charged at their worst case: no usage came back (timeout, body cut short)
+    unconfirmed_usd: float = 0.0
     missing: list[str] = field(default_factory=list)  # offline: keys with no recorded answer
-    over_budget: int = 0  # calls not sent because they could have broken --budget
+    over_budget: int = 0  # calls not sent (or not retried) because they could have broken --budget
+    unsaved: int = 0  # answers paid for that could not be written to the cache
+
+
+class Unusable(Exception):
+    """A response that arrived but is not an answer (no choices, content null, too long); `cost` is what its
+    usage says was billed, None when it says nothing."""
+
+    def __init__(self, message: str, cost: float | None = None) -> None:
+        super().__init__(message)
+        self.cost = cost
+
+
+class CallTimeout(Exception):
+    """No complete answer within replay.timeout (a slow-drip body never trips a per-read timeout)."""
+
+
+class OverBudget(Exception):
+    """This attempt's worst case does not fit in --budget."""
 
 
 def where(tier: Tier) -> str:
@@ -64,21 +113,38 @@ def preflight(tiers: list[Tier]) -> None:
         raise ReplayError("; ".join(problems) + " (or run with --offline to use cached answers only)")
 
 
-def scrub(text: str, tier: Tier) -> str:
-    """Mask every credential the process holds (the tier's key, any *_KEY / *_TOKEN variable) in a message."""
-    secrets = {tier.api_key() or ""} | {v for k, v in os.environ.items() if k.endswith(("_KEY", "_TOKEN"))}
-    for secret in sorted((x for x in secrets if len(x) >= 8), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
+def secrets(tier: Tier) -> set[str]:
+    """Every credential the process holds: the tier's key and any *_KEY / *_TOKEN variable."""
+    return {tier.api_key() or ""} | {v for k, v in os.environ.items() if k.endswith(("_KEY", "_TOKEN"))}
+
+
+def http_status(exc: BaseException) -> int | None:
+    """The HTTP status the endpoint really answered with, or None when no status came back (a timeout, a dropped
+    connection, a body that is not JSON: litellm reports all of those as a 500 of its own)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if type(seen).__module__.split(".")[0] in ("httpx", "openai", "anthropic"):
+            code = getattr(getattr(seen, "response", None), "status_code", None)
+            if isinstance(code, int):
+                return code
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _classify(exc: BaseException) -> str:
     """'fatal' stops the tier, 'request' fails this call only, 'retry' is worth another attempt."""
     lt = litellm()
-    if isinstance(exc, (lt.AuthenticationError, lt.PermissionDeniedError, lt.NotFoundError)):
+    if isinstance(exc, lt.BadRequestError) and "LLM Provider NOT provided" in str(exc):
         return "fatal"
-    if isinstance(exc, lt.BadRequestError):
-        return "fatal" if "LLM Provider NOT provided" in str(exc) else "request"
+    status = http_status(exc)
+    if status in (401, 403, 404):  # litellm reports a 403 from an OpenAI-compatible endpoint as a plain APIError
+        return "fatal"
+    if status is not None and 400 <= status < 500 and status not in (408, 409, 429):
+        return "request"
+    if status is None and isinstance(exc, (lt.AuthenticationError, lt.PermissionDeniedError, lt.NotFoundError)):
+        return "fatal"
+    if status is None and isinstance(exc, lt.BadRequestError):
+        return "request"
     return "retry"
 
 
@@ -86,8 +152,8 @@ def _unreachable(exc: BaseException) -> bool:
     """Whether the endpoint could not be reached at all (litellm wraps this as a 500, so walk the chain)."""
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, (ConnectionError, TimeoutError)) or type(seen).__name__ in (
-                "APIConnectionError", "ConnectError", "ConnectTimeout", "Timeout", "ClientConnectorError"):
+        if isinstance(seen, (ConnectionRefusedError, socket.gaierror)) or type(seen).__name__ in (
+                "ConnectError", "ConnectTimeout", "ClientConnectorError"):
             return True
         seen = seen.__cause__ or seen.__context__
     return False
@@ -103,26 +169,37 @@ def _retry_after(exc: BaseException) -> float | None:
         return None
 
 
+def _tokens(usage: Any, name: str) -> int | None:
+    value = getattr(usage, name, None)
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TOKENS else None
+
+
 class Replayer:
     """Answers calls cache first; `run` may be called repeatedly (audit rounds, judge calls): the budget,
     the stats and the stopped tiers carry over from one call to the next."""
 
     def __init__(self, cache: Cache, settings: Replay, offline: bool = False, *, budget: float | None = None,
-                 approve: Callable[[Plan], bool] | None = None, progress: Progress | None = None) -> None:
+                 approve: Callable[[Plan], bool] | None = None, progress: Progress | None = None,
+                 prices: Mapping[str, Any] | None = None) -> None:
         self.cache = cache
         self.settings = settings
         self.offline = offline
         self.budget = Budget(budget)
+        self.prices = prices  # the config's `prices:`, which win over litellm's map for the plan and the budget
         self.approve_hook = approve
         self.approved = approve is None
         self.progress = progress or Progress()
         self.stats = ReplayStats()
         self.stopped: dict[str, str] = {}  # tier name -> why
+        self.halted: str | None = None  # the cache cannot be written: nothing more is sent
         self.answers: dict[str, Answer] = {}  # filled as answers arrive, so a stopped run keeps them
+        self.unsaved: dict[str, tuple[str, Answer]] = {}  # key -> (model, answer) paid for, not yet cached
         self.ok: Counter[str] = Counter()  # answered calls per tier
+        self.streak: Counter[str] = Counter()  # calls failed in a row per tier
         self.limits: dict[str, TierLimits] = {}
         self._pool: Pool | None = None
         self._checked: set[str] = set()
+        self._warm: set[str] = set()  # models whose litellm set-up this process has done
 
     def approve(self, calls: list[Call], expected: list[Call] | None = None) -> None:
         """Show the plan for these calls and ask once; raise PlanDeclined when the answer is no.
@@ -140,7 +217,7 @@ class Replayer:
         likely = None if expected is None else [c for c in {c.key: c for c in expected}.values()
                                                 if not self.cache.has(c.key)]
         self.approved = True
-        if not self.approve_hook(make_plan(todo, cached, self.budget.cap, likely, self.offline)):
+        if not self.approve_hook(make_plan(todo, cached, self.budget.cap, likely, self.offline, self.prices)):
             raise PlanDeclined("nothing sent")
 
     def run(self, calls: list[Call]) -> dict[str, Answer]:
@@ -164,8 +241,10 @@ class Replayer:
                 asyncio.run(self._run_all(todo))
             else:
                 self._run_workers(todo)
-        if self.stopped:
-            raise ReplayError("; ".join(f"tier '{t}': {why}" for t, why in self.stopped.items()))
+        self._flush()
+        problems = [f"tier '{t}': {why}" for t, why in self.stopped.items()] + ([self.halted] if self.halted else [])
+        if problems:
+            raise ReplayError("; ".join(problems))
         return answers
 
     def ask(self, calls: Sequence[Call]) -> dict[str, Answer]:
@@ -193,28 +272,43 @@ class Replayer:
                               f"'{tier.name}' in tiertool.yaml and that the endpoint is up") from None
 
     def _run_workers(self, calls: list[Call]) -> None:
-        """Split the calls over worker processes (tiertool/workers.py) and take in their answers and counts."""
+        """Split the calls over worker processes (workers.py) and take in their answers and counts."""
         if self._pool is None:
+            asyncio.run(self._warm_up(calls))  # before the fork: the workers start warm
             self._pool = Pool(self.settings.workers)
         self.progress.start(dict(Counter(c.tier.name for c in calls)))
         try:
-            answers, stats, stopped, ok = merge(self._pool.run(_shard, str(self.cache.path), self.settings, calls))
+            got = merge(self._pool.run(_shard, str(self.cache.path), self.settings, calls, self.prices))
         finally:
             self.progress.stop()
-        self.answers.update(answers)
-        for name, value in stats.items():
+        self.answers.update(got["answers"])
+        self.unsaved.update(got["unsaved"])
+        for name, value in got["stats"].items():
             setattr(self.stats, name, getattr(self.stats, name) + value)
-        for tier, why in stopped.items():
+        for tier, why in got["stopped"].items():
             self.stopped.setdefault(tier, why)
-        self.ok.update(ok)
+        self.halted = self.halted or got["halted"]
+        self.ok.update(got["ok"])
 
     def close(self) -> None:
-        """Stop the worker processes, if any were started."""
+        """Stop the worker processes, if any were started, and make a last try at caching unsaved answers."""
         if self._pool is not None:
             self._pool.close()
             self._pool = None
+        self._flush()
+
+    async def _warm_up(self, calls: list[Call]) -> None:
+        """litellm does its one-time set-up (imports, clients: seconds on a busy machine) in its first call; a
+        mock call (litellm's `mock_response`: nothing is sent) does it now, so that replay.timeout times the
+        provider rather than tiertool's start-up."""
+        for model in sorted({c.tier.model for c in calls} - self._warm):
+            with suppress(Exception):  # an unknown model fails again, properly reported, when it is called
+                await litellm().acompletion(model=model, messages=[{"role": "user", "content": "warm-up"}],
+                                            mock_response="ok")
+            self._warm.add(model)
 
     async def _run_all(self, calls: list[Call]) -> None:
+        await self._warm_up(calls)
         self.budget.bind()
         limits = {c.tier.name: asyncio.Semaphore(c.tier.concurrency or self.settings.concurrency) for c in calls}
         for c in calls:
@@ -226,45 +320,69 @@ class Replayer:
         finally:
             self.progress.stop()
 
-    async def _one(self, call: Call, limit: asyncio.Semaphore) -> Answer | None:
+    def _stopping(self, tier: Tier) -> bool:
+        return self.halted is not None or tier.name in self.stopped
+
+    async def _one(self, call: Call, limit: asyncio.Semaphore) -> None:
         tier = call.tier
         async with limit:
-            if tier.name in self.stopped:
-                self._skip(call)
+            if self._stopping(tier):
+                return self._skip(call)
+            theirs = await self._claim(call)
+            if theirs is not None:  # another process paid for it meanwhile
+                self.stats.cached += 1
+                self.answers[call.key] = theirs
+                self.progress.update(tier.name, done=1)
                 return None
-            worst = worst_case_usd(call) if self.budget.cap is not None else None
-            if not await self.budget.reserve(worst):
-                self.stats.over_budget += 1
-                self.progress.update(tier.name, unsent=1)
-                why = "no price for this model" if worst is None else f"its worst case ${worst:.4f}"
-                self.answers[call.key] = Answer(None, UNSENT, error=f"not sent: --budget ${self.budget.cap:,.4f} "
-                                                f"would not cover it ({why}, ${self.budget.spent:,.4f} spent)")
-                return None
+            if self._stopping(tier):
+                return self._skip(call)
             await self.limits[tier.name].acquire(input_estimate(call) + output_estimate(call))
-            if tier.name in self.stopped:  # stopped while this call waited for its rate limit
-                await self.budget.settle(worst, 0.0)
-                self._skip(call)
-                return None
+            if self._stopping(tier):  # stopped while this call waited for its rate limit
+                self.cache.release(call.key)
+                return self._skip(call)
             try:
                 answer = await self._attempts(call)
+            except OverBudget as e:
+                self.cache.release(call.key)
+                self.stats.over_budget += 1
+                self.progress.update(tier.name, unsent=1)
+                self.answers[call.key] = Answer(None, UNSENT, error=str(e))
+                return None
             except Exception as exc:  # noqa: BLE001 - every failure is recorded, none is dropped
-                await self.budget.settle(worst, 0.0)
+                self.cache.release(call.key)
                 self.answers[call.key] = self._failed(call, exc)
                 self.progress.update(tier.name, failed=1)
-                return self.answers[call.key]
-            await self.budget.settle(worst, answer.cost)
-        self.cache.put(call.key, tier.model, answer)
+                return None
+        self._store(call, answer)
         self.answers[call.key] = answer
         self.ok[tier.name] += 1
+        self.streak[tier.name] = 0
         self.stats.sent += 1
-        self.stats.spend += answer.cost
-        self.progress.update(tier.name, done=1, spend=answer.cost)
-        return answer
+        self.progress.update(tier.name, done=1)
+        return None
+
+    async def _claim(self, call: Call) -> Answer | None:
+        """Become the process that pays for this call, or wait for the answer of the one that already is.
+        Returns that answer, or None when this process is to send the call."""
+        lease = self.settings.max_attempts * (self.settings.timeout + 30.0) + 60.0  # the longest a call can take
+        while True:
+            try:
+                mine = self.cache.claim(call.key, lease)
+                hit = self.cache.get(call.key)
+            except WRITE_ERRORS as e:
+                self._halt(e)
+                return None
+            if mine and hit is not None:
+                self.cache.release(call.key)
+            if mine or hit is not None:
+                return hit
+            await asyncio.sleep(CLAIM_POLL)
 
     def _skip(self, call: Call) -> None:
-        """A call of a stopped tier: not sent, and said so in the audit."""
+        """A call of a stopped tier (or of a halted replay): not sent, and said so in the audit."""
         self.progress.update(call.tier.name, unsent=1)
-        self.answers[call.key] = Answer(None, UNSENT, error=f"not sent: tier '{call.tier.name}' stopped")
+        why = "the answer cache cannot be written" if self.halted else f"tier '{call.tier.name}' stopped"
+        self.answers[call.key] = Answer(None, UNSENT, error=f"not sent: {why}")
 
     async def _attempts(self, call: Call) -> Answer:
         """Send with retries: exponential backoff with jitter, or the provider's Retry-After if longer."""
@@ -281,60 +399,132 @@ class Replayer:
             self.stats.retried += 1
             self.progress.update(tier.name, retried=1)
 
+        def worth_retrying(exc: BaseException) -> bool:
+            return not isinstance(exc, OverBudget) and _classify(exc) == "retry" and not self._stopping(tier)
+
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(self.settings.max_attempts), wait=wait, reraise=True,
-            retry=retry_if_exception(lambda e: _classify(e) == "retry" and tier.name not in self.stopped),
-            before_sleep=before_sleep,
+            retry=retry_if_exception(worth_retrying), before_sleep=before_sleep,
         ):
             with attempt:
-                return await self._send(call)
+                return await self._attempt(call, attempt.retry_state.attempt_number)
         raise AssertionError("unreachable: tenacity reraises the last error")
 
-    async def _send(self, call: Call) -> Answer:
+    async def _attempt(self, call: Call, number: int) -> Answer:
+        """One try inside the budget: hold its worst case, send, charge what the provider says it cost (an
+        error status: nothing; no usage: the worst case)."""
+        worst = worst_case_usd(call, self.prices)
+        if not await self.budget.reserve(worst):
+            why = "no price for this model" if worst is None else f"its worst case ${worst:.4f}"
+            raise OverBudget(f"{'not sent' if number == 1 else 'not retried'}: --budget ${self.budget.cap:,.4f} "
+                             f"would not cover it ({why}, ${self.budget.spent:,.4f} spent)")
+        try:
+            answer, cost = await self._send(call)
+        except Exception as exc:
+            cost = exc.cost if isinstance(exc, Unusable) else 0.0 if http_status(exc) is not None else None
+            self._charge(call.tier, await self.budget.settle(worst, cost), cost is None)
+            raise
+        charge = await self.budget.settle(worst, cost)
+        self._charge(call.tier, charge, cost is None)
+        return replace(answer, cost=charge)
+
+    def _charge(self, tier: Tier, usd: float, unconfirmed: bool) -> None:
+        self.stats.spend += usd
+        if unconfirmed:
+            self.stats.unconfirmed += 1
+            self.stats.unconfirmed_usd += usd
+        self.progress.update(tier.name, spend=usd)
+
+    async def _send(self, call: Call) -> tuple[Answer, float | None]:
+        """One request, ended by replay.timeout as a whole; the answer and its cost (None: no usage came back)."""
         tier = call.tier
-        response = await litellm().acompletion(
-            model=tier.model, messages=list(call.messages), api_base=tier.api_base, api_key=tier.api_key(),
-            timeout=self.settings.timeout, max_retries=0, **call.params,
-        )
-        choices = getattr(response, "choices", None)
-        if not choices or getattr(choices[0], "message", None) is None:
-            raise litellm().APIError(status_code=502, message="response has no choices", llm_provider="",
-                                     model=tier.model)
+        params = dict(call.params)
+        if self.budget.cap is not None and requested_max(call) is None:
+            params["max_tokens"] = max_output(call)  # the worst case assumed this cap: have the provider keep it
+        try:
+            response = await asyncio.wait_for(litellm().acompletion(
+                model=tier.model, messages=list(call.messages), api_base=tier.api_base, api_key=tier.api_key(),
+                timeout=self.settings.timeout, max_retries=0, **params), self.settings.timeout)
+        except asyncio.TimeoutError:
+            raise CallTimeout(f"no complete answer within replay.timeout ({self.settings.timeout:g} s)") from None
         usage = getattr(response, "usage", None)
-        i = getattr(usage, "prompt_tokens", 0) or 0
-        o = getattr(usage, "completion_tokens", 0) or 0
+        i, o = _tokens(usage, "prompt_tokens"), _tokens(usage, "completion_tokens")
+        cached = _tokens(getattr(usage, "prompt_tokens_details", None), "cached_tokens") or 0
+        cost = None if i is None or o is None else self._cost(tier, response, i, o, min(cached, i))
+        choices = getattr(response, "choices", None)
+        message = getattr(choices[0], "message", None) if choices else None
+        if message is None:
+            raise Unusable("the response has no choices", cost)
+        text = message.content
+        if text is None and not getattr(message, "tool_calls", None):
+            raise Unusable("the answer's content is null", cost)
+        if text is not None and len(text) > MAX_ANSWER_CHARS:
+            raise Unusable(f"an answer of {len(text):,} characters, over the {MAX_ANSWER_CHARS:,} limit", cost)
+        return Answer(text=text or "", origin="call", input_tokens=i or 0, output_tokens=o or 0), cost
+
+    def _cost(self, tier: Tier, response: Any, i: int, o: int, cached: int) -> float:
+        price = lookup(tier.model, self.prices)
+        if price is not None:
+            return price.cost(i, o, cached)
         cost = (getattr(response, "_hidden_params", None) or {}).get("response_cost")
-        if cost is None:
-            price = lookup(tier.model)
-            cost = price.cost(i, o) if price else 0.0
-        return Answer(text=choices[0].message.content or "", origin="call", cost=float(cost),
-                      input_tokens=i, output_tokens=o)
+        return float(cost) if isinstance(cost, (int, float)) and cost >= 0 else 0.0
 
     def _failed(self, call: Call, exc: BaseException) -> Answer:
         tier, kind = call.tier, _classify(exc)
-        message = scrub(str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__, tier)
-        lt = litellm()
+        message = mask_then_clip(str(exc) or type(exc).__name__, secrets(tier))
+        status = http_status(exc)
         if kind == "fatal":
-            hint = key_hint(tier) if isinstance(exc, lt.AuthenticationError) else \
-                f"check the model name '{tier.model}' and {where(tier)}"
+            key = status in (401, 403) or isinstance(exc, litellm().AuthenticationError)
+            hint = key_hint(tier) if key else f"check the model name '{tier.model}' and {where(tier)}"
             self.stopped.setdefault(tier.name, f"{tier.model} at {where(tier)} failed: {message}; {hint}")
-        elif _unreachable(exc) and not self.ok[tier.name]:
+        elif _unreachable(exc):
             self.stopped.setdefault(
-                tier.name, f"cannot reach {tier.model} at {where(tier)} ({message}); check api_base for tier "
-                f"'{tier.name}' in tiertool.yaml and that the endpoint is up")
+                tier.name, f"cannot reach {tier.model} at {where(tier)} ({message}) after {self.ok[tier.name]} "
+                f"answers; check api_base for tier '{tier.name}' in tiertool.yaml and that the endpoint is up")
+        else:
+            self.streak[tier.name] += 1
+            if self.streak[tier.name] >= FAIL_STREAK:
+                self.stopped.setdefault(tier.name, f"{FAIL_STREAK} calls in a row failed after their retries "
+                                        f"(last: {message}); check {tier.model} at {where(tier)}")
         self.stats.failed += 1
         return Answer(text=None, origin="call", error=message)
 
+    def _store(self, call: Call, answer: Answer) -> None:
+        try:
+            self.cache.put(call.key, call.tier.model, answer)
+        except WRITE_ERRORS as e:
+            self.unsaved[call.key] = (call.tier.model, answer)
+            self._halt(e)
 
-def _shard(cache_path: str, settings: Replay, calls: list[Call]) -> dict[str, Any]:
+    def _halt(self, e: BaseException) -> None:
+        if self.halted is None:
+            self.halted = (f"cannot write the answer cache {self.cache.path} ({e}): stopped sending, so that no "
+                           f"answer is paid for and then lost; free space (or make it writable) and re-run")
+
+    def _flush(self) -> None:
+        """Write answers that could not be cached, now that the cache may take them again."""
+        for key, (model, answer) in list(self.unsaved.items()):
+            try:
+                self.cache.put(key, model, answer)
+            except WRITE_ERRORS:
+                break
+            del self.unsaved[key]
+        self.stats.unsaved = len(self.unsaved)
+
+
+def _shard(cache_path: str, settings: Replay, calls: list[Call], prices: Mapping[str, Any] | None
+           ) -> dict[str, Any]:
     """In a worker process (workers.py): answer these calls with an in-process Replayer on its own cache
     connection, and send back the answers and counts."""
     cache = Cache(cache_path)
     try:
-        replayer = Replayer(cache, settings.model_copy(update={"workers": 1}))
+        replayer = Replayer(cache, settings.model_copy(update={"workers": 1}), prices=prices)
         replayer.approved = True  # the parent showed the plan and checked the keys
         asyncio.run(replayer._run_all(calls))
+        replayer._flush()
     finally:
         cache.close()
-    return {"answers": replayer.answers, "stats": asdict(replayer.stats), "stopped": replayer.stopped,
-            "ok": dict(replayer.ok)}
+    stats = asdict(replayer.stats)
+    stats["unsaved"] = 0  # the parent counts what it still cannot write
+    return {"answers": replayer.answers, "stats": stats, "stopped": replayer.stopped, "ok": dict(replayer.ok),
+            "unsaved": replayer.unsaved, "halted": replayer.halted}

@@ -1,8 +1,13 @@
 """The cost plan shown before anything is sent, and the hard budget that every sent call must fit in.
 
-Estimates use the log's token counts (or the prompt's length when the log has none) and litellm's bundled
-price map (tiertool.prices, read without importing litellm). The budget reserves each call's worst case
-(its input tokens and its maximum output) while it is in flight, so actual spend can never pass the cap.
+Estimates use the log's token counts (or the prompt's text when the log has none) and the config's `prices:`,
+else litellm's bundled price map (tiertool.prices, read without importing litellm). The budget reserves each
+attempt's worst case while it is in flight and keeps it charged until the provider's usage says otherwise: a
+call that timed out or whose body was cut short may still be billed, so it stays at its worst case.
+
+The worst case holds for any script without a tokenizer: a byte-level tokenizer never makes more tokens than the
+prompt has UTF-8 bytes (a Chinese character is three bytes, one or two tokens), and the JSON framing counted
+with them covers the per-message tokens. Characters / 3, the old bound, was 14% short on CJK prompts.
 """
 
 from __future__ import annotations
@@ -10,13 +15,16 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import TiertoolError
 from ..pricing.prices import lookup, price_map
 from ..records import Call
 
 DEFAULT_MAX_OUTPUT = 4096  # when neither the request nor the price map says how long an answer may be
+Prices = Mapping[str, Any] | None  # the config's `prices:` (PriceOverride per model)
 
 
 class PlanDeclined(TiertoolError):
@@ -25,13 +33,25 @@ class PlanDeclined(TiertoolError):
     exit_code = 0
 
 
-def _chars(call: Call) -> int:
-    return len(json.dumps(call.messages, ensure_ascii=False))
+def _text(call: Call) -> str:
+    return json.dumps(call.messages, ensure_ascii=False)
 
 
 def input_estimate(call: Call) -> int:
-    """Expected input tokens: as logged, else about four characters a token."""
-    return call.input_tokens or math.ceil(_chars(call) / 4)
+    """Expected input tokens: as logged, else about four characters a token for ASCII and a token for every
+    other character (CJK scripts run at one or two characters a token, not four)."""
+    if call.input_tokens:
+        return call.input_tokens
+    text = _text(call)
+    ascii_chars = len(text.encode("ascii", "ignore"))
+    return math.ceil(ascii_chars / 4) + (len(text) - ascii_chars)
+
+
+def worst_input(call: Call) -> int:
+    """The most input tokens the call can be billed for: the logged count, or the UTF-8 bytes of everything
+    sent (messages and parameters), whichever is larger."""
+    sent = json.dumps({"messages": call.messages, "params": call.params}, ensure_ascii=False)
+    return max(call.input_tokens, len(sent.encode("utf-8")))
 
 
 def output_estimate(call: Call) -> int:
@@ -41,10 +61,9 @@ def output_estimate(call: Call) -> int:
 
 def max_output(call: Call) -> int:
     """The longest answer the call may get: its own max_tokens, else the model's, else DEFAULT_MAX_OUTPUT."""
-    for name in ("max_completion_tokens", "max_tokens"):
-        value = call.params.get(name)
-        if isinstance(value, int) and value > 0:
-            return value
+    own = requested_max(call)
+    if own is not None:
+        return own
     model = call.tier.model
     for name in (model, model.split("/", 1)[-1]):
         entry = price_map().get(name) or {}
@@ -54,13 +73,20 @@ def max_output(call: Call) -> int:
     return DEFAULT_MAX_OUTPUT
 
 
-def worst_case_usd(call: Call) -> float | None:
+def requested_max(call: Call) -> int | None:
+    for name in ("max_completion_tokens", "max_tokens"):
+        value = call.params.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
+
+
+def worst_case_usd(call: Call, prices: Prices = None) -> float | None:
     """The most this call can cost (None: the model has no price, so no bound is known)."""
-    price = lookup(call.tier.model)
+    price = lookup(call.tier.model, prices)
     if price is None:
         return None
-    worst_input = max(call.input_tokens, math.ceil(_chars(call) / 3))
-    return price.cost(worst_input, max_output(call))
+    return price.cost(worst_input(call), max_output(call))
 
 
 @dataclass
@@ -139,9 +165,9 @@ def _usd(x: float | None) -> str:
 
 
 def make_plan(todo: list[Call], cached: list[Call], budget: float | None = None,
-              expected: list[Call] | None = None, offline: bool = False) -> Plan:
+              expected: list[Call] | None = None, offline: bool = False, prices: Prices = None) -> Plan:
     """The plan for `todo` (not cached) beside `cached`; `expected` (a sequential audit) are the calls of
-    `todo` the rounds are expected to send, while `todo` is the most they could."""
+    `todo` the rounds are expected to send, while `todo` is the most they could; `prices` is the config's."""
     plan = Plan(budget=budget, upper_bound=expected is not None, offline=offline)
     for call in cached:
         plan.tiers.setdefault(call.tier.name, TierPlan(call.tier.name, call.tier.model)).cached += 1
@@ -151,13 +177,13 @@ def make_plan(todo: list[Call], cached: list[Call], budget: float | None = None,
         tp.calls += 1
         tp.input_tokens += i
         tp.output_tokens += o
-        price = lookup(call.tier.model)
-        worst = worst_case_usd(call)
+        price = lookup(call.tier.model, prices)
+        worst = worst_case_usd(call, prices)
         tp.usd = None if price is None or tp.usd is None else tp.usd + price.cost(i, o)
         tp.worst_usd = None if worst is None or tp.worst_usd is None else tp.worst_usd + worst
     for call in expected or ():
         tp = plan.tiers[call.tier.name]
-        price = lookup(call.tier.model)
+        price = lookup(call.tier.model, prices)
         tp.expected_calls += 1
         tp.expected_usd = None if price is None or tp.expected_usd is None else \
             tp.expected_usd + price.cost(input_estimate(call), output_estimate(call))
@@ -165,7 +191,9 @@ def make_plan(todo: list[Call], cached: list[Call], budget: float | None = None,
 
 
 class Budget:
-    """A hard spending cap: a call is sent only when its worst case fits beside what is spent and in flight."""
+    """A hard spending cap: an attempt is sent only when its worst case fits beside what is spent and in
+    flight, and it stays charged at that worst case unless the provider's usage (or an error status, which
+    providers do not bill) says what it really cost."""
 
     def __init__(self, cap: float | None) -> None:
         self.cap = cap
@@ -178,7 +206,7 @@ class Budget:
         self._freed = asyncio.Condition()
 
     async def reserve(self, worst: float | None) -> bool:
-        """Hold `worst` USD for a call; False when it could break the cap even with nothing in flight."""
+        """Hold `worst` USD for an attempt; False when it could break the cap even with nothing in flight."""
         if self.cap is None:
             return True
         if worst is None:  # no price, no bound: never sent under a budget
@@ -192,12 +220,14 @@ class Budget:
             self.reserved += worst
             return True
 
-    async def settle(self, worst: float | None, actual: float) -> None:
-        """Replace a call's reservation by what it actually cost."""
-        self.spent += actual
-        if self.cap is None or worst is None:
-            return
-        assert self._freed is not None
-        async with self._freed:
-            self.reserved = max(self.reserved - worst, 0.0)
-            self._freed.notify_all()
+    async def settle(self, worst: float | None, actual: float | None) -> float:
+        """Replace an attempt's reservation by what it cost: `actual` from the provider's usage, or None when
+        nothing says (a timeout, a body cut short), which keeps the worst case charged. Returns the charge."""
+        charge = actual if actual is not None else (worst or 0.0)
+        self.spent += charge
+        if self.cap is not None and worst is not None:
+            assert self._freed is not None
+            async with self._freed:
+                self.reserved = max(self.reserved - worst, 0.0)
+                self._freed.notify_all()
+        return charge

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
+from ..text import printable
+
 
 @dataclass
 class TierCount:
@@ -30,7 +32,7 @@ class TierCount:
         finished = self.finished
         rate = finished / max(time.monotonic() - started, 1e-9)
         eta = f", ETA {(self.total - finished) / rate:.0f}s" if rate and finished < self.total else ""
-        return (f"{tier}: {finished}/{self.total} ({self.done} done, {self.failed} failed, "
+        return (f"{printable(tier)}: {finished}/{self.total} ({self.done} done, {self.failed} failed, "
                 + (f"{self.unsent} not sent, " if self.unsent else "")
                 + f"{self.retried} retried), ${self.spend:,.4f} spent{eta}")
 
@@ -96,6 +98,7 @@ class RichProgress(Progress):
         self.tasks: dict[str, Any] = {}
 
     def start(self, totals: dict[str, int]) -> None:
+        from rich.markup import escape
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
         from rich.progress import Progress as Bar
 
@@ -103,7 +106,7 @@ class RichProgress(Progress):
         self.bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                        TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=self.console,
                        transient=False)
-        self.tasks = {tier: self.bar.add_task(tier, total=n, info="") for tier, n in totals.items()}
+        self.tasks = {tier: self.bar.add_task(escape(printable(tier)), total=n, info="") for tier, n in totals.items()}
         self.bar.start()
 
     def show(self, tier: str, count: TierCount) -> None:

@@ -23,6 +23,7 @@ from .model import (
     AuditRow,
     CascadeRow,
     Failure,
+    PartRow,
     PositionRow,
     Quality,
     Report,
@@ -81,7 +82,7 @@ def build(audit: Audit, rec: Recommendation, examples: int = 0, today: date | No
         tier_models={t.name: t.model for t in config.tiers},
         audit=AuditRow(logs=list(meta.logs), records=meta.records, skipped=meta.skipped, calls=meta.calls,
                        cache_hits=meta.cache_hits, failed=meta.failed, spend_usd=round(meta.spend_usd, 6),
-                       error=meta.error,
+                       error=meta.error, typing=meta.typing,
                        failures=[Failure(request_id=r.request_id, source=r.source, task=r.task, tier=r.tier,
                                          error=r.error) for r in audit.results if r.error],
                        incomplete=audit.incomplete),
@@ -104,6 +105,9 @@ def _task_row(d: Decision, total: int, cost: TaskCost | None, audit: Audit, rec:
         tiers=[TierRow(tier=e.tier, model=e.model, scored=e.scored, passed=e.passed, errors=e.errors,
                        pass_rate=_round(e.pass_rate, 4), lower_bound=_round(e.lower_bound, 4), meets_bar=e.meets)
                for e in d.evidence],
+        subpopulations=[PartRow(tier=p.tier, feature=p.feature, part=p.part, share=p.share,
+                                separated_because=p.reason, scored=p.scored, passed=p.passed, state=p.state)
+                        for p in d.parts] or None,
         **task_facts(audit, rec, d.task),
     )
 

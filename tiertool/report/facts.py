@@ -11,12 +11,12 @@ from ..config import unknown_tasks
 from ..decide.recommendation import Recommendation
 from ..pricing.prices import lookup
 from ..pricing.savings import MIN_DAYS, period_days, project, span_text
+from ..records import INFERRED_SOURCES, TASK_SOURCES
 from ..store import Audit
 from .model import Report, ReportWarning, TaskRow
 
 NON_REPLAYABLE_WARN = 0.10  # warn when a task could replay less than 90% of its requests
 DEPRECATION_SOON_DAYS = 90  # nearer deprecations are warned of (all of them with --all-deprecations)
-RELIABLE_TYPING = ("tag", "metadata", "group_by", "property", "trace", "workflow", "run")
 
 
 def task_facts(audit: Audit, rec: Recommendation, task: str) -> dict[str, Any]:
@@ -34,9 +34,14 @@ def task_facts(audit: Audit, rec: Recommendation, task: str) -> dict[str, Any]:
             "task_sources": dict(sorted(sources.items())), "cost_by_tier": cost_by_tier}
 
 
+def by_log(source: str) -> bool:
+    """Whether a task_source is a task key the log carries (not inferred from the prompt, not untyped)."""
+    return source in TASK_SOURCES and source not in (*INFERRED_SOURCES, "none")
+
+
 def inferred(sources: dict[str, int]) -> int:
-    """Requests of a task typed by inference (clustering, or no task key at all) rather than by the log."""
-    return sum(n for src, n in sources.items() if src not in RELIABLE_TYPING)
+    """Requests of a task not typed by a task key in the log: inferred from the prompt, or untyped."""
+    return sum(n for src, n in sources.items() if not by_log(src))
 
 
 def deprecations(models: dict[str, list[str]], today: date, horizon: int | None = DEPRECATION_SOON_DAYS
@@ -103,8 +108,8 @@ def warnings(report: Report, today: date | None = None, all_deprecations: bool =
             add("scorer_agreement", f"{t.task}: scorer {t.scorer}: {t.agreement.warning}", t.task)
         if t.judge_position is not None and t.judge_position.rate >= POSITION_WARN:
             add("judge_position", f"{t.task}: the judge changed its verdict when the answers' order was swapped on "
-                f"{t.judge_position.rate:.0%} of {t.judge_position.judged} answers (scored as ties): it is swayed by "
-                "position; a stronger judge or a sharper rubric would help", t.task)
+                f"{t.judge_position.rate:.0%} of {t.judge_position.judged} answers (scored as failures): it is "
+                "swayed by position; a stronger judge or a sharper rubric would help", t.task)
         if t.status == "not-enough-traffic":
             add("low_traffic", f"{t.task}: only {t.replayable:,} replayable requests; {t.more_samples or 0:,} "
                 "more all-passing samples would be needed to prove any cheaper tier; it stays on the reference",
@@ -114,8 +119,7 @@ def warnings(report: Report, today: date | None = None, all_deprecations: bool =
                 "replayed; the decision rests on the rest", t.task)
         n_inf = inferred(t.task_sources)
         if n_inf:
-            how = ", ".join(f"{'no task key' if k == 'none' else k}: {v:,}" for k, v in t.task_sources.items()
-                            if k not in RELIABLE_TYPING)
+            how = ", ".join(f"{TASK_SOURCES.get(k, k)}: {v:,}" for k, v in t.task_sources.items() if not by_log(k))
             add("inferred_task_type", f"{t.task}: {n_inf:,} of {t.requests:,} requests were not typed by a "
                 f"task key in the log ({how}); check that they belong together", t.task)
     horizon = None if all_deprecations else DEPRECATION_SOON_DAYS

@@ -34,7 +34,8 @@ def run_gates(report: Report, fresh: Recommendation, baseline: Path | None, floo
         out.append(savings_gate(report, floor))
     out.append(deprecation_gate(report, today))
     if new_logs:
-        out.append(drift_gate(report, task_mix(new_logs, fresh.config.group_by), drift_threshold))
+        mix = task_mix(new_logs, fresh.config.group_by, fresh.config.semantic_tasks)
+        out.append(drift_gate(report, mix, drift_threshold))
     return out
 
 
@@ -158,9 +159,9 @@ def _shares(counts: list[int]) -> list[float]:
     return [r / norm for r in raw]
 
 
-def task_mix(logs: Sequence[str | Path], group_by: str) -> dict[str, int]:
+def task_mix(logs: Sequence[str | Path], group_by: str, semantic: bool = False) -> dict[str, int]:
     """Requests per task type of a newer log, typed as the audit types them (ingest's one pass)."""
-    traffic = scan(logs, None, group_by)
+    traffic = scan(logs, None, group_by, semantic=semantic)
     mix = {task: t.requests for task, t in traffic.tasks.items()}
     if not mix:
         raise InputError(f"{', '.join(map(str, logs))}: no readable records to compare the task mix with")

@@ -60,8 +60,21 @@ class PositionRow(_Row):
     rate: float
 
 
+class PartRow(_Row):
+    """A sub-population of the task tested apart on one tier because its pass rate differed (decide/subpop.py)."""
+
+    tier: str
+    feature: str  # template | tags | length
+    part: str
+    share: float  # of the task's sample
+    separated_because: str
+    scored: int  # in its own test (samples after it was separated)
+    passed: int
+    state: str  # proven | open | futile | capped
+
+
 class TaskRow(_Row):
-    optional = ("scorer_reason", "evidence_tier", "more_cost_usd", "agreement", "judge_position")
+    optional = ("scorer_reason", "evidence_tier", "more_cost_usd", "subpopulations", "agreement", "judge_position")
     task: str
     requests: int
     share: float
@@ -71,7 +84,7 @@ class TaskRow(_Row):
     pass_rate: float  # the chosen tier's (1.0 for the reference)
     lower_bound: float
     scorer: str
-    status: str  # moved | kept | not-enough-traffic | undecided
+    status: str  # moved | kept | not-enough-traffic | undecided | unaudited
     reason: str
     more_samples: int | None  # samples that would settle a low-traffic / undecided task
     current_usd: float | None
@@ -83,6 +96,7 @@ class TaskRow(_Row):
     cost_by_tier: dict[str, float | None]  # the task's whole log volume on each tier (None: no price)
     scorer_reason: str | None = None  # what `auto` (or the config) chose, and why
     more_cost_usd: float | None = None  # what those samples would cost (sequential audits)
+    subpopulations: list[PartRow] | None = None  # parts tested apart; absent when none was
     evidence_tier: str | None = None  # the cheaper tier whose evidence decided: the chosen one, else the best tried
     agreement: AgreementRow | None = None  # only with labels on answers the scorer also scored
     judge_position: PositionRow | None = None  # only for tasks a pairwise judge scored
@@ -153,6 +167,7 @@ class AuditRow(_Row):
     error: str | None
     failures: list[Failure]
     incomplete: str | None = None  # what keeps the evidence partial and how to finish it (store.Audit.incomplete)
+    typing: dict[str, int] = {}  # how the log's requests got their task type (as `inspect`): task_source -> n
 
 
 class Accuracy(_Row):

@@ -63,18 +63,20 @@ class Grader:
 
     def grade(self, items: Sequence[Item], answers: Mapping[tuple[str, str], Answer | None], reference: Tier
               ) -> list[Result]:
-        """One Result per sampled request and cheaper tier (plus the reference tier's own, against the ground
-        truth when the request has one). `answers` maps (request id, tier name) to its Answer or None."""
-        reqs = {req.id: req for req, _ in items}
-        tiers = list({tier.name: tier for _, tier in items}.values())
+        """One Result per item, a sampled request and a cheaper tier (plus the reference tier's own, against the
+        ground truth when the request has one). `answers` maps (request source, tier name) to its Answer or None:
+        the source (file:line), because a log may repeat a request id and its lines must stay apart."""
+        reqs: dict[str, tuple[Request, dict[str, Tier]]] = {}
+        for req, tier in items:  # each request with the tiers it was asked of (not every tier of the round)
+            reqs.setdefault(req.source, (req, {}))[1][tier.name] = tier
         todo: list[_Todo] = []
-        for req in reqs.values():
+        for req, tiers in reqs.values():
             truth = self.truth(req)
-            ref = answers.get((req.id, reference.name))
+            ref = answers.get((req.source, reference.name))
             missing = ref.error if ref and ref.error else "no reference answer (offline and not cached)"
-            for tier in tiers:
+            for tier in tiers.values():
                 if tier.name != reference.name or truth is not None:
-                    todo.append(_Todo(req, tier, answers.get((req.id, tier.name)), ref.text if ref else None,
+                    todo.append(_Todo(req, tier, answers.get((req.source, tier.name)), ref.text if ref else None,
                                       truth, missing, tier.name == reference.name))
         self._prepare(todo)
         self._prefetch([t for t in todo if t.context is not None and self._label(t) is None])
@@ -83,7 +85,7 @@ class Grader:
     def _prepare(self, todo: list[_Todo]) -> None:
         """Show each task's scorer its reference answers (`auto` chooses from them; from the bars when none)."""
         shown: dict[str, list[str]] = {}
-        for t in {t.req.id: t for t in todo}.values():  # one reference answer per request
+        for t in {t.req.source: t for t in todo}.values():  # one reference answer per request
             if t.reference is not None:
                 shown.setdefault(t.req.task, []).append(t.reference)
         for t in todo:

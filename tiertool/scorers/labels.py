@@ -4,6 +4,7 @@ scores; and ground-truth `expected` answers. JSON lines or CSV, one row per requ
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..limits import decode
 from ..records import Score
 
 TRUE = {"true", "1", "yes", "pass", "passed", "y"}
@@ -58,7 +60,9 @@ def _bool(v: Any) -> bool:
 
 
 def _row(row: dict[str, Any]) -> tuple[str, str | None, Score | None, str | None]:
-    unknown = sorted(set(row) - set(KEYS))
+    if None in row:
+        raise ValueError("the row has more fields than the header")
+    unknown = sorted(map(str, set(row) - set(KEYS)))
     if unknown:
         raise ValueError(f"unknown column {unknown[0]!r}")
     rid = row.get("request_id") or row.get("id")
@@ -80,27 +84,47 @@ def _row(row: dict[str, Any]) -> tuple[str, str | None, Score | None, str | None
 
 
 def load_labels(path: str | Path) -> Labels:
-    """Read a labels file; a bad row is an error naming the file, line and what was expected."""
+    """Read a labels file (UTF-8, with or without BOM, or UTF-16); a bad row, or a request labelled twice, is
+    an error naming the file, the line(s) and what was expected."""
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: labels file not found")
+    try:
+        text = decode(p.read_bytes())
+    except ValueError as e:
+        raise InputError(f"{p}: {e}") from None
     labels = Labels()
-    with p.open(encoding="utf-8", newline="") as f:
-        rows: Iterator[tuple[int, dict[str, Any] | str]]
-        if p.suffix.lower() == ".csv":
-            rows = ((i + 2, r) for i, r in enumerate(csv.DictReader(f)))
-        else:
-            rows = ((i + 1, line) for i, line in enumerate(f) if line.strip())
-        for line, raw in rows:
-            try:
-                row = raw if isinstance(raw, dict) else json.loads(raw)
-                if not isinstance(row, dict):
-                    raise ValueError("not a JSON object")
-                rid, tier, grade, expected = _row(row)
-            except ValueError as e:
-                raise InputError(f"{p}:{line}: {str(e).splitlines()[0]}; {FORMAT}") from None
-            if grade is not None:
-                labels.grades[(rid, tier)] = (grade, f"{p.name}:{line}")
-            if expected is not None:
-                labels.expected[rid] = expected
+    rows: Iterator[tuple[int, dict[str, Any] | str]]
+    if p.suffix.lower() == ".csv":
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        rows = ((reader.line_num, r) for r in reader)
+    else:
+        rows = ((i + 1, line) for i, line in enumerate(text.splitlines()) if line.strip())
+    first: dict[tuple[str, tuple[str, str | None]], int] = {}  # what was labelled -> the line that did
+    for line, raw in rows:
+        try:
+            row = raw if isinstance(raw, dict) else json.loads(raw)
+            if not isinstance(row, dict):
+                raise ValueError("not a JSON object")
+            rid, tier, grade, expected = _row(row)
+        except (ValueError, TypeError, RecursionError, csv.Error) as e:
+            raise InputError(f"{p}:{line}: {_why(e)}; {FORMAT}") from None
+        for what, key, given in (("labelled", (rid, tier), grade), ("given an expected answer", (rid, None), expected)):
+            if given is None:
+                continue
+            seen = first.setdefault((what, key), line)
+            if seen != line:
+                on = f" on tier {tier}" if what == "labelled" and tier else ""
+                raise InputError(f"{p}:{line}: request {rid!r} is {what}{on} twice (first on line {seen}); "
+                                 f"keep one row per request (and tier)")
+        if grade is not None:
+            labels.grades[(rid, tier)] = (grade, f"{p.name}:{line}")
+        if expected is not None:
+            labels.expected[rid] = expected
     return labels
+
+
+def _why(e: Exception) -> str:
+    if isinstance(e, TypeError):
+        return "passed and score must be plain values (true/false, a number in 0..1), not lists or objects"
+    return str(e).splitlines()[0] if str(e) else type(e).__name__

@@ -7,37 +7,40 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ..config.scorers import JsonSpec, NumericSpec
-from ..errors import ConfigError
+from ..limits import MAX_JSON_DEPTH, depth, loads
 from ..records import Score
 from .base import Scorer, ScoringContext, clip
 from .registry import ScorerEnv
+from .schema import Schema, load_schema
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.S)
 
 
 def parse_json(text: str) -> Any:
-    """JSON from a bare, fenced or chatty answer; raises ValueError when there is none."""
+    """JSON from a bare, fenced or chatty answer; raises ValueError when there is none (or when it nests past
+    limits.MAX_JSON_DEPTH: scoring walks it)."""
     text = text.strip()
     try:
-        return json.loads(text)
+        return loads(text)
     except ValueError:
         pass
     for m in _FENCE.finditer(text):
         try:
-            return json.loads(m.group(1).strip())
+            return loads(m.group(1).strip())
         except ValueError:
             continue
     decoder = json.JSONDecoder()
     starts = [i for i, ch in enumerate(text) if ch in "{["][:50]  # bounded: chatty text has few braces
     for i in starts:
         try:
-            return decoder.raw_decode(text, i)[0]
-        except ValueError:
+            value = decoder.raw_decode(text, i)[0]
+        except (ValueError, RecursionError):
             continue
+        if depth(value) <= MAX_JSON_DEPTH:
+            return value
     raise ValueError("no JSON object or array found")
 
 
@@ -57,28 +60,9 @@ def _same(a: Any, b: Any, tol: float | None) -> bool:
     return a == b
 
 
-def load_schema(schema: dict[str, Any] | str | None, base_dir: str | Path) -> dict[str, Any] | None:
-    """An inline JSON Schema, or one read from a file relative to the config; ConfigError when it is not one."""
-    if schema is None or isinstance(schema, dict):
-        return schema
-    p = Path(base_dir, schema)
-    try:
-        loaded = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise ConfigError(f"json scorer schema {p}: cannot read a JSON Schema: {e}") from None
-    from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import SchemaError
-
-    try:
-        Draft202012Validator.check_schema(loaded)
-    except SchemaError as e:
-        raise ConfigError(f"json scorer schema {p}: not a valid JSON Schema: {e.message}") from None
-    return dict(loaded)
-
-
 @dataclass(frozen=True)
 class Json(Scorer):
-    schema: dict[str, Any] | None = None
+    schema: Schema | None = None
     compare: str = "values"
     tolerance: dict[str, float] = field(default_factory=dict)
     ignore: tuple[str, ...] = ()
@@ -95,12 +79,9 @@ class Json(Scorer):
         except ValueError:
             return Score(0.0, False, f"answer is not JSON: {clip(candidate)!r}")
         if self.schema is not None:
-            import jsonschema
-
-            error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(self.schema).iter_errors(got))
+            error = self.schema.first_error(got)
             if error is not None:
-                where = "/".join(map(str, error.absolute_path)) or "(root)"
-                return Score(0.0, False, f"schema: {where}: {clip(error.message, 80)}")
+                return Score(0.0, False, f"schema: {clip(error, 100)}")
         if self.compare == "none":
             return Score(1.0, True, "valid JSON" + (" matching the schema" if self.schema else ""))
         try:

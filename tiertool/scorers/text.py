@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from ..config.scorers import ContainsSpec, ExactSpec, FuzzySpec, LengthSpec, RegexSpec
+from ..limits import pattern
 from ..records import Score
 from .base import Scorer, ScoringContext, clip, find_label, normalise, verdict
 from .registry import ScorerEnv
@@ -69,8 +69,7 @@ class Regex(Scorer):
         return cls(spec.patterns, spec.mode, spec.ignore_case)
 
     def score(self, ctx: ScoringContext) -> Score:
-        flags = re.I if self.ignore_case else 0
-        found = [p for p in self.patterns if re.search(p, ctx.candidate, flags)]
+        found = [p for p in self.patterns if pattern(p, self.ignore_case).search(ctx.candidate)]
         return _all_any(self.mode, found, self.patterns, "matches")
 
 

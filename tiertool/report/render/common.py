@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ...pricing.savings import MIN_DAYS, span_text
+from ...records import TASK_SOURCES
 from ..model import Report, SavingsRow, TaskRow
 
 
@@ -32,6 +33,23 @@ def evidence(t: TaskRow, target: float) -> tuple[str, str, str, str]:
         return "-", "-", "-", "-"
     bound = "-" if e.lower_bound is None else f"{e.lower_bound:.1%} {'≥' if e.meets_bar else '<'} {bar(target)}"
     return e.tier, f"{e.passed}/{e.scored}", pct(e.pass_rate), bound
+
+
+def typing_line(counts: dict[str, int]) -> str:
+    """How the requests got their task type, in `inspect`'s words and order."""
+    n = sum(counts.values()) or 1
+    return ", ".join(f"{words} {counts[src] / n:.1%}" for src, words in TASK_SOURCES.items() if counts.get(src))
+
+
+PART_STATES = {"proven": "proven on its own", "open": "not proven when sampling stopped",
+               "futile": "shown below the bar", "capped": "too few samples left to prove it"}
+
+
+def part_lines(report: Report) -> list[str]:
+    """One line per sub-population tested apart: which, why it was separated, what its own test found."""
+    return [f"{t.task} on {p.tier}: {p.feature} {p.part!r} ({p.share:.0%} of the sample) was tested apart, "
+            f"because it {p.separated_because}; on its later samples {p.passed}/{p.scored}: {PART_STATES[p.state]}"
+            for t in report.tasks for p in t.subpopulations or ()]
 
 
 def saving_rows(report: Report) -> list[tuple[str, str, str, str, str]]:

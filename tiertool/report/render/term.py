@@ -1,4 +1,6 @@
-"""The terminal report: rich tables (colour only on a terminal), then the reasons and warnings as plain lines."""
+"""The terminal report: rich tables (colour only on a terminal), then the reasons and warnings as plain lines.
+Every string from the audit (task names, reasons, answers, models) goes through `printable`: an escape sequence
+in a log must not retitle the window or hide the rest of the report."""
 
 from __future__ import annotations
 
@@ -7,8 +9,9 @@ import textwrap
 from functools import partial
 from typing import Any
 
+from ...text import printable
 from ..model import Report
-from .common import evidence, saving_rows, savings_evidence, savings_line, score, scorer_checks
+from .common import evidence, part_lines, saving_rows, savings_evidence, savings_line, score, scorer_checks, typing_line
 
 WIDTH = 80  # when not on a terminal (piped, a file): what every terminal shows
 
@@ -18,8 +21,13 @@ def render_term(report: Report, color: bool = False) -> str:
     tiers), and a long task name wraps inside its cell."""
     from rich import box
     from rich.console import Console
-    from rich.markup import escape
+    from rich.markup import escape as markup_escape
     from rich.table import Table
+
+    def escape(text: str) -> str:  # a cell: shown as itself, neither markup nor a control sequence
+        return markup_escape(printable(text))
+
+    p = printable
 
     buf = io.StringIO()
     console = Console(file=buf, width=None if color else WIDTH, force_terminal=color, no_color=not color,
@@ -52,8 +60,14 @@ def render_term(report: Report, color: bool = False) -> str:
     say(f"Savings: {savings_line(report.savings)}", 0)
     for line in savings_evidence(report.savings):
         say(line)
+    say(f"Task typing: {typing_line(report.audit.typing)}", 0)
     for t in report.tasks:
         say(f"{t.task}: {t.reason}")
+    parts = part_lines(report)
+    if parts:
+        say("Sub-populations tested apart (their pass rate differed from the rest of their task's):", 0)
+    for line in parts:
+        say(line)
     for t in report.tasks:
         if (t.scorer_reason or "").startswith("auto"):
             say(f"{t.task}: scorer {t.scorer_reason}")
@@ -66,17 +80,19 @@ def render_term(report: Report, color: bool = False) -> str:
         console.print("[yellow]warning:[/] " + escape(textwrap.fill(w.message, console.width - 9,
                                                                    subsequent_indent="  ")))
     for task, recs in (report.examples or {}).items():
-        console.print(f"\nWorst examples: {task}", style="bold", markup=False)
+        console.print(f"\nWorst examples: {p(task)}", style="bold", markup=False)
         for r in recs:
-            console.print(f"  {r.request_id} ({r.source}) tier {r.tier}: score {score(r.value)}, {r.reason}",
-                          markup=False)
+            console.print(f"  {p(r.request_id)} ({p(r.source)}) tier {p(r.tier)}: score {score(r.value)}, "
+                          f"{p(r.reason)}", markup=False)
             for label, text in (("prompt", r.prompt), ("reference", r.reference), ("answer", r.answer)):
-                console.print(f"    {label}: {'(not available)' if text is None else text}", markup=False)
+                shown = "(not available)" if text is None else printable(text, newlines=True)
+                console.print(f"    {label}: {shown}", markup=False)
     return buf.getvalue()
 
 
 def _wrapped(console: Any, text: str, indent: int = 2) -> None:
-    """A plain line wrapped to the console's width, continuation lines indented further (never rich markup)."""
-    console.print(textwrap.fill(text, console.width, initial_indent=" " * indent,
+    """A plain line, made printable, wrapped to the console's width, continuation lines indented further (never
+    rich markup)."""
+    console.print(textwrap.fill(printable(text), console.width, initial_indent=" " * indent,
                                 subsequent_indent=" " * (indent + 2), break_on_hyphens=False),
                   markup=False, soft_wrap=True)
