@@ -76,7 +76,8 @@ def decide(audit: Audit) -> list[Decision]:
             evidence.append(TierEvidence(tier.name, tier.model, n, k, errors.get((task, tier.name), 0),
                                          k / n if n else None, lb, meets))
         decision = _decision(task, audit, config, fam, tuple(evidence), unmeasured.get(task, []))
-        decisions.append(_evidence_only(decision, audit) if _needs_judge(task, audit) else decision)
+        open_ended = decision.status != "unaudited" and _needs_judge(task, audit)  # failures are said first
+        decisions.append(_evidence_only(decision, audit) if open_ended else decision)
     return decisions
 
 
