@@ -142,6 +142,10 @@ def audit(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors."),
     labels: Path | None = typer.Option(None, "--labels", metavar="FILE", help="Imported grades / expected answers "
                                        "(JSON lines or CSV, per request_id) that override computed scores."),
+    labels_fraction: float | None = typer.Option(
+        None, "--labels-fraction", metavar="PI", min=0.0, max=1.0,
+        help="The --labels were written for a random subset of requests, each with probability PI, independent "
+             "of the answers: the report adds a prediction-powered lower bound on the labelled pass rate."),
     concurrency: int | None = typer.Option(None, "--concurrency", metavar="N", min=1, max=1024,
                                            help="Calls in flight per tier (overrides replay.concurrency)."),
     workers: int | None = typer.Option(None, "--workers", metavar="N", min=1, max=64,
@@ -169,7 +173,8 @@ def audit(
     def go() -> Any:
         try:
             return run_audit(logs, cfg, out, seed=seed, offline=offline, fmt=fmt, group_by=group_by,
-                             labels=labels, log=say, mapping=mapping, strict=strict,
+                             labels=labels, labels_fraction=labels_fraction, log=say, mapping=mapping,
+                             strict=strict,
                              replay_options=options, dry_run=dry_run)
         except PlanDeclined:
             return None

@@ -184,6 +184,7 @@ class Result:
     origin: str  # where the answer came from: log | cache | call | recorded | label (graded by a label alone)
     error: str | None = None
     round: int = 0  # the sampling round that scored it (sequential audits look after every round)
+    scorer_passed: bool | None = None  # a labelled answer: the scorer's own verdict, to check it against the label
 
 
 RESULT_COLUMNS = tuple(f.name for f in fields(Result))

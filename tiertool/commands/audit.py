@@ -62,6 +62,7 @@ def _item(req: Request, tier: Tier) -> Answer | Call:
 def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDIT_DIR, seed: int | None = None,
               offline: bool = False, fmt: str | None = None, group_by: str | None = None,
               labels: str | Path | None = None, log: Callable[[str], None] = lambda _msg: None,
+              labels_fraction: float | None = None,
               mapping: str | None = None, strict: bool = False,
               replay_options: dict[str, Any] | None = None, dry_run: bool = False) -> AuditSummary:
     """Run the audit and store its evidence in `out`; returns what happened, counts reconciled.
@@ -70,6 +71,9 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
     so does `dry_run` once the plan is shown (nothing is sent and nothing written). `seed` overrides
     `sample.seed`; the audit's stored config keeps the seed it used.
     """
+    if labels_fraction is not None and (not labels or not 0 < labels_fraction <= 1):
+        raise InputError("--labels-fraction needs --labels and a probability in (0, 1]: the chance each request "
+                         "was labelled")
     if seed is not None and seed != config.sample.seed:
         config = config.model_copy(update={"sample": config.sample.model_copy(update={"seed": seed})})
     seed = config.sample.seed
@@ -202,7 +206,7 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
         last_time=traffic.last_time, family=fam, calls=rs.sent, cache_hits=rs.cached, failed=rs.failed,
         spend_usd=rs.spend, unconfirmed=rs.unconfirmed, unconfirmed_usd=rs.unconfirmed_usd, error=error,
         scorers=grader.choices, offline_missing=len(rs.missing), over_budget=rs.over_budget,
-        subpopulations=rounds.part_tests(),
+        subpopulations=rounds.part_tests(), labels_fraction=labels_fraction,
         output_scale=_output_scale(every, replayer.answers, config),
         clients={t: Clients(called=dict(x.called), tags=dict(x.tags)) for t, x in traffic.tasks.items()})
     try:

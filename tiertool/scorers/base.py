@@ -141,6 +141,11 @@ class Scorer:
         """(scorer name, why it was chosen) for the report; None until it is known; why None: as configured."""
         return self.name, None
 
+    @property
+    def needs_judge(self) -> bool:
+        """True when its scores are evidence only and cannot move the task (`auto` on open-ended answers)."""
+        return False
+
 
 class Unscorable(Exception):
     """This answer cannot be scored (judge output invalid or not answered): the result is stored unscored."""

@@ -60,9 +60,10 @@ class Grader:
             where = task if task in self.config.tasks else "default"
             why = f"set in tiertool.yaml (tasks.{where})" if why is None else \
                 f"{why} (override with tasks.{task}.scorer)"
-            out[task] = ScorerChoice(scorer=name, reason=why) if not labelled else ScorerChoice(
-                scorer=f"imported labels + {name}", reason=f"{labelled} of {graded} graded samples by imported labels "
-                f"(--labels); the rest by {name}: {why}")
+            out[task] = ScorerChoice(scorer=name, reason=why, needs_judge=scorer.needs_judge) if not labelled \
+                else ScorerChoice(scorer=f"imported labels + {name}", needs_judge=scorer.needs_judge,
+                                  reason=f"{labelled} of {graded} graded samples by imported labels (--labels); "
+                                  f"the rest by {name}: {why}")
         return out
 
     def truth(self, req: Request) -> str | None:
@@ -132,7 +133,8 @@ class Grader:
                     origin=got.origin if got else "missing")
         label = self._label(t)
         if label is not None:  # a label grades the answer whether or not its text (or a reference) is at hand
-            return Result(**base, value=label.value, passed=label.passed, reason=label.reason)
+            own = self._own_verdict(t.req.task, t.context) if t.context is not None else None
+            return Result(**base, value=label.value, passed=label.passed, reason=label.reason, scorer_passed=own)
         if t.target is None:
             return Result(**base, value=None, passed=None, reason=f"unscored: {t.missing}")
         if got is None:
@@ -148,6 +150,15 @@ class Grader:
         if t.expected is not None:
             s = Score(s.value, s.passed, "vs expected: " + s.reason)
         return Result(**base, value=s.value, passed=s.passed, reason=s.reason)
+
+    def _own_verdict(self, task: str, ctx: ScoringContext) -> bool | None:
+        """What the scorer says of a labelled answer, to check it against the label; None when it would need
+        model calls (a judge is checked on answers it scored, not on labelled ones) or cannot score it."""
+        scorer = self.scorer(task)
+        try:
+            return None if scorer.calls(ctx) else scorer.score(ctx).passed
+        except Unscorable:
+            return None
 
 
 @dataclass(frozen=True)

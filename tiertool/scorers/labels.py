@@ -17,6 +17,7 @@ from ..records import Score
 
 TRUE = {"true", "1", "yes", "pass", "passed", "y"}
 FALSE = {"false", "0", "no", "fail", "failed", "n"}
+IMPORTED = "imported label"  # how a Result graded by a label starts its reason
 KEYS = ("request_id", "id", "tier", "passed", "score", "reason", "expected")
 FORMAT = ("expected {request_id (or id), tier?, passed (true/false) and/or score (0..1), reason?, expected?}; "
           "score alone passes at >= 0.5")
@@ -39,7 +40,7 @@ class Labels:
             return None
         self.used.add(request_id)
         score, source = hit
-        return Score(score.value, score.passed, f"imported label ({source})" + (f": {score.reason}"
+        return Score(score.value, score.passed, f"{IMPORTED} ({source})" + (f": {score.reason}"
                                                                                if score.reason else ""))
 
     def __len__(self) -> int:
