@@ -50,6 +50,7 @@ class ScorerChoice(BaseModel):
     scorer: str
     reason: str
     needs_judge: bool = False  # its scores are evidence only: `auto` found open-ended answers and no judge
+    checked: str | None = None  # the scorer whose own verdicts are set against imported labels, when labels graded
 
 
 class Clients(BaseModel):

@@ -122,8 +122,13 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
     references: dict[tuple[str, str], Answer | None] = {}  # those answers, for a dearer tier sampled later
 
     def item(req: Request, tier: Tier) -> Answer | Call:
-        """What grading this (sample, tier) needs: nothing to fetch when an imported label grades it."""
-        return Answer(None, LABELLED) if labelled(req, tier) else _item(req, tier)
+        """What grading this (sample, tier) needs: nothing to fetch when an imported label grades it, though an
+        answer at hand for free (logged or cached) is still read, so the scorer can be checked against the label."""
+        got = _item(req, tier)
+        return Answer(None, LABELLED) if labelled(req, tier) and not free_answer(got) else got
+
+    def free_answer(got: Answer | Call) -> bool:
+        return isinstance(got, Answer) or cache.has(got.key)
 
     def labelled(req: Request, tier: Tier) -> bool:
         return imported is not None and tier is not config.reference and imported.has(req.id, tier.name)
@@ -136,8 +141,8 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
         for task in {task for task, _ in plan}:
             stop = max(b for (t, _), (_, b) in plan.items() if t == task)
             items += [(req, config.reference, ref) for req in samples[task][upto[task]:stop]
-                      if not (isinstance(ref := _item(req, config.reference), Call)
-                              and all(labelled(req, t) for t in config.tiers[:-1]))]
+                      if free_answer(ref := _item(req, config.reference))
+                      or not all(labelled(req, t) for t in config.tiers[:-1])]
         return items
 
     # The plan shown before sending covers every call the rounds could need (they may stop early), and those

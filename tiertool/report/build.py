@@ -121,8 +121,10 @@ def scorer_checks(audit: Audit) -> dict[str, tuple[AgreementRow | None, Position
     ref, pi = audit.config.reference.name, audit.meta.labels_fraction
     bounds = labelled_bounds(audit.results, ref, pi, 1 - audit.config.quality.confidence) if pi else {}
     for task, a in by_task(audit.results, ref).items():
+        choice = audit.meta.scorers.get(task)
         out[task] = (AgreementRow(
-            labelled=a.labelled, scorer_pass_rate=round(a.scorer_pass_rate, 4),
+            scorer=(choice.checked or choice.scorer) if choice else "the task's scorer", labelled=a.labelled,
+            scorer_pass_rate=round(a.scorer_pass_rate, 4),
             label_pass_rate=round(a.label_pass_rate, 4), kappa=_round(a.kappa, 4),
             kappa_interval=interval(a.kappa_interval), precision=_round(a.precision, 4),
             precision_interval=interval(a.precision_interval), recall=_round(a.recall, 4),

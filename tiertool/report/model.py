@@ -37,6 +37,7 @@ class AgreementRow(_Row):
     kappa one a percentile bootstrap, precision and recall exact (Clopper-Pearson)."""
 
     optional = ("warning", "ppi_lower_bounds")
+    scorer: str  # the scorer set against the labels (the task's scorer where labels did not grade)
     labelled: int
     scorer_pass_rate: float
     label_pass_rate: float

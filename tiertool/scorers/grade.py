@@ -49,11 +49,12 @@ class Grader:
         out = {}
         for task, scorer in self.scorers.items():
             labelled, graded = self.by_label[task], self.graded[task]
+            described = scorer.describe()
             if labelled and labelled == graded:
                 out[task] = ScorerChoice(scorer="imported labels", reason=f"every graded sample ({graded}) had an "
-                                         "imported label (--labels); no answer was scored")
+                                         "imported label (--labels); no answer was scored",
+                                         checked=described[0] if described else None)
                 continue
-            described = scorer.describe()
             if described is None:
                 continue
             name, why = described
@@ -61,7 +62,7 @@ class Grader:
             why = f"set in tiertool.yaml (tasks.{where})" if why is None else \
                 f"{why} (override with tasks.{task}.scorer)"
             out[task] = ScorerChoice(scorer=name, reason=why, needs_judge=scorer.needs_judge) if not labelled \
-                else ScorerChoice(scorer=f"imported labels + {name}", needs_judge=scorer.needs_judge,
+                else ScorerChoice(scorer=f"imported labels + {name}", needs_judge=scorer.needs_judge, checked=name,
                                   reason=f"{labelled} of {graded} graded samples by imported labels (--labels); "
                                   f"the rest by {name}: {why}")
         return out

@@ -102,7 +102,7 @@ def scorer_checks(t: TaskRow) -> list[str]:
             return "undefined" if x is None else format(x, fmt) + (
                 f" [{format(interval[0], fmt)}, {format(interval[1], fmt)}]" if interval else "")
 
-        out.append(f"{t.task}: scorer {t.scorer} vs {a.labelled} labels: kappa {ci(a.kappa, a.kappa_interval, '.2f')}, "
+        out.append(f"{t.task}: scorer {a.scorer} vs {a.labelled} labels: kappa {ci(a.kappa, a.kappa_interval, '.2f')}, "
                    f"precision {ci(a.precision, a.precision_interval, '.0%')}, recall "
                    f"{ci(a.recall, a.recall_interval, '.0%')} (95%); pass rate {a.scorer_pass_rate:.0%} scorer, "
                    f"{a.label_pass_rate:.0%} labels")
