@@ -406,3 +406,18 @@ def test_system_prompts_for_o_series_and_thinking_history_for_openai_are_counted
     assert not_replayable(tmp_path, server, [batch], mixed) == {
         "tier small: an earlier turn's thinking_blocks cannot be sent to openai/gpt-4.1-mini (only anthropic takes "
         "them)": 1}
+
+
+def test_a_tiers_own_params_are_checked_as_they_will_be_sent():
+    """A tier's `params` go over the logged ones (Call.to): one litellm would drop for the tier's model makes the
+    request not replayable there, naming the parameter, though the logged request alone could be carried."""
+    from tiertool.config import Tier
+    from tiertool.records import Request
+    from tiertool.replay import carry_check
+
+    req = Request(id="r1", source="log:1", model="gpt-4.1", messages=({"role": "user", "content": "Hi."},))
+    plain = Tier(name="small", model=ANTHROPIC["small"])
+    seeded = Tier(name="small", model=ANTHROPIC["small"], params={"seed": 7})
+    assert carry_check([plain])(req) is None
+    assert carry_check([seeded])(req) == \
+        f"tier small: seed cannot be sent to {ANTHROPIC['small']} through litellm (dropped)"

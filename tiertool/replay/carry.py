@@ -88,7 +88,7 @@ def carry_check(tiers: Sequence[Tier]) -> Callable[[Request], str | None]:
 
     def check(req: Request) -> str | None:
         for tier in tiers:
-            why = uncarried(tier.model, req.messages, req.params)
+            why = uncarried(tier.model, req.messages, tier.merged(req.params))  # as Call.to sends it
             if why:
                 return f"tier {tier.name}: {why}"
         return None
