@@ -111,6 +111,7 @@ class LoopbackLLM:
         self.requests: list[tuple[str, dict[str, Any]]] = []  # (path, body) of every request answered
         self.ledger: list[Bill] = []  # every answer made, as billed
         self.attempts = 0
+        self.busy = 0  # requests being handled (a slow-drip body keeps its handler busy after the client gave up)
         self.dead = False  # killed: every request, on a connection kept open too, is dropped unanswered
         self.routes: list[Route] = []  # tried before the chat, responses and messages routes
         self.lock = threading.Lock()
@@ -128,13 +129,19 @@ class LoopbackLLM:
                     server._send(self, 404, {"error": {"message": f"no route {self.path}"}})
 
             def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("content-length", 0)))
-                if server.dead:
-                    self.close_connection = True
-                    self.connection.shutdown(2)
-                    return
-                if not server._route(self, "POST", raw):
-                    server._handle(self, json.loads(raw))
+                with server.lock:
+                    server.busy += 1
+                try:
+                    raw = self.rfile.read(int(self.headers.get("content-length", 0)))
+                    if server.dead:
+                        self.close_connection = True
+                        self.connection.shutdown(2)
+                        return
+                    if not server._route(self, "POST", raw):
+                        server._handle(self, json.loads(raw))
+                finally:
+                    with server.lock:
+                        server.busy -= 1
 
         self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -157,6 +164,18 @@ class LoopbackLLM:
         refused and requests on open (keep-alive) ones are dropped."""
         self.dead = True
         threading.Thread(target=self.__exit__, daemon=True).start()
+
+    def settle(self, quiet: float = 0.3, timeout: float = 60) -> None:
+        """Wait until no request has been in hand for `quiet` seconds: the requests a client gave up on are
+        still made (and billed) by the server, so a test counting the bill waits for them first."""
+        deadline, since = time.monotonic() + timeout, time.monotonic()
+        while time.monotonic() < deadline:
+            if self.busy:
+                since = time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                return
+            time.sleep(0.02)
+        raise AssertionError(f"the loopback server is still handling {self.busy} request(s) after {timeout:g} s")
 
     def billed(self, usd_in: float, usd_out: float) -> float:
         """The provider-side spend at these per-token prices."""

@@ -193,13 +193,7 @@ class BatchReplayer(Replayer):
             return self._again(call)
         charge = await self.budget.settle(worst, cost)
         self._charge(tier, charge, cost is None)
-        answer = replace(answer, cost=charge)
-        self._store(call, answer)
-        self.answers[call.key] = answer
-        self.ok[tier.name] += 1
-        self.streak[tier.name] = 0
-        self.stats.sent += 1
-        self.progress.update(tier.name, done=1)
+        self._answered(call, replace(answer, cost=charge))
         return {call.key}
 
     def _keep(self, tier: Tier, items: dict[str, Item]) -> None:

@@ -353,13 +353,17 @@ class Replayer:
                 self.answers[call.key] = self._failed(call, exc)
                 self.progress.update(tier.name, failed=1)
                 return None
+        self._answered(call, answer)
+        return None
+
+    def _answered(self, call: Call, answer: Answer) -> None:
+        """A paid answer: cached, kept, counted and shown (per call or from a batch alike)."""
         self._store(call, answer)
         self.answers[call.key] = answer
-        self.ok[tier.name] += 1
-        self.streak[tier.name] = 0
+        self.ok[call.tier.name] += 1
+        self.streak[call.tier.name] = 0
         self.stats.sent += 1
-        self.progress.update(tier.name, done=1)
-        return None
+        self.progress.update(call.tier.name, done=1)
 
     async def _claim(self, call: Call) -> Answer | None:
         """Become the process that pays for this call, or wait for the answer of the one that already is.
