@@ -96,14 +96,15 @@ def fixed_100(tasks: dict[str, list[Labelled]], seed: int, target: float, bound:
 def policy_audit(tasks: dict[str, list[Labelled]], seed: int, target: float, payback_months: float = 3.0
                  ) -> tuple[set[str], int, list[Status]]:
     """The audit's own sequential rounds (decide/sampling.py: the issue-16 policy, money from decide/stakes.py) on
-    the labels, in the seeded sample order: moved tasks, labels consumed, statuses."""
+    the labels, in the seeded sample order: moved tasks, labels consumed, statuses. Without the requests
+    themselves (templates, tags, lengths) the sub-population check has no parts to test here."""
     cfg = parse_config({**config_dict(target, True), "sample": {"payback_months": payback_months}})
     order = {t: sorted(rows, key=lambda r: sample_key(seed, r.id)) for t, rows in tasks.items()}
-    rounds = PolicyRounds(cfg, volume(tasks), {t: len(rows) for t, rows in tasks.items()}, None)
+    rounds = PolicyRounds(cfg, volume(tasks), {}, {t: len(rows) for t, rows in tasks.items()}, None, {})
     used = 0
     while plan := rounds.next():
         for (task, tier), (first, stop) in plan.items():
-            rounds.record(task, tier, first, [r.passed for r in order[task][first:stop]])
+            rounds.record(task, tier, first, [(r.id, r.passed) for r in order[task][first:stop]])
             used += stop - first
         rounds.finish_round()
     statuses = list(rounds.statuses())

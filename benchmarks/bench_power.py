@@ -2,7 +2,7 @@
 (tiertool/decide/horizon.py, betting.py, alpha.py, policy.py), on the same simulated outcomes.
 
     .venv/bin/python benchmarks/bench_power.py [--seeds 100] [--boundary-seeds 500] [--quick]
-        [--only boundary] [--targets 0.8 0.85]
+        [--only boundary] [--targets 0.8 0.85] [--first-seed 0]
 
 1. One test, N = 2,000 samples, level 0.005 (1 - 0.95 split over ten task types): the chance of proving at
    several true pass rates, exact by dynamic programming where the statistic depends on (passes, samples) only,
@@ -243,15 +243,16 @@ def ten(targets: Sequence[float], seeds: int) -> None:
                       f"{bad / seeds:.1%} | {moved / seeds:.2f} | {calls / seeds:.0f} |")
 
 
-def boundary(targets: Sequence[float], seeds: int) -> None:
-    print(f"\n## 3b. Validity at the boundary: family-wise false-proof rate over {seeds} seeds (must be <= "
-          f"{1 - CONFIDENCE:g}; 95% upper bound in brackets)")
+def boundary(targets: Sequence[float], seeds: int, first: int = 0) -> None:
+    print(f"\n## 3b. Validity at the boundary: family-wise false-proof rate, seeds {first}..{first + seeds - 1} "
+          f"(must be <= {1 - CONFIDENCE:g}; 95% upper bound in brackets)")
     print("| target | scenario | procedure | seeds with a false proof |\n|---:|---|---|---:|")
     for target in targets:
         for scenario, tasks in (("all ten at the target, worth sampling to the traffic", at_target(target)),
                                 ("the ten above with the focal at the target", ten_tasks(target, target))):
             for name, proc in (("today (cap 400)", run_today), ("policy (issue 16)", _policy_choice)):
-                bad = sum(bool(wrong(tasks, proc(tasks, target, seed)[0], target)) for seed in range(seeds))
+                bad = sum(bool(wrong(tasks, proc(tasks, target, seed)[0], target))
+                          for seed in range(first, first + seeds))
                 print(f"| {target:g} | {scenario} | {name} | {bad / seeds:.2%} [{_upper(bad, seeds):.2%}] |")
         print(f"| {target:g} | all ten at the target | policy, exact if every test ran to its horizon | "
               f"{exact_family_error(at_target(target), target):.2%} |")
@@ -310,6 +311,7 @@ def main() -> None:
     ap.add_argument("--only", choices=("single", "paired", "ten", "boundary", "three"),
                     help="run one section alone (e.g. the long boundary check in the background)")
     ap.add_argument("--targets", type=float, nargs="+", default=[0.8, 0.85])
+    ap.add_argument("--first-seed", type=int, default=0, help="boundary seeds start here (to extend a run)")
     args = ap.parse_args()
     seeds, bseeds = (20, 100) if args.quick else (args.seeds, args.boundary_seeds)
     targets = tuple(args.targets)
@@ -317,7 +319,7 @@ def main() -> None:
         "single": lambda: single_tests(targets, 2000, 0.005, 400 if args.quick else 2000, args.quick),
         "paired": lambda: paired(2000, 0.005, 0.02, 200 if args.quick else 1000),
         "ten": lambda: ten(targets, seeds),
-        "boundary": lambda: boundary(targets, bseeds),
+        "boundary": lambda: boundary(targets, bseeds, args.first_seed),
         "three": lambda: three(targets, seeds),
     }
     t0 = time.perf_counter()

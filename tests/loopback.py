@@ -13,7 +13,8 @@ a dropped connection: nothing billed) or, once the answer is made and so billed,
 slow-drip body, a body cut short, `content: null`, empty `choices`, an HTML page. `ledger` is the provider's
 side of the bill: one `Bill` per answer the server made, whatever happened to its delivery, with output tokens
 capped at the request's `max_tokens` as a real provider caps them; tests compare it with tiertool's budget.
-`kill()` stops the server mid-audit (connections are refused from then on).
+`kill()` stops the server mid-audit (connections are refused from then on). `routes` takes extra routes (GET
+too), e.g. both batch APIs (tests/loopback_batch.py).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class Fail(Exception):
 
 
 Answerer = Callable[[str, list[dict[str, Any]]], "str | Answer"]
+Route = Callable[[BaseHTTPRequestHandler, str, str, bytes], bool]  # (handler, method, path, raw body) -> answered
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,9 @@ class LoopbackLLM:
         self.requests: list[tuple[str, dict[str, Any]]] = []  # (path, body) of every request answered
         self.ledger: list[Bill] = []  # every answer made, as billed
         self.attempts = 0
+        self.busy = 0  # requests being handled (a slow-drip body keeps its handler busy after the client gave up)
         self.dead = False  # killed: every request, on a connection kept open too, is dropped unanswered
+        self.routes: list[Route] = []  # tried before the chat, responses and messages routes
         self.lock = threading.Lock()
         server = self
 
@@ -120,13 +124,24 @@ class LoopbackLLM:
             def log_message(self, *args: Any) -> None:
                 pass
 
+            def do_GET(self) -> None:
+                if not server._route(self, "GET", b""):
+                    server._send(self, 404, {"error": {"message": f"no route {self.path}"}})
+
             def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
-                if server.dead:
-                    self.close_connection = True
-                    self.connection.shutdown(2)
-                    return
-                server._handle(self, body)
+                with server.lock:
+                    server.busy += 1
+                try:
+                    raw = self.rfile.read(int(self.headers.get("content-length", 0)))
+                    if server.dead:
+                        self.close_connection = True
+                        self.connection.shutdown(2)
+                        return
+                    if not server._route(self, "POST", raw):
+                        server._handle(self, json.loads(raw))
+                finally:
+                    with server.lock:
+                        server.busy -= 1
 
         self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -150,9 +165,25 @@ class LoopbackLLM:
         self.dead = True
         threading.Thread(target=self.__exit__, daemon=True).start()
 
+    def settle(self, quiet: float = 0.3, timeout: float = 60) -> None:
+        """Wait until no request has been in hand for `quiet` seconds: the requests a client gave up on are
+        still made (and billed) by the server, so a test counting the bill waits for them first."""
+        deadline, since = time.monotonic() + timeout, time.monotonic()
+        while time.monotonic() < deadline:
+            if self.busy:
+                since = time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                return
+            time.sleep(0.02)
+        raise AssertionError(f"the loopback server is still handling {self.busy} request(s) after {timeout:g} s")
+
     def billed(self, usd_in: float, usd_out: float) -> float:
         """The provider-side spend at these per-token prices."""
         return sum(b.input_tokens * usd_in + b.output_tokens * usd_out for b in self.ledger)
+
+    def _route(self, h: BaseHTTPRequestHandler, method: str, raw: bytes) -> bool:
+        path = h.path.split("?")[0].rstrip("/")
+        return any(route(h, method, path, raw) for route in self.routes)
 
     def _send(self, h: BaseHTTPRequestHandler, status: int, payload: Any, headers: dict[str, str] | None = None
               ) -> None:

@@ -168,7 +168,7 @@ def test_offline_with_nothing_recorded_lists_missing_and_exits_1(project):
     ("tiers: [{name: a, model: m}, {name: b, model: n}]\nquality: {target: 2}", "quality.target"),
     ("tiers: [{name: a, model: m}, {name: b, model: n}]\ntasks: {x: {scorer: magic}}", "tasks.x: scorer must be"),
     ("tiers: [{name: a, model: m, colour: red}, {name: b, model: n}]", "tiers.0.colour: unknown key; allowed: "
-     "api_base, api_key_env, concurrency, model, name, rpm, tpm"),
+     "api_base, api_key_env, concurrency, model, name, params, rpm, tpm"),
     ("tiers: [oops", "not valid YAML"),
 ])
 def test_bad_config_is_one_line_naming_the_key_and_exit_2(tmp_path, monkeypatch, body, expect):

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.enginekit import odd_lines, same_cost, spend_rows, traffic_facts, write_log
+from tests.enginekit import odd_lines, producer_rows, same_cost, spend_rows, traffic_facts, write_log
 from tiertool.errors import InputError
 from tiertool.ingest import scan
 
@@ -75,3 +75,43 @@ def test_held_rows_read_again_give_the_same_traffic_with_one_query(log, monkeypa
     duck = scan([log], sample=7, seed=5, engine="duckdb")
     assert traffic_facts(duck) == traffic_facts(stream)
     assert queries == [str(log)]
+
+
+def _agent_rows(proxied: dict) -> list[dict]:
+    """Rows the carry check refuses for some tiers (a system message, a seed) and agent steps (tools offered, a
+    tool turn, a session id), in the body of a row the proxy wrote."""
+    body = json.loads(proxied["proxy_server_request"])
+    call = {"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}
+    variants = [
+        {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]},
+        {"messages": [{"role": "user", "content": "Hi"}], "seed": 7},
+        {"messages": [{"role": "user", "content": "Find it"}], "tools": [{"type": "function", "function": {
+            "name": "lookup", "parameters": {"type": "object"}}}]},
+        {"messages": [{"role": "user", "content": "Find it"}, {"role": "assistant", "content": None,
+                                                                "tool_calls": [call]},
+                      {"role": "tool", "tool_call_id": "c1", "content": "found"}]},
+    ]
+    rows = [dict(proxied, request_id=f"agent-{k}-{i}", session_id=None, proxy_server_request=json.dumps(dict(body, **v)))
+            for i, v in enumerate(variants) for k in range(3)]
+    return rows + [dict(proxied, request_id="agent-session", session_id="s-1")]
+
+
+def test_duckdb_checks_what_the_tiers_take_and_types_agent_steps_as_the_streaming_reader(tmp_path):
+    """audit's carry check (a system message to o3, a seed to Claude) and `agent_steps` change how rows read: the
+    engine hands those rows to the parser, so both paths still agree."""
+    from tiertool.config import Tier
+    from tiertool.replay import carry_check
+
+    rows = [dict(r, session_id=None) for r in spend_rows()]  # the proxy's own rows have one each: agent steps
+    log = write_log(tmp_path / "agents.jsonl", rows + _agent_rows(producer_rows()[0]))
+    check = carry_check([Tier(name="o3", model="openai/o3"),
+                         Tier(name="claude", model="anthropic/claude-3-7-sonnet-20250219")])
+    for options in ({"check": check}, {"steps": True}, {"check": check, "steps": True}):
+        stream = scan([log], sample=7, seed=5, **options)
+        duck = scan([log], sample=7, seed=5, engine="duckdb", **options)
+        assert traffic_facts(duck) == traffic_facts(stream), options
+        if "check" in options:
+            assert any(why.startswith("tier o3: a system message") for why in stream.stats.not_replayable)
+            assert any(why.startswith("tier claude: seed") for why in stream.stats.not_replayable)
+        if "steps" in options:
+            assert {"first", "after lookup"} <= {t.split(" › ")[-1] for t in stream.tasks if " › " in t}

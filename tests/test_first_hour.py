@@ -185,7 +185,7 @@ def test_7_init_writes_a_starter_config_the_audit_accepts_and_prints_the_next_co
     assert [t["model"] for t in config["tiers"]] == ["gpt-4o-mini", "gpt-4o"]  # the log's model is the reference
     assert "gpt-4o: 1,000 requests in the log" in text and "TODO endpoint and key" in text
     for task, scorer in (("ticket-triage", "exact"), ("order-extract", "json"), ("math-word-problems", "numeric"),
-                         ("support-reply", "fuzzy token_set")):
+                         ("support-reply", "needs a judge or labels")):  # open-ended, no judge
         assert config["tasks"][task] == {"scorer": "auto"}
         assert re.search(rf"# {task}: [\d,]+ requests \([\d.]+%\), [\d,]+ replayable, typed by tag\n"
                          rf"  #   `auto` on \d+ logged answers: .* -> {scorer}", text), task

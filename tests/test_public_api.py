@@ -85,7 +85,7 @@ def test_decisions_read_the_test_states_the_audit_stored(folder):
 
 @pytest.mark.parametrize("sql, expect", [
     ("UPDATE meta SET value = '1' WHERE key = 'format'", "an audit of format 1 (written by tiertool 0.1.0); "
-     "this tiertool reads format 3: re-run `tiertool audit`"),  # 3: tests keep level and bound; statuses
+     "this tiertool reads format 4: re-run `tiertool audit`"),  # 4: results keep the scorer's own verdict
     ("DELETE FROM meta WHERE key = 'format'", "an audit of format 1 (written by tiertool 0.1.0)"),
     ("UPDATE meta SET value = '\"lots\"' WHERE key = 'records'", "a damaged audit (meta records: Input should be a "
      "valid integer"),

@@ -95,8 +95,9 @@ def test_judge_pairwise_both_orders_agrees_with_the_numeric_truth_and_is_cached(
         assert x.passed is same, x.reason
         assert x.value == (0.5 if same else 0.0)
     assert any(not x.passed for x in results)  # the small model slips on some
-    calls = json.loads(runner.invoke(app, ["report", "--format", "json"]).output)["audit"]["calls"]
-    assert calls == len(server.calls) == 15 + 30  # judge calls are counted like replay calls
+    data = json.loads(runner.invoke(app, ["report", "--format", "json"]).output)
+    assert data["audit"]["calls"] == len(server.calls) == 15 + 30  # judge calls are counted like replay calls
+    assert data["tasks"][0]["judge_position"] == {"judged": 15, "disagreed": 0, "rate": 0.0}  # a consistent judge
     before = len(server.calls)
     assert audit(str(log)).exit_code == 0
     assert len(server.calls) == before  # judge answers come from the cache
@@ -109,6 +110,11 @@ def test_judge_that_flips_with_the_order_is_inconsistent_and_does_not_pass(tmp_p
     assert audit(str(log)).exit_code == 0
     results = [x for x in load_audit(".tiertool").results if x.tier == "small"]
     assert results and all(x.value == 0.0 and x.passed is False and "inconsistent" in x.reason for x in results)
+    data = json.loads(runner.invoke(app, ["report", "--format", "json"]).output)
+    task = next(t for t in data["tasks"] if t["task"] == TASKS_MATH)
+    assert task["judge_position"] == {"judged": len(results), "disagreed": len(results), "rate": 1.0}
+    assert any(w["kind"] == "judge_position" and "100% of 15 answers" in w["message"] for w in data["warnings"])
+    assert "judge position disagreement 100% (15/15" in runner.invoke(app, ["report"]).output
 
 
 @pytest.mark.parametrize("reply", ["I think A is better.", '{"winner": "A", "reason": "x", "confidence": 0.9}',
@@ -246,7 +252,9 @@ def test_auto_is_the_default_and_report_shows_choice_and_worst_examples(tmp_path
     assert "### math-word-problems" in md and "  reference:" in md and "  answer:" in md
     term = runner.invoke(app, ["report", "--examples", "1"]).output
     assert "Worst examples: support-reply" in term
-    assert "support-reply: scorer auto: free text" in term and "tasks.support-reply.scorer" in term
+    assert "support-reply: scorer auto: open-ended free text" in term and "tasks.support-reply.scorer" in term
+    assert by["support-reply"]["status"] == "undecided"  # open-ended, no judge: "needs a judge or labels"
+    assert by["support-reply"]["reason"].startswith("needs a judge or labels")
     assert "Worst examples" not in runner.invoke(app, ["report"]).output
 
 

@@ -101,8 +101,8 @@ def spend_expected(rows: list[dict[str, Any]], body_logged: bool = True) -> dict
             "replayable": r["status"] == "success" and bool(psr.get("messages")),
             "messages": tuple(psr.get("messages") or ()),
             "params": {k: psr[k] for k in ("tools", "tool_choice", "parallel_tool_calls", "response_format",
-                                           "reasoning_effort", "max_completion_tokens", "max_tokens", "temperature")
-                       if k in psr},
+                                           "reasoning_effort", "max_completion_tokens", "max_tokens", "temperature",
+                                           "user") if k in psr},
             "output": msg["content"] if msg else None, "calls": chat_calls(msg),
             "tokens": (int(r["prompt_tokens"]), int(r["completion_tokens"]),
                        (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0,
@@ -225,7 +225,7 @@ def test_litellm_standard_logging_payload():
         assert r.requested_model == (p["model_group"] or p["model"])
         assert r.messages == tuple(p["messages"]) and r.replayable == (p["status"] == "success")
         assert (r.output, req_calls(r)) == ((msg or {}).get("content"), chat_calls(msg))
-        want = {k: v for k, v in p["model_parameters"].items() if k not in ("stream", "stream_options", "user")}
+        want = {k: v for k, v in p["model_parameters"].items() if k not in ("stream", "stream_options")}
         assert p_req.params == want
         assert (r.input_tokens, r.output_tokens) == (p["prompt_tokens"], p["completion_tokens"])
         assert r.cached_tokens == ((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
@@ -401,8 +401,8 @@ def test_llm_logs_json_rebuilds_conversations(name):
 def test_openai_chat_completion_objects_count_for_volume():
     rows = lines("openai_chat_completions.jsonl")
     reqs, st = read("openai_chat_completions.jsonl")
-    assert (st.records, st.skipped) == (11, 0) and not any(r.replayable for r in reqs.values())
-    assert st.not_replayable.total() == 11
+    assert (st.records, st.skipped) == (len(rows), 0) and not any(r.replayable for r in reqs.values())
+    assert st.not_replayable.total() == len(rows) == 15
     for c in rows:
         r, u, msg = reqs[c["id"]], c["usage"], c["choices"][0]["message"]
         assert r.model == c["model"] and (r.output, req_calls(r)) == (msg["content"], chat_calls(msg))
@@ -510,7 +510,7 @@ def test_openai_batch_output_alone_is_volume(endpoint):
 def test_chat_format_jsonl_last_assistant_turn_is_the_answer():
     rows = lines("openai_finetune_chat.jsonl")
     reqs, st = read("openai_finetune_chat.jsonl")
-    assert (st.records, st.skipped) == (12, 0)
+    assert (st.records, st.skipped) == (len(rows), 0) == (15, 0)
     assert st.formats == {str(HERE / "openai_finetune_chat.jsonl"): "chat-jsonl"}
     for row, r in zip(rows, reqs.values(), strict=True):
         last = row["messages"][-1]
@@ -541,7 +541,7 @@ def anthropic_calls(content: list[dict[str, Any]]) -> list[tuple[str, Any]]:
 def test_anthropic_message_objects():
     rows = lines("anthropic_messages.jsonl")
     reqs, st = read("anthropic_messages.jsonl")
-    assert (st.records, st.skipped) == (11, 0) and not any(r.replayable for r in reqs.values())
+    assert (st.records, st.skipped) == (len(rows), 0) == (13, 0) and not any(r.replayable for r in reqs.values())
     for m in rows:
         r = reqs[m["id"]]
         assert r.model == m["model"] and req_calls(r) == anthropic_calls(m["content"])
@@ -554,7 +554,7 @@ def test_anthropic_message_batches_joined():
     requests = lines("anthropic_batch_requests.jsonl")
     results = {x["custom_id"]: x["result"] for x in lines("anthropic_batch_results.jsonl")}
     reqs, st = read("anthropic_batch_requests.jsonl", "anthropic_batch_results.jsonl")
-    assert (st.records, st.skipped, st.joined) == (14, 0, 14)
+    assert (st.records, st.skipped, st.joined) == (len(requests), 0, len(results)) == (16, 0, 16)
     succeeded = {k for k, v in results.items() if v["type"] == "succeeded"}
     assert {rid for rid, r in reqs.items() if r.replayable} == succeeded
     assert Counter(r.status for r in reqs.values() if not r.replayable) == Counter(

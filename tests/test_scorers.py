@@ -127,7 +127,7 @@ def test_all_of_and_any_of_with_weights_and_threshold():
     ({"t": {"scorer": "auto", "judge": {"scorer": "judge", "tier": "large", "rubrik": "x"}}},
      "tasks.t.judge.rubrik: unknown key; allowed: api_base, api_key_env, max_chars, model, rubric, scorer, tier"),
     ({"t": {"threshold": 1}}, "tasks.t: missing 'scorer' (one of exact, contains, regex, length, json, numeric, "
-     "fuzzy, embedding, judge, all_of, any_of, auto)"),
+     "fuzzy, embedding, judge, all_of, any_of, tool_call, auto)"),
 ])
 def test_scorer_config_errors_are_one_line_naming_the_key(tasks, expect):
     with pytest.raises(ConfigError) as e:

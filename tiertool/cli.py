@@ -90,15 +90,21 @@ def inspect(
     engine: str | None = EngineOpt,
     since: str | None = SinceOpt,
     until: str | None = UntilOpt,
+    config: Path | None = typer.Option(None, "--config", "-c", metavar="FILE", help="Also count the requests "
+                                       "litellm cannot send as logged to a tier of this config (as audit does)."),
+    steps: bool = typer.Option(False, "--steps", help="Type each agent step apart, as `agent_steps: true` in "
+                               "tiertool.yaml does for the audit: <task> › first | after <tool> | follow-up."),
 ) -> None:
     """Show what the LOG files hold (any supported format, detected; also globs, s3:// files or a postgresql://
     URL of LiteLLM's database): formats, records, skipped lines and why, task types, tokens, spend, models."""
     import json
 
     from . import inspect as inspect_logs
-    from . import render_inspection
+    from . import load_config, render_inspection
 
-    s = _run(inspect_logs, logs, fmt, group_by, mapping, semantic, requests, engine=engine, since=since, until=until)
+    tiers = _run(load_config, config).tiers if config else ()
+    s = _run(inspect_logs, logs, fmt, group_by, mapping, semantic, requests, tiers, steps, engine=engine, since=since,
+             until=until)
     typer.echo(json.dumps(s, indent=1) if as_json else render_inspection(s), nl=as_json)
     if strict and s["skipped"]:
         _err(f"--strict: {s['skipped']} line(s) skipped; first: "
@@ -136,8 +142,8 @@ def audit(
     logs: list[str] = LogsArg,  # str: a postgresql:// or s3:// URL is no path
     config: Path | None = ConfigOpt,
     out: Path = typer.Option(Path(AUDIT_DIR), "--out", "-o", metavar="DIR", help="Audit folder to write."),
-    seed: int = typer.Option(0, "--seed", metavar="N", help="Sampling seed: the same seed samples the same "
-                             "requests."),
+    seed: int | None = typer.Option(None, "--seed", metavar="N", help="Sampling seed: the same seed samples the "
+                                    "same requests [default: sample.seed, else 0]."),
     offline: bool = typer.Option(False, "--offline", help="Send no model call: answers come from the cache and "
                                  "recorded files."),
     fmt: str | None = FormatOpt,
@@ -147,6 +153,10 @@ def audit(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors."),
     labels: Path | None = typer.Option(None, "--labels", metavar="FILE", help="Imported grades / expected answers "
                                        "(JSON lines or CSV, per request_id) that override computed scores."),
+    labels_fraction: float | None = typer.Option(
+        None, "--labels-fraction", metavar="PI", min=0.0, max=1.0,
+        help="The --labels were written for a random subset of requests, each with probability PI, independent "
+             "of the answers: the report adds a prediction-powered lower bound on the labelled pass rate."),
     concurrency: int | None = typer.Option(None, "--concurrency", metavar="N", min=1, max=1024,
                                            help="Calls in flight per tier (overrides replay.concurrency)."),
     workers: int | None = typer.Option(None, "--workers", metavar="N", min=1, max=64,
@@ -159,13 +169,15 @@ def audit(
     engine: str | None = EngineOpt,
     since: str | None = SinceOpt,
     until: str | None = UntilOpt,
+    batch: bool = typer.Option(False, "--batch", help="Send the cheaper tiers' calls through the provider's batch "
+                               "API (OpenAI, Anthropic) at batch prices; resumable (sets replay.batch)."),
 ) -> None:
     """Read the LOG files (any supported format, detected; see `tiertool inspect`), sample each task type,
     replay the sample on cheaper tiers, score it, store the evidence."""
     from . import PlanDeclined, load_config, make_progress, run_audit
 
     cfg = _run(load_config, config)
-    overrides = {k: v for k, v in (("concurrency", concurrency), ("workers", workers)) if v}
+    overrides = {k: v for k, v in (("concurrency", concurrency), ("workers", workers), ("batch", batch)) if v}
     if overrides:
         cfg = cfg.model_copy(update={"replay": cfg.replay.model_copy(update=overrides)})
     say = (lambda _m: None) if quiet else (lambda m: typer.echo(printable(m), err=True))
@@ -175,8 +187,8 @@ def audit(
     def go() -> Any:
         try:
             return run_audit(logs, cfg, out, seed=seed, offline=offline, fmt=fmt, group_by=group_by,
-                             labels=labels, log=say, mapping=mapping, strict=strict,
-                             replay_options=options, dry_run=dry_run, engine=engine, since=since,
+                             labels=labels, labels_fraction=labels_fraction, log=say, mapping=mapping,
+                             strict=strict, replay_options=options, dry_run=dry_run, engine=engine, since=since,
                              until=until)
         except PlanDeclined:
             return None
@@ -351,7 +363,8 @@ def monitor(
     config: Path | None = ConfigOpt,
     per_task: int | None = typer.Option(None, "--per-task", metavar="N", min=1, help="Requests sampled per task "
                                         "[default: sample.per_task]."),
-    seed: int = typer.Option(0, "--seed", metavar="N", help="Sampling seed."),
+    seed: int | None = typer.Option(None, "--seed", metavar="N", help="Sampling seed [default: sample.seed, "
+                                    "else 0]."),
     offline: bool = typer.Option(False, "--offline", help="Send no model call: reference answers come from the "
                                  "cache."),
     fmt: str = typer.Option("term", "--format", "-f", metavar="term|json", help="Output format: term, json."),
@@ -371,7 +384,8 @@ def monitor(
     cfg = _run(load_config, config)
     assignment = None if router else _run(load_tiers, tiers)
     gated = _run(load_gate, gate) if gate else None
-    result = _run(monitor_logs, logs, cfg, assignment, cfg.cache_file(AUDIT_DIR), per_task=per_task, seed=seed,
+    result = _run(monitor_logs, logs, cfg, assignment, cfg.cache_file(AUDIT_DIR), per_task=per_task,
+                  seed=cfg.sample.seed if seed is None else seed,
                   offline=offline, log=lambda m: typer.echo(m, err=True), gate=gated)
     typer.echo(json.dumps(result.as_dict(), indent=2) if fmt == "json" else result.text(), nl=fmt == "json")
     for t in result.flagged:

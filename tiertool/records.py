@@ -70,6 +70,13 @@ class Request:
         parts = [content_text(m.get("content")) for m in self.messages if m.get("role") in ("system", "developer")]
         return "\n".join(p for p in parts if p) or None
 
+    def logged_answer(self) -> Answer | None:
+        """The answer the log holds (text "" when it is only tool calls), or None when it holds none."""
+        if self.output is None and not self.output_tool_calls:
+            return None
+        return Answer(self.output or "", "log", input_tokens=self.input_tokens, output_tokens=self.output_tokens,
+                      tool_calls=self.output_tool_calls, reasoning_tokens=self.reasoning_tokens)
+
     @property
     def replayable(self) -> bool:
         """False when the prompt was not captured, the call failed, or the request cannot be sent as logged:
@@ -105,6 +112,7 @@ class Skipped:
 
 
 UNSENT = "unsent"  # Answer.origin of a call that was never sent (offline and not cached, over the budget, stopped)
+LABELLED = "label"  # Answer.origin of an answer never fetched because an imported label grades it
 
 
 @dataclass(frozen=True)
@@ -112,11 +120,15 @@ class Answer:
     """A model's answer to one request, from the log, the cache or a fresh call."""
 
     text: str | None
-    origin: str  # log | cache | call | recorded | unsent
+    origin: str  # log | cache | call | recorded | unsent | label
     error: str | None = None
     cost: float = 0.0
     input_tokens: int = 0
-    output_tokens: int = 0
+    output_tokens: int = 0  # reasoning tokens included, as providers bill them
+    # Tool calls the answer made, in OpenAI chat shape (as Request.output_tool_calls); text is "" when the
+    # answer is only tool calls.
+    tool_calls: tuple[Message, ...] = ()
+    reasoning_tokens: int = 0  # part of output_tokens
 
 
 def call_key(model: str, messages: Iterable[Message], params: dict[str, Any]) -> str:
@@ -140,7 +152,10 @@ class Call:
     @classmethod
     def to(cls, tier: Tier, messages: tuple[Message, ...], params: dict[str, Any], input_tokens: int = 0,
            output_tokens: int = 0) -> Call:
-        return cls(call_key(tier.model, messages, params), tier, messages, params, input_tokens, output_tokens)
+        """The call as sent: the tier's own `params` merged over the request's (the tier wins), so they are
+        part of the key and two variants of one model never share an answer."""
+        sent = tier.merged(params)
+        return cls(call_key(tier.model, messages, sent), tier, messages, sent, input_tokens, output_tokens)
 
 
 @dataclass(frozen=True)
@@ -166,9 +181,10 @@ class Result:
     value: float | None
     passed: bool | None  # None: not scored (the call failed or no reference)
     reason: str
-    origin: str  # where the answer came from: log | cache | call | recorded
+    origin: str  # where the answer came from: log | cache | call | recorded | label (graded by a label alone)
     error: str | None = None
     round: int = 0  # the sampling round that scored it (sequential audits look after every round)
+    scorer_passed: bool | None = None  # a labelled answer: the scorer's own verdict, to check it against the label
 
 
 RESULT_COLUMNS = tuple(f.name for f in fields(Result))

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 STATUS_COLUMNS = tuple(f.name for f in fields(Status))
-AUDIT_FORMAT = 3  # bump when the audit's tables or meta change; an audit of another format is refused on load
+AUDIT_FORMAT = 4  # bump when the audit's tables or meta change; an audit of another format is refused on load
 
 
 def private_dir(path: Path) -> Path:
@@ -49,6 +49,8 @@ class ScorerChoice(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     scorer: str
     reason: str
+    needs_judge: bool = False  # its scores are evidence only: `auto` found open-ended answers and no judge
+    checked: str | None = None  # the scorer whose own verdicts are set against imported labels, when labels graded
 
 
 class Clients(BaseModel):
@@ -87,8 +89,12 @@ class AuditMeta(BaseModel):
     scorers: dict[str, ScorerChoice]
     offline_missing: int = 0  # --offline: answers neither cached nor recorded
     over_budget: int = 0  # calls --budget left unsent
+    labels_fraction: float | None = None  # --labels-fraction: the labels cover a random subset with this chance
     subpopulations: tuple[PartTest, ...] = ()  # parts of task types tested apart (decide/subpop.py)
     clients: dict[str, Clients] = {}  # per task
+    # per task and tier with its own `params`: its answers' output tokens over the reference's on the same
+    # requests (savings price that tier's output at this length: pricing/savings.py)
+    output_scale: dict[str, dict[str, float]] = {}
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -291,7 +297,8 @@ def _check_format(path: Path, raw: dict[str, Any]) -> None:
 
 def _result(row: tuple[Any, ...]) -> Result:
     r = Result(*row)
-    return r if r.passed is None else replace(r, passed=bool(r.passed))
+    own = None if r.scorer_passed is None else bool(r.scorer_passed)
+    return replace(r, passed=None if r.passed is None else bool(r.passed), scorer_passed=own)
 
 
 def _why(e: BaseException) -> str:

@@ -83,6 +83,7 @@ def test_persistent_faults_are_their_own_outcome(kind, clean, tmp_path, server_f
         assert server.attempts <= 8 and "check TIERTOOL_TEST_KEY" in r.output
     if kind == "slow-drip":  # each attempt ends at replay.timeout (1 s), not when the body finally arrives
         assert took < 8 * 2, took
+    server.settle()  # the attempts the audit gave up on are still made (and billed) by the provider
     server.faults = Faults()  # the provider recovers: nothing unusable was cached, so the re-run pays again
     paid = len(server.ledger)
     r = audit(tmp_path, log)

@@ -21,8 +21,8 @@ from ..ingest import Traffic, scan
 from ..ingest.mapped import parse_map
 from ..pricing.prices import same_model
 from ..pricing.savings import period_days
-from ..records import UNSENT, Answer, Call, Request, Result
-from ..replay import Cache, PlanDeclined, Replayer
+from ..records import LABELLED, UNSENT, Answer, Call, Request, Result
+from ..replay import BatchReplayer, Cache, PlanDeclined, Replayer, carry_check
 from ..scorers.grade import Grader
 from ..scorers.labels import load_labels
 from ..store import AuditMeta, Clients, save_audit, writable
@@ -51,30 +51,41 @@ class AuditSummary:
 
 
 def _item(req: Request, tier: Tier) -> Answer | Call:
-    """The log's own answer when the logged model is this tier's, else the call to send."""
-    if req.output is not None and same_model(req.model, tier.model):
-        return Answer(req.output, "log")
+    """The log's own answer when the logged model is this tier's and the tier's params change nothing of the
+    logged request, else the call to send (with the tier's params merged over the logged ones: `Call.to`)."""
+    logged = req.logged_answer()
+    if logged is not None and same_model(req.model, tier.model) and tier.merged(req.params) == req.params:
+        return logged
     return Call.to(tier, req.messages, req.params, req.input_tokens, req.output_tokens)
 
 
-def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDIT_DIR, seed: int = 0,
+def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDIT_DIR, seed: int | None = None,
               offline: bool = False, fmt: str | None = None, group_by: str | None = None,
               labels: str | Path | None = None, log: Callable[[str], None] = lambda _msg: None,
+              labels_fraction: float | None = None,
               mapping: str | None = None, strict: bool = False,
               replay_options: dict[str, Any] | None = None, dry_run: bool = False, engine: str | None = None,
               since: str | None = None, until: str | None = None) -> AuditSummary:
     """Run the audit and store its evidence in `out`; returns what happened, counts reconciled.
 
     `replay_options` go to the Replayer (budget, approve, progress); a declined plan raises PlanDeclined, and
-    so does `dry_run` once the plan is shown (nothing is sent and nothing written). `engine`, `since` and
-    `until` say where and which logs to read (ingest.scan).
+    so does `dry_run` once the plan is shown (nothing is sent and nothing written). `seed` overrides
+    `sample.seed`; the audit's stored config keeps the seed it used. `engine`, `since` and `until` say where and
+    which logs to read (ingest.scan).
     """
+    if labels_fraction is not None and (not labels or not 0 < labels_fraction <= 1):
+        raise InputError("--labels-fraction needs --labels and a probability in (0, 1]: the chance each request "
+                         "was labelled")
+    if seed is not None and seed != config.sample.seed:
+        config = config.model_copy(update={"sample": config.sample.model_copy(update={"seed": seed})})
+    seed = config.sample.seed
     out = writable(Path(out))  # before anything is read or paid for
     imported = load_labels(labels) if labels else None
     cap = config.sample.cap
     extra = config.gate.max_calibration if config.gate.enabled else 0  # the gate's fresh samples follow the audit's
     traffic = scan(logs, fmt, group_by or config.group_by, mapping, sample=cap + extra, seed=seed,
-                   engine=engine, since=since, until=until, semantic=config.semantic_tasks)
+                   engine=engine, since=since, until=until, semantic=config.semantic_tasks,
+                   check=carry_check(config.tiers), steps=config.agent_steps)
     require_records(traffic)
     stats = traffic.stats
     replayable = {task: t.replayable for task, t in traffic.tasks.items()}
@@ -88,8 +99,10 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
         why = "; ".join(f"{n} x {reason}" for reason, n in stats.not_replayable.most_common(3))
         log(f"{non_replayable} records are not replayable ({why}): they count for volume and savings but are "
             f"never replayed")
+    free = {(task, tier.name): sum(imported.has(r.id, tier.name) for r in reqs) / len(reqs)
+            for task, reqs in samples.items() for tier in config.tiers[:-1]} if imported else None
     rounds = audit_rounds(config, traffic.volume, samples, {t: len(samples.get(t, [])) for t in replayable},
-                          period_days(traffic.first_time, traffic.last_time))
+                          period_days(traffic.first_time, traffic.last_time), free)
     fam = rounds.family
     needs = f"a proof needs at least {fam.needed} all-passing samples" if fam.needed else \
         "none could prove the bar within its traffic and what its saving repays, even if every sample passed"
@@ -102,19 +115,37 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
     cache = Cache(config.cache_file(out), readonly=dry_run)
     for rec in config.replay.recorded:
         cache.load_recorded(config.path(rec))
-    replayer = Replayer(cache, config.replay, offline=offline, prices=config.prices, **(replay_options or {}))
+    batch: dict[str, Any] = {"tiers": [t.name for t in config.tiers[:-1]]} if config.replay.batch else {}
+    replayer = (BatchReplayer if batch else Replayer)(cache, config.replay, offline=offline, prices=config.prices,
+                                                      **batch, **(replay_options or {}))
     grader = Grader(config, imported, caller=replayer)  # judge calls: same cache, retries, budget and counts
     grader.check(samples)  # a scorer that cannot run fails here, before any replay call
     tiers = {t.name: t for t in config.tiers}
     referenced = dict.fromkeys(samples, 0)  # samples whose reference answer a round already fetched (a prefix)
+    references: dict[tuple[str, str], Answer | None] = {}  # those answers, for a dearer tier sampled later
+
+    def item(req: Request, tier: Tier) -> Answer | Call:
+        """What grading this (sample, tier) needs: nothing to fetch when an imported label grades it, though an
+        answer at hand for free (logged or cached) is still read, so the scorer can be checked against the label."""
+        got = _item(req, tier)
+        return Answer(None, LABELLED) if labelled(req, tier) and not free_answer(got) else got
+
+    def free_answer(got: Answer | Call) -> bool:
+        return isinstance(got, Answer) or cache.has(got.key)
+
+    def labelled(req: Request, tier: Tier) -> bool:
+        return imported is not None and tier is not config.reference and imported.has(req.id, tier.name)
 
     def needed(plan: Plan, upto: dict[str, int]) -> list[Item]:
-        """The round's items: each planned (sample, tier), and the reference for samples not yet referenced."""
-        items = [(req, tiers[tier], _item(req, tiers[tier])) for (task, tier), (first, stop) in plan.items()
+        """The round's items: each planned (sample, tier), and the reference for samples not yet referenced
+        (unless labels grade every cheaper tier of the sample: then no reference answer is needed)."""
+        items = [(req, tiers[tier], item(req, tiers[tier])) for (task, tier), (first, stop) in plan.items()
                  for req in samples[task][first:stop]]
         for task in {task for task, _ in plan}:
             stop = max(b for (t, _), (_, b) in plan.items() if t == task)
-            items += [(req, config.reference, _item(req, config.reference)) for req in samples[task][upto[task]:stop]]
+            items += [(req, config.reference, ref) for req in samples[task][upto[task]:stop]
+                      if free_answer(ref := _item(req, config.reference))
+                      or not all(labelled(req, t) for t in config.tiers[:-1])]
         return items
 
     # The plan shown before sending covers every call the rounds could need (they may stop early), and those
@@ -144,7 +175,7 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
                 answers = replayer.run(calls)
             except ReplayError as e:
                 answers, error = replayer.answers, str(e)
-            scored = _score(items, answers, config, grader, rounds.round)
+            scored = _score(items, answers, config, grader, rounds.round, references)
             results += scored
             graded = {(r.source, r.tier): r for r in scored if r.passed is not None or r.error}
             for (task, tier), (start, stop) in plan.items():  # in sample order; an unscored sample is left out
@@ -183,7 +214,8 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
         last_time=traffic.last_time, family=fam, calls=rs.sent, cache_hits=rs.cached, failed=rs.failed,
         spend_usd=rs.spend, unconfirmed=rs.unconfirmed, unconfirmed_usd=rs.unconfirmed_usd, error=error,
         scorers=grader.choices, offline_missing=len(rs.missing), over_budget=rs.over_budget,
-        subpopulations=rounds.part_tests(),
+        subpopulations=rounds.part_tests(), labels_fraction=labels_fraction,
+        output_scale=_output_scale(every, replayer.answers, config),
         clients={t: Clients(called=dict(x.called), tags=dict(x.tags)) for t, x in traffic.tasks.items()})
     try:
         save_audit(out, meta, traffic.volume, results, rounds.states(), rounds.statuses())
@@ -193,6 +225,25 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
                         len({(r.task, r.source) for r in results}), rs.sent, rs.cached, rs.failed,
                         len(rs.missing), error, rs.over_budget, _unsent(every, replayer.answers), unscored,
                         rs.unsaved, gate_file)
+
+
+def _output_scale(items: Sequence[Item], answers: dict[str, Answer], config: Config) -> dict[str, dict[str, float]]:
+    """Per task, for each tier with its own `params`: its answers' output tokens over the reference's, on the
+    requests where both answers say how many they had (the savings price the tier's output at this length)."""
+    got: dict[tuple[str, str], dict[str, int]] = {}  # (task, source) -> tier -> output tokens
+    for req, tier, item in items:
+        answer = item if isinstance(item, Answer) else answers.get(item.key)
+        if answer is not None and answer.output_tokens:
+            got.setdefault((req.task, req.source), {})[tier.name] = answer.output_tokens
+    ref = config.reference.name
+    sums: dict[str, dict[str, list[int]]] = {}
+    for (task, _), by_tier in got.items():
+        for tier in config.tiers[:-1]:
+            if tier.params and tier.name in by_tier and ref in by_tier:
+                acc = sums.setdefault(task, {}).setdefault(tier.name, [0, 0])
+                acc[0] += by_tier[tier.name]
+                acc[1] += by_tier[ref]
+    return {task: {tier: mine / theirs for tier, (mine, theirs) in by.items()} for task, by in sums.items()}
 
 
 def _incomplete(failed: int, unscored: int) -> str | None:
@@ -261,11 +312,20 @@ def _unsent(items: list[Item], answers: dict[str, Answer]) -> tuple[str, ...]:
         if isinstance(item, Call) and (answers.get(item.key) or Answer(None, UNSENT)).origin == UNSENT))
 
 
-def _score(items: list[Item], answers: dict[str, Answer], config: Config, grader: Grader, round_no: int
-           ) -> list[Result]:
-    """Grade one round's answers; each result remembers its round (sequential decisions look per round)."""
+def _score(items: list[Item], answers: dict[str, Answer], config: Config, grader: Grader, round_no: int,
+           references: dict[tuple[str, str], Answer | None] | None = None) -> list[Result]:
+    """Grade one round's answers; each result remembers its round (sequential decisions look per round).
+    `references` keeps the reference answers of earlier rounds: a dearer tier started later on samples a
+    cheaper one already took is graded against the reference answers those rounds fetched."""
     resolved: dict[tuple[str, str], Answer | None] = {}
     for req, tier, item in items:
         resolved[(req.source, tier.name)] = item if isinstance(item, Answer) else answers.get(item.key)
+    if references is not None:
+        for req, _, _ in items:
+            key = (req.source, config.reference.name)
+            if key in resolved:
+                references[key] = resolved[key]
+            elif key in references:
+                resolved[key] = references[key]
     graded = grader.grade([(req, tier) for req, tier, _ in items], resolved, config.reference)
     return [replace(r, round=round_no) for r in graded]

@@ -112,7 +112,7 @@ def monitor(logs: Sequence[str | Path], config: Config, assignment: dict[str, st
         raise InputError(f"tiers file assigns tier(s) {', '.join(unknown)} that the config does not define "
                          f"(tiers: {', '.join(tiers)}); pass the config the assignment was made with (--config)")
     traffic = scan(logs, None, config.group_by, sample=per_task or config.sample.per_task, seed=seed,
-                   sample_if="answered", semantic=config.semantic_tasks)
+                   sample_if="answered", semantic=config.semantic_tasks, steps=config.agent_steps)
     if assignment is None:
         watched = [(task, t) for task in traffic.tasks for t in config.tiers
                    if t.name != ref.name and traffic.eligible(task, _on(t))]
@@ -137,7 +137,7 @@ def monitor(logs: Sequence[str | Path], config: Config, assignment: dict[str, st
     for task, tier in watched:
         for req in samples[(task, tier.name)]:
             items += [(req, tier), (req, ref)]
-            resolved[(req.source, tier.name)] = Answer(req.output, "log")
+            resolved[(req.source, tier.name)] = req.logged_answer() or Answer(None, "log")
             resolved[(req.source, ref.name)] = answers.get(calls[req.source].key)
     graded = grader.grade(items, resolved, ref) if items else []
     cache.close()

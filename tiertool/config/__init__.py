@@ -31,9 +31,25 @@ class Tier(_Strict):
     concurrency: int | None = Field(default=None, ge=1, le=1024)
     rpm: int | None = Field(default=None, ge=1)  # requests per minute this tier may send
     tpm: int | None = Field(default=None, ge=1)  # tokens per minute (input + expected output)
+    # Request parameters this tier sends over the logged ones ({reasoning_effort: low}): the same model with
+    # other params is a tier of its own.
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("params")
+    @classmethod
+    def _sendable(cls, v: dict[str, Any]) -> dict[str, Any]:
+        fixed = sorted(set(v) & {"model", "messages", "api_base", "api_key", "stream"})
+        if fixed:
+            raise ValueError(f"{', '.join(fixed)} cannot be set per tier (model, api_base and api_key "
+                             f"are the tier's own keys; messages are the logged request's)")
+        return v
 
     def api_key(self) -> str | None:
         return os.environ.get(self.api_key_env) if self.api_key_env else None
+
+    def merged(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The parameters a replay on this tier sends: the logged request's, with this tier's over them."""
+        return {**params, **self.params}
 
 
 class Quality(_Strict):
@@ -51,6 +67,7 @@ class Sample(_Strict):
     payback_months: float = Field(default=3.0, gt=0)  # the samples must repay within this much of the saving
     audit_budget_usd: float | None = Field(default=None, ge=0)  # the most the audit's samples may cost
     per_task: int = Field(default=100, ge=1)  # the fixed sample size when sequential is false
+    seed: int = 0  # which requests are sampled: the same seed samples the same ones (`--seed` overrides)
 
     @property
     def cap(self) -> int:
@@ -93,6 +110,8 @@ class Replay(_Strict):
     workers: int = Field(default=1, ge=1, le=64)  # processes replaying in parallel (replay/workers.py)
     recorded: tuple[str, ...] = ()  # JSON-lines files of recorded answers (see samples/)
     cache: str | None = None  # default: <audit folder>/cache.sqlite
+    batch: bool = False  # the cheaper tiers' calls go through the provider's batch API, at batch prices (--batch)
+    batch_poll: float = Field(default=30.0, gt=0, le=3600)  # seconds between looks at a submitted batch
 
     @field_validator("recorded", mode="before")
     @classmethod
@@ -124,6 +143,7 @@ class Config(_Strict):
     tasks: dict[str, ScorerSpec] = Field(default_factory=dict)  # no entry: `auto` picks per task
     group_by: str = "auto"
     semantic_tasks: bool = False  # also group untagged free-form prompts by topic (TF-IDF; needs scikit-learn)
+    agent_steps: bool = False  # type each agent step apart: `<task> › <step>` (ingest/steps.py)
     sample: Sample = Sample()
     replay: Replay = Replay()
     prices: dict[str, PriceOverride] = Field(default_factory=dict)

@@ -121,23 +121,35 @@ class AnyOfSpec(AllOfSpec):
     scorer: Literal["any_of"]  # type: ignore[assignment]
 
 
+class ToolCallSpec(_Strict):
+    """Tool-call answers: the same functions called with equal arguments (order-free). Paths are
+    `<function>.<argument>[.<key or index>...]`, each part a glob (`*.amount`, `search.filters.*.value`)."""
+
+    scorer: Literal["tool_call"]
+    tolerance: dict[str, float] = Field(default_factory=dict)  # argument path -> absolute numeric tolerance
+    normalise: dict[str, tuple[Literal["case", "whitespace", "punctuation"], ...]] = Field(default_factory=dict)
+    ignore: tuple[str, ...] = ()  # argument paths left out of the comparison
+    text: ScorerSpec | None = None  # text answer vs text reference; default: what `auto` picks for the text ones
+
+
 class AutoSpec(_Strict):
     scorer: Literal["auto"]
     judge: JudgeSpec | None = None  # used for free-text tasks instead of fuzzy when given
 
 
 SPECS = (ExactSpec, ContainsSpec, RegexSpec, LengthSpec, JsonSpec, NumericSpec, FuzzySpec, EmbeddingSpec,
-         JudgeSpec, AllOfSpec, AnyOfSpec, AutoSpec)
+         JudgeSpec, AllOfSpec, AnyOfSpec, ToolCallSpec, AutoSpec)
 SCORER_NAMES: tuple[str, ...] = tuple(get_args(s.model_fields["scorer"].annotation)[0] for s in SPECS)
 
 ScorerSpec = Annotated[
     ExactSpec | ContainsSpec | RegexSpec | LengthSpec | JsonSpec | NumericSpec | FuzzySpec | EmbeddingSpec
-    | JudgeSpec | AllOfSpec | AnyOfSpec | AutoSpec,
+    | JudgeSpec | AllOfSpec | AnyOfSpec | ToolCallSpec | AutoSpec,
     Field(discriminator="scorer"),
 ]
 
 AllOfSpec.model_rebuild()
 AnyOfSpec.model_rebuild()
+ToolCallSpec.model_rebuild()
 
 
 def spec_keys(loc: tuple[Any, ...]) -> list[str]:

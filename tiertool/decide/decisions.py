@@ -11,10 +11,12 @@ always agree. Decisions read what the audit stored (records.TestState, records.S
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..config import Config
 from ..records import Family, PartTest
+from ..scorers.auto import NEEDS_JUDGE
+from ..scorers.labels import IMPORTED
 from ..store import Audit
 from .sequential import exact_lower_bound
 
@@ -73,8 +75,34 @@ def decide(audit: Audit) -> list[Decision]:
                 config.sample.sequential or task in fam.tested)
             evidence.append(TierEvidence(tier.name, tier.model, n, k, errors.get((task, tier.name), 0),
                                          k / n if n else None, lb, meets))
-        decisions.append(_decision(task, audit, config, fam, tuple(evidence), unmeasured.get(task, [])))
+        decision = _decision(task, audit, config, fam, tuple(evidence), unmeasured.get(task, []))
+        open_ended = decision.status != "unaudited" and _needs_judge(task, audit)  # failures are said first
+        decisions.append(_evidence_only(decision, audit) if open_ended else decision)
     return decisions
+
+
+def _needs_judge(task: str, audit: Audit) -> bool:
+    """`auto` found open-ended answers and no judge, and labels did not grade every scored cheaper answer."""
+    choice = audit.meta.scorers.get(task)
+    if choice is None or not choice.needs_judge:
+        return False
+    ref = audit.config.reference.name
+    scored = [r for r in audit.results if r.task == task and r.tier != ref and r.passed is not None]
+    return not scored or not all(r.reason.startswith(IMPORTED) for r in scored)
+
+
+def _evidence_only(d: Decision, audit: Audit) -> Decision:
+    """The task stays on the reference, undecided; its evidence is shown but proves nothing."""
+    ref = audit.config.reference
+    shown = next((e for e in d.evidence if e.tier == d.evidence_tier), None) or \
+        next((e for e in d.evidence if e.scored), None)
+    seen = f"; evidence only: {shown.tier} passed {shown.passed}/{shown.scored} under fuzzy token_set" if shown else ""
+    return replace(d, tier=ref.name, model=ref.model, pass_rate=1.0, lower_bound=1.0, status="undecided",
+                   reason=f"{NEEDS_JUDGE}: open-ended answers, and a text-similarity bar cannot prove their "
+                          f"quality{seen}; configure `auto: {{judge: ...}}`, import --labels for the sample, or "
+                          f"name a scorer under tasks.{d.task}", more_samples=None, more_cost_usd=None,
+                   evidence_tier=shown.tier if shown else None,
+                   evidence=tuple(replace(e, meets=False) for e in d.evidence))
 
 
 KEPT_AS = {"proven": "moved", "below-bar": "kept", "not-enough-traffic": "not-enough-traffic"}  # else undecided

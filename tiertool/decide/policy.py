@@ -361,7 +361,9 @@ class Policy:
             reason = (f"capped at {t.horizon} samples (the safety limit from {usd(a.value_usd)} a month at stake "
                       f"and ${a.cost_usd:.4g} a sample): {seen}{buys}; raise sample.max_per_task or the budget")
         else:
-            reason = {"gave-up": f"gave up: {seen}, below what continuing could repay{buys}",
+            free = f"; its other {t.horizon - t.n} samples are unlikely to prove it"  # labels cost nothing
+            reason = {"gave-up": f"gave up: {seen}" + (f", below what continuing could repay{buys}" if a.cost_usd > 0
+                                                      else free),
                       "over-budget": f"the audit budget ran out: {seen}{buys}",
                       "skipped": f"not sampled further: a cheaper tier was proven first ({seen})",
                       "open": f"still sampling: {seen}"}[t.kind]

@@ -30,7 +30,8 @@ def recommend(audit: Audit, assignment: dict[str, str] | None = None) -> Recomme
     if assignment:
         decisions = tuple(_assigned(d, assignment.get(d.task, d.tier), config) for d in decisions)
     days = period_days(audit.meta.first_time, audit.meta.last_time)
-    savings = project(audit.volume, {d.task: d.model for d in decisions}, days, config.prices)
+    scale = {d.task: audit.meta.output_scale.get(d.task, {}).get(d.tier, 1.0) for d in decisions}
+    savings = project(audit.volume, {d.task: d.model for d in decisions}, days, config.prices, scale)
     oracle_usd = oracle(audit.volume, cheapest_passing(audit), config.reference.model, config.prices)
     return Recommendation(config, decisions, savings, oracle_usd, audit.meta.spend_usd, tuple(cascades(audit)),
                           dict(audit.meta.clients))

@@ -32,13 +32,14 @@ class PolicyRounds:
     """The sequential audit: rounds planned by the sampling policy."""
 
     def __init__(self, config: Config, volume: dict[Key, Usage], samples: Mapping[str, Sequence[Request]],
-                 available: dict[str, int], days: float | None) -> None:
+                 available: dict[str, int], days: float | None, free: Mapping[tuple[str, str], float]) -> None:
         q, s = config.quality, config.sample
         settings = Settings(q.target, q.confidence, s.payback_months, s.audit_budget_usd, s.max_per_task, s.round,
                             max_horizon=s.cap)
         traffic = {t: n for t, n in available.items() if n}
-        self.policy = Policy(arms(volume, config, traffic, days), traffic, settings, self._hold)
-        self.parts = SubPopulations({task: samples[task] for task, _ in self.policy.holm.weights}, q.target)
+        self.policy = Policy(arms(volume, config, traffic, days, free), traffic, settings, self._hold)
+        self.parts = SubPopulations({task: samples[task] for task, _ in self.policy.holm.weights if task in samples},
+                                    q.target)
         self.available, self.round = traffic, 0
         self._next = dict.fromkeys(self.policy.tests, 0)  # the next sample index of each test (unscored skipped)
         self._planned: Plan = {}
@@ -164,8 +165,10 @@ class FixedRounds:
 
 
 def audit_rounds(config: Config, volume: dict[Key, Usage], samples: Mapping[str, Sequence[Request]],
-                 available: dict[str, int], days: float | None) -> PolicyRounds | FixedRounds:
-    """The rounds an audit with this config runs, over each task type's sample (`available`: its size)."""
+                 available: dict[str, int], days: float | None,
+                 free: Mapping[tuple[str, str], float] | None = None) -> PolicyRounds | FixedRounds:
+    """The rounds an audit with this config runs, over each task type's sample (`available`: its size);
+    `free`: the share of each (task, tier)'s sample graded by imported labels, at no cost."""
     if config.sample.sequential:
-        return PolicyRounds(config, volume, samples, available, days)
+        return PolicyRounds(config, volume, samples, available, days, free or {})
     return FixedRounds(config, samples, available)

@@ -4,7 +4,7 @@ error budget and the samples by these figures."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from ..config import Config
 from ..config.scorers import JudgeSpec
@@ -23,11 +23,13 @@ def monthly(usd: float, days: float | None) -> float:
     return usd if days is None else usd * 30.0 / max(days, 1.0)
 
 
-def arms(volume: dict[Key, Usage], config: Config, tasks: Iterable[str], days: float | None) -> list[Arm]:
+def arms(volume: dict[Key, Usage], config: Config, tasks: Iterable[str], days: float | None,
+         free: Mapping[tuple[str, str], float] | None = None) -> list[Arm]:
     """One Arm per task type and cheaper tier, rank 0 the cheapest. A saving that cannot be priced (no price, or
     a log with no token counts for the task) counts as the largest priced one (the test keeps its share of the
     error budget); a sample that cannot be priced costs UNPRICED_SHARE of a month's saving, so sampling still
-    stops when continuing cannot pay."""
+    stops when continuing cannot pay. `free`: the share of a (task, tier)'s sample an imported label grades,
+    which costs nothing (no call, no reference, no judge)."""
     pricer, ref = Pricer(config.prices), config.reference
     out: list[Arm] = []
     for task in tasks:
@@ -44,8 +46,12 @@ def arms(volume: dict[Key, Usage], config: Config, tasks: Iterable[str], days: f
             by = {c.task: c for c in project(mine, {task: tier.model}, days, config.prices).by_task}
             saved = by[task].current_usd - by[task].projected_usd if task in by else None
             counted = tokens_in + tokens_out > 0  # without token counts, $0 is not a price
-            value = None if saved is None or pricer.price(tier.model) is None or not counted else monthly(saved, days)
-            cost = _call(pricer, tier.model, tokens_in, tokens_out) if counted else None
+            # a variant of the logged model (its own params: a lower effort) saves what its answers' length
+            # will show, unknown before the audit: unpriced, like a model with no price
+            variant = bool(tier.params) and saved == 0
+            value = None if saved is None or pricer.price(tier.model) is None or not counted or variant \
+                else monthly(saved, days)
+            cost = _call(pricer, tier.model, tokens_in, tokens_out, config.replay.batch) if counted else None
             out.append(Arm(task, tier.name, rank, -1.0 if value is None else value,
                            -1.0 if cost is None or extra is None else cost + extra))
     known = max((a.value_usd for a in out if a.value_usd >= 0), default=0.0) or 1.0
@@ -53,12 +59,14 @@ def arms(volume: dict[Key, Usage], config: Config, tasks: Iterable[str], days: f
     for a in out:
         value = a.value_usd if a.value_usd >= 0 else known
         cost = a.cost_usd if a.cost_usd >= 0 else value * UNPRICED_SHARE
-        priced.append(Arm(a.task, a.tier, a.rank, value, cost))
+        priced.append(Arm(a.task, a.tier, a.rank, value, cost * (1.0 - (free or {}).get((a.task, a.tier), 0.0))))
     return priced
 
 
-def _call(pricer: Pricer, model: str, tokens_in: float, tokens_out: float) -> float | None:
+def _call(pricer: Pricer, model: str, tokens_in: float, tokens_out: float, batch: bool = False) -> float | None:
+    """One call's cost; `batch`: a cheaper tier's call sent through a batch API (`--batch`), at its batch price."""
     price = pricer.price(model)
+    price = price.batched() if price and batch else price
     return price.cost(round(tokens_in), round(tokens_out)) if price else None
 
 

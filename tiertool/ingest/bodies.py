@@ -12,15 +12,8 @@ from typing import Any
 from ..records import Message
 from .anthropic import usage_tokens
 from .canonical import anthropic_reply, from_anthropic
-from .common import BadRecord, as_dict, check_messages, content_text, maybe_json, to_int
+from .common import REQUEST_PARAMS, BadRecord, as_dict, check_messages, content_text, maybe_json, to_int
 
-# What an OpenAI chat request sends that changes the answer, beside the messages: kept and replayed as sent.
-REQUEST_PARAMS = (
-    "temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "seed", "response_format",
-    "presence_penalty", "frequency_penalty", "reasoning_effort", "tools", "tool_choice", "parallel_tool_calls",
-    "functions", "function_call", "logit_bias", "logprobs", "top_logprobs", "modalities", "audio", "prediction",
-    "verbosity", "web_search_options",
-)
 TOOL_PARAMS = ("tools", "functions")
 URL_SCHEMES = ("data:", "http://", "https://")
 

@@ -6,7 +6,7 @@ request not replayable, with that reason; nothing is dropped silently.
 Anthropic Messages: `system` (a string, or text blocks that may carry `cache_control`) becomes a system message;
 `tool_use` blocks become `tool_calls`, `tool_result` blocks `tool` messages, base64 images and PDFs data URLs,
 `thinking` blocks of earlier turns the assistant's `thinking_blocks` (litellm's field); `tools`, `tool_choice`,
-`stop_sequences`, `thinking`, `top_k` become their chat parameters.
+`stop_sequences`, `thinking`, `top_k`, `metadata.user_id` become their chat parameters.
 Responses API: `instructions` becomes a system message, `input` items messages (`function_call` /
 `function_call_output` the tool turns), `text.format` the `response_format`, `reasoning.effort`
 `reasoning_effort`, `max_output_tokens` `max_completion_tokens`. Reasoning items of earlier turns are the
@@ -198,6 +198,9 @@ def from_anthropic(params: dict[str, Any]) -> Chat:
         out["tool_choice"] = choice
     if parallel is not None:
         out["parallel_tool_calls"] = parallel
+    user = _dict(params.get("metadata")).get("user_id")
+    if user:  # Messages API `metadata` holds only user_id: chat's `user`, which litellm maps back
+        out["user"] = str(user)
     if params.get("mcp_servers"):
         why.append("MCP servers (mcp_servers) have no chat equivalent")
     return Chat(tuple(messages), out, "; ".join(dict.fromkeys(why)) or None)

@@ -20,7 +20,7 @@ REQUEST_PARAMS = (
     "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs",
     "response_format", "tools", "tool_choice", "parallel_tool_calls", "functions", "function_call",
     "reasoning_effort", "verbosity", "modalities", "audio", "prediction", "web_search_options",
-    "thinking", "top_k",
+    "thinking", "top_k", "user",
 )
 
 

@@ -12,7 +12,7 @@ holds and how to read it): reading nothing is never a green run.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -25,6 +25,8 @@ from .common import BadRecord, check_ranges
 from .formats import FORMAT_LIST, FORMAT_NAMES, FORMATS, Format, Parse
 from .hint import nothing_read
 from .tasktype import TaskTyper
+
+Check = Callable[[Request], "str | None"]  # why a request cannot be sent as logged, or None
 
 EXAMPLES_PER_REASON = 5
 SHAPE_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError, RecursionError)
@@ -84,7 +86,8 @@ class LogReader:
 
     def __init__(self, paths: Sequence[str | Path], fmt: str | None = None, group_by: str | None = "auto",
                  mapping: str | dict[str, str] | None = None, infer_tasks: bool = True,
-                 semantic: bool = False, light: bool = False) -> None:
+                 semantic: bool = False, light: bool = False, check: Check | None = None) -> None:
+        self.check = check  # why a request cannot be sent to the audit's tiers (replay.carry), if given
         self.mapping = mapped.parse_map(mapping) if isinstance(mapping, str) else dict(mapping or {})
         if self.mapping and fmt in (None, mapped.NAME):
             fmt = mapped.NAME
@@ -114,6 +117,13 @@ class LogReader:
             return Format(mapped.NAME, mapped.sniff, partial(mapped.parse, mapping=self.mapping))
         return FORMATS[self.fmt] if self.fmt else None
 
+    def _checked(self, req: Request) -> Request:
+        """The request marked not replayable when the check says the tiers cannot be sent it as logged."""
+        if self.check is None or not req.replayable:
+            return req
+        why = self.check(req)
+        return replace(req, unreplayable=why) if why else req
+
     # --- iteration -----------------------------------------------------------------------------------------
 
     def __iter__(self) -> Iterator[Request]:
@@ -129,6 +139,7 @@ class LogReader:
                 if size:
                     deferred.add(self._unit, req, size)
                     continue
+            req = self._checked(req)
             _count(stats, req)
             yield req
         # A file a stream read may have been joined whole into other files' records (a Langfuse traces file,
@@ -142,7 +153,7 @@ class LogReader:
             return  # nothing to infer: the log was read once
         typer.fit()
         for req in deferred.replay(self):
-            req = typer.assign(req)
+            req = self._checked(typer.assign(req))
             _count(stats, req)
             yield req
         self.renames = typer.renames()
@@ -452,10 +463,11 @@ def _merge(req: Request, res: Request) -> Request:
 
 def read_logs(paths: Sequence[str | Path], fmt: str | None = None, group_by: str | None = "auto",
               mapping: str | dict[str, str] | None = None, infer_tasks: bool = True,
-              semantic: bool = False, light: bool = False) -> LogReader:
+              semantic: bool = False, light: bool = False, check: Check | None = None) -> LogReader:
     """A stream of the logs' requests; read `stats` (and `renames`) once it is consumed. `light`: LiteLLM
-    spend lines through spend_light."""
-    return LogReader(paths, fmt, group_by, mapping, infer_tasks, semantic, light)
+    spend lines through spend_light. `check`: why a request cannot be sent as logged to the audit's tiers (it
+    is then counted as not replayable, with that reason)."""
+    return LogReader(paths, fmt, group_by, mapping, infer_tasks, semantic, light, check)
 
 
 def find_requests(paths: Sequence[str | Path], sources: set[str], fmt: str | None = None,

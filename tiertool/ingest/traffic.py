@@ -17,8 +17,9 @@ from ..errors import InputError
 from ..records import USAGE_COLUMNS, Key, Request, Usage
 from .common import typing_tag
 from .listing import Listing
-from .reader import LogReader, ReadStats, read_logs
+from .reader import Check, LogReader, ReadStats, read_logs
 from .sample import Sampler, Stratum, merge
+from .steps import by_step, renamed
 from .tasktype import Group
 
 
@@ -157,12 +158,15 @@ SAMPLE_IF: dict[str, Callable[[Request], bool]] = {
 def scan(paths: Sequence[str | Path], fmt: str | None = None, group_by: str | None = "auto",
          mapping: str | dict[str, str] | None = None, *, sample: int = 0, seed: int = 0,
          sample_if: str = "replayable", engine: str | None = None, since: str | None = None,
-         until: str | None = None, semantic: bool = False, listing: str | Path | None = None) -> Traffic:
+         until: str | None = None, semantic: bool = False, listing: str | Path | None = None,
+         check: Check | None = None, steps: bool = False) -> Traffic:
     """Read the logs once: volume, task types (final names), how each was typed, and per task and logged model
     a seeded sample of `sample` requests among those `sample_if` accepts (SAMPLE_IF). `engine` (engines.ENGINES)
     runs the pass where the logs live; `since`/`until` select a database's rows by start time. `semantic`: also
     group free-form prompts by topic (config `semantic_tasks`); `listing`: a CSV file to write every request's
-    typing to (listing.py; the streaming reader only: an engine hands Python only some rows)."""
+    typing to (listing.py; the streaming reader only: an engine hands Python only some rows); `check`: why a
+    request cannot be sent to the audit's tiers (replay.carry), counted as not replayable; `steps`: type agent
+    steps apart (steps.py, config `agent_steps`)."""
     from .engines import choose
 
     tally, sampler = _Tally(), Sampler(sample, seed)
@@ -171,23 +175,25 @@ def scan(paths: Sequence[str | Path], fmt: str | None = None, group_by: str | No
     if kind == "stream":
         if since or until:
             raise InputError("--since/--until select rows of a database table (postgresql://...)")
-        reader = read_logs(paths, fmt, group_by, mapping, semantic=semantic, light=True)
+        reader = read_logs(paths, fmt, group_by, mapping, semantic=semantic, light=True, check=check)
     elif sample_if == "any" or listing is not None:
         raise InputError(f"{paths[0]}: this command reads files the streaming reader reads (not --engine {kind})")
     else:
         from .engines import open_reader
 
         reader = open_reader(kind, paths, fmt, group_by, tally, sampler, sample_if == "answered", since, until,
-                             semantic)
+                             semantic, check, steps)
     eligible = SAMPLE_IF[sample_if]
     rows = Listing(listing) if listing is not None else None
     for req in reader:
+        if steps:
+            req = by_step(req)
         tally.add(req)
         if sample and eligible(req):
             sampler.add(req)
         if rows is not None:
             rows.add(req)
-    renames = reader.renames
+    renames = renamed(reader.renames, {k[0] for k in tally.by}) if steps else reader.renames
     if rows is not None:
         rows.close(renames)
     sampler.rename(renames)

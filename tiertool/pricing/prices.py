@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ ALIASES: dict[str, str] = {
     "mistralai/Mixtral-8x7B-Instruct-v0.1": "together_ai/mistralai/Mixtral-8x7B-Instruct-v0.1",
 }
 MTOK = 1e-6
+BATCH_DISCOUNT = 0.5  # OpenAI's Batch API and Anthropic's Message Batches both bill half the list price
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,18 @@ class Price:
         out = self.batch_output if batch and self.batch_output is not None else self.output
         write = self.cache_write if self.cache_write is not None else self.input
         return uncached * inp + cached_tokens * self.cached_input + cache_write_tokens * write + output_tokens * out
+
+    def batched(self) -> Price:
+        """The price of a request sent through a batch API: the batch prices where the map (or `prices:` with
+        `batch_discount`) has them, else half the list price (BATCH_DISCOUNT); cached and cache-write tokens
+        at the input's discount. `source` says which."""
+        ratio = self.batch_input / self.input if self.batch_input is not None and self.input else BATCH_DISCOUNT
+        inp = self.batch_input if self.batch_input is not None else self.input * ratio
+        out = self.batch_output if self.batch_output is not None else self.output * ratio
+        how = "batch price" if self.batch_input is not None else f"batch: {BATCH_DISCOUNT:.0%} of the list price"
+        return replace(self, input=inp, output=out, cached_input=self.cached_input * ratio,
+                       cache_write=None if self.cache_write is None else self.cache_write * ratio,
+                       source=f"{self.source}, {how}", batch_input=inp, batch_output=out)
 
 
 @cache

@@ -3,15 +3,17 @@
 Prices come from `prices:` in the config, else litellm's bundled map (or an alias, prices.ALIASES). Today's
 figure is the logged cost where the log recorded one for every request of a group, else the price map's; the
 projection always uses the price map with the log's own token counts (input, cached, cache-write, output and
-reasoning; batch prices for batch requests). The interval resamples days, because that is how next month's
-traffic will differ from this one's.
+reasoning; batch prices for batch requests). A tier with its own `params` (a lower reasoning effort) writes
+answers of another length than the logged model did, so its output tokens are the log's scaled by what the audit
+measured (`scale`: its answers' output tokens, reasoning included, over the reference's on the same requests).
+The interval resamples days, because that is how next month's traffic will differ from this one's.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..records import Key, Usage
@@ -82,17 +84,22 @@ class Pricer:
         price = self.price(key.model)
         return (_cost(price, key, u), price.source) if price else None
 
-    def at(self, key: Key, u: Usage, model: str, current: float) -> tuple[float, str] | None:
-        if same_model(key.model, model):
+    def at(self, key: Key, u: Usage, model: str, current: float, scale: float = 1.0) -> tuple[float, str] | None:
+        """The group's cost on `model`, its output tokens times `scale` (the tier's measured output length)."""
+        if same_model(key.model, model) and scale == 1.0:
             return current, "unchanged"
         price = self.price(model)
-        return (_cost(price, key, u), price.source) if price else None
+        if price is None:
+            return None
+        scaled = replace(u, output_tokens=round(u.output_tokens * scale),
+                         reasoning_tokens=round(u.reasoning_tokens * scale))
+        return _cost(price, key, scaled), price.source + (f", output x{scale:.2f} as audited" if scale != 1 else "")
 
 
 def project(volume: dict[Key, Usage], assignment: dict[str, str], period_days: float | None,
-            overrides: Mapping[str, Any] | None = None) -> Savings:
+            overrides: Mapping[str, Any] | None = None, scale: Mapping[str, float] | None = None) -> Savings:
     """Price every group today and at its task's assigned model (a task missing from `assignment` keeps its
-    logged model)."""
+    logged model), output tokens times the task's `scale` (default 1)."""
     pricer = Pricer(overrides)
     acc: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
     sources: dict[str, set[str]] = defaultdict(set)
@@ -101,7 +108,7 @@ def project(volume: dict[Key, Usage], assignment: dict[str, str], period_days: f
         now = pricer.current(key, u)
         if now is None:
             continue
-        new = pricer.at(key, u, assignment.get(key.task, key.model), now[0])
+        new = pricer.at(key, u, assignment.get(key.task, key.model), now[0], (scale or {}).get(key.task, 1.0))
         if new is None:
             continue
         acc[key.task][0] += now[0]

@@ -9,6 +9,10 @@ Several processes may share one cache (two audits, worker processes, a re-run ra
 Before paying for a call, a process *claims* its key (the `claims` table): a live claim by another process means
 that process is paying for it, so this one waits for its answer instead of paying twice. A claim lapses when its
 process is gone (checked by pid on this host) or its lease runs out.
+
+With `--batch`, the `batches` table records each batch submitted (its id, the tier's model and api_base, and the
+call keys in it) as soon as the provider accepts it, before it is polled: a re-run after a crash polls that
+batch instead of submitting, and paying for, its calls again.
 """
 
 from __future__ import annotations
@@ -37,7 +41,9 @@ CREATE TABLE IF NOT EXISTS answers (
     output_tokens INTEGER NOT NULL DEFAULT 0,
     cost REAL NOT NULL DEFAULT 0,
     origin TEXT NOT NULL,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    tool_calls TEXT NOT NULL DEFAULT '',
+    reasoning_tokens INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS claims (
     key TEXT PRIMARY KEY,
@@ -46,7 +52,19 @@ CREATE TABLE IF NOT EXISTS claims (
     pid INTEGER NOT NULL,
     expires REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS batches (
+    id TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    api_base TEXT NOT NULL,
+    keys TEXT NOT NULL,
+    created REAL NOT NULL,
+    ended INTEGER NOT NULL DEFAULT 0
+);
 """
+# Columns added after the first release: a cache written before them gets them (empty) when it is opened.
+ADDED = {"tool_calls": ("TEXT NOT NULL DEFAULT ''", "''"), "reasoning_tokens": ("INTEGER NOT NULL DEFAULT 0", "0")}
+# by name: an older cache has the ADDED columns in the order it was given them
+COLUMNS = "key, model, output, input_tokens, output_tokens, cost, origin, created, tool_calls, reasoning_tokens"
 WRITE_ERRORS = (sqlite3.OperationalError, sqlite3.DatabaseError, OSError)  # disk full, read-only, I/O error
 
 
@@ -58,6 +76,7 @@ class Cache:
         self.host, self.pid = socket.gethostname(), os.getpid()
         self.owner = f"{self.host}:{self.pid}:{uuid.uuid4().hex[:12]}"
         self.tables = ["answers"]  # readonly: the memory table first, then the file's
+        self.added: dict[str, set[str]] = {}  # table -> ADDED columns it lacks (a read-only older cache)
         try:
             if readonly:  # --dry-run: read what is cached, write nothing (recorded answers load into memory)
                 self.db = sqlite3.connect(":memory:", uri=True, isolation_level=None, check_same_thread=False)
@@ -66,6 +85,7 @@ class Cache:
                     self.db.execute("ATTACH DATABASE ? AS disk", (f"{self.path.resolve().as_uri()}?mode=ro",))
                     self.db.execute("SELECT 1 FROM disk.answers LIMIT 1")
                     self.tables.append("disk.answers")
+                    self.added["disk.answers"] = set(ADDED) - self._columns("disk.")  # read as their defaults
                 return
             private_dir(self.path.parent)
             os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
@@ -96,21 +116,30 @@ class Cache:
                     self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=NORMAL")
                 self.db.executescript(SCHEMA)
+                have = self._columns("")
+                for column in [c for c in ADDED if c not in have]:
+                    self.db.execute(f"ALTER TABLE answers ADD COLUMN {column} {ADDED[column][0]}")
                 return
             except sqlite3.OperationalError as e:
                 if "locked" not in str(e) and "busy" not in str(e) or attempt == 59:
                     raise
                 time.sleep(0.05)
 
+    def _columns(self, schema: str) -> set[str]:
+        return {row[1] for row in self.db.execute(f"PRAGMA {schema}table_info(answers)")}
+
     def has(self, key: str) -> bool:
         return any(self.db.execute(f"SELECT 1 FROM {t} WHERE key = ?", (key,)).fetchone() for t in self.tables)
 
     def get(self, key: str) -> Answer | None:
         for table in self.tables:
+            lacks = self.added.get(table, set())
+            added = ", ".join(default if c in lacks else c for c, (_, default) in ADDED.items())
             row = self.db.execute(
-                f"SELECT output, input_tokens, output_tokens FROM {table} WHERE key = ?", (key,)).fetchone()
+                f"SELECT output, input_tokens, output_tokens, {added} FROM {table} WHERE key = ?", (key,)).fetchone()
             if row is not None:
-                return Answer(text=row[0], origin="cache", input_tokens=row[1], output_tokens=row[2])
+                return Answer(text=row[0], origin="cache", input_tokens=row[1], output_tokens=row[2],
+                              tool_calls=tuple(json.loads(row[3])) if row[3] else (), reasoning_tokens=row[4])
         return None
 
     def put(self, key: str, model: str, answer: Answer, origin: str = "call") -> None:
@@ -118,9 +147,9 @@ class Cache:
         WRITE_ERRORS when the disk is full or the file cannot be written."""
         with self._transaction():
             self.db.execute(
-                "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO answers ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (key, model, answer.text or "", answer.input_tokens, answer.output_tokens, answer.cost, origin,
-                 time.time()),
+                 time.time(), json.dumps(answer.tool_calls) if answer.tool_calls else "", answer.reasoning_tokens),
             )
             self.db.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, self.owner))
 
@@ -140,6 +169,22 @@ class Cache:
         with suppress(*WRITE_ERRORS):  # the claim lapses with this process anyway
             self.db.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, self.owner))
 
+    def add_batch(self, batch_id: str, model: str, api_base: str, keys: list[str]) -> None:
+        """Record a batch the provider accepted (before it is polled). Raises one of WRITE_ERRORS."""
+        self.db.execute("INSERT OR REPLACE INTO batches VALUES (?, ?, ?, ?, ?, 0)",
+                        (batch_id, model, api_base, json.dumps(keys), time.time()))
+
+    def open_batches(self, model: str, api_base: str) -> list[tuple[str, list[str]]]:
+        """The batches submitted to this model at this endpoint whose results are not all taken in yet."""
+        rows = self.db.execute("SELECT id, keys FROM batches WHERE model = ? AND api_base = ? AND ended = 0 "
+                               "ORDER BY created", (model, api_base)).fetchall()
+        return [(row[0], json.loads(row[1])) for row in rows]
+
+    def end_batch(self, batch_id: str) -> None:
+        """The batch's results are cached (or it failed): a re-run submits what it still needs anew."""
+        with suppress(*WRITE_ERRORS):  # still open: a re-run polls it once more and pays nothing
+            self.db.execute("UPDATE batches SET ended = 1 WHERE id = ?", (batch_id,))
+
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         """BEGIN IMMEDIATE ... COMMIT (the connection is in autocommit mode); rolled back when anything, the
@@ -154,7 +199,8 @@ class Cache:
             raise
 
     def load_recorded(self, path: Path) -> int:
-        """Import a recorded-answers JSONL file ({model, messages, params?, output} per line)."""
+        """Import a recorded-answers JSONL file ({model, messages, params?, output, tool_calls?} per line; tool
+        calls in OpenAI chat shape)."""
         if not path.is_file():
             raise InputError(f"{path}: recorded answers file not found (replay.recorded in tiertool.yaml)")
         try:
@@ -168,12 +214,17 @@ class Cache:
             try:
                 rec = json.loads(line)
                 key = call_key(rec["model"], rec["messages"], rec.get("params") or {})
-                text = rec["output"]
-            except (ValueError, KeyError, TypeError, RecursionError) as e:
-                raise InputError(f"{path}:{lineno}: expected {{model, messages, params?, output}}: {e}") from None
+                text, calls = rec["output"], rec.get("tool_calls") or []
+                if not isinstance(calls, list) or not all(isinstance(c.get("function"), dict) for c in calls):
+                    raise TypeError("tool_calls must be a list of {id, type, function: {name, arguments}}")
+                if not isinstance(text, str) and not (text is None and calls):
+                    raise TypeError("output must be text (null only beside tool_calls)")
+            except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
+                raise InputError(f"{path}:{lineno}: expected {{model, messages, params?, output, tool_calls?}}: "
+                                 f"{e}") from None
             self.db.execute(
-                "INSERT OR IGNORE INTO answers VALUES (?, ?, ?, 0, 0, 0, 'recorded', ?)",
-                (key, rec["model"], text, time.time()),
+                f"INSERT OR IGNORE INTO answers ({COLUMNS}) VALUES (?, ?, ?, 0, 0, 0, 'recorded', ?, ?, 0)",
+                (key, rec["model"], text or "", time.time(), json.dumps(calls) if calls else ""),
             )
             n += 1
         return n

@@ -28,10 +28,11 @@ from urllib.parse import urlparse
 
 from ..config import Replay, Tier
 from ..errors import ReplayError
-from ..limits import MAX_ANSWER_CHARS, MAX_TOKENS
+from ..limits import MAX_ANSWER_CHARS
 from ..pricing.prices import lookup
 from ..records import UNSENT, Answer, Call
 from ..text import mask_then_clip
+from .batchapi import ItemFailed, Reply, chat_reply
 from .cache import WRITE_ERRORS, Cache
 from .llm import litellm
 from .plan import (
@@ -123,6 +124,8 @@ def http_status(exc: BaseException) -> int | None:
     connection, a body that is not JSON: litellm reports all of those as a 500 of its own)."""
     seen: BaseException | None = exc
     while seen is not None:
+        if isinstance(seen, ItemFailed):
+            return seen.status
         if type(seen).__module__.split(".")[0] in ("httpx", "openai", "anthropic"):
             code = getattr(getattr(seen, "response", None), "status_code", None)
             if isinstance(code, int):
@@ -169,11 +172,6 @@ def _retry_after(exc: BaseException) -> float | None:
         return None
 
 
-def _tokens(usage: Any, name: str) -> int | None:
-    value = getattr(usage, name, None)
-    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TOKENS else None
-
-
 class Replayer:
     """Answers calls cache first; `run` may be called repeatedly (audit rounds, judge calls): the budget,
     the stats and the stopped tiers carry over from one call to the next."""
@@ -200,6 +198,7 @@ class Replayer:
         self._pool: Pool | None = None
         self._checked: set[str] = set()
         self._warm: set[str] = set()  # models whose litellm set-up this process has done
+        self.batched: frozenset[str] = frozenset()  # tiers sent through a batch API (batch.BatchReplayer)
 
     def approve(self, calls: list[Call], expected: list[Call] | None = None) -> None:
         """Show the plan for these calls and ask once; raise PlanDeclined when the answer is no.
@@ -217,7 +216,8 @@ class Replayer:
         likely = None if expected is None else [c for c in {c.key: c for c in expected}.values()
                                                 if not self.cache.has(c.key)]
         self.approved = True
-        if not self.approve_hook(make_plan(todo, cached, self.budget.cap, likely, self.offline, self.prices)):
+        if not self.approve_hook(make_plan(todo, cached, self.budget.cap, likely, self.offline, self.prices,
+                                           self.batched)):
             raise PlanDeclined("nothing sent")
 
     def run(self, calls: list[Call]) -> dict[str, Answer]:
@@ -353,13 +353,17 @@ class Replayer:
                 self.answers[call.key] = self._failed(call, exc)
                 self.progress.update(tier.name, failed=1)
                 return None
+        self._answered(call, answer)
+        return None
+
+    def _answered(self, call: Call, answer: Answer) -> None:
+        """A paid answer: cached, kept, counted and shown (per call or from a batch alike)."""
         self._store(call, answer)
         self.answers[call.key] = answer
-        self.ok[tier.name] += 1
-        self.streak[tier.name] = 0
+        self.ok[call.tier.name] += 1
+        self.streak[call.tier.name] = 0
         self.stats.sent += 1
-        self.progress.update(tier.name, done=1)
-        return None
+        self.progress.update(call.tier.name, done=1)
 
     async def _claim(self, call: Call) -> Answer | None:
         """Become the process that pays for this call, or wait for the answer of the one that already is.
@@ -438,34 +442,40 @@ class Replayer:
     async def _send(self, call: Call) -> tuple[Answer, float | None]:
         """One request, ended by replay.timeout as a whole; the answer and its cost (None: no usage came back)."""
         tier = call.tier
-        params = dict(call.params)
-        if self.budget.cap is not None and requested_max(call) is None:
-            params["max_tokens"] = max_output(call)  # the worst case assumed this cap: have the provider keep it
         try:
             response = await asyncio.wait_for(litellm().acompletion(
                 model=tier.model, messages=list(call.messages), api_base=tier.api_base, api_key=tier.api_key(),
-                timeout=self.settings.timeout, max_retries=0, **params), self.settings.timeout)
+                timeout=self.settings.timeout, max_retries=0, **self._params(call)), self.settings.timeout)
         except asyncio.TimeoutError:
             raise CallTimeout(f"no complete answer within replay.timeout ({self.settings.timeout:g} s)") from None
-        usage = getattr(response, "usage", None)
-        i, o = _tokens(usage, "prompt_tokens"), _tokens(usage, "completion_tokens")
-        cached = _tokens(getattr(usage, "prompt_tokens_details", None), "cached_tokens") or 0
-        cost = None if i is None or o is None else self._cost(tier, response, i, o, min(cached, i))
-        choices = getattr(response, "choices", None)
-        message = getattr(choices[0], "message", None) if choices else None
-        if message is None:
-            raise Unusable("the response has no choices", cost)
-        text = message.content
-        if text is None and not getattr(message, "tool_calls", None):
-            raise Unusable("the answer's content is null", cost)
-        if text is not None and len(text) > MAX_ANSWER_CHARS:
-            raise Unusable(f"an answer of {len(text):,} characters, over the {MAX_ANSWER_CHARS:,} limit", cost)
-        return Answer(text=text or "", origin="call", input_tokens=i or 0, output_tokens=o or 0), cost
+        return self._answer(tier, chat_reply(response), response)
 
-    def _cost(self, tier: Tier, response: Any, i: int, o: int, cached: int) -> float:
+    def _params(self, call: Call) -> dict[str, Any]:
+        params = dict(call.params)
+        if self.budget.cap is not None and requested_max(call) is None:
+            params["max_tokens"] = max_output(call)  # the worst case assumed this cap: have the provider keep it
+        return params
+
+    def _answer(self, tier: Tier, reply: Reply, response: Any = None, batch: bool = False
+                ) -> tuple[Answer, float | None]:
+        """The answer a reply carries and what it cost (None: no usage came back); Unusable when it is none."""
+        i, o = reply.input_tokens, reply.output_tokens
+        cost = None if i is None or o is None else self._cost(tier, response, i, o, min(reply.cached_tokens, i), batch)
+        if not reply.choices:
+            raise Unusable("the response has no choices", cost)
+        text, calls = reply.text, reply.tool_calls
+        if text is None and not calls:
+            raise Unusable("the answer's content is null", cost)
+        size = len(text or "") + sum(len(c["function"]["arguments"]) for c in calls)
+        if size > MAX_ANSWER_CHARS:
+            raise Unusable(f"an answer of {size:,} characters, over the {MAX_ANSWER_CHARS:,} limit", cost)
+        return Answer(text=text or "", origin="call", input_tokens=i or 0, output_tokens=o or 0, tool_calls=calls,
+                      reasoning_tokens=reply.reasoning_tokens), cost
+
+    def _cost(self, tier: Tier, response: Any, i: int, o: int, cached: int, batch: bool = False) -> float:
         price = lookup(tier.model, self.prices)
         if price is not None:
-            return price.cost(i, o, cached)
+            return (price.batched() if batch else price).cost(i, o, cached)
         cost = (getattr(response, "_hidden_params", None) or {}).get("response_cost")
         return float(cost) if isinstance(cost, (int, float)) and cost >= 0 else 0.0
 

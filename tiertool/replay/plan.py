@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import TiertoolError
-from ..pricing.prices import lookup, price_map
+from ..pricing.prices import Price, lookup, price_map
 from ..records import Call
 
 DEFAULT_MAX_OUTPUT = 4096  # when neither the request nor the price map says how long an answer may be
@@ -81,9 +81,15 @@ def requested_max(call: Call) -> int | None:
     return None
 
 
-def worst_case_usd(call: Call, prices: Prices = None) -> float | None:
-    """The most this call can cost (None: the model has no price, so no bound is known)."""
+def price_of(call: Call, prices: Prices = None, batch: bool = False) -> Price | None:
+    """The call's price per token: the tier model's, at its batch price when the call goes in a batch."""
     price = lookup(call.tier.model, prices)
+    return price.batched() if price is not None and batch else price
+
+
+def worst_case_usd(call: Call, prices: Prices = None, batch: bool = False) -> float | None:
+    """The most this call can cost (None: the model has no price, so no bound is known)."""
+    price = price_of(call, prices, batch)
     if price is None:
         return None
     return price.cost(worst_input(call), max_output(call))
@@ -101,6 +107,7 @@ class TierPlan:
     worst_usd: float | None = 0.0
     expected_calls: int = 0  # sequential: what the rounds send if each test proves the bar at its first chance
     expected_usd: float | None = 0.0
+    batch: bool = False  # sent through the provider's batch API, at its batch price
 
 
 @dataclass
@@ -143,7 +150,8 @@ class Plan:
             usd = "no price for this model" if t.usd is None else (
                 f"~{_usd(t.usd)}" + (f" (~{_usd(t.expected_usd)} at first chance" if self.upper_bound else " (")
                 + f"{', ' if self.upper_bound else ''}at most {_usd(t.worst_usd)})")
-            out.append(f"  {t.tier} ({t.model}): {calls}, {t.cached:,} cached; ~{t.input_tokens:,} input + "
+            how = ", batch API at batch prices" if t.batch else ""
+            out.append(f"  {t.tier} ({t.model}{how}): {calls}, {t.cached:,} cached; ~{t.input_tokens:,} input + "
                        f"~{t.output_tokens:,} output tokens; {usd}")
         total = self.usd
         if total is None:
@@ -165,25 +173,32 @@ def _usd(x: float | None) -> str:
 
 
 def make_plan(todo: list[Call], cached: list[Call], budget: float | None = None,
-              expected: list[Call] | None = None, offline: bool = False, prices: Prices = None) -> Plan:
+              expected: list[Call] | None = None, offline: bool = False, prices: Prices = None,
+              batch: frozenset[str] = frozenset()) -> Plan:
     """The plan for `todo` (not cached) beside `cached`; `expected` (a sequential audit) are the calls of
-    `todo` the rounds are expected to send, while `todo` is the most they could; `prices` is the config's."""
+    `todo` the rounds are expected to send, while `todo` is the most they could; `prices` is the config's;
+    the tiers named in `batch` are priced at their batch price."""
     plan = Plan(budget=budget, upper_bound=expected is not None, offline=offline)
+
+    def tier_plan(call: Call) -> TierPlan:
+        return plan.tiers.setdefault(call.tier.name, TierPlan(call.tier.name, call.tier.model,
+                                                              batch=call.tier.name in batch and not offline))
+
     for call in cached:
-        plan.tiers.setdefault(call.tier.name, TierPlan(call.tier.name, call.tier.model)).cached += 1
+        tier_plan(call).cached += 1
     for call in todo:
-        tp = plan.tiers.setdefault(call.tier.name, TierPlan(call.tier.name, call.tier.model))
+        tp = tier_plan(call)
         i, o = input_estimate(call), output_estimate(call)
         tp.calls += 1
         tp.input_tokens += i
         tp.output_tokens += o
-        price = lookup(call.tier.model, prices)
-        worst = worst_case_usd(call, prices)
+        price = price_of(call, prices, tp.batch)
+        worst = worst_case_usd(call, prices, tp.batch)
         tp.usd = None if price is None or tp.usd is None else tp.usd + price.cost(i, o)
         tp.worst_usd = None if worst is None or tp.worst_usd is None else tp.worst_usd + worst
     for call in expected or ():
         tp = plan.tiers[call.tier.name]
-        price = lookup(call.tier.model, prices)
+        price = price_of(call, prices, tp.batch)
         tp.expected_calls += 1
         tp.expected_usd = None if price is None or tp.expected_usd is None else \
             tp.expected_usd + price.cost(input_estimate(call), output_estimate(call))
@@ -219,6 +234,16 @@ class Budget:
                 await self._freed.wait()
             self.reserved += worst
             return True
+
+    def hold(self, worst: float | None) -> bool:
+        """Hold `worst` USD now, without waiting for calls in flight to settle (a batch holds all its items'
+        worst cases at once, before it is submitted); False when it does not fit."""
+        if self.cap is None:
+            return True
+        if worst is None or self.spent + self.reserved + worst > self.cap + 1e-12:
+            return False
+        self.reserved += worst
+        return True
 
     async def settle(self, worst: float | None, actual: float | None) -> float:
         """Replace an attempt's reservation by what it cost: `actual` from the provider's usage, or None when

@@ -63,6 +63,9 @@ class Progress:
     def show(self, tier: str, count: TierCount) -> None:
         pass
 
+    def note(self, message: str) -> None:
+        """A line worth the user's eye while calls run (a batch submitted, with its id)."""
+
     def stop(self) -> None:
         pass
 
@@ -84,6 +87,9 @@ class PlainProgress(Progress):
         if step > self.shown.get(tier, 0):
             self.shown[tier] = step
             self.write(count.line(tier, self.started))
+
+    def note(self, message: str) -> None:
+        self.write(printable(message))
 
 
 class RichProgress(Progress):
@@ -111,6 +117,11 @@ class RichProgress(Progress):
 
     def show(self, tier: str, count: TierCount) -> None:
         self.bar.update(self.tasks[tier], completed=count.finished, info=count.info())
+
+    def note(self, message: str) -> None:
+        from rich.markup import escape
+
+        self.console.print(escape(printable(message)))
 
     def stop(self) -> None:
         if self.bar is not None:

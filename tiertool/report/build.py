@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 from ..config.assignment import load_tiers
+from ..decide.agreement import by_task, labelled_bounds, position_disagreement
 from ..decide.decisions import Decision
 from ..decide.recommendation import Recommendation, recommend
 from ..defaults import DRIFT_THRESHOLD, TIERS_FILE
@@ -17,7 +18,20 @@ from ..store import Audit
 from . import gates as g
 from .examples import reference_accuracy, worst_examples
 from .facts import setting_warnings, task_facts, warnings
-from .model import AuditRow, CascadeRow, Failure, PartRow, Quality, Report, SavingsRow, TaskRow, TierName, TierRow
+from .model import (
+    AgreementRow,
+    AuditRow,
+    CascadeRow,
+    Failure,
+    PartRow,
+    PositionRow,
+    Quality,
+    Report,
+    SavingsRow,
+    TaskRow,
+    TierName,
+    TierRow,
+)
 from .redact import redact_report
 
 
@@ -54,10 +68,12 @@ def build(audit: Audit, rec: Recommendation, examples: int = 0, today: date | No
     chosen = audit.meta.scorers
     config, meta = rec.config, audit.meta
     tasks = []
+    checks = scorer_checks(audit)
     for d in rec.decisions:
         row = _task_row(d, total, costs.get(d.task), audit, rec)
         if d.task in chosen:  # what `auto` (or the config) picked, and why
             row.scorer, row.scorer_reason = chosen[d.task].scorer, chosen[d.task].reason
+        row.agreement, row.judge_position = checks.get(d.task, (None, None))
         tasks.append(row)
     report = Report(
         tasks=tasks, savings=savings_row(rec), cascade=cascade_rows(rec),
@@ -94,6 +110,30 @@ def _task_row(d: Decision, total: int, cost: TaskCost | None, audit: Audit, rec:
                         for p in d.parts] or None,
         **task_facts(audit, rec, d.task),
     )
+
+
+def scorer_checks(audit: Audit) -> dict[str, tuple[AgreementRow | None, PositionRow | None]]:
+    """Per task: the scorer's agreement with labels, and the judge's position disagreement."""
+    def interval(x: tuple[float, float] | None) -> list[float] | None:
+        return None if x is None else [round(x[0], 4), round(x[1], 4)]
+
+    out: dict[str, tuple[AgreementRow | None, PositionRow | None]] = {}
+    ref, pi = audit.config.reference.name, audit.meta.labels_fraction
+    bounds = labelled_bounds(audit.results, ref, pi, 1 - audit.config.quality.confidence) if pi else {}
+    for task, a in by_task(audit.results, ref).items():
+        choice = audit.meta.scorers.get(task)
+        out[task] = (AgreementRow(
+            scorer=(choice.checked or choice.scorer) if choice else "the task's scorer", labelled=a.labelled,
+            scorer_pass_rate=round(a.scorer_pass_rate, 4),
+            label_pass_rate=round(a.label_pass_rate, 4), kappa=_round(a.kappa, 4),
+            kappa_interval=interval(a.kappa_interval), precision=_round(a.precision, 4),
+            precision_interval=interval(a.precision_interval), recall=_round(a.recall, 4),
+            recall_interval=interval(a.recall_interval), warning=a.warning,
+            ppi_lower_bounds={t: round(b, 4) for t, b in bounds[task].items()} if task in bounds else None), None)
+    for task, (disagreed, judged) in position_disagreement(audit.results).items():
+        out[task] = (out.get(task, (None, None))[0],
+                     PositionRow(judged=judged, disagreed=disagreed, rate=round(disagreed / judged, 4)))
+    return out
 
 
 def savings_row(rec: Recommendation) -> SavingsRow:

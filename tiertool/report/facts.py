@@ -27,7 +27,8 @@ def task_facts(audit: Audit, rec: Recommendation, task: str) -> dict[str, Any]:
     days = period_days(audit.meta.first_time, audit.meta.last_time)
     cost_by_tier: dict[str, float | None] = {}
     for tier in rec.config.tiers:
-        s = project(groups, {task: tier.model}, days, rec.config.prices)
+        scale = {task: audit.meta.output_scale.get(task, {}).get(tier.name, 1.0)}
+        s = project(groups, {task: tier.model}, days, rec.config.prices, scale)
         cost_by_tier[tier.name] = None if s.unpriced else round(s.projected_usd, 6)
     sources = audit.meta.task_sources.get(task) or {}
     return {"replayable": replayable, "replayable_share": round(replayable / requests, 4) if requests else 0.0,
@@ -78,6 +79,9 @@ def setting_warnings(audit: Audit) -> list[ReportWarning]:
             for name, message in unknown_tasks(audit.config, audit.tasks)]
 
 
+POSITION_WARN = 0.2  # a judge whose verdict flips with the order this often is mostly reading positions
+
+
 def warnings(report: Report, today: date | None = None, all_deprecations: bool = False) -> list[ReportWarning]:
     """What a reader must know before trusting the figures."""
     out: list[ReportWarning] = []
@@ -101,6 +105,12 @@ def warnings(report: Report, today: date | None = None, all_deprecations: bool =
         add("non_replayable", f"{total - replayable:,} of {total:,} requests ({1 - replayable / total:.1%}) could not "
             "be replayed (no prompt captured, or the call failed): they count for cost only")
     for t in report.tasks:
+        if t.agreement is not None and t.agreement.warning:
+            add("scorer_agreement", f"{t.task}: scorer {t.scorer}: {t.agreement.warning}", t.task)
+        if t.judge_position is not None and t.judge_position.rate >= POSITION_WARN:
+            add("judge_position", f"{t.task}: the judge changed its verdict when the answers' order was swapped on "
+                f"{t.judge_position.rate:.0%} of {t.judge_position.judged} answers (scored as failures): it is "
+                "swayed by position; a stronger judge or a sharper rubric would help", t.task)
         if t.status == "not-enough-traffic":
             add("low_traffic", f"{t.task}: only {t.replayable:,} replayable requests; {t.more_samples or 0:,} "
                 "more all-passing samples would be needed to prove any cheaper tier; it stays on the reference",

@@ -34,7 +34,7 @@ def run_gates(report: Report, fresh: Recommendation, baseline: Path | None, floo
         out.append(savings_gate(report, floor))
     out.append(deprecation_gate(report, today))
     if new_logs:
-        mix = task_mix(new_logs, fresh.config.group_by, fresh.config.semantic_tasks)
+        mix = task_mix(new_logs, fresh.config.group_by, fresh.config.semantic_tasks, fresh.config.agent_steps)
         out.append(drift_gate(report, mix, drift_threshold))
     return out
 
@@ -159,9 +159,10 @@ def _shares(counts: list[int]) -> list[float]:
     return [r / norm for r in raw]
 
 
-def task_mix(logs: Sequence[str | Path], group_by: str, semantic: bool = False) -> dict[str, int]:
+def task_mix(logs: Sequence[str | Path], group_by: str, semantic: bool = False, steps: bool = False
+             ) -> dict[str, int]:
     """Requests per task type of a newer log, typed as the audit types them (ingest's one pass)."""
-    traffic = scan(logs, None, group_by, semantic=semantic)
+    traffic = scan(logs, None, group_by, semantic=semantic, steps=steps)
     mix = {task: t.requests for task, t in traffic.tasks.items()}
     if not mix:
         raise InputError(f"{', '.join(map(str, logs))}: no readable records to compare the task mix with")

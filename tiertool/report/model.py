@@ -32,6 +32,35 @@ class TierRow(_Row):
     meets_bar: bool
 
 
+class AgreementRow(_Row):
+    """The scorer against imported labels on the same answers (decide/agreement.py): 95% intervals, the
+    kappa one a percentile bootstrap, precision and recall exact (Clopper-Pearson)."""
+
+    optional = ("warning", "ppi_lower_bounds")
+    scorer: str  # the scorer set against the labels (the task's scorer where labels did not grade)
+    labelled: int
+    scorer_pass_rate: float
+    label_pass_rate: float
+    kappa: float | None
+    kappa_interval: list[float] | None
+    precision: float | None
+    precision_interval: list[float] | None
+    recall: float | None
+    recall_interval: list[float] | None
+    warning: str | None = None
+    # with --labels-fraction: per cheaper tier, the prediction-powered lower bound on the labelled pass rate at
+    # the audit's confidence (that test alone, not shared in the family)
+    ppi_lower_bounds: dict[str, float] | None = None
+
+
+class PositionRow(_Row):
+    """The pairwise judge asked twice with the order swapped: how often its two verdicts disagreed."""
+
+    judged: int
+    disagreed: int
+    rate: float
+
+
 class PartRow(_Row):
     """A sub-population of the task tested apart on one tier because its pass rate differed (decide/subpop.py)."""
 
@@ -46,7 +75,7 @@ class PartRow(_Row):
 
 
 class TaskRow(_Row):
-    optional = ("scorer_reason", "evidence_tier", "more_cost_usd", "subpopulations")
+    optional = ("scorer_reason", "evidence_tier", "more_cost_usd", "subpopulations", "agreement", "judge_position")
     task: str
     requests: int
     share: float
@@ -70,6 +99,8 @@ class TaskRow(_Row):
     more_cost_usd: float | None = None  # what those samples would cost (sequential audits)
     subpopulations: list[PartRow] | None = None  # parts tested apart; absent when none was
     evidence_tier: str | None = None  # the cheaper tier whose evidence decided: the chosen one, else the best tried
+    agreement: AgreementRow | None = None  # only with labels on answers the scorer also scored
+    judge_position: PositionRow | None = None  # only for tasks a pairwise judge scored
 
     @property
     def evidence(self) -> TierRow | None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..config.scorers import AllOfSpec
 from ..records import Call, Score
-from .base import Scorer, ScoringContext
+from .base import Reference, Scorer, ScoringContext
 from .registry import ScorerEnv
 
 
@@ -43,6 +43,6 @@ class Combined(Scorer):
         for s in self.scorers:
             s.check(task)
 
-    def prepare(self, references: list[str]) -> None:
+    def prepare(self, references: list[Reference]) -> None:
         for s in self.scorers:
             s.prepare(references)

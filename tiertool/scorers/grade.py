@@ -4,14 +4,15 @@ judge) go through the `Caller` the Grader is given, many at once."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ReplayError
-from ..records import UNSENT, Answer, Request, Result, Score
+from ..records import UNSENT, Answer, Message, Request, Result, Score
 from ..store import ScorerChoice
-from .base import Caller, Scorer, ScoringContext, Unscorable
+from .base import Caller, Reference, Scorer, ScoringContext, Unscorable, shown
 from .labels import Labels
 from .registry import ScorerEnv
 
@@ -28,6 +29,8 @@ class Grader:
         self.env = ScorerEnv(config.base_dir, config.tiers, caller)
         self.scorers: dict[str, Scorer] = {}  # task -> its scorer, built once
         self.error: str | None = None  # the judge could not be called at all
+        self.graded: Counter[str] = Counter()  # task -> cheaper-tier answers graded ...
+        self.by_label: Counter[str] = Counter()  # ... and how many of them by an imported label
 
     def check(self, tasks: Iterable[str]) -> None:
         """Build every scorer the tasks need and prove each can run, before any replay money is spent."""
@@ -41,16 +44,27 @@ class Grader:
 
     @property
     def choices(self) -> dict[str, ScorerChoice]:
-        """task -> the scorer it is graded with and why (what `auto` picked, once it has seen answers)."""
+        """task -> the scorer it is graded with and why (what `auto` picked, once it has seen answers); imported
+        labels where they graded the task's samples."""
         out = {}
         for task, scorer in self.scorers.items():
+            labelled, graded = self.by_label[task], self.graded[task]
             described = scorer.describe()
+            if labelled and labelled == graded:
+                out[task] = ScorerChoice(scorer="imported labels", reason=f"every graded sample ({graded}) had an "
+                                         "imported label (--labels); no answer was scored",
+                                         checked=described[0] if described else None)
+                continue
             if described is None:
                 continue
             name, why = described
             where = task if task in self.config.tasks else "default"
-            out[task] = ScorerChoice(scorer=name, reason=f"set in tiertool.yaml (tasks.{where})" if why is None
-                                     else f"{why} (override with tasks.{task}.scorer)")
+            why = f"set in tiertool.yaml (tasks.{where})" if why is None else \
+                f"{why} (override with tasks.{task}.scorer)"
+            out[task] = ScorerChoice(scorer=name, reason=why, needs_judge=scorer.needs_judge) if not labelled \
+                else ScorerChoice(scorer=f"imported labels + {name}", needs_judge=scorer.needs_judge, checked=name,
+                                  reason=f"{labelled} of {graded} graded samples by imported labels (--labels); "
+                                  f"the rest by {name}: {why}")
         return out
 
     def truth(self, req: Request) -> str | None:
@@ -76,22 +90,22 @@ class Grader:
             for tier in tiers.values():
                 if tier.name != reference.name or truth is not None:
                     todo.append(_Todo(req, tier, answers.get((req.source, tier.name)), ref.text if ref else None,
-                                      truth, missing, tier.name == reference.name))
+                                      truth, missing, tier.name == reference.name, ref.tool_calls if ref else ()))
         self._prepare(todo)
         self._prefetch([t for t in todo if t.context is not None and self._label(t) is None])
         return [self._result(t) for t in todo]
 
     def _prepare(self, todo: list[_Todo]) -> None:
         """Show each task's scorer its reference answers (`auto` chooses from them; from the bars when none)."""
-        shown: dict[str, list[str]] = {}
+        seen: dict[str, list[Reference]] = {}
         for t in {t.req.source: t for t in todo}.values():  # one reference answer per request
             if t.reference is not None:
-                shown.setdefault(t.req.task, []).append(t.reference)
+                seen.setdefault(t.req.task, []).append(Reference(t.reference, t.reference_calls))
         for t in todo:
-            if t.target is not None and t.req.task not in shown:
-                shown[t.req.task] = [t.target]
-        for task, texts in shown.items():
-            self.scorer(task).prepare(texts)
+            if t.target is not None and t.req.task not in seen:
+                seen[t.req.task] = [Reference(t.target)]
+        for task, references in seen.items():
+            self.scorer(task).prepare(references)
 
     def _prefetch(self, todo: list[_Todo]) -> None:
         """Send the model calls of many answers at once (cached, concurrent); a failure leaves them unscored."""
@@ -106,10 +120,22 @@ class Grader:
         return self.labels.grade(t.req.id, t.tier.name, t.is_reference)
 
     def _result(self, t: _Todo) -> Result:
+        result = self._grade(t)
+        if not t.is_reference and result.passed is not None:
+            self.graded[t.req.task] += 1
+            self.by_label[t.req.task] += self.labels.has(t.req.id, t.tier.name)
+        return result
+
+    def _grade(self, t: _Todo) -> Result:
         got = t.answer
         base: dict[str, Any] = dict(request_id=t.req.id, source=t.req.source, task=t.req.task, tier=t.tier.name,
-                    model=t.tier.model, reference=t.target, answer=got.text if got else None,
+                    model=t.tier.model, reference=shown(t.target, t.target_calls),
+                    answer=shown(got.text, got.tool_calls) if got else None,
                     origin=got.origin if got else "missing")
+        label = self._label(t)
+        if label is not None:  # a label grades the answer whether or not its text (or a reference) is at hand
+            own = self._own_verdict(t.req.task, t.context) if t.context is not None else None
+            return Result(**base, value=label.value, passed=label.passed, reason=label.reason, scorer_passed=own)
         if t.target is None:
             return Result(**base, value=None, passed=None, reason=f"unscored: {t.missing}")
         if got is None:
@@ -118,14 +144,22 @@ class Grader:
             return Result(**base, value=None, passed=None, reason=f"unscored: {got.error}")
         if got.text is None or t.context is None:
             return Result(**base, value=0.0, passed=False, reason="call failed", error=got.error)
-        label = self._label(t)
         try:
-            s = label or self.scorer(t.req.task).score(t.context)
+            s = self.scorer(t.req.task).score(t.context)
         except Unscorable as e:
             return Result(**base, value=None, passed=None, reason=f"unscored: {e}")
-        if label is None and t.expected is not None:
+        if t.expected is not None:
             s = Score(s.value, s.passed, "vs expected: " + s.reason)
         return Result(**base, value=s.value, passed=s.passed, reason=s.reason)
+
+    def _own_verdict(self, task: str, ctx: ScoringContext) -> bool | None:
+        """What the scorer says of a labelled answer, to check it against the label; None when it would need
+        model calls (a judge is checked on answers it scored, not on labelled ones) or cannot score it."""
+        scorer = self.scorer(task)
+        try:
+            return None if scorer.calls(ctx) else scorer.score(ctx).passed
+        except Unscorable:
+            return None
 
 
 @dataclass(frozen=True)
@@ -139,13 +173,19 @@ class _Todo:
     expected: str | None  # the ground truth, if any
     missing: str  # why there is no reference answer, if there is none
     is_reference: bool  # the reference tier's own answer (graded only against a ground truth)
+    reference_calls: tuple[Message, ...] = ()  # the reference tier's tool calls
 
     @property
     def target(self) -> str | None:
         return self.expected if self.expected is not None else self.reference
 
     @property
+    def target_calls(self) -> tuple[Message, ...]:
+        return () if self.expected is not None else self.reference_calls
+
+    @property
     def context(self) -> ScoringContext | None:
         if self.answer is None or self.answer.text is None or self.target is None:
             return None
-        return ScoringContext(self.req, self.answer.text, self.reference, self.expected)
+        return ScoringContext(self.req, self.answer.text, self.reference, self.expected, self.answer.tool_calls,
+                              self.reference_calls)

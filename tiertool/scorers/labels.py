@@ -17,6 +17,7 @@ from ..records import Score
 
 TRUE = {"true", "1", "yes", "pass", "passed", "y"}
 FALSE = {"false", "0", "no", "fail", "failed", "n"}
+IMPORTED = "imported label"  # how a Result graded by a label starts its reason
 KEYS = ("request_id", "id", "tier", "passed", "score", "reason", "expected")
 FORMAT = ("expected {request_id (or id), tier?, passed (true/false) and/or score (0..1), reason?, expected?}; "
           "score alone passes at >= 0.5")
@@ -28,6 +29,10 @@ class Labels:
     expected: dict[str, str] = field(default_factory=dict)
     used: set[str] = field(default_factory=set)  # request ids whose label or expected answer was applied
 
+    def has(self, request_id: str, tier: str) -> bool:
+        """Whether a label grades this cheaper tier's answer: then the answer itself is not needed."""
+        return (request_id, tier) in self.grades or (request_id, None) in self.grades
+
     def grade(self, request_id: str, tier: str, reference_tier: bool = False) -> Score | None:
         """The imported grade of this answer; a row without a tier grades the cheaper tiers only."""
         hit = self.grades.get((request_id, tier)) or (None if reference_tier else self.grades.get((request_id, None)))
@@ -35,7 +40,7 @@ class Labels:
             return None
         self.used.add(request_id)
         score, source = hit
-        return Score(score.value, score.passed, f"imported label ({source})" + (f": {score.reason}"
+        return Score(score.value, score.passed, f"{IMPORTED} ({source})" + (f": {score.reason}"
                                                                                if score.reason else ""))
 
     def __len__(self) -> int:

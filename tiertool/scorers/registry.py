@@ -34,6 +34,7 @@ REGISTRY: dict[str, Registered] = {
     "judge": Registered(specs.JudgeSpec, "judge:Judge"),
     "all_of": Registered(specs.AllOfSpec, "combine:Combined"),
     "any_of": Registered(specs.AnyOfSpec, "combine:Combined"),
+    "tool_call": Registered(specs.ToolCallSpec, "tools:ToolCalls"),
     "auto": Registered(specs.AutoSpec, "auto:Auto"),
 }
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ...errors import InputError
 from .. import litellm_spend, sources
+from ..reader import Check
 from ..sample import Sampler
 from .base import SPEND, EngineReader, Tally
 
@@ -51,7 +52,9 @@ def _spend_rows(path: str) -> bool:
 
 def open_reader(engine: str, paths: Sequence[str | Path], fmt: str | None, group_by: str | None, tally: Tally,
                 sampler: Sampler, answered: bool, since: str | None = None, until: str | None = None,
-                semantic: bool = False) -> EngineReader:
+                semantic: bool = False, check: Check | None = None, steps: bool = False) -> EngineReader:
+    """The reader of an engine's pass. With a `check` or `steps`, the rows whose reading they change go to the
+    parser, which the reader then checks (and scan types by step) as the streaming reader's."""
     group_by = group_by or "auto"
     names = [str(p) for p in paths]
     if fmt not in (None, SPEND):
@@ -66,17 +69,17 @@ def open_reader(engine: str, paths: Sequence[str | Path], fmt: str | None, group
         if since or until:
             raise InputError("--since/--until select rows of a database table (postgresql://...)")
         db = files.DuckDB()
-        parts = [(files.ParquetFile if files.is_parquet(p) else files.JsonLinesFile)(p, db, group_by, sampler.seed,
-                                                                                      sampler.size, answered)
-                 for p in files.expand(names)]
-        return EngineReader(parts, fmt, group_by, tally, sampler, semantic)
+        hand = (check is not None, steps)
+        parts = [(files.ParquetFile if files.is_parquet(p) else files.JsonLinesFile)(
+            p, db, group_by, sampler.seed, sampler.size, answered, hand) for p in files.expand(names)]
+        return EngineReader(parts, fmt, group_by, tally, sampler, semantic, check)
     if engine == "postgres":
         from .postgres import SpendLogs
 
         return EngineReader([SpendLogs(names[0], group_by, sampler.seed, sampler.size, answered, since, until)], fmt,
-                            group_by, tally, sampler, semantic)
+                            group_by, tally, sampler, semantic, check)
     from .spark import SparkInput, session
 
     spark = session()
     inputs = [SparkInput(spark, name, group_by, sampler.seed, sampler.size, answered) for name in names]
-    return EngineReader(inputs, fmt, group_by, tally, sampler, semantic)
+    return EngineReader(inputs, fmt, group_by, tally, sampler, semantic, check)

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from ...records import Request
 from .. import litellm_spend
 from ..formats import FORMATS
-from ..reader import BUFFER_CHARS, MAX_REASONS, LogReader, ReadStats, _FileRead
+from ..reader import BUFFER_CHARS, MAX_REASONS, Check, LogReader, ReadStats, _FileRead
 from ..sample import Sampler
 from ..sources import Unit
 from ..streams import Stream
@@ -70,8 +70,8 @@ class EngineReader(LogReader):
     """A LogReader over an engine's parts; `tally` and `sampler` receive what the engine counted and picked."""
 
     def __init__(self, parts: Sequence[Part], fmt: str | None, group_by: str | None, tally: Tally,
-                 sampler: Sampler, semantic: bool = False) -> None:
-        self.mapping, self.fmt, self.group_by = {}, fmt, group_by or "auto"
+                 sampler: Sampler, semantic: bool = False, check: Check | None = None) -> None:
+        self.mapping, self.fmt, self.group_by, self.check = {}, fmt, group_by or "auto", check
         self.paths = [p.name for p in parts]  # type: ignore[misc]  # names, not files, for engine sources
         self.parts, self.tally, self.sampler = parts, tally, sampler
         self.stats = ReadStats()
@@ -124,11 +124,11 @@ class EngineReader(LogReader):
                 if row in wanted:
                     key, stratum = wanted[row]
                     source, obj, _ = unit
-                    sampler.keep(key, self._checked(FORMATS[SPEND].parser()(obj, source, self.group_by), stratum, key))
+                    sampler.keep(key, self._verified(FORMATS[SPEND].parser()(obj, source, self.group_by), stratum, key))
                 if row in python:
                     yield unit
 
-    def _checked(self, req: Request, stratum: tuple[str, str], key: int) -> Request:
+    def _verified(self, req: Request, stratum: tuple[str, str], key: int) -> Request:
         """The parser's reading of a row the engine sampled must be the engine's: else it is a bug, said aloud."""
         from ..sample import sample_key
 

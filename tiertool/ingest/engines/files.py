@@ -98,13 +98,14 @@ class DuckDB:
 class JsonLinesFile:
     """A JSON-lines file (gzip looked through), fed to DuckDB as Arrow batches of whole lines numbered from 1."""
 
-    def __init__(self, path: str, db: DuckDB, group_by: str, seed: int, size: int, answered: bool) -> None:
+    def __init__(self, path: str, db: DuckDB, group_by: str, seed: int, size: int, answered: bool,
+                 hand: tuple[bool, bool] = (False, False)) -> None:
         self.name, self.db = path, db
         src = (f"(SELECT n, try(from_json(s, {sql.sql_str(sql.structure(group_by))})) AS r, s IS NULL "
                f"OR left(s, 1) <> '{{' OR contains(s, 'NaN') OR contains(s, 'Infinity') "
                f"OR regexp_matches(s, {sql.sql_str(sql.SUSPECT_JSON)}) AS odd "
                f"FROM (SELECT n, try(decode(line)) AS s FROM batch))")
-        self.query = sql.query(sql.staged(src, group_by, seed, answered), size)
+        self.query = sql.query(sql.staged(src, group_by, seed, answered, *hand), size)
 
     def chunks(self) -> Iterator[Chunk]:
         import pyarrow as pa
@@ -201,7 +202,8 @@ def np_count(block: memoryview) -> int:
 class ParquetFile:
     """A Parquet file read by DuckDB; rows numbered from 1 (`file:row N`)."""
 
-    def __init__(self, path: str, db: DuckDB, group_by: str, seed: int, size: int, answered: bool) -> None:
+    def __init__(self, path: str, db: DuckDB, group_by: str, seed: int, size: int, answered: bool,
+                 hand: tuple[bool, bool] = (False, False)) -> None:
         import pyarrow.parquet as pq
 
         self.name, self.db = path, db
@@ -218,7 +220,7 @@ class ParquetFile:
         rows = (f"(SELECT *, file_row_number + 1 AS n FROM read_parquet({sql.sql_str(path)}, file_row_number = true))"
                 if self.local else "batch")
         self.query = sql.query(sql.staged(f"(SELECT n, {_struct(columns, group_by)} AS r, {_odd(columns)} AS odd "
-                                          f"FROM {rows})", group_by, seed, answered), size)
+                                          f"FROM {rows})", group_by, seed, answered, *hand), size)
 
     def chunks(self) -> Iterator[Chunk]:
         import pyarrow as pa

@@ -23,7 +23,7 @@ ISO = (r"^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5]
 TASK_TAG = r"^(?:task|taskName|feature):((?s).*)$"  # common.TASK_TAG_PREFIXES
 NUMBER = ("UBIGINT", "BIGINT", "DOUBLE")
 JSON_FIELDS = ("request_id", "model", "model_group", "status", "spend", "prompt_tokens", "completion_tokens",
-               "startTime", "endTime", "call_type", "response")
+               "startTime", "endTime", "call_type", "response", "session_id")
 TEXT_FIELDS = ("request_tags", "metadata", "messages", "proxy_server_request")  # read through maybe_json
 CHAT_CALLS = ("completion", "acompletion", "")  # litellm_shared.CHAT: call types whose body is a chat request
 SUSPECT_JSON = r",(\s|\\[nrt])*[}\]]"  # trailing commas: DuckDB reads them, Python's JSON parsers do not
@@ -36,7 +36,7 @@ META_PATHS = ", ".join(f"'{p}'" for p in ("$", "$.error_information", _USAGE, f"
                                           *_TOKENS[:3], f"{_USAGE}.completion_tokens_details", _TOKENS[3]))
 BODY_PATHS = ", ".join(f"'{p}'" for p in ("$.metadata.caller_tags", "$.metadata.requester_metadata",
                                           "$.metadata.requester_metadata.task", "$.metadata.task", "$.messages",
-                                          "$.model"))
+                                          "$.model", "$.tools"))
 
 
 def sql_str(s: str) -> str:
@@ -95,9 +95,12 @@ def _group_by(group_by: str) -> tuple[str, str]:
     return ok, value
 
 
-def staged(src: str, group_by: str, seed: int, answered: bool) -> str:
+def staged(src: str, group_by: str, seed: int, answered: bool, checked: bool = False, steps: bool = False) -> str:
     """SELECT of the staged rows of `src`: n, ok, py (read by Python), task, how, model, day, t, tokens, cost,
-    replayable, why (not), eligible (may be sampled) and key (the sample key's hex digits).
+    replayable, why (not), eligible (may be sampled) and key (the sample key's hex digits). `checked`: the
+    reader checks what the tiers can be sent (reader.Check), so every replayable row is Python's; `steps`: agent
+    steps are typed apart (steps.py), so the rows that may be one (a session id, tools offered, a tool turn or
+    tool calls in the history) are Python's.
 
     As litellm_spend.parse reads a row: the client's request body `proxy_server_request` (px) gives the prompt
     (its `messages`, else the row's), the client's tags (`metadata.caller_tags`) and its `metadata.task`
@@ -118,6 +121,12 @@ def staged(src: str, group_by: str, seed: int, answered: bool) -> str:
         task = f"coalesce({gb}, 'untagged')"
         how = f"CASE WHEN {gb} IS NOT NULL THEN 'group_by' ELSE 'none' END"
     eligible = "replayable AND answered" if answered else "replayable"
+    agent = ("coalesce(json_type(r.session_id) NOT IN ('NULL', 'BOOLEAN') AND r.session_id->>'$' NOT IN ('', '0'), "
+             "false) OR coalesce(pt[9] <> 'NULL', false) OR coalesce(list_contains(json_extract_string(msg_text, "
+             "'$[*].role'), 'tool'), false) OR coalesce(list_bool_or(list_transform(json_type(msg_text, "
+             "'$[*].tool_calls'), lambda x: x IS NOT NULL AND x <> 'NULL')), false)") if steps else "false"
+    hand = " OR ".join(["how = 'none' AND has_msgs", *(["replayable"] if checked else []),
+                        *(["agent"] if steps else [])])
     return f"""
 WITH a0 AS (  -- the body's JSON types (pt) and values (px) of the paths read, in one parse each
   SELECT *,
@@ -228,7 +237,7 @@ WITH a0 AS (  -- the body's JSON types (pt) and values (px) of the paths read, i
     md5({sql_str(f"{seed}:")} || (r.request_id->>'$')) AS key, has_msgs, called,
     CASE WHEN tag_task IS NOT NULL AND {how} = 'tag' THEN task_tags[list_position(tag_values, tag_task)] ELSE ''
       END AS tag,
-    ts, te
+    ts, te, {agent} AS agent
   FROM c
 ), e AS (  -- common.check_ranges: a figure out of range is the parser's to skip, with its reason
   SELECT * REPLACE (ok AND pt BETWEEN 0 AND {MAX_TOKENS} AND ct BETWEEN 0 AND {MAX_TOKENS}
@@ -237,7 +246,7 @@ WITH a0 AS (  -- the body's JSON types (pt) and values (px) of the paths read, i
     AND (t IS NULL OR t BETWEEN {MIN_TIME} AND {latest_time()}) AS ok)
   FROM d
 )
-SELECT * EXCLUDE (ts, te), NOT ok OR (how = 'none' AND has_msgs) AS py, {eligible} AS eligible FROM e"""
+SELECT * EXCLUDE (ts, te, agent), NOT ok OR {hand} AS py, {eligible} AS eligible FROM e"""
 
 
 def query(staged_sql: str, size: int) -> str:

@@ -91,3 +91,26 @@ def savings_evidence(s: SavingsRow) -> list[str]:
     out.append(f"the audit cost {usd(s.audit_cost_usd)}"
                + (f", earned back in {be:g} days" if be and s.audit_cost_usd > 0 else ""))
     return out
+
+
+def scorer_checks(t: TaskRow) -> list[str]:
+    """How far the task's scorer is checked: agreement with labels, the judge's position disagreement."""
+    out = []
+    a = t.agreement
+    if a is not None:
+        def ci(x: float | None, interval: list[float] | None, fmt: str) -> str:
+            return "undefined" if x is None else format(x, fmt) + (
+                f" [{format(interval[0], fmt)}, {format(interval[1], fmt)}]" if interval else "")
+
+        out.append(f"{t.task}: scorer {a.scorer} vs {a.labelled} labels: kappa {ci(a.kappa, a.kappa_interval, '.2f')}, "
+                   f"precision {ci(a.precision, a.precision_interval, '.0%')}, recall "
+                   f"{ci(a.recall, a.recall_interval, '.0%')} (95%); pass rate {a.scorer_pass_rate:.0%} scorer, "
+                   f"{a.label_pass_rate:.0%} labels")
+        for tier, lb in (a.ppi_lower_bounds or {}).items():
+            out.append(f"{t.task}: {tier}'s labelled pass rate >= {lb:.3f} (prediction-powered bound: scorer on "
+                       f"every answer, labels on a random subset)")
+    p = t.judge_position
+    if p is not None:
+        out.append(f"{t.task}: judge position disagreement {p.rate:.0%} ({p.disagreed}/{p.judged} answers changed "
+                   "verdict when the order was swapped)")
+    return out

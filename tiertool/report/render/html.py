@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from ..model import Report, TaskRow
-from .common import PART_STATES, bar, evidence, pct, saving_rows, savings_line, usd
+from .common import PART_STATES, bar, evidence, pct, saving_rows, savings_line, scorer_checks, usd
 
 W, H = 440, 250
 LEFT, RIGHT, TOP, BOTTOM = 64, 36, 18, 44
@@ -129,4 +129,4 @@ def render_html(report: Report, color: bool = False) -> str:
         data=report, charts=charts, savings_line=savings_line(report.savings), saving_rows=saving_rows(report),
         bars=bars, gates=report.gates or [], examples=report.examples or {},
         evidence={t.task: evidence(t, report.quality.target) for t in report.tasks},
-        part_states=PART_STATES)
+        checks={t.task: scorer_checks(t) for t in report.tasks}, part_states=PART_STATES)

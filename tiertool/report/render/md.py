@@ -7,7 +7,17 @@ import re
 
 from ...text import printable
 from ..model import Report
-from .common import evidence, part_lines, saving_rows, savings_evidence, savings_line, score, typing_line, usd
+from .common import (
+    evidence,
+    part_lines,
+    saving_rows,
+    savings_evidence,
+    savings_line,
+    score,
+    scorer_checks,
+    typing_line,
+    usd,
+)
 
 
 def render_md(report: Report, color: bool = False) -> str:
@@ -47,6 +57,7 @@ def render_md(report: Report, color: bool = False) -> str:
     lines += ["", "## Scorers", ""] + [f"- **{_md(t.task)}**: `{t.scorer}`"
                                        + (f" ({_md(t.scorer_reason)})" if t.scorer_reason else "")
                                        for t in report.tasks]
+    lines += [f"- {_md(line)}" for t in report.tasks for line in scorer_checks(t)]
     for task, acc in (report.reference_accuracy or {}).items():
         lines.append(f"- reference tier accuracy on **{_md(task)}** vs expected answers: {acc.passed}/"
                      f"{acc.scored} ({acc.accuracy:.1%})")

@@ -11,7 +11,7 @@ from typing import Any
 
 from ...text import printable
 from ..model import Report
-from .common import evidence, part_lines, saving_rows, savings_evidence, savings_line, score, typing_line
+from .common import evidence, part_lines, saving_rows, savings_evidence, savings_line, score, scorer_checks, typing_line
 
 WIDTH = 80  # when not on a terminal (piped, a file): what every terminal shows
 
@@ -71,6 +71,9 @@ def render_term(report: Report, color: bool = False) -> str:
     for t in report.tasks:
         if (t.scorer_reason or "").startswith("auto"):
             say(f"{t.task}: scorer {t.scorer_reason}")
+    for t in report.tasks:
+        for line in scorer_checks(t):
+            say(line)
     for task, acc in (report.reference_accuracy or {}).items():
         say(f"reference accuracy on {task} vs expected: {acc.passed}/{acc.scored} ({acc.accuracy:.1%})")
     for w in report.warnings:

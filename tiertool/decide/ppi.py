@@ -1,0 +1,66 @@
+"""Prediction-powered bounds: a cheap scorer on every sample, labels on a random few, and a lower bound on the
+*labelled* pass rate that stays valid at any stopping time.
+
+Angelopoulos et al. (Science 2023) rectify a prediction with labels on a subset; with the subset drawn at random
+as the samples come (each sample labelled with known probability pi, independently: Zrnic & Candes, "Active
+statistical inference", ICML 2024, and its anytime-valid form), the per-sample value
+
+    Z_i = f_i + (Y_i - f_i) * xi_i / pi,     xi_i ~ Bernoulli(pi) independent of (f_i, Y_i),
+
+has E[Z_i] = E[f] + E[(Y - f) xi] / pi = E[Y] exactly, however wrong the scorer f is. Z lies in
+[1 - 1/pi, 1/pi] (f, Y in [0, 1]), so W = (Z - (1 - 1/pi)) / (2/pi - 1) lies in [0, 1] with
+E[W] <= m0 = (target - (1 - 1/pi)) / (2/pi - 1) exactly when E[Y] <= target. The betting confidence sequence
+of betting.py on W is then a (1 - alpha) lower bound on E[Y], valid simultaneously at every sample size
+(Ville's inequality), hence at whatever time the audit stops, and 1 / max_t K_t(m0) is an anytime-valid
+p-value that joins the Holm family of alpha.py like any other.
+
+Where it is NOT valid: when the labelled subset was not drawn at random with the stated pi (labels a person
+chose to write, or only the answers a scorer failed), when pi changes with the data other than predictably, or
+when Y is not the label the claim is about. The samples must be i.i.d. draws of the task's traffic, as for every
+test of the audit. A scorer that is good makes the bound tight (Y - f is mostly 0); a bad one only makes it
+wide, never wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from . import betting
+
+
+def _range(pi: float) -> tuple[float, float]:
+    if not 0 < pi <= 1:
+        raise ValueError(f"the labelling probability must be in (0, 1], not {pi:g}")
+    return 1 - 1 / pi, 1 / pi
+
+
+def rectified(scorer: Sequence[float], labels: Sequence[float | None], labelled: Sequence[bool], pi: float
+              ) -> np.ndarray:
+    """Z_i = f_i + (Y_i - f_i) xi_i / pi, one per sample in sample order; an unlabelled Y is ignored."""
+    _range(pi)
+    f = np.asarray(scorer, dtype=float)
+    xi = np.asarray(labelled, dtype=bool)
+    y = np.array([float(v) if xi[i] and v is not None else f[i] for i, v in enumerate(labels)], dtype=float)
+    if not (len(f) == len(xi) == len(y)):
+        raise ValueError(f"{len(f)} scorer verdicts, {len(y)} labels, {len(xi)} labelled flags")
+    return f + (y - f) * xi / pi
+
+
+def _unit(z: np.ndarray | float, pi: float) -> np.ndarray | float:
+    lo, hi = _range(pi)
+    return (z - lo) / (hi - lo)
+
+
+def p_value(z: Sequence[float] | np.ndarray, pi: float, target: float, alpha: float) -> float:
+    """Anytime-valid p-value of H0: labelled pass rate <= target, from the rectified values (aGRAPA bets;
+    `alpha` only shapes the bet)."""
+    return betting.p_value(np.asarray(_unit(np.asarray(z, dtype=float), pi)), float(_unit(target, pi)), alpha)
+
+
+def lower_bound(z: Sequence[float] | np.ndarray, pi: float, alpha: float) -> float:
+    """(1 - alpha) anytime lower bound on the labelled pass rate (rounded down to betting's grid, i.e. by up to
+    0.001 x (2/pi - 1)); 0 when nothing is known."""
+    lo, hi = _range(pi)
+    return max(0.0, lo + (hi - lo) * betting.lower_bound(np.asarray(_unit(np.asarray(z, dtype=float), pi)), alpha))
