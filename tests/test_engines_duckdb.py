@@ -91,8 +91,8 @@ def _agent_rows(proxied: dict) -> list[dict]:
                                                                 "tool_calls": [call]},
                       {"role": "tool", "tool_call_id": "c1", "content": "found"}]},
     ]
-    rows = [dict(proxied, request_id=f"agent-{k}-{i}", session_id=None, proxy_server_request=json.dumps(dict(body, **v)))
-            for i, v in enumerate(variants) for k in range(3)]
+    rows = [dict(proxied, request_id=f"agent-{k}-{i}", session_id=None,
+                 proxy_server_request=json.dumps(dict(body, **v))) for i, v in enumerate(variants) for k in range(3)]
     return rows + [dict(proxied, request_id="agent-session", session_id="s-1")]
 
 
