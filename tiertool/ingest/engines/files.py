@@ -119,9 +119,8 @@ class JsonLinesFile:
                     yield _lines_batch(first, block)
 
         schema = pa.schema([("n", pa.int64()), ("line", pa.large_binary())])
-        groups, sample, python = split(self.db.run(self.query, batch=pa.RecordBatchReader.from_batches(schema,
-                                                                                                        batches())))
-        yield Chunk(groups, sample, sorted(python + long), self._units)
+        yield split(self.db.run(self.query, batch=pa.RecordBatchReader.from_batches(schema, batches())), self._units,
+                    long)
 
     def _units(self, rows: list[int]) -> Iterator[tuple[int, Unit]]:
         """The units of these (sorted) lines, read again from the file."""
@@ -226,7 +225,7 @@ class ParquetFile:
         import pyarrow as pa
 
         if self.local:
-            yield Chunk(*split(self.db.run(self.query)), self._units)
+            yield split(self.db.run(self.query), self._units)
             return
         schema = self.file.schema_arrow.append(pa.field("n", pa.int64()))
 
@@ -236,9 +235,7 @@ class ParquetFile:
                 yield batch.append_column("n", pa.array(range(first, first + len(batch)), pa.int64()))
                 first += len(batch)
 
-        groups, sample, python = split(self.db.run(self.query, batch=pa.RecordBatchReader.from_batches(schema,
-                                                                                                        batches())))
-        yield Chunk(groups, sample, python, self._units)
+        yield split(self.db.run(self.query, batch=pa.RecordBatchReader.from_batches(schema, batches())), self._units)
 
     def _units(self, rows: list[int]) -> Iterator[tuple[int, Unit]]:
         """The units of these (sorted) rows, from the row groups that hold them, taken PARQUET_ROWS at a time (a
