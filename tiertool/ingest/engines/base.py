@@ -2,9 +2,11 @@
 
 An engine runs the spend mapping where the data lives and returns, per part of the input (a file, a table), one
 or more `Chunk`s: volume groups of the rows it read itself, per (task, logged model) the smallest-key rows that
-may be sampled, and the rows that Python must read (rows outside the shapes the SQL reads exactly, and untagged
-rows with a prompt, which the task typer needs). `EngineReader` is a `LogReader` whose units are those rows: the
-parser, the typer and the read accounting are the streaming reader's own, so both paths give the same Traffic.
+may be sampled, and the rows that Python must read (rows outside the shapes the SQL reads exactly). Untagged
+rows with a prompt come back as groups per prompt text (what the task typer reads), so the typer types each text
+once after its first pass and only the rows sampled among them are parsed. `EngineReader` is a `LogReader` whose
+units are the rows Python reads: the parser, the typer and the read accounting are the streaming reader's own,
+so both paths give the same Traffic.
 """
 
 from __future__ import annotations

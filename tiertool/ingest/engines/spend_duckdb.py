@@ -4,8 +4,10 @@ Each source gives a relation `src(n, r, odd)`: `n` the row's number, `r` a struc
 (JSON values for scalars, whose JSON type the checks need; JSON text for the columns the parser reads through
 `maybe_json`, where a string of JSON and the object itself mean the same), and `odd` when the row may be one the
 parser reads differently from DuckDB (JSON DuckDB accepts and orjson refuses). A row is `ok` when every field is
-of a shape whose mapping here is exactly the parser's; any other row, and every untagged row with a prompt (the
-task typer needs it), goes back to Python, which reads it with the parser itself. So the engine never guesses.
+of a shape whose mapping here is exactly the parser's; any other row goes back to Python, which reads it with
+the parser itself. So the engine never guesses. An untagged row with a prompt is read here when its (system,
+user) text, what the task typer reads (TaskTyper.prompt), is too: it is counted per text for the typer; else it
+goes to the parser as well.
 """
 
 from __future__ import annotations
