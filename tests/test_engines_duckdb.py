@@ -27,6 +27,13 @@ def test_duckdb_gives_the_streaming_readers_traffic(log, sample_if):
     assert same_cost(duck, stream)
 
 
+def test_topic_grouping_gives_the_same_traffic(log):
+    """--semantic: prompts the typer types per text in SQL's groups join topics as the parser's do (this log's
+    free-form prompts share too few terms for a topic: that is no crash either)."""
+    stream = scan([log], sample=7, seed=5, semantic=True)
+    assert traffic_facts(scan([log], sample=7, seed=5, semantic=True, engine="duckdb")) == traffic_facts(stream)
+
+
 def test_every_untyped_prompt_sql_reads_is_the_parsers(log):
     """A sample as large as the log: every row SQL typed by its prompt text is read by the parser too, which
     must read the same (system, user) text (else the engine raises)."""
