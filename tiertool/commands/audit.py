@@ -23,8 +23,10 @@ from ..pricing.prices import same_model
 from ..pricing.savings import period_days
 from ..records import LABELLED, UNSENT, Answer, Call, Request, Result
 from ..replay import BatchReplayer, Cache, PlanDeclined, Replayer, carry_check
+from ..scorers.auto import NEEDS_JUDGE
+from ..scorers.base import Reference
 from ..scorers.grade import Grader
-from ..scorers.labels import load_labels
+from ..scorers.labels import Labels, load_labels
 from ..store import AuditMeta, Clients, save_audit, writable
 from .gate import learn_gate
 
@@ -98,16 +100,6 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
             f"never replayed")
     free = {(task, tier.name): sum(imported.has(r.id, tier.name) for r in reqs) / len(reqs)
             for task, reqs in samples.items() for tier in config.tiers[:-1]} if imported else None
-    rounds = audit_rounds(config, traffic.volume, samples, {t: len(samples.get(t, [])) for t in replayable},
-                          period_days(traffic.first_time, traffic.last_time), free)
-    fam = rounds.family
-    needs = f"a proof needs at least {fam.needed} all-passing samples" if fam.needed else \
-        "none could prove the bar within its traffic and what its saving repays, even if every sample passed"
-    log(f"read {stats.records} records from {len(traffic.paths)} file(s), skipped {stats.skipped}; "
-        f"{len(replayable)} task types, {len(fam.tested)} with enough traffic to test ({needs})")
-    for message in [m for _, m in unknown_tasks(config, traffic.tasks)] + [config.sample.ignored() or ""]:
-        if message:
-            log(f"warning: {message}")
 
     cache = Cache(config.cache_file(out), readonly=dry_run)
     for rec in config.replay.recorded:
@@ -117,6 +109,21 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
                                                       **batch, **(replay_options or {}))
     grader = Grader(config, imported, caller=replayer)  # judge calls: same cache, retries, budget and counts
     grader.check(samples)  # a scorer that cannot run fails here, before any replay call
+    open_ended = _open_ended(samples, config, grader, imported)
+    if open_ended:
+        log(f"{', '.join(open_ended)}: {NEEDS_JUDGE} (the log's reference answers are open-ended and no judge is "
+            "configured): no sample is spent on them")
+    rounds = audit_rounds(config, traffic.volume, samples,
+                          {t: 0 if t in open_ended else len(samples.get(t, [])) for t in replayable},
+                          period_days(traffic.first_time, traffic.last_time), free)
+    fam = rounds.family
+    needs = f"a proof needs at least {fam.needed} all-passing samples" if fam.needed else \
+        "none could prove the bar within its traffic and what its saving repays, even if every sample passed"
+    log(f"read {stats.records} records from {len(traffic.paths)} file(s), skipped {stats.skipped}; "
+        f"{len(replayable)} task types, {len(fam.tested)} with enough traffic to test ({needs})")
+    for message in [m for _, m in unknown_tasks(config, traffic.tasks)] + [config.sample.ignored() or ""]:
+        if message:
+            log(f"warning: {message}")
     tiers = {t.name: t for t in config.tiers}
     referenced = dict.fromkeys(samples, 0)  # samples whose reference answer a round already fetched (a prefix)
     references: dict[tuple[str, str], Answer | None] = {}  # those answers, for a dearer tier sampled later
@@ -176,8 +183,8 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
             results += scored
             graded = {(r.source, r.tier): r for r in scored if r.passed is not None or r.error}
             for (task, tier), (start, stop) in plan.items():  # in sample order; an unscored sample is left out
-                rounds.record(task, tier, start, [(req.id, bool(graded[(req.source, tier)].passed))
-                                                  for req in samples[task][start:stop] if (req.source, tier) in graded])
+                rows = [graded[(req.source, tier)] for req in samples[task][start:stop] if (req.source, tier) in graded]
+                rounds.record(task, tier, start, [(r.request_id, bool(r.passed)) for r in rows], rows)
             rounds.finish_round()
             if error:
                 break
@@ -222,6 +229,21 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
                         len({(r.task, r.source) for r in results}), rs.sent, rs.cached, rs.failed,
                         len(rs.missing), error, rs.over_budget, _unsent(every, replayer.answers), unscored,
                         rs.unsaved, gate_file)
+
+
+def _open_ended(samples: dict[str, list[Request]], config: Config, grader: Grader, imported: Labels | None
+                ) -> list[str]:
+    """Task types `auto` marks "needs a judge or labels" from the reference answers the log already holds (none
+    of their samples is labelled): decided before sampling, so the policy spends nothing on them."""
+    cheaper = config.tiers[:-1]
+    out = []
+    for task, reqs in samples.items():
+        if imported is not None and any(imported.has(r.id, t.name) for r in reqs for t in cheaper):
+            continue
+        logged = [a for r in reqs if isinstance(a := _item(r, config.reference), Answer)]
+        if grader.open_ended(task, [Reference(a.text or "", a.tool_calls) for a in logged]):
+            out.append(task)
+    return sorted(out)
 
 
 def _output_scale(items: Sequence[Item], answers: dict[str, Answer], config: Config) -> dict[str, dict[str, float]]:

@@ -14,8 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ..config import Config
+from ..config.scorers import PredictionPoweredSpec
 from ..records import Family, PartTest
 from ..scorers.auto import NEEDS_JUDGE
+from ..scorers.drawn import JUDGE_LABEL
 from ..scorers.labels import IMPORTED
 from ..store import Audit
 from .sequential import exact_lower_bound
@@ -75,10 +77,24 @@ def decide(audit: Audit) -> list[Decision]:
                 config.sample.sequential or task in fam.tested)
             evidence.append(TierEvidence(tier.name, tier.model, n, k, errors.get((task, tier.name), 0),
                                          k / n if n else None, lb, meets))
-        decision = _decision(task, audit, config, fam, tuple(evidence), unmeasured.get(task, []))
+        decision = _prediction_powered(_decision(task, audit, config, fam, tuple(evidence),
+                                                 unmeasured.get(task, [])), audit)
         open_ended = decision.status != "unaudited" and _needs_judge(task, audit)  # failures are said first
         decisions.append(_evidence_only(decision, audit) if open_ended else decision)
     return decisions
+
+
+def _prediction_powered(d: Decision, audit: Audit) -> Decision:
+    """A prediction_powered task's decision names its evidence: the cheap scorer on every sample, the judge's
+    labels on a random few, and the test of the labelled pass rate both make (decide/ppi.py)."""
+    if not isinstance(audit.config.spec_for(d.task), PredictionPoweredSpec) or d.evidence_tier is None:
+        return d
+    choice = audit.meta.scorers.get(d.task)
+    scored = [r for r in audit.results if r.task == d.task and r.tier == d.evidence_tier and r.passed is not None]
+    labels = sum(r.reason.startswith(JUDGE_LABEL) for r in scored)
+    name = choice.scorer if choice else "prediction-powered"
+    return replace(d, reason=f"{name} on {len(scored)} samples + {labels} labels ({d.evidence_tier}; the bound is "
+                             f"on the labelled pass rate); {d.reason}")
 
 
 def _needs_judge(task: str, audit: Audit) -> bool:

@@ -10,7 +10,9 @@ back in sample order; a failed call counts as a failure, an unscored sample (no 
 is left out, and the test goes on with the next samples. Both run the sub-population check (subpop.py) beside
 each test: a proof stands only when every part separated for it is proven too. Re-running an audit replays the
 same rounds (the policy is deterministic given the traffic, prices, config and outcomes), so cached answers are
-never paid for twice: that is how an interrupted audit resumes.
+never paid for twice: that is how an interrupted audit resumes. A `prediction_powered` task (its judge labels a
+seeded random share of the samples) is tested on the rectified values of its graded results (ppi.py); only the
+sequential audit can run that test.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ..config import Config
-from ..records import Family, Key, PartTest, Request, Status, TestState, Usage
+from ..errors import ConfigError
+from ..records import Family, Key, PartTest, Request, Result, Status, TestState, Usage
+from ..scorers.drawn import JUDGE_LABEL
+from . import ppi
 from .family import family_for
 from .policy import Policy, Settings
 from .rounds import Rounds
@@ -76,11 +81,16 @@ class PolicyRounds:
                 self._planned = out
                 return out
 
-    def record(self, task: str, tier: str, first: int, outcomes: Sequence[tuple[str, bool]]) -> None:
-        """(request id, passed) of the scored samples of the planned sample[first:stop], in sample order."""
+    def record(self, task: str, tier: str, first: int, outcomes: Sequence[tuple[str, bool]],
+               results: Sequence[Result] = ()) -> None:
+        """(request id, passed) of the scored samples of the planned sample[first:stop], in sample order, and
+        their graded results (a prediction-powered test reads the label and the scorer's verdict from them)."""
         key = (task, tier)
         self._next[key] = self._planned[key][1]
-        self.policy.record(task, tier, self.policy.tests[key].n, [ok for _, ok in outcomes])
+        pi = self.policy.tests[key].arm.pi
+        values = None if pi is None else [ppi.value(bool(r.passed), r.scorer_passed, r.reason.startswith(JUDGE_LABEL),
+                                                    pi) for r in results]
+        self.policy.record(task, tier, self.policy.tests[key].n, [ok for _, ok in outcomes], values)
         self.parts.record(task, tier, outcomes)
 
     def _hold(self, key: tuple[str, str], level: float, remaining: int) -> str | None:
@@ -144,7 +154,8 @@ class FixedRounds:
         self._stop = {task: stop for task, (_, stop, _) in plan.items()}
         return self._by_tier(plan)
 
-    def record(self, task: str, tier: str, first: int, outcomes: Sequence[tuple[str, bool]]) -> None:
+    def record(self, task: str, tier: str, first: int, outcomes: Sequence[tuple[str, bool]],
+               results: Sequence[Result] = ()) -> None:
         self._pending.setdefault(task, {})[tier] = list(outcomes)
 
     def finish_round(self) -> None:
@@ -171,4 +182,7 @@ def audit_rounds(config: Config, volume: dict[Key, Usage], samples: Mapping[str,
     `free`: the share of each (task, tier)'s sample graded by imported labels, at no cost."""
     if config.sample.sequential:
         return PolicyRounds(config, volume, samples, available, days, free or {})
+    if any(s.scorer == "prediction_powered" for s in config.tasks.values()):
+        raise ConfigError("prediction_powered tasks need the sequential audit (sample.sequential: true): its "
+                          "test of the labelled pass rate is the policy's")
     return FixedRounds(config, samples, available)
