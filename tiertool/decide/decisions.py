@@ -20,6 +20,7 @@ from ..scorers.auto import NEEDS_JUDGE
 from ..scorers.drawn import JUDGE_LABEL
 from ..scorers.labels import IMPORTED
 from ..store import Audit
+from .ppi import values
 from .sequential import exact_lower_bound
 
 
@@ -89,12 +90,15 @@ def _prediction_powered(d: Decision, audit: Audit) -> Decision:
     labels on a random few, and the test of the labelled pass rate both make (decide/ppi.py)."""
     if not isinstance(audit.config.spec_for(d.task), PredictionPoweredSpec) or d.evidence_tier is None:
         return d
-    choice = audit.meta.scorers.get(d.task)
+    spec, choice = audit.config.spec_for(d.task), audit.meta.scorers.get(d.task)
+    assert isinstance(spec, PredictionPoweredSpec)
     scored = [r for r in audit.results if r.task == d.task and r.tier == d.evidence_tier and r.passed is not None]
-    labels = sum(r.reason.startswith(JUDGE_LABEL) for r in scored)
+    z, labels = values(scored, spec.fraction), sum(r.reason.startswith(JUDGE_LABEL) for r in scored)
     name = choice.scorer if choice else "prediction-powered"
-    return replace(d, reason=f"{name} on {len(scored)} samples + {labels} labels ({d.evidence_tier}; the bound is "
-                             f"on the labelled pass rate); {d.reason}")
+    estimate = f", labelled pass rate estimated {sum(z) / len(z):.3f}" if z else ""
+    return replace(d, reason=f"{name} on {len(scored)} samples + {labels} labels ({d.evidence_tier}{estimate}; "
+                             f"'passed' counts the label where one was drawn, else the scorer; the bound is on the "
+                             f"labelled pass rate): {d.reason}")
 
 
 def _needs_judge(task: str, audit: Audit) -> bool:

@@ -176,7 +176,7 @@ class Policy:
     def record(self, task: str, tier: str, first: int, outcomes: Sequence[bool],
                values: Sequence[float] | None = None) -> None:
         """Outcomes of sample[first:first + len(outcomes)] on this tier; a failed call counts as a failure. A
-        prediction-powered arm also takes each sample's rectified value (ppi.value)."""
+        prediction-powered arm also takes each sample's rectified value (ppi.values)."""
         t = self.tests[(task, tier)]
         if first != t.n or t.n + len(outcomes) > t.horizon:
             raise ValueError(f"{task}/{tier}: outcomes for samples {first}.. after {t.n} of {t.horizon}")
@@ -237,8 +237,9 @@ class Policy:
         t, key = self.tests[(task, tier)], (task, tier)
         if t.design is None or not t.n:
             return None
-        if t.arm.pi is not None:
-            return ppi.lower_bound(t.values, t.arm.pi, self.holm.level(key))
+        if t.arm.pi is not None:  # rounded down to betting's grid; a proof rejected exactly "<= target"
+            bound = ppi.lower_bound(t.values, t.arm.pi, self.holm.level(key))
+            return max(bound, self.s.target) if t.kind == "proven" else bound
         return lower_bound(t.outcomes, t.horizon, self.alpha * self.holm.weights[key], self.holm.level(key),
                            self.s.target)
 

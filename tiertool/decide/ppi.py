@@ -28,6 +28,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..records import Result
+from ..scorers.drawn import JUDGE_LABEL
 from . import betting
 
 
@@ -67,11 +69,16 @@ def lower_bound(z: Sequence[float] | np.ndarray, pi: float, alpha: float) -> flo
     return max(0.0, lo + (hi - lo) * betting.lower_bound(np.asarray(_unit(np.asarray(z, dtype=float), pi)), alpha))
 
 
-def value(passed: bool, scorer_passed: bool | None, labelled: bool, pi: float) -> float:
-    """One sample's rectified value from its graded result: `passed` is the label when labelled (then
-    `scorer_passed` is the scorer's own verdict), else the scorer's verdict."""
-    f = float(bool(scorer_passed if labelled else passed))
-    return f + (float(passed) - f) / pi if labelled else f
+def values(results: Sequence[Result], pi: float) -> list[float]:
+    """Each graded result's rectified value, in order: a result the audit's judge labelled (its reason starts
+    with JUDGE_LABEL) has the label as `passed` and the scorer's own verdict as `scorer_passed`; any other has
+    the scorer's verdict as `passed`."""
+    out = []
+    for r in results:
+        labelled = r.reason.startswith(JUDGE_LABEL)
+        f = float(bool(r.scorer_passed if labelled else r.passed))
+        out.append(f + (float(bool(r.passed)) - f) / pi if labelled else f)
+    return out
 
 
 def provable(target: float, horizon: int, level: float, pi: float) -> bool:

@@ -22,7 +22,6 @@ from collections.abc import Mapping, Sequence
 from ..config import Config
 from ..errors import ConfigError
 from ..records import Family, Key, PartTest, Request, Result, Status, TestState, Usage
-from ..scorers.drawn import JUDGE_LABEL
 from . import ppi
 from .family import family_for
 from .policy import Policy, Settings
@@ -88,9 +87,8 @@ class PolicyRounds:
         key = (task, tier)
         self._next[key] = self._planned[key][1]
         pi = self.policy.tests[key].arm.pi
-        values = None if pi is None else [ppi.value(bool(r.passed), r.scorer_passed, r.reason.startswith(JUDGE_LABEL),
-                                                    pi) for r in results]
-        self.policy.record(task, tier, self.policy.tests[key].n, [ok for _, ok in outcomes], values)
+        self.policy.record(task, tier, self.policy.tests[key].n, [ok for _, ok in outcomes],
+                           None if pi is None else ppi.values(results, pi))
         self.parts.record(task, tier, outcomes)
 
     def _hold(self, key: tuple[str, str], level: float, remaining: int) -> str | None:
