@@ -97,7 +97,7 @@ def _prediction_powered(d: Decision, audit: Audit) -> Decision:
     name = choice.scorer if choice else "prediction-powered"
     estimate = f", labelled pass rate estimated {sum(z) / len(z):.3f}" if z else ""
     return replace(d, reason=f"{name} on {len(scored)} samples + {labels} labels ({d.evidence_tier}{estimate}; "
-                             f"'passed' counts the label where one was drawn, else the scorer; the bound is on the "
+                             f"'passed' is what the labels and the scorer together estimate; the bound is on the "
                              f"labelled pass rate): {d.reason}")
 
 

@@ -21,8 +21,8 @@ and when to stop, which cannot raise the error rate. The rules:
 A prediction-powered arm (`Arm.pi`: a cheap scorer on every sample, labels on a random share pi of them) is
 tested on the rectified values instead (ppi.py: the betting test of the labelled pass rate, anytime-valid, so
 it joins the same Holm family and the same stopping rules). Its rounds are planned with the exact test's
-predictions on the outcomes (the label where there is one, else the scorer's verdict): an optimistic guide
-to how soon it proves, which only decides how many samples to take.
+predictions on the labelled passes its values estimate (`_Test.k`): an optimistic guide to how soon it proves
+(the betting test needs more samples than the exact one), which only decides how many samples to take.
 """
 
 from __future__ import annotations
@@ -87,6 +87,10 @@ class _Test:
 
     @property
     def k(self) -> int:
+        """Passes; for a prediction-powered test, the labelled passes its rectified values estimate (what its
+        rounds are planned on and the report shows)."""
+        if self.arm.pi is not None and self.values:
+            return round(min(max(sum(self.values) / self.n, 0.0), 1.0) * self.n)
         return sum(self.outcomes)
 
 
