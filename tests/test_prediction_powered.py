@@ -27,16 +27,15 @@ tiers:
   - {{name: large, model: openai/gpt-4o, api_base: {base}, api_key_env: TIERTOOL_TEST_KEY}}
 quality: {{target: 0.8, confidence: 0.95}}
 tasks:
-  qa:
-    scorer: prediction_powered
-    cheap: {cheap}
-    judge: {{scorer: judge, model: openai/judge-model, api_base: {base}, api_key_env: TIERTOOL_TEST_KEY}}
-    fraction: {pi}
+  qa: {task}
 sample: {{seed: {seed}, round: 50}}
 replay: {{max_attempts: 2, timeout: 10}}
 prices:
   openai/judge-model: {{input: 2.5, output: 10}}
 """
+PPI = ("{{scorer: prediction_powered, cheap: {cheap}, fraction: {pi}, "
+       "judge: {{scorer: judge, model: openai/judge-model, api_base: {base}, api_key_env: TIERTOOL_TEST_KEY}}}}")
+LENIENT = "{scorer: contains, values: [answer]}"
 
 
 def _log(tmp_path, right: float) -> tuple[dict[str, str], dict[str, bool]]:
@@ -76,7 +75,8 @@ def audit_of(tmp_path, server_factory, env_key, monkeypatch):
             return small[messages[-1]["content"]]
 
         server = server_factory(answer)
-        (tmp_path / "tiertool.yaml").write_text(CONFIG.format(base=server.api_base, cheap=cheap, pi=PI, seed=SEED),
+        task = PPI.format(cheap=cheap, pi=PI, base=server.api_base)
+        (tmp_path / "tiertool.yaml").write_text(CONFIG.format(base=server.api_base, task=task, seed=SEED),
                                                 encoding="utf-8")
         r = runner.invoke(app, ["audit", "log.jsonl", *args], catch_exceptions=False)
         assert r.exit_code == 0, r.output
@@ -118,17 +118,41 @@ def test_the_judge_labels_about_pi_of_the_samples_and_the_task_moves_on_the_labe
     other = audit_of("{scorer: numeric}", 0.97, "--seed", "8")  # another seed: another random subset
     assert {x.request_id for x in other[2].results if x.reason.startswith(JUDGE_LABEL)} != \
         {x.request_id for x in labelled}
-    print(qa["reason"], "\n", other[1]["reason"])
 
 
 def test_a_lenient_scorer_cannot_move_a_task_its_labels_fail(audit_of):
     """`contains: answer` passes every small answer; 65% are right. The scorer alone would prove the bar; the
     prediction-powered test of the labelled rate keeps the task, and the agreement row warns."""
-    server, qa, audit = audit_of("{scorer: contains, values: [answer]}", 0.65)
+    server, qa, audit = audit_of(LENIENT, 0.65)
     small = [x for x in audit.results if x.tier == "small"]
     assert all(x.scorer_passed for x in small if x.reason.startswith(JUDGE_LABEL))
     assert qa["status"] != "moved" and qa["tier"] == "large", qa["reason"]
     assert qa["reason"].startswith("prediction-powered: contains on")
     assert "low agreement" in qa["agreement"]["warning"] or qa["agreement"]["kappa"] is None
     assert _judged(server)
-    print(qa["reason"])
+
+
+def test_imported_labels_on_a_random_share_decide_prediction_powered(tmp_path, server_factory, env_key, monkeypatch):
+    """--labels-fraction: labels written for a random 30% of the requests. The sequential audit fetches every
+    answer (the scorer's verdict is needed beside each label), tests the labelled rate, and keeps the task the
+    lenient scorer alone moves."""
+    monkeypatch.chdir(tmp_path)
+    small, ok = _log(tmp_path, 0.65)
+    server = server_factory(lambda model, messages: small[messages[-1]["content"]])
+    (tmp_path / "tiertool.yaml").write_text(CONFIG.format(base=server.api_base, task=LENIENT, seed=SEED),
+                                            encoding="utf-8")
+    rng = random.Random(2)
+    write_jsonl(tmp_path / "labels.jsonl", [{"request_id": rid, "tier": "small", "passed": good}
+                                            for rid, good in ok.items() if rng.random() < 0.3])
+
+    def audit(*args: str) -> dict:
+        r = runner.invoke(app, ["audit", "log.jsonl", *args], catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+        return {t["task"]: t for t in json.loads(runner.invoke(app, ["report", "--format", "json"]).output)["tasks"]}
+
+    assert audit()["qa"]["status"] == "moved"  # the scorer alone passes every answer
+    qa = audit("--labels", "labels.jsonl", "--labels-fraction", "0.3")["qa"]
+    assert qa["status"] != "moved" and qa["reason"].startswith("prediction-powered: contains on"), qa["reason"]
+    labelled = [x for x in load_audit(".tiertool").results if x.tier == "small" and x.reason.startswith("imported")]
+    assert labelled and all(x.answer is not None and x.scorer_passed for x in labelled)
+    assert qa["agreement"]["labelled"] == len(labelled)

@@ -76,6 +76,8 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
     if labels_fraction is not None and (not labels or not 0 < labels_fraction <= 1):
         raise InputError("--labels-fraction needs --labels and a probability in (0, 1]: the chance each request "
                          "was labelled")
+    if labels_fraction is not None and any(s.scorer == "prediction_powered" for s in config.tasks.values()):
+        raise InputError("--labels-fraction: a prediction_powered task draws its own labels; use one or the other")
     if seed is not None and seed != config.sample.seed:
         config = config.model_copy(update={"sample": config.sample.model_copy(update={"seed": seed})})
     seed = config.sample.seed
@@ -99,7 +101,8 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
         log(f"{non_replayable} records are not replayable ({why}): they count for volume and savings but are "
             f"never replayed")
     free = {(task, tier.name): sum(imported.has(r.id, tier.name) for r in reqs) / len(reqs)
-            for task, reqs in samples.items() for tier in config.tiers[:-1]} if imported else None
+            for task, reqs in samples.items() for tier in config.tiers[:-1]} if imported and not labels_fraction \
+        else None  # under --labels-fraction every answer is fetched: the scorer's verdict is needed on all
 
     cache = Cache(config.cache_file(out), readonly=dry_run)
     for rec in config.replay.recorded:
@@ -115,7 +118,7 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
             "configured): no sample is spent on them")
     rounds = audit_rounds(config, traffic.volume, samples,
                           {t: 0 if t in open_ended else len(samples.get(t, [])) for t in replayable},
-                          period_days(traffic.first_time, traffic.last_time), free)
+                          period_days(traffic.first_time, traffic.last_time), free, labels_fraction)
     fam = rounds.family
     needs = f"a proof needs at least {fam.needed} all-passing samples" if fam.needed else \
         "none could prove the bar within its traffic and what its saving repays, even if every sample passed"
@@ -138,7 +141,9 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
         return isinstance(got, Answer) or cache.has(got.key)
 
     def labelled(req: Request, tier: Tier) -> bool:
-        return imported is not None and tier is not config.reference and imported.has(req.id, tier.name)
+        """A label grades it alone (not under --labels-fraction, which needs the scorer's verdict beside it)."""
+        return imported is not None and not labels_fraction and tier is not config.reference and \
+            imported.has(req.id, tier.name)
 
     def needed(plan: Plan, upto: dict[str, int]) -> list[Item]:
         """The round's items: each planned (sample, tier), and the reference for samples not yet referenced

@@ -30,6 +30,7 @@ import numpy as np
 
 from ..records import Result
 from ..scorers.drawn import JUDGE_LABEL
+from ..scorers.labels import IMPORTED
 from . import betting
 
 
@@ -70,13 +71,14 @@ def lower_bound(z: Sequence[float] | np.ndarray, pi: float, alpha: float) -> flo
 
 
 def values(results: Sequence[Result], pi: float) -> list[float]:
-    """Each graded result's rectified value, in order: a result the audit's judge labelled (its reason starts
-    with JUDGE_LABEL) has the label as `passed` and the scorer's own verdict as `scorer_passed`; any other has
-    the scorer's verdict as `passed`."""
+    """Each graded result's rectified value, in order: a labelled result (the audit's judge, or an imported
+    label under --labels-fraction) has the label as `passed` and the scorer's own verdict as `scorer_passed`;
+    any other has the scorer's verdict as `passed`. A label whose answer the scorer could not judge (no verdict)
+    counts as if the scorer agreed: Z = Y there."""
     out = []
     for r in results:
-        labelled = r.reason.startswith(JUDGE_LABEL)
-        f = float(bool(r.scorer_passed if labelled else r.passed))
+        labelled = r.reason.startswith((JUDGE_LABEL, IMPORTED))
+        f = float(bool(r.passed if r.scorer_passed is None or not labelled else r.scorer_passed))
         out.append(f + (float(bool(r.passed)) - f) / pi if labelled else f)
     return out
 

@@ -36,12 +36,14 @@ class PolicyRounds:
     """The sequential audit: rounds planned by the sampling policy."""
 
     def __init__(self, config: Config, volume: dict[Key, Usage], samples: Mapping[str, Sequence[Request]],
-                 available: dict[str, int], days: float | None, free: Mapping[tuple[str, str], float]) -> None:
+                 available: dict[str, int], days: float | None, free: Mapping[tuple[str, str], float],
+                 labels_fraction: float | None = None) -> None:
         q, s = config.quality, config.sample
         settings = Settings(q.target, q.confidence, s.payback_months, s.audit_budget_usd, s.max_per_task, s.round,
                             max_horizon=s.cap)
         traffic = {t: n for t, n in available.items() if n}
-        self.policy = Policy(arms(volume, config, traffic, days, free), traffic, settings, self._hold)
+        self.policy = Policy(arms(volume, config, traffic, days, free, labels_fraction), traffic, settings,
+                             self._hold)
         self.parts = SubPopulations({task: samples[task] for task, _ in self.policy.holm.weights if task in samples},
                                     q.target)
         self.available, self.round = traffic, 0
@@ -175,11 +177,14 @@ class FixedRounds:
 
 def audit_rounds(config: Config, volume: dict[Key, Usage], samples: Mapping[str, Sequence[Request]],
                  available: dict[str, int], days: float | None,
-                 free: Mapping[tuple[str, str], float] | None = None) -> PolicyRounds | FixedRounds:
+                 free: Mapping[tuple[str, str], float] | None = None, labels_fraction: float | None = None
+                 ) -> PolicyRounds | FixedRounds:
     """The rounds an audit with this config runs, over each task type's sample (`available`: its size);
-    `free`: the share of each (task, tier)'s sample graded by imported labels, at no cost."""
+    `free`: the share of each (task, tier)'s sample graded by imported labels, at no cost; `labels_fraction`
+    (--labels-fraction): imported labels were written for a random share of the requests, so every task is
+    tested prediction-powered on them."""
     if config.sample.sequential:
-        return PolicyRounds(config, volume, samples, available, days, free or {})
+        return PolicyRounds(config, volume, samples, available, days, free or {}, labels_fraction)
     if any(s.scorer == "prediction_powered" for s in config.tasks.values()):
         raise ConfigError("prediction_powered tasks need the sequential audit (sample.sequential: true): its "
                           "test of the labelled pass rate is the policy's")

@@ -24,12 +24,13 @@ def monthly(usd: float, days: float | None) -> float:
 
 
 def arms(volume: dict[Key, Usage], config: Config, tasks: Iterable[str], days: float | None,
-         free: Mapping[tuple[str, str], float] | None = None) -> list[Arm]:
+         free: Mapping[tuple[str, str], float] | None = None, labels_fraction: float | None = None) -> list[Arm]:
     """One Arm per task type and cheaper tier, rank 0 the cheapest. A saving that cannot be priced (no price, or
     a log with no token counts for the task) counts as the largest priced one (the test keeps its share of the
     error budget); a sample that cannot be priced costs UNPRICED_SHARE of a month's saving, so sampling still
     stops when continuing cannot pay. `free`: the share of a (task, tier)'s sample an imported label grades,
-    which costs nothing (no call, no reference, no judge)."""
+    which costs nothing (no call, no reference, no judge). A task is tested prediction-powered (Arm.pi) when its
+    scorer is `prediction_powered`, or on imported labels drawn with `labels_fraction`."""
     pricer, ref = Pricer(config.prices), config.reference
     out: list[Arm] = []
     for task in tasks:
@@ -39,7 +40,7 @@ def arms(volume: dict[Key, Usage], config: Config, tasks: Iterable[str], days: f
         tokens_out = sum(u.output_tokens for u in mine.values()) / n
         logged_ref = sum(u.requests for k, u in mine.items() if same_model(k.model, ref.model)) / n
         spec = config.spec_for(task)
-        pi = spec.fraction if isinstance(spec, PredictionPoweredSpec) else None
+        pi = spec.fraction if isinstance(spec, PredictionPoweredSpec) else labels_fraction
         ref_call, judge = _call(pricer, ref.model, tokens_in, tokens_out), _judge(pricer, config, spec, tokens_in,
                                                                                  tokens_out)
         extra = None if (ref_call is None and logged_ref < 1.0) or judge is None else \
