@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import random
 import re
+from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from tests.conftest import write_jsonl
@@ -20,7 +22,7 @@ from tiertool.scorers.judge import judge_text
 from tiertool.store import load_audit
 
 runner = CliRunner()
-N, PI, SEED = 900, 0.2, 7
+N, PI, SEED = 600, 0.2, 7
 CONFIG = """
 tiers:
   - {{name: small, model: openai/gpt-4o-mini, api_base: {base}, api_key_env: TIERTOOL_TEST_KEY}}
@@ -110,14 +112,22 @@ def test_the_judge_labels_about_pi_of_the_samples_and_the_task_moves_on_the_labe
     assert qa["agreement"]["labelled"] == len(labelled) and qa["agreement"]["kappa"] == 1.0
     md = runner.invoke(app, ["report", "--format", "md"]).output
     assert "prediction-powered: numeric on" in md
+    assert runner.invoke(app, ["recommend"]).exit_code == 0
+    tiers = yaml.safe_load(Path("tiers.yaml").read_text())["tasks"]["qa"]
+    assert tiers["tier"] == "small" and tiers["reason"].startswith("prediction-powered: numeric on")
 
     again = audit_of("{scorer: numeric}", 0.97)  # a re-run: the same subset, every judge call cached
     assert not _judged(again[0]) and not again[0].calls
     assert {x.request_id for x in again[2].results if x.reason.startswith(JUDGE_LABEL)} == \
         {x.request_id for x in labelled}
-    other = audit_of("{scorer: numeric}", 0.97, "--seed", "8")  # another seed: another random subset
-    assert {x.request_id for x in other[2].results if x.reason.startswith(JUDGE_LABEL)} != \
-        {x.request_id for x in labelled}
+
+
+def test_the_coin_is_a_fair_bernoulli_of_the_seed_and_the_id_alone():
+    ids = [f"req-{i}" for i in range(20_000)]
+    a, b = ({i for i in ids if drawn(seed, i, PI)} for seed in (7, 8))
+    assert abs(len(a) / len(ids) - PI) < 0.01 and abs(len(b) / len(ids) - PI) < 0.01
+    assert abs(len(a & b) / len(ids) - PI * PI) < 0.01  # another seed: an independent subset
+    assert a == {i for i in ids if drawn(7, i, PI)}  # the same seed: the same subset
 
 
 def test_a_lenient_scorer_cannot_move_a_task_its_labels_fail(audit_of):
