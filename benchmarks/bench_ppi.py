@@ -14,8 +14,9 @@ lenient bar), label = GPT-4's grade of the small answer >= the large answer's - 
    the PPI bound's coverage of the true labelled pass rate (the bound the decision reports, at its level; >=
    1 - alpha required), and the samples and labels the PPI audit spent. Rows with target = the true rate are
    the boundary.
-3. `--boundary-seeds S`: five tasks all exactly at the target in one audit: the family-wise false-proof rate
-   of all labels and PPI over S seeds (<= alpha required), and for all labels its exact upper bound.
+3. `--boundary-seeds S`: five tasks (`--boundary-family`) all exactly at the target in one audit: the
+   family-wise false-proof rate of all labels and PPI over S seeds (<= alpha required), and for all labels its
+   exact upper bound.
 
     .venv/bin/python benchmarks/bench_ppi.py [--seeds 200] [--boundary-seeds 400] [--only-boundary]
                                              [--data ../shared/data/routellm] [--json]
@@ -158,13 +159,13 @@ PLANS = {  # task -> (horizon, labelling probabilities, targets); the true rate 
 BOUNDARY = {"gsm8k / numeric": (1000, 0.2), "mt-bench / fuzzy token_set 0.5": (400, 0.25)}  # (horizon, pi)
 
 
-def run(data: Path, seeds: int, boundary_seeds: int = 0, table: bool = True) -> dict[str, Any]:
+def run(data: Path, seeds: int, boundary_seeds: int = 0, table: bool = True, family: int = 5) -> dict[str, Any]:
     from tiertool.decide.agreement import agreement
 
     out: dict[str, Any] = {"alpha": ALPHA, "seeds": seeds, "tasks": {}, "boundary": {}}
     for task, (f, y) in tasks(data).items():
         if boundary_seeds and task in BOUNDARY:
-            out["boundary"][task] = boundary(f, y, *BOUNDARY[task], boundary_seeds)
+            out["boundary"][task] = boundary(f, y, *BOUNDARY[task], boundary_seeds, family)
         a = agreement(f, y)
         horizon, pis, targets = PLANS[task]
         sims = [simulate(f, y, t, horizon, pi, seeds) for pi in pis
@@ -205,9 +206,10 @@ def render(r: dict[str, Any]) -> str:
                          f"{a['scorer alone']:.0%} / {a['PPI']:.0%} | {s['coverage']:.1%} | "
                          f"{s['samples']:.0f} ({s['labels']:.0f}) |")
     if r["boundary"]:
-        lines += ["", "Family-wise false-proof rate at the boundary (5 tasks, each exactly at the target; the policy's "
-                  "weighted Holm family; 95% Clopper-Pearson upper end; exact: P(any test crosses its first Holm "
-                  "level within its horizon), all labels):", "",
+        family = next(iter(r["boundary"].values()))["family"]
+        lines += ["", f"Family-wise false-proof rate at the boundary ({family} tasks, each exactly at the target; "
+                  "the policy's weighted Holm family; 95% Clopper-Pearson upper end; exact: P(any test crosses its "
+                  "first Holm level within its horizon), all labels):", "",
                   "| task | traffic | pi | seeds | all labels | exact all labels | PPI |",
                   "|---|---:|---:|---:|---|---:|---|"]
         for task, b in r["boundary"].items():
@@ -224,13 +226,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=200)
     ap.add_argument("--boundary-seeds", type=int, default=0, help="also the family-wise rate at the boundary")
     ap.add_argument("--only-boundary", action="store_true", help="skip the table of decisions")
+    ap.add_argument("--boundary-family", type=int, default=5, help="tasks at the boundary in one audit")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     if not args.data.is_dir():
         print(f"skipped: real data not found at {args.data} (../shared/data/routellm beside the project); "
               "pass --data DIR", file=sys.stderr)
         return 2
-    r = run(args.data, args.seeds, args.boundary_seeds, not args.only_boundary)
+    r = run(args.data, args.seeds, args.boundary_seeds, not args.only_boundary, args.boundary_family)
     print(json.dumps(r, indent=2) if args.json else render(r), end="")
     return 0
 
