@@ -99,10 +99,6 @@ class MonitorResult:
         return buf.getvalue()
 
 
-def _answered(req: Request) -> bool:
-    return req.replayable and req.output is not None
-
-
 def monitor(logs: Sequence[str | Path], config: Config, assignment: dict[str, str] | None, cache_path: str | Path,
             per_task: int | None = None, seed: int = 0, offline: bool = False,
             log: Callable[[str], None] = lambda _m: None, gate: Gate | None = None) -> MonitorResult:
@@ -116,7 +112,7 @@ def monitor(logs: Sequence[str | Path], config: Config, assignment: dict[str, st
         raise InputError(f"tiers file assigns tier(s) {', '.join(unknown)} that the config does not define "
                          f"(tiers: {', '.join(tiers)}); pass the config the assignment was made with (--config)")
     traffic = scan(logs, None, config.group_by, sample=per_task or config.sample.per_task, seed=seed,
-                   sample_if=_answered, semantic=config.semantic_tasks, steps=config.agent_steps)
+                   sample_if="answered", semantic=config.semantic_tasks, steps=config.agent_steps)
     if assignment is None:
         watched = [(task, t) for task in traffic.tasks for t in config.tiers
                    if t.name != ref.name and traffic.eligible(task, _on(t))]
