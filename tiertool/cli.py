@@ -391,6 +391,11 @@ def monitor(
     for t in result.flagged:
         typer.echo(f"below the bar: {printable(t.task)}: tier {t.tier} passed {t.passed}/{t.scored} "
                    f"(at most {t.upper_bound:.1%} at {result.confidence:g} confidence) < {result.target:g}", err=True)
+    for t in result.tasks:
+        if t.status == "not replayable":
+            typer.echo(f"warning: {printable(t.task)}: tier {t.tier} served it, but none of those requests can be "
+                       "sent to the reference as logged, so it is not checked (`tiertool inspect LOG --config` "
+                       "says why)", err=True)
     if result.error:
         _err(result.error)
     if result.flagged or result.error:
