@@ -122,7 +122,8 @@ def deployed(provider, user_config, tmp_path_factory) -> Iterator[dict]:
         log = spend_rows(before, ids, work / "spend.jsonl")
     (work / "tiertool.yaml").write_text(f"""
 tiers:
-  - {{name: cheap, model: openai/cheap-model, api_base: {server.api_base}, api_key_env: LOOPBACK_KEY}}
+  - {{name: cheap, model: openai/cheap-model, api_base: {server.api_base}, api_key_env: LOOPBACK_KEY,
+     params: {{reasoning_effort: low}}}}
   - {{name: reference, model: openai/ref-model, api_base: {server.api_base}, api_key_env: LOOPBACK_KEY}}
 quality: {{target: 0.9, confidence: 0.95}}
 tasks: {{default: {{scorer: exact}}}}
@@ -157,7 +158,7 @@ def test_config_routes_on_the_clients_group_and_tags_and_keeps_the_users_setting
     assert set(by_group) == {GROUP, GROUP + "-reference", "other-llm"}  # the user's group replaced, theirs kept
     cheap = next(p for p in by_group[GROUP] if p["model"] == "openai/cheap-model")
     assert cheap["tags"] == ["feature:triage", "task:extract"]  # the tag clients send; task: where none is sent
-    assert cheap["api_key"] == "os.environ/LOOPBACK_KEY"
+    assert cheap["api_key"] == "os.environ/LOOPBACK_KEY" and cheap["reasoning_effort"] == "low"
     assert doc["litellm_settings"] == user["litellm_settings"]
     assert doc["general_settings"] == user["general_settings"]
     assert doc["router_settings"] == {"num_retries": 0, "enable_tag_filtering": True,
@@ -165,6 +166,7 @@ def test_config_routes_on_the_clients_group_and_tags_and_keeps_the_users_setting
     header = deployed["router"].read_text().split("model_list:")[0]
     assert "LITELLM_MASTER_KEY=" in header and f"Merged into {user_config}" in header
     assert "task 'extract' -> tier cheap" in header and "NEEDS CLIENT TAGS" in header
+    assert "tier cheap sends reasoning_effort='low' as its deployment's params" in header
     assert "x-litellm-tags: task:extract" in deployed["recommend"]
     assert "needs client tags: 1 moved task type(s)" in deployed["recommend"]
 
@@ -174,15 +176,17 @@ def test_config_routes_on_the_clients_group_and_tags_and_keeps_the_users_setting
     {"extra_body": {"tags": ["feature:triage"]}},
     {"extra_headers": {"x-litellm-tags": "feature:triage"}},
 ], ids=["metadata.tags", "tags", "x-litellm-tags"])
-def test_each_tag_channel_reaches_the_cheap_tier(deployed, provider, channel):
+def test_each_tag_channel_reaches_the_cheap_tier_with_the_params_it_was_audited_with(deployed, provider, channel):
     server, _ = provider
     assert {send(deployed["after"], server, "triage", i, **channel)[0] for i in range(6)} == {"cheap-model"}
+    assert server.requests[-1][1].get("reasoning_effort") == "low"  # the tier's params, as the audit replayed it
 
 
 def test_tasks_that_stay_untagged_and_unknown_tags_reach_the_reference(deployed, provider):
     server, _ = provider
     after = deployed["after"]
     assert {send(after, server, "summarize", i)[0] for i in range(6)} == {"ref-model"}
+    assert "reasoning_effort" not in server.requests[-1][1]  # the cheap tier's params stay on its deployment
     assert {send(after, server, "extract", i)[0] for i in range(6)} == {"ref-model"}  # no tag sent yet
     assert {send(after, server, "triage", i, extra_body={"metadata": {"tags": ["feature:nope"]}})[0]
             for i in range(6)} == {"ref-model"}

@@ -156,6 +156,17 @@ def test_damaged_llm_logs_db_never_crashes(tmp_path_factory, data):
     _read(path)
 
 
+def test_an_attachment_whose_content_is_a_number_is_not_replayable_and_allocates_nothing(tmp_path):
+    """Found by the test above: `bytes(21_651_850_198)` would have allocated 21 GB (MemoryError)."""
+    path = tmp_path / "logs.db"
+    shutil.copy(PRODUCERS / "llm036_logs.db", path)
+    with sqlite3.connect(path) as con:
+        assert con.execute("UPDATE attachments SET content = ?",
+                           (21_651_850_198,)).rowcount >= 1
+    reqs, s = _read(path)
+    assert any("neither bytes nor text (a damaged row)" in why for why in s.not_replayable), s.not_replayable
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_damaged_spend_csv_cells_never_crash(tmp_path_factory, data):

@@ -24,7 +24,7 @@ def _note():
 
 def test_a_file_runs_on_one_worker_and_the_spark_files_on_the_same_one(pytester, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
-    names = [f"test_m{i}" for i in range(5)] + ["test_kit_spark", "test_engines_duckdb", "test_engines_spark",
+    names = [f"test_m{i}" for i in range(5)] + ["test_kit_spark", "test_engines_spark", "test_engines_spark_sql",
                                                 "test_three_tiers_audit"]
     pytester.mkdir("tests")
     for name in names:
@@ -41,7 +41,7 @@ def test_a_file_runs_on_one_worker_and_the_spark_files_on_the_same_one(pytester,
         first.setdefault(worker, module)
     assert sorted(workers) == sorted(names)
     assert all(len(w) == 1 for w in workers.values()), dict(workers)  # each file whole on one worker
-    assert workers["test_kit_spark"] == workers["test_engines_duckdb"] == workers["test_engines_spark"]
+    assert workers["test_kit_spark"] == workers["test_engines_spark"] == workers["test_engines_spark_sql"]
     assert set().union(*workers.values()) == {"gw0", "gw1"}, dict(workers)  # and both workers had work
     assert "test_three_tiers_audit" in first.values(), first  # it has the fewest tests, yet goes first
 

@@ -135,3 +135,24 @@ def test_the_gates_routed_traffic_is_checked_like_a_cheaper_tier(live):
     assert by["math-word-problems"]["status"] == "below" and not by["ticket-triage"]["gate"]
     r = runner.invoke(app, ["monitor", str(log), "--tiers", str(tiers), "--gate", "tiers.yaml"])
     assert r.exit_code == 2 and "cannot read a gate file" in r.output
+
+
+def test_requests_the_reference_cannot_be_sent_as_logged_are_not_replayed(live):
+    """`thinking` is an Anthropic parameter litellm drops on the way to the OpenAI reference: such a request's
+    reference answer would be to another request, so monitor leaves it out, as the audit does (replay.carry)."""
+    tmp, log, server = live
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    thinking = {"type": "enabled", "budget_tokens": 1024}
+    for r in rows:
+        if r["request_tags"][0] == "task:ticket-triage":
+            r["proxy_server_request"] = {"model": "gpt-4o", "messages": r["messages"], "thinking": thinking,
+                                         "tags": r["request_tags"]}  # the client's body: tags at its top level
+    write_jsonl(log, rows)
+    tiers = _tiers(tmp / "tiers.yaml", {"ticket-triage": "small", "order-extract": "small"})
+    r = runner.invoke(app, ["monitor", str(log), "--tiers", str(tiers), "--format", "json"])
+    by = {t["task"]: t for t in json.loads(r.stdout)["tasks"]}
+    assert by["ticket-triage"]["status"] == "not replayable" and by["ticket-triage"]["scored"] == 0, by
+    assert "warning: ticket-triage: tier small served it, but none of those requests can be sent" in r.stderr
+    assert by["order-extract"]["scored"] == 100, by
+    assert not any("thinking" in body for _, body in server.requests)
+    assert all("ticket" not in json.dumps(messages).lower() for _, messages in server.calls)

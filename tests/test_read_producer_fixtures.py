@@ -132,11 +132,16 @@ def test_litellm_spend_rows_jsonl():
     expected = spend_expected(rows)
     reqs, st = read("litellm_spend_logs.jsonl")
     check_spend(reqs, st, expected)
-    # what the fixture holds, in words: 18 answered, the prompt in proxy_server_request, tags from the client
-    assert sum(e["replayable"] for e in expected.values()) == 18 and all(r["messages"] == "{}" for r in rows)
+    # what the fixture holds, in words: 20 answered, the prompt in proxy_server_request, tags from the client
+    assert sum(e["replayable"] for e in expected.values()) == 20 and all(r["messages"] == "{}" for r in rows)
+    parallel = next(r for r in reqs.values() if r.params.get("parallel_tool_calls"))
+    assert req_calls(parallel) == [("get_weather", {"city": "Paris"}), ("get_weather", {"city": "Rome"})]
+    assert parallel.params["tool_choice"] == "required"
+    pdf = next(r for r in reqs.values() if "invoice" in str(r.messages))
+    assert pdf.messages[0]["content"][0]["file"]["file_data"].startswith("data:application/pdf;base64,JVBER")
     assert reqs["chatcmpl-2"].metadata["deployment_tags"] == ["default"]  # the router's tag, not a task key
     summary = inspect_json(HERE / "litellm_spend_logs.jsonl")
-    assert (summary["records"], summary["skipped"], summary["replayable"]) == (20, 0, 18)
+    assert (summary["records"], summary["skipped"], summary["replayable"]) == (22, 0, 20)
     assert summary["tokens"]["input"] == sum(r["prompt_tokens"] for r in rows)
     assert summary["tokens"]["cached"] == sum(e["tokens"][2] for e in expected.values())
     assert summary["tokens"]["reasoning"] == sum(e["tokens"][3] for e in expected.values())
@@ -181,12 +186,12 @@ def test_litellm_spend_logs_list_page_without_bodies(tmp_path):
     heavy = ("messages", "response", "proxy_server_request")
     data = [{k: (j(v) if k == "metadata" else v) for k, v in r.items() if k not in heavy} for r in rows]
     page = tmp_path / "list.json"
-    page.write_text(json.dumps({"data": data, "total": 20, "page": 1, "page_size": 50, "total_pages": 1}))
+    page.write_text(json.dumps({"data": data, "total": 22, "page": 1, "page_size": 50, "total_pages": 1}))
     reqs, st = read(page)
     expected = spend_expected(data, body_logged=False)
-    assert st.records == 20 and not any(r.replayable for r in reqs.values())
+    assert st.records == 22 and not any(r.replayable for r in reqs.values())
     assert st.not_replayable["the call failed (failure)"] == 2
-    assert sum(n for why, n in st.not_replayable.items() if "store_prompts_in_spend_logs" in why) == 18
+    assert sum(n for why, n in st.not_replayable.items() if "store_prompts_in_spend_logs" in why) == 20
     for rid, e in expected.items():
         assert reqs[rid].tags == e["tags"] and reqs[rid].cost == pytest.approx(e["cost"])
         assert (reqs[rid].input_tokens, reqs[rid].output_tokens) == e["tokens"][:2]
@@ -199,7 +204,7 @@ def test_litellm_spend_csv_read_through_a_map_of_json_cells():
                "task=proxy_server_request.metadata.task,cost=spend,input_tokens=prompt_tokens,"
                "output_tokens=completion_tokens,time=startTime,id=request_id,status=status")
     reqs, st = read("litellm_spend_logs.csv", mapping=mapping)
-    assert (st.records, st.skipped) == (20, 0)
+    assert (st.records, st.skipped) == (len(rows), 0) == (22, 0)
     for row in rows:
         r, psr, resp = reqs[row["request_id"]], json.loads(row["proxy_server_request"]), json.loads(row["response"])
         assert r.messages == tuple(psr["messages"])

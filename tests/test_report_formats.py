@@ -92,6 +92,8 @@ def test_deprecation_soon_is_a_warning(in_bundled):
     data = json.loads(cli("report", "--format", "json", "--today", "2026-12-20").output)
     kinds = {w["kind"] for w in data["warnings"]}
     assert "deprecated_model" in kinds
+    term = cli("report", "--today", "2026-12-20").output  # a warning longer than a line wraps as words
+    assert "\\x0a" not in term and "is deprecated\n  on 2027-01-14 per litellm's price map" in term, term
 
 
 def test_step_summary_gets_markdown(in_bundled, tmp_path, monkeypatch):

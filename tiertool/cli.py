@@ -38,6 +38,13 @@ MapOpt = typer.Option(None, "--map", metavar="FIELD=COL,...", help="Columns of a
                       "output_tokens, cost, expected, tags, status (a dotted path reaches into JSON cells, "
                       "e.g. response.choices.0.message.content; the prompt may be a message list).")
 StrictOpt = typer.Option(False, "--strict", help="Exit 2 if any log line is skipped.")
+EngineOpt = typer.Option(None, "--engine", metavar="NAME", help="Where to read: auto (default), stream, duckdb, "
+                         "postgres, spark; auto streams plain files and uses DuckDB for Parquet, globs and object "
+                         "storage.")
+SinceOpt = typer.Option(None, "--since", metavar="TIME", help="Database rows from this start time on (ISO date or "
+                        "time, UTC).")
+UntilOpt = typer.Option(None, "--until", metavar="TIME", help="Database rows before this start time (ISO date or "
+                        "time, UTC).")
 AllowIncomplete = typer.Option(False, "--allow-incomplete", help="Use an incomplete audit's evidence anyway (a "
                                "tier could not be called, answers missing offline or over --budget).")
 
@@ -69,7 +76,7 @@ def _run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 @app.command(short_help="What the logs hold, before anything is spent.")
 def inspect(
-    logs: list[Path] = LogsArg,
+    logs: list[str] = LogsArg,  # str: a postgresql:// or s3:// URL is no path
     fmt: str | None = FormatOpt,
     group_by: str | None = GroupByOpt,
     mapping: str | None = MapOpt,
@@ -80,20 +87,24 @@ def inspect(
     requests: Path | None = typer.Option(None, "--requests", metavar="FILE", help="Write each request's typing "
                                          "to this CSV: id, source line, task type, how it was typed, its template "
                                          "or cluster."),
+    engine: str | None = EngineOpt,
+    since: str | None = SinceOpt,
+    until: str | None = UntilOpt,
     config: Path | None = typer.Option(None, "--config", "-c", metavar="FILE", help="Also count the requests "
                                        "litellm cannot send as logged to a tier of this config (as audit does)."),
     steps: bool = typer.Option(False, "--steps", help="Type each agent step apart, as `agent_steps: true` in "
                                "tiertool.yaml does for the audit: <task> › first | after <tool> | follow-up."),
 ) -> None:
-    """Show what the LOG files hold (any supported format, detected): formats, records, skipped lines and why,
-    task types, tokens, spend, models."""
+    """Show what the LOG files hold (any supported format, detected; also globs, s3:// files or a postgresql://
+    URL of LiteLLM's database): formats, records, skipped lines and why, task types, tokens, spend, models."""
     import json
 
     from . import inspect as inspect_logs
     from . import load_config, render_inspection
 
     tiers = _run(load_config, config).tiers if config else ()
-    s = _run(inspect_logs, logs, fmt, group_by, mapping, semantic, requests, tiers, steps)
+    s = _run(inspect_logs, logs, fmt, group_by, mapping, semantic, requests, tiers, steps, engine=engine, since=since,
+             until=until)
     typer.echo(json.dumps(s, indent=1) if as_json else render_inspection(s), nl=as_json)
     if strict and s["skipped"]:
         _err(f"--strict: {s['skipped']} line(s) skipped; first: "
@@ -128,7 +139,7 @@ def init(
 
 @app.command(short_help="Replay a sample on cheaper tiers, score it, store the evidence.")
 def audit(
-    logs: list[Path] = LogsArg,
+    logs: list[str] = LogsArg,  # str: a postgresql:// or s3:// URL is no path
     config: Path | None = ConfigOpt,
     out: Path = typer.Option(Path(AUDIT_DIR), "--out", "-o", metavar="DIR", help="Audit folder to write."),
     seed: int | None = typer.Option(None, "--seed", metavar="N", help="Sampling seed: the same seed samples the "
@@ -155,6 +166,9 @@ def audit(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (calls, tokens, USD per tier) and stop: "
                                  "nothing is sent or written."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before sending."),
+    engine: str | None = EngineOpt,
+    since: str | None = SinceOpt,
+    until: str | None = UntilOpt,
     batch: bool = typer.Option(False, "--batch", help="Send the cheaper tiers' calls through the provider's batch "
                                "API (OpenAI, Anthropic) at batch prices; resumable (sets replay.batch)."),
 ) -> None:
@@ -174,8 +188,8 @@ def audit(
         try:
             return run_audit(logs, cfg, out, seed=seed, offline=offline, fmt=fmt, group_by=group_by,
                              labels=labels, labels_fraction=labels_fraction, log=say, mapping=mapping,
-                             strict=strict,
-                             replay_options=options, dry_run=dry_run)
+                             strict=strict, replay_options=options, dry_run=dry_run, engine=engine, since=since,
+                             until=until)
         except PlanDeclined:
             return None
 
@@ -377,6 +391,11 @@ def monitor(
     for t in result.flagged:
         typer.echo(f"below the bar: {printable(t.task)}: tier {t.tier} passed {t.passed}/{t.scored} "
                    f"(at most {t.upper_bound:.1%} at {result.confidence:g} confidence) < {result.target:g}", err=True)
+    for t in result.tasks:
+        if t.status == "not replayable":
+            typer.echo(f"warning: {printable(t.task)}: tier {t.tier} served it, but none of those requests can be "
+                       "sent to the reference as logged, so it is not checked (`tiertool inspect LOG --config` "
+                       "says why)", err=True)
     if result.error:
         _err(result.error)
     if result.flagged or result.error:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from xdist.scheduler import LoadFileScheduling
 
 # group -> the test files (relative to the repository, fnmatch patterns) that run together on one worker
-FILE_GROUPS = {"spark": ("tests/test_kit_spark.py", "tests/test_engines_*.py")}
+FILE_GROUPS = {"spark": ("tests/test_kit_spark.py", "tests/test_engines_spark*.py")}
 # Units that take minutes with few tests (proxy starts, real processes, simulations), sent out first so that none
 # is left running alone at the end; the rest go as xdist orders them (most tests first). A hint: a stale entry
 # costs only time.

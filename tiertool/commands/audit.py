@@ -64,12 +64,14 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
               labels: str | Path | None = None, log: Callable[[str], None] = lambda _msg: None,
               labels_fraction: float | None = None,
               mapping: str | None = None, strict: bool = False,
-              replay_options: dict[str, Any] | None = None, dry_run: bool = False) -> AuditSummary:
+              replay_options: dict[str, Any] | None = None, dry_run: bool = False, engine: str | None = None,
+              since: str | None = None, until: str | None = None) -> AuditSummary:
     """Run the audit and store its evidence in `out`; returns what happened, counts reconciled.
 
     `replay_options` go to the Replayer (budget, approve, progress); a declined plan raises PlanDeclined, and
     so does `dry_run` once the plan is shown (nothing is sent and nothing written). `seed` overrides
-    `sample.seed`; the audit's stored config keeps the seed it used.
+    `sample.seed`; the audit's stored config keeps the seed it used. `engine`, `since` and `until` say where and
+    which logs to read (ingest.scan).
     """
     if labels_fraction is not None and (not labels or not 0 < labels_fraction <= 1):
         raise InputError("--labels-fraction needs --labels and a probability in (0, 1]: the chance each request "
@@ -82,7 +84,8 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
     cap = config.sample.cap
     extra = config.gate.max_calibration if config.gate.enabled else 0  # the gate's fresh samples follow the audit's
     traffic = scan(logs, fmt, group_by or config.group_by, mapping, sample=cap + extra, seed=seed,
-                   semantic=config.semantic_tasks, check=carry_check(config.tiers), steps=config.agent_steps)
+                   engine=engine, since=since, until=until, semantic=config.semantic_tasks,
+                   check=carry_check(config.tiers), steps=config.agent_steps)
     require_records(traffic)
     stats = traffic.stats
     replayable = {task: t.replayable for task, t in traffic.tasks.items()}

@@ -149,7 +149,7 @@ def _quote(name: str) -> str:
 def starter_config(paths: Sequence[str | Path], fmt: str | None = None, group_by: str | None = None,
                    mapping: str | None = None) -> Starter:
     """Read the logs once (ingest's one pass, as the audit will) and write the starter config's text."""
-    traffic = scan(paths, fmt, group_by or "auto", mapping, sample=SAMPLE, seed=0, sample_if=lambda r: True)
+    traffic = scan(paths, fmt, group_by or "auto", mapping, sample=SAMPLE, seed=0, sample_if="any")
     require_records(traffic)
     tiers, left, notes = _tiers(_models(traffic))
     names = NAMES[len(tiers)]

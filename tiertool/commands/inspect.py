@@ -17,12 +17,14 @@ from ..text import printable
 
 def inspect(paths: Sequence[str | Path], fmt: str | None = None, group_by: str | None = None,
             mapping: str | None = None, semantic: bool = False, requests: str | Path | None = None,
-            tiers: Sequence[Tier] = (), steps: bool = False) -> dict[str, Any]:
+            tiers: Sequence[Tier] = (), steps: bool = False, engine: str | None = None, since: str | None = None,
+            until: str | None = None) -> dict[str, Any]:
     """Read the logs once (ingest's one pass, as the audit reads them) and summarise them; `requests`: also
     write how each request was typed to that CSV file; `tiers`: also count the requests litellm cannot send
     to one of them as logged (as the audit counts them); `steps`: type agent steps apart."""
     check = carry_check(tiers) if tiers else None
-    traffic = scan(paths, fmt, group_by, mapping, semantic=semantic, listing=requests, check=check, steps=steps)
+    traffic = scan(paths, fmt, group_by, mapping, semantic=semantic, listing=requests, check=check, steps=steps,
+                   engine=engine, since=since, until=until)
     st = traffic.stats
     n = st.records or 1
     task_rows = []

@@ -78,7 +78,8 @@ def litellm_config(rec: Recommendation, model_name: str | None = None,
 
     def deployment(group: str, tier: str, tags: list[str]) -> dict[str, Any]:
         t = tiers[tier]
-        params: dict[str, Any] = {"model": t.model}
+        # the tier's own params (what the audit replayed) as the deployment's: LiteLLM sends them by default
+        params: dict[str, Any] = {**t.params, "model": t.model}
         if t.api_base:
             params["api_base"] = t.api_base
         if t.api_key_env:
@@ -133,6 +134,12 @@ def header(rec: Recommendation, model_name: str | None = None, merged: str | Non
         how = (f"clients already send tag {r.tag!r}" if r.clients_send_it
                else f"NEEDS CLIENT TAGS: {r.client_change}")
         lines.append(f"task {r.task!r} -> tier {r.tier} on model {r.group!r}: {how}")
+    tiers = {t.name: t for t in rec.config.tiers}
+    for name in sorted({r.tier for r in routes(rec, model_name)} | {rec.config.reference.name}):
+        if tiers[name].params:
+            sent = ", ".join(f"{k}={v!r}" for k, v in sorted(tiers[name].params.items()))
+            lines.append(f"tier {name} sends {sent} as its deployment's params, as the audit replayed it; "
+                         "LiteLLM sends a client's own value instead where the client sets one of these")
     return "".join(f"# {line}\n" for line in lines)
 
 

@@ -22,7 +22,7 @@ from ..errors import InputError, ReplayError
 from ..ingest import Traffic, scan
 from ..pricing.prices import same_model
 from ..records import Answer, Call, Request, Result
-from ..replay import Cache, Replayer
+from ..replay import Cache, Replayer, carry_check
 from ..scorers.grade import Grader
 from ..text import printable
 
@@ -43,7 +43,9 @@ class TaskHealth:
     pass_rate: float | None
     lower_bound: float | None
     upper_bound: float | None
-    status: str  # ok | below | unproven | no traffic | not scored (answers on the tier, none graded)
+    # ok | below | unproven | no traffic | not scored (answers on the tier, none graded) | not replayable (the
+    # tier served the task, but none of those requests can be sent to the reference as logged)
+    status: str
     share: float | None = None  # of the task's requests, the share its model served (an audited router's split)
     gate: bool = False  # watched because the gate routes part of it (the traffic is the gate's routed requests)
 
@@ -99,10 +101,6 @@ class MonitorResult:
         return buf.getvalue()
 
 
-def _answered(req: Request) -> bool:
-    return req.replayable and req.output is not None
-
-
 def monitor(logs: Sequence[str | Path], config: Config, assignment: dict[str, str] | None, cache_path: str | Path,
             per_task: int | None = None, seed: int = 0, offline: bool = False,
             log: Callable[[str], None] = lambda _m: None, gate: Gate | None = None) -> MonitorResult:
@@ -115,8 +113,11 @@ def monitor(logs: Sequence[str | Path], config: Config, assignment: dict[str, st
     if unknown:
         raise InputError(f"tiers file assigns tier(s) {', '.join(unknown)} that the config does not define "
                          f"(tiers: {', '.join(tiers)}); pass the config the assignment was made with (--config)")
+    # a request the reference cannot be sent as logged (replay.carry) is not replayed: its answer would grade
+    # the logged answer against a reply to another request
     traffic = scan(logs, None, config.group_by, sample=per_task or config.sample.per_task, seed=seed,
-                   sample_if=_answered, semantic=config.semantic_tasks, steps=config.agent_steps)
+                   sample_if="answered", semantic=config.semantic_tasks, steps=config.agent_steps,
+                   check=carry_check([ref]))
     if assignment is None:
         watched = [(task, t) for task in traffic.tasks for t in config.tiers
                    if t.name != ref.name and traffic.eligible(task, _on(t))]
@@ -175,8 +176,9 @@ def _health(task: str, tier: Tier, traffic: Traffic, results: list[Result], targ
     on_tier = traffic.eligible(task, _on(tier))
     served = _served(traffic, task, tier) / requests if share and requests else None
     if n == 0:  # "no traffic" only when the log has none on the tier; else nothing could be graded (the error)
+        why = ("not scored" if on_tier else "not replayable" if _served(traffic, task, tier) else "no traffic")
         return TaskHealth(task, tier.name, tier.model, requests, on_tier, 0, 0, len(results), None, None, None,
-                          "not scored" if on_tier else "no traffic", served)
+                          why, served)
     lb = exact_lower_bound(k, n, alpha)
     ub = upper_bound(k, n, alpha)
     status = "ok" if lb >= target else "below" if ub < target else "unproven"

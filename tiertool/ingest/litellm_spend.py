@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..records import Request
-from .common import as_dict, as_tags, dotted, need_str, response_reply, task_from, to_float, to_int, to_time
+from .common import BadRecord, as_dict, as_tags, dotted, need_str, response_reply, task_from, to_float, to_int, to_time
 from .litellm_shared import client_metadata, request_chat, split_tags
 
 NAME = "litellm-spend"
@@ -57,11 +57,15 @@ def parse(obj: dict[str, Any], source: str, group_by: str) -> Request:
     task, how = task_from(tags, client_meta, raw, group_by)
     start, end = to_time(obj.get("startTime")), to_time(obj.get("endTime"))
     error = as_dict(row_meta.get("error_information"), "metadata.error_information")
+    called = obj.get("model_group") or request.get("model") or None
+    if called is not None and not isinstance(called, str):
+        raise BadRecord(f"the model called ('model_group', else the request's 'model') must be a string, got "
+                        f"{type(called).__name__}")
     return Request(
         id=str(obj["request_id"]),
         source=source,
         model=model,
-        requested_model=obj.get("model_group") or request.get("model") or None,
+        requested_model=called,
         messages=chat.messages,
         params=chat.params,
         unreplayable=chat.unreplayable or (None if chat.messages else NO_PROMPT),

@@ -42,6 +42,8 @@ def _attachment_part(att: dict[str, Any]) -> Message | None:
     mime = str(att.get("type") or "application/octet-stream")
     url = att.get("url")
     content = att.get("content")
+    if not _usable(content):
+        content = None  # a damaged row (a number where the bytes were): never bytes(n), which allocates n
     if not url and not content:
         return None
     if not url or mime.startswith("audio/"):
@@ -57,8 +59,14 @@ def _attachment_part(att: dict[str, Any]) -> Message | None:
                                                    "format": "wav" if mime == "audio/wav" else "mp3"}}
 
 
+def _usable(content: Any) -> bool:
+    return content is None or isinstance(content, (str, bytes, bytearray, memoryview))
+
+
 def _no_attachment(atts: list[dict[str, Any]]) -> str:
     where = ", ".join(str(a.get("path") or a.get("id")) for a in atts)
+    if not all(_usable(a.get("content")) for a in atts):
+        return f"attachment {where} has content that is neither bytes nor text (a damaged row)"
     return f"attachment {where} is not in the log (llm stores a local file's path, not its content)"
 
 

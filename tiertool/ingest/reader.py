@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..records import Request, Skipped
-from . import llm_logs, mapped, sources, streams
+from . import litellm_spend, llm_logs, mapped, sources, spend_light, streams
 from .common import BadRecord, check_ranges
 from .formats import FORMAT_LIST, FORMAT_NAMES, FORMATS, Format, Parse
 from .hint import nothing_read
@@ -86,7 +86,7 @@ class LogReader:
 
     def __init__(self, paths: Sequence[str | Path], fmt: str | None = None, group_by: str | None = "auto",
                  mapping: str | dict[str, str] | None = None, infer_tasks: bool = True,
-                 semantic: bool = False, check: Check | None = None) -> None:
+                 semantic: bool = False, light: bool = False, check: Check | None = None) -> None:
         self.check = check  # why a request cannot be sent to the audit's tiers (replay.carry), if given
         self.mapping = mapped.parse_map(mapping) if isinstance(mapping, str) else dict(mapping or {})
         if self.mapping and fmt in (None, mapped.NAME):
@@ -109,6 +109,8 @@ class LogReader:
         self._unit: tuple[str, int] | None = None  # (file, unit number) of the request last parsed, if known
         self._only: dict[str, bytearray] | None = None  # when reading again: the units to parse, per file
         self._files: dict[str, _FileRead] = {}
+        # spend lines read through spend_light (only what the parser reads is built): the one pass
+        self.light = light and self.group_by == "auto" and fmt in (None, litellm_spend.NAME)
 
     def _forced(self) -> Format | None:
         if self.fmt == mapped.NAME:
@@ -176,7 +178,7 @@ class LogReader:
 
     def _joined(self) -> Iterator[Request]:
         """Every file, then what the streams held back (spans waiting for their trace, ...)."""
-        self._streams, self._seen, self._last, self._parsers = streams.make(self.paths), {}, {}, {}
+        self._streams, self._seen, self._last, self._parsers = self._new_streams(), {}, {}, {}
         yield from self._batches()
         for stream in self._streams:
             self._unit = None
@@ -190,6 +192,10 @@ class LogReader:
             if len(seen) > 1:
                 self.stats.notes.append(f"{key}: mixed formats in one file: "
                                         + ", ".join(f"{n} {name}" for name, n in seen.items()))
+
+    def _new_streams(self) -> list[streams.Stream]:
+        """Fresh streams for one pass over the files (an engine's parts have none)."""
+        return streams.make(self.paths)
 
     _streams: list[streams.Stream] = []
     _seen: dict[str, Counter[str]] = {}  # file -> format -> records
@@ -294,7 +300,9 @@ class LogReader:
             return
         marks = self._only.get(str(path)) if self._only is not None and not whole else None
         keep = partial(_marked, marks) if marks is not None else None
-        yield from self._parse_units(path, sources.json_units(path, keep), self._forced(), whole)
+        first = sources.first_line_value(path) if self.light else None
+        light = spend_light.project if isinstance(first, dict) and litellm_spend.sniff(first) else None
+        yield from self._parse_units(path, sources.json_units(path, keep, light), self._forced(), whole)
 
     def _csv_format(self, path: Path) -> Format | None:
         """A CSV of a known format's records (a LiteLLM_SpendLogs `\\copy`, a Helicone or Langfuse export) is
@@ -317,8 +325,8 @@ class LogReader:
         mapped.check_columns(str(path), header, self.mapping)
         return Format(mapped.NAME, mapped.sniff, partial(mapped.parse, mapping=self.mapping))
 
-    def _parse_units(self, path: Path, units: Iterator[sources.Unit], forced: Format | None, whole: bool = False
-                     ) -> Iterator[Request]:
+    def _parse_units(self, path: Path | str, units: Iterator[sources.Unit], forced: Format | None,
+                     whole: bool = False) -> Iterator[Request]:
         key = str(path)
         marks = self._only.get(key) if self._only is not None and not whole else None
         tally = self._files.setdefault(key, _FileRead())
@@ -455,10 +463,11 @@ def _merge(req: Request, res: Request) -> Request:
 
 def read_logs(paths: Sequence[str | Path], fmt: str | None = None, group_by: str | None = "auto",
               mapping: str | dict[str, str] | None = None, infer_tasks: bool = True,
-              semantic: bool = False, check: Check | None = None) -> LogReader:
-    """A stream of the logs' requests; read `stats` (and `renames`) once it is consumed. `check`: why a request
-    cannot be sent as logged to the audit's tiers (it is then counted as not replayable, with that reason)."""
-    return LogReader(paths, fmt, group_by, mapping, infer_tasks, semantic, check)
+              semantic: bool = False, light: bool = False, check: Check | None = None) -> LogReader:
+    """A stream of the logs' requests; read `stats` (and `renames`) once it is consumed. `light`: LiteLLM
+    spend lines through spend_light. `check`: why a request cannot be sent as logged to the audit's tiers (it
+    is then counted as not replayable, with that reason)."""
+    return LogReader(paths, fmt, group_by, mapping, infer_tasks, semantic, light, check)
 
 
 def find_requests(paths: Sequence[str | Path], sources: set[str], fmt: str | None = None,

@@ -1,6 +1,8 @@
 """Per-task random samples of a streamed log, in memory bounded by the sample size.
 
-Each request gets a key from a seeded hash of its id; a task's sample is the requests with the smallest keys.
+Each request gets a key from a seeded hash of its id (md5 of "seed:id", which DuckDB, Postgres and Spark compute
+too, so an engine picks the same requests where the data lives); a task's sample is the requests with the smallest
+keys.
 That is a uniform random sample, independent of log order, and the sample for n is a prefix of the sample for
 any larger n, so a later round only adds requests. Samples are kept per task *and logged model* (a stratum), so
 that `monitor` can sample the requests its assigned model answered although inferred task types get their final
@@ -21,8 +23,9 @@ Stratum = tuple[str, str]  # (task, logged model)
 
 
 def sample_key(seed: int, request_id: str) -> int:
-    digest = hashlib.blake2b(f"{seed}:{request_id}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big")
+    """The request's place in every sample: smaller keys are sampled first. SQL: md5(seed || ':' || id), whose
+    hex digits order as these integers do."""
+    return int(hashlib.md5(f"{seed}:{request_id}".encode()).hexdigest(), 16)
 
 
 class Sampler:
@@ -39,6 +42,16 @@ class Sampler:
         self.offered[(req.task, req.model)] += 1
         if self.size > 0:
             self._keep(-sample_key(self.seed, req.id), req)
+
+    def wants(self, stratum: Stratum, key: int) -> bool:
+        """Whether a request of this key would enter its stratum's sample now (so an engine parses only those)."""
+        heap = self._heaps.get(stratum)
+        return self.size > 0 and (heap is None or len(heap) < self.size or -key > heap[0][0])
+
+    def keep(self, key: int, req: Request) -> None:
+        """Offer a request an engine picked; engines count `offered` themselves."""
+        if self.wants((req.task, req.model), key):
+            self._keep(-key, req)
 
     def _keep(self, neg_key: int, req: Request) -> None:
         heap = self._heaps[(req.task, req.model)]

@@ -26,6 +26,7 @@ except ImportError:  # pragma: no cover - orjson is a declared dependency
     loads = json.loads
 
 MAX_LINE = 64 << 20  # a longer line is skipped unread (memory stays bounded)
+BLOCK = 1 << 22  # bytes read at a time
 MAX_DOC = 256 << 20  # a single JSON document is parsed whole, so it must fit in memory
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PARQUET_MAGIC = b"PAR1"
@@ -78,22 +79,26 @@ def decode_error(e: Exception, line: bytes | str) -> str:
 
 
 def _lines(fh: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
-    """(line number, line) with lines over MAX_LINE consumed in chunks and given as None."""
-    n = 0
-    readline = fh.readline
+    """(line number, line without its newline), read in blocks; a line over MAX_LINE is consumed unread and given
+    as None (memory stays bounded)."""
+    n, rest, skipping = 0, b"", False
     while True:
-        line = readline(MAX_LINE + 1)
-        if not line:
+        block = fh.read(BLOCK)
+        if not block:
+            if rest or skipping:
+                yield n + 1, None if skipping else rest
             return
-        n += 1
-        if len(line) > MAX_LINE and not line.endswith(b"\n"):
-            while True:
-                rest = readline(1 << 20)
-                if not rest or rest.endswith(b"\n"):
-                    break
-            yield n, None
-            continue
-        yield n, line
+        lines = (rest + block).split(b"\n")
+        rest = lines.pop()
+        for line in lines:
+            n += 1
+            if skipping:
+                skipping = False
+                yield n, None
+            else:
+                yield n, line if len(line) <= MAX_LINE else None
+        if len(rest) > MAX_LINE:
+            rest, skipping = b"", True
 
 
 def first_line_value(path: Path) -> Any:
@@ -226,11 +231,13 @@ class _Buffer:
         self.pos = self.end
 
 
-def json_units(path: Path, keep: Callable[[int], bool] | None = None) -> Iterator[Unit]:
+def json_units(path: Path, keep: Callable[[int], bool] | None = None,
+               project: Callable[[bytes], Any] | None = None) -> Iterator[Unit]:
     """Units of a JSON-lines file or of JSON values one after another (an array's items, one pretty-printed
     object, concatenated objects). An API page, whole or one a line, gives its items.
 
-    `keep(n)` false: line n of a JSON-lines file is not parsed, and its unit is ("", None, None)."""
+    `keep(n)` false: line n of a JSON-lines file is not parsed, and its unit is ("", None, None). `project` may
+    read a JSON line's value more cheaply (None: read it in full)."""
     with _open(path) as fh:
         head = fh.read(4)
     if head[:2] in BOMS:
@@ -268,12 +275,19 @@ def json_units(path: Path, keep: Callable[[int], bool] | None = None) -> Iterato
                 if keep is not None and not keep(n):
                     yield "", None, None
                     continue
-                yield from _json_unit(f"{path}:{n}", n, line)
+                source = f"{path}:{n}"
+                value = project(line) if project is not None and line is not None and n > 1 else None
+                if value is not None:
+                    yield source, value, None
+                    continue
+                yield from line_units(source, n, line)
         except GZIP_ERRORS:
             yield f"{path}:{n + 1}", None, CUT_SHORT
 
 
-def _json_unit(source: str, n: int, line: bytes | None) -> Iterator[Unit]:
+def line_units(source: str, n: int, line: bytes | None) -> Iterator[Unit]:
+    """The units of line `n` of a JSON-lines file (None: a line over MAX_LINE), as every reader of such files
+    sees them (the streaming reader and the engines' rows that Python reads): one, or an API page's items."""
     if line is None:
         yield source, None, f"line longer than {MAX_LINE >> 20} MiB (skipped unread)"
         return

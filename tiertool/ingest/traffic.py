@@ -13,10 +13,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import InputError
 from ..records import USAGE_COLUMNS, Key, Request, Usage
 from .common import typing_tag
 from .listing import Listing
-from .reader import Check, ReadStats, read_logs
+from .reader import Check, LogReader, ReadStats, read_logs
 from .sample import Sampler, Stratum, merge
 from .steps import by_step, renamed
 from .tasktype import Group
@@ -76,6 +77,24 @@ class _Tally:
         self.last: float | None = None
         self._days: dict[int, str] = {}  # unix day -> "YYYY-MM-DD", formatted once per day
 
+    def add_group(self, task: str, how: str, model: str, batch: bool, day: str, usage: Sequence[float],
+                  first: float | None, last: float | None, called: str, tag: str) -> None:
+        """Counts an engine summed (Usage's field order) for requests of one task, how typed, model, day, model
+        called and typing tag."""
+        key = (task, model, batch, day)
+        acc = self.by.get(key)
+        if acc is None:
+            acc = self.by[key] = [0] * len(USAGE_COLUMNS)
+        for i, v in enumerate(usage):
+            acc[i] += v
+        self.typed[(task, how)] = self.typed.get((task, how), 0) + int(usage[0])
+        client = (task, called, tag)
+        self.clients[client] = self.clients.get(client, 0) + int(usage[0])
+        if first is not None:
+            self.first = first if self.first is None or first < self.first else self.first
+        if last is not None:
+            self.last = last if self.last is None or last > self.last else self.last
+
     def add(self, req: Request) -> None:
         day = ""
         if req.time is not None:
@@ -129,27 +148,48 @@ class _Tally:
         return dict(sorted(out.items(), key=lambda kv: (-kv[1].requests, kv[0])))
 
 
-def _replayable(req: Request) -> bool:
-    return req.replayable
+SAMPLE_IF: dict[str, Callable[[Request], bool]] = {
+    "replayable": lambda req: req.replayable,  # the audit: requests whose prompt can be sent again
+    "answered": lambda req: req.replayable and req.output is not None,  # monitor: with the logged answer too
+    "any": lambda req: True,  # init: examples of every request (the streaming reader only)
+}
 
 
 def scan(paths: Sequence[str | Path], fmt: str | None = None, group_by: str | None = "auto",
          mapping: str | dict[str, str] | None = None, *, sample: int = 0, seed: int = 0,
-         sample_if: Callable[[Request], bool] = _replayable, semantic: bool = False,
-         listing: str | Path | None = None, check: Check | None = None, steps: bool = False) -> Traffic:
+         sample_if: str = "replayable", engine: str | None = None, since: str | None = None,
+         until: str | None = None, semantic: bool = False, listing: str | Path | None = None,
+         check: Check | None = None, steps: bool = False) -> Traffic:
     """Read the logs once: volume, task types (final names), how each was typed, and per task and logged model
-    a seeded sample of `sample` requests among those `sample_if` accepts (replayable ones by default).
-    `semantic`: also group free-form prompts by topic (config `semantic_tasks`); `listing`: a CSV file to write
-    every request's typing to (listing.py); `check`: why a request cannot be sent to the audit's tiers
-    (replay.carry), counted as not replayable; `steps`: type agent steps apart (steps.py, config `agent_steps`)."""
-    reader = read_logs(paths, fmt, group_by, mapping, semantic=semantic, check=check)
+    a seeded sample of `sample` requests among those `sample_if` accepts (SAMPLE_IF). `engine` (engines.ENGINES)
+    runs the pass where the logs live; `since`/`until` select a database's rows by start time. `semantic`: also
+    group free-form prompts by topic (config `semantic_tasks`); `listing`: a CSV file to write every request's
+    typing to (listing.py; the streaming reader only: an engine hands Python only some rows); `check`: why a
+    request cannot be sent to the audit's tiers (replay.carry), counted as not replayable; `steps`: type agent
+    steps apart (steps.py, config `agent_steps`)."""
+    from .engines import choose
+
     tally, sampler = _Tally(), Sampler(sample, seed)
+    kind = choose(paths, fmt, mapping, engine)
+    reader: LogReader
+    if kind == "stream":
+        if since or until:
+            raise InputError("--since/--until select rows of a database table (postgresql://...)")
+        reader = read_logs(paths, fmt, group_by, mapping, semantic=semantic, light=True, check=check)
+    elif sample_if == "any" or listing is not None:
+        raise InputError(f"{paths[0]}: this command reads files the streaming reader reads (not --engine {kind})")
+    else:
+        from .engines import open_reader
+
+        reader = open_reader(kind, paths, fmt, group_by, tally, sampler, sample_if == "answered", since, until,
+                             semantic, check, steps)
+    eligible = SAMPLE_IF[sample_if]
     rows = Listing(listing) if listing is not None else None
     for req in reader:
         if steps:
             req = by_step(req)
         tally.add(req)
-        if sample and sample_if(req):
+        if sample and eligible(req):
             sampler.add(req)
         if rows is not None:
             rows.add(req)

@@ -77,8 +77,9 @@ def render_term(report: Report, color: bool = False) -> str:
     for task, acc in (report.reference_accuracy or {}).items():
         say(f"reference accuracy on {task} vs expected: {acc.passed}/{acc.scored} ({acc.accuracy:.1%})")
     for w in report.warnings:
-        console.print("[yellow]warning:[/] " + escape(textwrap.fill(w.message, console.width - 9,
-                                                                   subsequent_indent="  ")))
+        # made printable before it is wrapped (a wrapped line's breaks are not the message's), then wrapped once
+        console.print("[yellow]warning:[/] " + markup_escape(textwrap.fill(
+            p(w.message), console.width - 9, subsequent_indent="  ", break_on_hyphens=False)), soft_wrap=True)
     for task, recs in (report.examples or {}).items():
         console.print(f"\nWorst examples: {p(task)}", style="bold", markup=False)
         for r in recs:

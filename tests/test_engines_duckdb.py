@@ -1,0 +1,117 @@
+"""DuckDB reads LiteLLM spend rows as the streaming reader does: the same volume, task types, typing counts, read
+accounting and sampled requests, from JSON lines (odd lines included) and from Parquet of the same rows."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.enginekit import odd_lines, producer_rows, same_cost, spend_rows, traffic_facts, write_log
+from tiertool.errors import InputError
+from tiertool.ingest import scan
+
+
+@pytest.fixture(scope="module")
+def log(tmp_path_factory):
+    return write_log(tmp_path_factory.mktemp("engines") / "spend.jsonl", spend_rows(), odd_lines())
+
+
+@pytest.mark.parametrize("sample_if", ["replayable", "answered"])
+def test_duckdb_gives_the_streaming_readers_traffic(log, sample_if):
+    stream = scan([log], sample=7, seed=5, sample_if=sample_if)
+    duck = scan([log], sample=7, seed=5, sample_if=sample_if, engine="duckdb")
+    assert stream.stats.skipped > 10 and len(stream.groups) >= 3  # the odd rows and inferred task types are in
+    assert sum(map(len, stream.strata.values())) > 30
+    assert traffic_facts(duck) == traffic_facts(stream)
+    assert same_cost(duck, stream)
+
+
+def test_duckdb_reads_parquet_of_the_same_rows(log, tmp_path):
+    import duckdb
+
+    rows = [r for r in spend_rows() if isinstance(r.get("request_id"), str)]
+    clean = write_log(tmp_path / "clean.jsonl", [{k: json.dumps(v) if isinstance(v, (dict, list)) else v
+                                                  for k, v in r.items()} for r in rows])
+    pq = tmp_path / "spend.parquet"
+    duckdb.sql(f"COPY (SELECT * FROM read_json('{clean}', format='newline_delimited', sample_size=-1)) TO '{pq}'")
+    stream = scan([clean], sample=7, seed=1)
+    duck = scan([pq], sample=7, seed=1)  # auto: DuckDB for Parquet
+    assert traffic_facts(duck, sources=False) == traffic_facts(stream, sources=False)
+    assert {r.source.split(":")[-1] for v in duck.strata.values() for r in v} <= {f"row {i}" for i in range(1, 700)}
+
+
+def test_a_glob_is_read_by_duckdb_in_file_order(log, tmp_path):
+    rows = spend_rows(90)
+    for i in range(3):
+        write_log(tmp_path / f"part-{i}.jsonl", rows[i::3])
+    whole = scan(sorted(tmp_path.glob("part-*.jsonl")), sample=5)
+    globbed = scan([str(tmp_path / "part-*.jsonl")], sample=5)
+    assert traffic_facts(globbed) == traffic_facts(whole)
+
+
+def test_engine_errors_name_what_to_do(tmp_path):
+    with pytest.raises(InputError, match="no file matches"):
+        scan([str(tmp_path / "*.parquet")])
+    with pytest.raises(InputError, match="--engine stream"):
+        scan([str(tmp_path / "x.jsonl")], fmt="openai-chat", engine="duckdb")
+
+
+def test_held_rows_read_again_give_the_same_traffic_with_one_query(log, monkeypatch):
+    """Inferred requests too many to hold are read again: the engine fetches only their rows (its query runs once)."""
+    from tiertool.ingest import reader
+    from tiertool.ingest.engines import base, files
+
+    monkeypatch.setattr(reader, "BUFFER_CHARS", 100)
+    monkeypatch.setattr(base, "BUFFER_CHARS", 100)
+    queries, chunks = [], files.JsonLinesFile.chunks
+
+    def counted(self):
+        queries.append(self.name)
+        yield from chunks(self)
+
+    monkeypatch.setattr(files.JsonLinesFile, "chunks", counted)
+    stream = scan([log], sample=7, seed=5)
+    duck = scan([log], sample=7, seed=5, engine="duckdb")
+    assert traffic_facts(duck) == traffic_facts(stream)
+    assert queries == [str(log)]
+
+
+def _agent_rows(proxied: dict) -> list[dict]:
+    """Rows the carry check refuses for some tiers (a system message, a seed) and agent steps (tools offered, a
+    tool turn, a session id), in the body of a row the proxy wrote."""
+    body = json.loads(proxied["proxy_server_request"])
+    call = {"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}
+    variants = [
+        {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]},
+        {"messages": [{"role": "user", "content": "Hi"}], "seed": 7},
+        {"messages": [{"role": "user", "content": "Find it"}], "tools": [{"type": "function", "function": {
+            "name": "lookup", "parameters": {"type": "object"}}}]},
+        {"messages": [{"role": "user", "content": "Find it"}, {"role": "assistant", "content": None,
+                                                                "tool_calls": [call]},
+                      {"role": "tool", "tool_call_id": "c1", "content": "found"}]},
+    ]
+    rows = [dict(proxied, request_id=f"agent-{k}-{i}", session_id=None,
+                 proxy_server_request=json.dumps(dict(body, **v))) for i, v in enumerate(variants) for k in range(3)]
+    return rows + [dict(proxied, request_id="agent-session", session_id="s-1")]
+
+
+def test_duckdb_checks_what_the_tiers_take_and_types_agent_steps_as_the_streaming_reader(tmp_path):
+    """audit's carry check (a system message to o3, a seed to Claude) and `agent_steps` change how rows read: the
+    engine hands those rows to the parser, so both paths still agree."""
+    from tiertool.config import Tier
+    from tiertool.replay import carry_check
+
+    rows = [dict(r, session_id=None) for r in spend_rows()]  # the proxy's own rows have one each: agent steps
+    log = write_log(tmp_path / "agents.jsonl", rows + _agent_rows(producer_rows()[0]))
+    check = carry_check([Tier(name="o3", model="openai/o3"),
+                         Tier(name="claude", model="anthropic/claude-3-7-sonnet-20250219")])
+    for options in ({"check": check}, {"steps": True}, {"check": check, "steps": True}):
+        stream = scan([log], sample=7, seed=5, **options)
+        duck = scan([log], sample=7, seed=5, engine="duckdb", **options)
+        assert traffic_facts(duck) == traffic_facts(stream), options
+        if "check" in options:
+            assert any(why.startswith("tier o3: a system message") for why in stream.stats.not_replayable)
+            assert any(why.startswith("tier claude: seed") for why in stream.stats.not_replayable)
+        if "steps" in options:
+            assert {"first", "after lookup"} <= {t.split(" › ")[-1] for t in stream.tasks if " › " in t}

@@ -1,0 +1,269 @@
+"""LiteLLM spend rows as DuckDB SQL: the streaming parser's mapping (ingest/litellm_spend.py), row for row.
+
+Each source gives a relation `src(n, r, odd)`: `n` the row's number, `r` a struct of the fields the mapping reads
+(JSON values for scalars, whose JSON type the checks need; JSON text for the columns the parser reads through
+`maybe_json`, where a string of JSON and the object itself mean the same), and `odd` when the row may be one the
+parser reads differently from DuckDB (JSON DuckDB accepts and orjson refuses). A row is `ok` when every field is
+of a shape whose mapping here is exactly the parser's; any other row, and every untagged row with a prompt (the
+task typer needs it), goes back to Python, which reads it with the parser itself. So the engine never guesses.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ...limits import MAX_TOKENS, MIN_TIME, latest_time
+from ..common import TASK_TAG_PREFIXES
+from ..litellm_spend import NO_PROMPT
+
+# Python's str.strip() whitespace, for task tags ("task: x " -> "x").
+SPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
+ISO = (r"^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{3}|\.[0-9]{6})?"
+       r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?$")  # what Python 3.10+ fromisoformat reads the same way
+TASK_TAG = r"^(?:task|taskName|feature):((?s).*)$"  # common.TASK_TAG_PREFIXES
+NUMBER = ("UBIGINT", "BIGINT", "DOUBLE")
+JSON_FIELDS = ("request_id", "model", "model_group", "status", "spend", "prompt_tokens", "completion_tokens",
+               "startTime", "endTime", "call_type", "response", "session_id")
+TEXT_FIELDS = ("request_tags", "metadata", "messages", "proxy_server_request")  # read through maybe_json
+CHAT_CALLS = ("completion", "acompletion", "")  # litellm_shared.CHAT: call types whose body is a chat request
+SUSPECT_JSON = r",(\s|\\[nrt])*[}\]]"  # trailing commas: DuckDB reads them, Python's JSON parsers do not
+EMPTY_OBJECT = r"\{[ \t\n\r]*\}[ \t\n\r]*"  # a body "{}": the row has no request body
+_USAGE = "$.usage_object"
+_TOKENS = (f"{_USAGE}.prompt_tokens_details.cached_tokens", f"{_USAGE}.prompt_tokens_details.cache_creation_tokens",
+           f"{_USAGE}.prompt_tokens_details.cache_write_tokens", f"{_USAGE}.completion_tokens_details.reasoning_tokens")
+META_TOKENS = ", ".join(f"'{p}'" for p in _TOKENS)
+META_PATHS = ", ".join(f"'{p}'" for p in ("$", "$.error_information", _USAGE, f"{_USAGE}.prompt_tokens_details",
+                                          *_TOKENS[:3], f"{_USAGE}.completion_tokens_details", _TOKENS[3]))
+BODY_PATHS = ", ".join(f"'{p}'" for p in ("$.metadata.caller_tags", "$.metadata.requester_metadata",
+                                          "$.metadata.requester_metadata.task", "$.metadata.task", "$.messages",
+                                          "$.model", "$.tools"))
+
+
+def sql_str(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _path(parts: list[str]) -> str:
+    return sql_str("$" + "".join("." + json.dumps(p) for p in parts))
+
+
+def fields(group_by: str) -> dict[str, str]:
+    """The struct `r` every source builds: field -> JSON | VARCHAR. None when --group-by names a field in a way
+    this mapping cannot read (the streaming reader then reads the log)."""
+    out = {f: "JSON" for f in JSON_FIELDS} | {f: "VARCHAR" for f in TEXT_FIELDS}
+    if group_by not in ("auto", "", None):
+        parts = group_by.split(".")
+        want = "JSON" if len(parts) == 1 else "VARCHAR"
+        if out.setdefault(parts[0], want) != want:
+            raise LookupError(group_by)
+    return out
+
+
+def structure(group_by: str) -> str:
+    """`r` as from_json's structure argument."""
+    return json.dumps(fields(group_by))
+
+
+def _tok(t: str, v: str) -> tuple[str, str]:
+    """(ok, value) of a token count read by common.to_int, from its JSON type `t` (NULL: absent) and its JSON
+    text `v`: null or a number (truncated), else the parser."""
+    ok = (f"({t} IS NULL OR {t} = 'NULL' OR ({t} IN ('UBIGINT', 'BIGINT') AND try_cast({v} AS BIGINT) "
+          f"IS NOT NULL) OR ({t} = 'DOUBLE' AND abs(try_cast({v} AS DOUBLE)) < 9e18))")
+    value = (f"coalesce(CASE {t} WHEN 'DOUBLE' THEN try_cast(trunc(try_cast({v} AS DOUBLE)) AS BIGINT) "
+             f"WHEN 'NULL' THEN 0 ELSE try_cast({v} AS BIGINT) END, 0)")
+    return ok, value
+
+
+def _group_by(group_by: str) -> tuple[str, str]:
+    """(ok, task or NULL) for an explicit --group-by path, as common.dotted reads it."""
+    parts = group_by.split(".")
+    head = f"r.{json.dumps(parts[0])}"
+    if len(parts) == 1:
+        return (f"({head} IS NULL OR json_type({head}) IN ('NULL', 'VARCHAR'))",
+                f"CASE WHEN json_type({head}) = 'VARCHAR' THEN nullif({head}->>'$', '') END")
+    doc = f"CASE WHEN left({head}, 1) = '{{' THEN {head} END"
+    types = f"try(json_type({doc}, [{', '.join(_path(parts[1:k]) for k in range(2, len(parts) + 1))}]))"
+    final = f"{types}[{len(parts) - 1}]"
+    # an intermediate that is a JSON string would be parsed again by maybe_json: the parser reads that row
+    inner = [f"{types}[{k}]" for k in range(1, len(parts) - 1)]
+    reached = " AND ".join(f"{t} = 'OBJECT'" for t in inner) or "true"
+    string = " OR ".join(f"{t} = 'VARCHAR'" for t in inner) or "false"
+    ok = (f"({types} IS NULL OR NOT ({reached}) AND NOT ({string})"
+          f" OR ({reached}) AND ({final} IS NULL OR {final} IN ('NULL', 'VARCHAR')))")
+    value = (f"CASE WHEN ({reached}) AND {final} = 'VARCHAR' THEN "
+             f"nullif(json_extract_string({doc}, {_path(parts[1:])}), '') END")
+    return ok, value
+
+
+def staged(src: str, group_by: str, seed: int, answered: bool, checked: bool = False, steps: bool = False) -> str:
+    """SELECT of the staged rows of `src`: n, ok, py (read by Python), task, how, model, day, t, tokens, cost,
+    replayable, why (not), eligible (may be sampled) and key (the sample key's hex digits). `checked`: the
+    reader checks what the tiers can be sent (reader.Check), so every replayable row is Python's; `steps`: agent
+    steps are typed apart (steps.py), so the rows that may be one (a session id, tools offered, a tool turn or
+    tool calls in the history) are Python's.
+
+    As litellm_spend.parse reads a row: the client's request body `proxy_server_request` (px) gives the prompt
+    (its `messages`, else the row's), the client's tags (`metadata.caller_tags`) and its `metadata.task`
+    (`requester_metadata`, else the body's own); a row without a body has the row's tags less LiteLLM's
+    User-Agent entries (no task key among those) and no metadata task."""
+    pt_ok, pt = _tok("json_type(r.prompt_tokens)", "(r.prompt_tokens->>'$')")
+    ct_ok, ct = _tok("json_type(r.completion_tokens)", "(r.completion_tokens->>'$')")
+    c_ok, cached = _tok("mt[5]", "mv[1]")  # metadata's types (mt) and texts (mv) at META_PATHS
+    cc_ok, cc = _tok("mt[6]", "mv[2]")
+    cw_ok, cw = _tok("mt[7]", "mv[3]")
+    rt_ok, rt = _tok("mt[9]", "mv[4]")
+    if group_by in ("auto", "", None):
+        gb_ok = "true"
+        task = "coalesce(tag_task, meta_task, 'untagged')"  # the client's task tag, then its metadata.task
+        how = "CASE WHEN tag_task IS NOT NULL THEN 'tag' WHEN meta_task IS NOT NULL THEN 'metadata' ELSE 'none' END"
+    else:
+        gb_ok, gb = _group_by(group_by)
+        task = f"coalesce({gb}, 'untagged')"
+        how = f"CASE WHEN {gb} IS NOT NULL THEN 'group_by' ELSE 'none' END"
+    eligible = "replayable AND answered" if answered else "replayable"
+    agent = ("coalesce(json_type(r.session_id) NOT IN ('NULL', 'BOOLEAN') AND r.session_id->>'$' NOT IN ('', '0'), "
+             "false) OR coalesce(pt[9] <> 'NULL', false) OR coalesce(list_contains(json_extract_string(msg_text, "
+             "'$[*].role'), 'tool'), false) OR coalesce(list_bool_or(list_transform(json_type(msg_text, "
+             "'$[*].tool_calls'), lambda x: x IS NOT NULL AND x <> 'NULL')), false)") if steps else "false"
+    hand = " OR ".join(["how = 'none' AND has_msgs", *(["replayable"] if checked else []),
+                        *(["agent"] if steps else [])])
+    return f"""
+WITH a0 AS (  -- the body's JSON types (pt) and values (px) of the paths read, in one parse each
+  SELECT *,
+    CASE WHEN left(r.proxy_server_request, 1) = '{{' THEN try(json_type(r.proxy_server_request, ['$', '$.metadata',
+      {BODY_PATHS}])) END AS pt,
+    CASE WHEN left(r.proxy_server_request, 1) = '{{' THEN try(json_extract(r.proxy_server_request, [{BODY_PATHS}]))
+      END AS px
+  FROM {src}
+), a1 AS (
+  SELECT *,
+    r.proxy_server_request IS NULL OR r.proxy_server_request = '' OR (pt[1] = 'OBJECT'
+      AND regexp_full_match(r.proxy_server_request, {sql_str(EMPTY_OBJECT)})) AS no_body,
+    pt[2] AS t_bmeta, pt[3] AS t_caller, pt[4] AS t_req, pt[7] AS t_bmsgs,
+    CASE WHEN pt[4] = 'OBJECT' THEN len(list_filter(json_keys(px[2]), lambda k: k <> 'headers')) > 0
+         ELSE false END AS req_meta
+  FROM a0
+), a AS (
+  SELECT n, odd, r, pt, px, no_body, t_bmeta, t_caller, t_req, t_bmsgs,
+    CASE WHEN req_meta THEN px[3] ELSE px[4] END AS btask, CASE WHEN req_meta THEN pt[5] ELSE pt[6] END AS t_btask,
+    CASE WHEN t_bmsgs = 'ARRAY' AND json_array_length(px[5]) > 0 THEN px[5]::VARCHAR ELSE r.messages END AS msg_text,
+    json_type(r.request_id) AS t_id, json_type(r.model) AS t_model, json_type(r.status) AS t_status,
+    json_type(r.spend) AS t_spend, json_type(r.response) AS t_resp,
+    CASE WHEN json_type(r.startTime) = 'VARCHAR' THEN r.startTime->>'$' END AS s_start,
+    CASE WHEN json_type(r.endTime) = 'VARCHAR' THEN r.endTime->>'$' END AS s_end,
+    CASE WHEN left(r.metadata, 1) = '{{' THEN try(json_type(r.metadata, [{META_PATHS}])) END AS mt,
+    CASE WHEN left(r.metadata, 1) = '{{' THEN try(json_extract_string(r.metadata, [{META_TOKENS}])) END AS mv,
+    CASE WHEN left(r.request_tags, 1) = '[' THEN try(json_type(r.request_tags, '$[*]')) END AS tag_types,
+    CASE WHEN left(r.request_tags, 1) = '[' THEN try(json_extract_string(r.request_tags, '$[*]')) END AS row_tags,
+    CASE WHEN t_caller = 'ARRAY' THEN json_type(px[1], '$[*]') END AS caller_types,
+    CASE WHEN t_caller = 'ARRAY' THEN json_extract_string(px[1], '$[*]') END AS caller_tags
+  FROM a1
+), a2 AS (  -- the messages' types, roles and string contents, read as lists (no per-message parse)
+  SELECT *, CASE WHEN no_body THEN row_tags ELSE caller_tags END AS tags,
+    CASE WHEN left(msg_text, 1) IN ('[', '{{') THEN try(json_type(msg_text)) END AS t_msgs,
+    CASE WHEN left(msg_text, 1) = '[' THEN try(json_type(msg_text, '$[*]')) END AS msg_types,
+    CASE WHEN left(msg_text, 1) = '[' THEN try(json_type(msg_text, '$[*].role')) END AS msg_roles,
+    CASE WHEN left(msg_text, 1) = '[' THEN try(json_extract_string(msg_text, '$[*].content')) END AS msg_texts
+  FROM a
+), b AS (
+  SELECT *,
+    CASE WHEN regexp_full_match(s_start, {sql_str(ISO)}) THEN try_cast(s_start AS TIMESTAMPTZ) END AS ts,
+    CASE WHEN regexp_full_match(s_end, {sql_str(ISO)}) THEN try_cast(s_end AS TIMESTAMPTZ) END AS te,
+    try(json_extract(CASE t_resp WHEN 'VARCHAR' THEN CASE WHEN left(r.response->>'$', 1) IN ('[', '{{')
+                                                      THEN r.response->>'$' END
+                                 WHEN 'OBJECT' THEN r.response::VARCHAR END,
+                     ['$.choices[0]', '$.choices[0].message', '$.choices[0].message.content'])) AS rx,
+    CASE WHEN NOT no_body AND t_btask = 'VARCHAR' THEN nullif(btask->>'$', '') END AS meta_task,
+    list_filter(tags, lambda x: {" OR ".join(f"starts_with(x, {sql_str(p)})" for p in TASK_TAG_PREFIXES)})
+      AS task_tags,
+    coalesce(t_msgs = 'ARRAY', false) AND len(msg_types) > 0
+      AND NOT coalesce(list_contains(msg_texts, 'redacted-by-litellm'), false) AS has_msgs,
+    r.response IS NULL OR t_resp = 'NULL' OR (t_resp = 'VARCHAR' AND (left(r.response->>'$', 1) NOT IN ('[', '{{')
+      OR trim(r.response->>'$') IN ('{{}}', '[]'))) OR (t_resp = 'OBJECT' AND len(json_keys(r.response)) = 0)
+      AS plain_answer,
+    coalesce(nullif(r.status->>'$', ''), 'success') AS status,
+    -- the model (group) the client called: Request.requested_model, else the model
+    coalesce(nullif(r.model_group->>'$', ''), CASE WHEN NOT no_body THEN nullif(px[6]->>'$', '') END,
+             r.model->>'$') AS called
+  FROM a2
+), b1 AS (
+  SELECT *, list_transform(task_tags, lambda x: trim(x[strpos(x, ':') + 1:], {sql_str(SPACE)})) AS tag_values FROM b
+), b2 AS (
+  SELECT *, list_filter(tag_values, lambda x: x <> '')[1] AS tag_task FROM b1
+), c AS (
+  SELECT *,
+    coalesce(NOT odd AND r IS NOT NULL AND t_id = 'VARCHAR' AND t_model = 'VARCHAR' AND r.model->>'$' <> ''
+    AND t_spend IN {NUMBER} AND isfinite(try_cast(r.spend AS DOUBLE))
+    AND (r.startTime IS NOT NULL OR r.call_type IS NOT NULL)
+    AND (t_status IS NULL OR t_status IN ('NULL', 'VARCHAR')) AND {pt_ok} AND {ct_ok}
+    AND (r.startTime IS NULL OR json_type(r.startTime) = 'NULL' OR s_start = '' OR ts IS NOT NULL)
+    AND (r.endTime IS NULL OR json_type(r.endTime) = 'NULL' OR s_end = '' OR te IS NOT NULL)
+    AND (r.request_tags IS NULL OR r.request_tags = '' OR (row_tags IS NOT NULL
+         AND try(json_type(r.request_tags)) = 'ARRAY'
+         AND coalesce(list_bool_and(list_transform(tag_types, lambda x: x = 'VARCHAR')), true)))
+    AND (r.call_type IS NULL OR json_type(r.call_type) = 'NULL'
+         OR (json_type(r.call_type) = 'VARCHAR' AND r.call_type->>'$' IN {CHAT_CALLS}))
+    AND (no_body OR (pt[1] = 'OBJECT' AND coalesce(t_bmeta, 'NULL') IN ('NULL', 'OBJECT')
+         AND t_caller = 'ARRAY' AND coalesce(list_bool_and(list_transform(caller_types, lambda x: x = 'VARCHAR')), true)
+         AND coalesce(t_req, 'NULL') IN ('NULL', 'OBJECT') AND coalesce(t_btask, 'NULL') IN ('NULL', 'VARCHAR')
+         AND (t_bmsgs IS NULL OR t_bmsgs IN ('NULL', 'ARRAY')
+              OR (t_bmsgs = 'OBJECT' AND len(json_keys(px[5])) = 0) OR (t_bmsgs = 'VARCHAR' AND px[5]->>'$' = ''))))
+    AND (r.metadata IS NULL OR r.metadata = '' OR (mt IS NOT NULL
+         AND (mt[2] IS NULL OR mt[2] IN ('NULL', 'OBJECT'))
+         AND (mt[3] IS NULL OR mt[3] = 'NULL' OR (mt[3] = 'OBJECT'
+              AND (mt[4] IS NULL OR mt[4] = 'NULL' OR (mt[4] = 'OBJECT'
+                   AND {c_ok} AND {cc_ok} AND {cw_ok}
+                   AND mt[6] IS DISTINCT FROM 'DOUBLE'))
+              AND (mt[8] IS NULL OR mt[8] = 'NULL' OR (mt[8] = 'OBJECT' AND {rt_ok}))))))
+    AND (msg_text IS NULL OR msg_text = '' OR (t_msgs = 'OBJECT' AND len(json_keys(msg_text)) = 0)
+         OR (t_msgs = 'ARRAY' AND len(msg_roles) = len(msg_types)
+             AND coalesce(list_bool_and(list_transform(msg_types, lambda x: x = 'OBJECT')), true)))
+    AND NOT (json_type(rx[1]) = 'OBJECT' AND rx[2] IS NOT NULL AND json_type(rx[2]) NOT IN ('NULL', 'OBJECT'))
+    AND (r.model_group IS NULL OR json_type(r.model_group) IN ('NULL', 'VARCHAR'))
+    AND (no_body OR pt[8] IS NULL OR pt[8] IN ('NULL', 'VARCHAR'))
+    AND {gb_ok} AND {"plain_answer" if answered else "true"}, false) AS ok,
+    coalesce(t_resp = 'VARCHAR' AND r.response->>'$' <> '' AND left(r.response->>'$', 1) NOT IN ('[', '{{'), false)
+      AS answered
+  FROM b2
+), d AS (
+  SELECT n, ok, {task} AS task, {how} AS how, r.model->>'$' AS model, coalesce(strftime(ts, '%Y-%m-%d'), '') AS day,
+    epoch_us(ts) / 1000000.0 AS t, {pt} AS pt, {ct} AS ct,
+    CASE WHEN mt[4] = 'OBJECT' THEN {cached} ELSE 0 END AS cached,
+    CASE WHEN mt[4] = 'OBJECT' THEN CASE WHEN {cc} <> 0 THEN {cc} ELSE {cw} END ELSE 0 END AS cw,
+    CASE WHEN mt[8] = 'OBJECT' THEN {rt} ELSE 0 END AS rt,
+    try_cast(r.spend AS DOUBLE) AS cost, has_msgs AND status = 'success' AS replayable, answered,
+    CASE WHEN status <> 'success' THEN 'the call failed (' || status || ')' WHEN NOT has_msgs THEN {sql_str(NO_PROMPT)}
+      END AS why,
+    md5({sql_str(f"{seed}:")} || (r.request_id->>'$')) AS key, has_msgs, called,
+    CASE WHEN tag_task IS NOT NULL AND {how} = 'tag' THEN task_tags[list_position(tag_values, tag_task)] ELSE ''
+      END AS tag,
+    ts, te, {agent} AS agent
+  FROM c
+), e AS (  -- common.check_ranges: a figure out of range is the parser's to skip, with its reason
+  SELECT * REPLACE (ok AND pt BETWEEN 0 AND {MAX_TOKENS} AND ct BETWEEN 0 AND {MAX_TOKENS}
+    AND cached BETWEEN 0 AND {MAX_TOKENS} AND cw BETWEEN 0 AND {MAX_TOKENS} AND rt BETWEEN 0 AND {MAX_TOKENS}
+    AND cost >= 0 AND (ts IS NULL OR te IS NULL OR te >= ts)
+    AND (t IS NULL OR t BETWEEN {MIN_TIME} AND {latest_time()}) AS ok)
+  FROM d
+)
+SELECT * EXCLUDE (ts, te, agent), NOT ok OR {hand} AS py, {eligible} AS eligible FROM e"""
+
+
+def query(staged_sql: str, size: int) -> str:
+    """One pass over the staged rows: volume per (task, how, model, day) of the rows SQL read; per (task, model)
+    the `size` smallest-key rows that may be sampled; and the numbers of the rows Python must read."""
+    done = "ok AND NOT py"
+    sample = (f"CASE WHEN GROUPING(how, day) = 3 AND GROUPING(task, model) = 0 THEN min_by(struct_pack(n := n, "
+              f"key := key), struct_pack(key := key, n := n), {size}) FILTER (WHERE {done} AND eligible) END"
+              if size else "NULL")
+    return f"""
+WITH s AS ({staged_sql})
+SELECT GROUPING(task, how, model, day) AS level, task, how, model, day,
+  count(*) FILTER (WHERE {done}) AS n, count(*) FILTER (WHERE {done} AND replayable) AS replayable,
+  sum(pt) FILTER (WHERE {done}) AS pt, sum(ct) FILTER (WHERE {done}) AS ct,
+  sum(cached) FILTER (WHERE {done}) AS cached, sum(cw) FILTER (WHERE {done}) AS cw,
+  sum(rt) FILTER (WHERE {done}) AS rt, sum(cost) FILTER (WHERE {done}) AS cost,
+  count(cost) FILTER (WHERE {done}) AS cost_n, min(t) FILTER (WHERE {done}) AS t0, max(t) FILTER (WHERE {done}) AS t1,
+  count(*) FILTER (WHERE {done} AND eligible) AS eligible, why, called, tag, {sample} AS sample,
+  CASE WHEN GROUPING(task, how, model, day) = 15 THEN list(n ORDER BY n) FILTER (WHERE py) END AS python
+FROM s GROUP BY GROUPING SETS ((task, how, model, day, why, called, tag), (task, model), ())"""
