@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data" / "routellm"
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
-pytest_plugins = ["tests.kit.postgres", "tests.kit.proxy", "tests.kit.spark"]
+pytest_plugins = ["tests.kit.postgres", "tests.kit.proxy", "tests.kit.spark", "tests.kit.parallel", "pytester"]
 netguard.install()
 # Property tests check results, not speed: a per-example deadline only fails them on a busy machine.
 settings.register_profile("tiertool", deadline=None)

@@ -34,3 +34,10 @@ def test_ppi_covers_and_does_not_follow_a_lenient_scorer_into_a_wrong_downgrade(
     s = bench.simulate(f, y, 0.85, 400, 0.25, seeds=40)  # true labelled rate 0.806 < target
     assert s["moved"]["scorer alone"] == 1.0 and s["moved"]["PPI"] == 0.0 and s["moved"]["all labels"] == 0.0
     assert s["coverage"] >= 0.95 and s["agree"]["PPI"] == 1.0
+
+
+def test_the_boundary_family_runs_the_policy_and_its_exact_all_labels_bound_is_under_alpha(data):
+    f, y = data["mt-bench / fuzzy token_set 0.5"]
+    b = bench.boundary(f, y, 400, 0.25, seeds=5)
+    assert set(b["rate"]) == {"all labels", "PPI"} and b["truth"] == float(y.mean())
+    assert 0.04 < b["exact all labels"] <= bench.ALPHA  # exact at the true rate, five tasks at alpha / 5 each

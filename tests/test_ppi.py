@@ -92,3 +92,34 @@ def test_ppi_proves_more_than_the_labels_alone_with_a_good_scorer():
         by_ppi += ppi.p_value(z_of(f, y, xi, 0.1), 0.1, 0.8, ALPHA) <= ALPHA
         by_labels += betting.p_value(y[xi].astype(float), 0.8, ALPHA) <= ALPHA
     assert by_ppi > by_labels + 0.1 * seeds
+
+
+def test_the_policy_decides_a_prediction_powered_arm_on_its_rectified_values():
+    """The audit's policy with a PPI arm beside an exact one: the PPI test takes one rectified value per outcome,
+    proves a task whose labels pass 97% (with a lenient scorer too: the labels decide), keeps one whose labels
+    pass 60% although its scorer passes everything, and reports a bound >= target exactly when proven."""
+    from tiertool.decide.policy import Arm, Policy, Settings
+
+    rng = np.random.default_rng(1)
+    data = {}
+    for task, rate in (("good", 0.97), ("bad", 0.6)):
+        y = rng.random(2000) < rate
+        f = np.ones_like(y)  # the scorer passes everything
+        data[task] = (f, y, rng.random(2000) < 0.3)
+    arms = [Arm(t, "small", 0, 100.0, 0.01, 0.3) for t in data] + [Arm("exact", "small", 0, 100.0, 0.01)]
+    pol = Policy(arms, {"good": 2000, "bad": 2000, "exact": 2000}, Settings(0.8, 0.95))
+    with pytest.raises(ValueError, match="one rectified value per outcome"):
+        pol.record("good", "small", 0, [True])
+    with pytest.raises(ValueError, match="one rectified value per outcome"):
+        pol.record("exact", "small", 0, [True], [1.0])
+    while plan := pol.plan():
+        for (task, tier), (first, stop) in plan.items():
+            if task == "exact":
+                pol.record(task, tier, first, [True] * (stop - first))
+                continue
+            f, y, xi = (a[first:stop] for a in data[task])
+            pol.record(task, tier, first, list(np.where(xi, y, f)), z_of(f, y, xi, 0.3).tolist())
+        pol.settle()
+    kinds = {s.task: s.kind for s in pol.statuses()}
+    assert kinds["good"] == "proven" and kinds["exact"] == "proven" and kinds["bad"] != "proven"
+    assert pol.lower_bound("good", "small") >= 0.8 > pol.lower_bound("bad", "small")

@@ -126,8 +126,12 @@ def test_all_of_and_any_of_with_weights_and_threshold():
      "tasks.t.scorers.0.tolerance: Input should be greater than or equal to 0"),
     ({"t": {"scorer": "auto", "judge": {"scorer": "judge", "tier": "large", "rubrik": "x"}}},
      "tasks.t.judge.rubrik: unknown key; allowed: api_base, api_key_env, max_chars, model, rubric, scorer, tier"),
+    ({"t": {"scorer": "prediction_powered", "cheap": {"scorer": "numeric"}, "fraction": 0,
+            "judge": {"scorer": "judge", "model": "x"}}}, "tasks.t.fraction: Input should be greater than 0"),
+    ({"t": {"scorer": "prediction_powered", "cheap": {"scorer": "numeric"}, "fraction": 0.1}},
+     "tasks.t.judge: Field required"),
     ({"t": {"threshold": 1}}, "tasks.t: missing 'scorer' (one of exact, contains, regex, length, json, numeric, "
-     "fuzzy, embedding, judge, all_of, any_of, tool_call, auto)"),
+     "fuzzy, embedding, judge, all_of, any_of, tool_call, auto, prediction_powered)"),
 ])
 def test_scorer_config_errors_are_one_line_naming_the_key(tasks, expect):
     with pytest.raises(ConfigError) as e:

@@ -83,6 +83,22 @@ def _run(cmd: list[str | Path], cwd: Path, log: Path | None = None) -> str:
     return out.stdout
 
 
+def _start_on_a_free_port(pg_ctl: list[str | Path], tmp: Path, log: Path, attempts: int = 3) -> int:
+    """`pg_ctl start` on a port free a moment ago; another process (a parallel test worker, another session's
+    suite) may take it first, so a start that cannot bind tries a new port."""
+    tries = 0
+    while True:
+        port, tries = free_port(), tries + 1
+        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {tmp} {SERVER_OPTIONS}"
+        try:
+            _run([*pg_ctl, "-o", options, "start"], cwd=tmp, log=log)
+            return port
+        except RuntimeError as e:
+            if tries == attempts or "could not bind" not in str(e):
+                raise
+            log.unlink(missing_ok=True)
+
+
 @contextmanager
 def start_postgres() -> Iterator[PostgresServer]:
     """initdb + pg_ctl start in a temp dir on a free 127.0.0.1 port; stop and remove everything on exit."""
@@ -92,12 +108,11 @@ def start_postgres() -> Iterator[PostgresServer]:
     try:
         if owner:
             os.chown(tmp, owner.pw_uid, owner.pw_gid)
-        data, log, port = tmp / "data", tmp / "server.log", free_port()
+        data, log = tmp / "data", tmp / "server.log"
         _run([*prefix, bindir / "initdb", "-D", data, "-U", USER, "--auth=trust", "-E", "UTF8", "--no-locale",
               "--no-sync"], cwd=tmp)
-        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {tmp} {SERVER_OPTIONS}"
-        _run([*prefix, bindir / "pg_ctl", "-D", data, "-l", log, "-w", "-t", "60", "-o", options, "start"],
-             cwd=tmp, log=log)
+        port = _start_on_a_free_port([*prefix, bindir / "pg_ctl", "-D", data, "-l", log, "-w", "-t", "60"],
+                                     tmp, log)
         try:
             version = _run([bindir / "postgres", "--version"], cwd=tmp).strip()
             yield PostgresServer("127.0.0.1", port, USER, version, data)

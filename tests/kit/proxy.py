@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 # Any key but LiteLLM's documented `sk-1234`, which 1.110 refuses as publicly known.
 MASTER_KEY = "sk-tiertool-kit-master-key"
 START_TIMEOUT_S = 240.0
+BIND_ATTEMPTS = 3  # a port free a moment ago may be taken first by another process (a parallel worker's server)
 SPEND_CALLBACK = "tests.kit.proxy_spend_rows.writer"
 REPO = Path(__file__).resolve().parents[2]  # on the proxy's PYTHONPATH, so it can import SPEND_CALLBACK
 # Variables of the caller's shell that would make the proxy use a database or load its config from a bucket.
@@ -143,7 +144,7 @@ def start_proxy(config: Path | Mapping[str, Any], env: Mapping[str, str | None] 
             path.write_text(yaml.safe_dump(dict(config), sort_keys=False), encoding="utf-8")
         else:
             path = Path(config).resolve()
-        port, log, spend_file = free_port(), work / "proxy.log", work / "spend_rows.jsonl"
+        log, spend_file = work / "proxy.log", work / "spend_rows.jsonl"
         # LITELLM_MODE=PRODUCTION: in its default DEV mode the proxy loads a .env found above its own install dir.
         settings = {"LITELLM_MASTER_KEY": MASTER_KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True",
                     "LITELLM_MODE": "PRODUCTION", "PYTHONUNBUFFERED": "1", "TIERTOOL_KIT_SPEND_ROWS": str(spend_file),
@@ -151,23 +152,38 @@ def start_proxy(config: Path | Mapping[str, Any], env: Mapping[str, str | None] 
                     **(env or {})}
         inherited = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
         environ = {k: v for k, v in {**inherited, **settings}.items() if v is not None}
-        cmd = [_executable(), "--config", str(path), "--port", str(port), "--host", "127.0.0.1"]
-        with log.open("wb") as sink:
-            process = subprocess.Popen(cmd, cwd=work, env=environ, stdout=sink, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL)
-        proxy = LiteLLMProxy(f"http://127.0.0.1:{port}", MASTER_KEY, path, log, process, spend_file)
-        _live.append(proxy)
+        proxy = None
         try:
-            _wait_ready(proxy, timeout)
+            for tries in range(1, BIND_ATTEMPTS + 1):
+                port = free_port()
+                cmd = [_executable(), "--config", str(path), "--port", str(port), "--host", "127.0.0.1"]
+                with log.open("wb") as sink:
+                    process = subprocess.Popen(cmd, cwd=work, env=environ, stdout=sink, stderr=subprocess.STDOUT,
+                                               stdin=subprocess.DEVNULL)
+                proxy = LiteLLMProxy(f"http://127.0.0.1:{port}", MASTER_KEY, path, log, process, spend_file)
+                _live.append(proxy)
+                try:
+                    _wait_ready(proxy, timeout)
+                    break
+                except RuntimeError as e:  # it exited: on a port another process took since free_port()?
+                    _live.remove(proxy)
+                    if tries == BIND_ATTEMPTS or "address already in use" not in str(e).lower():
+                        raise
             yield proxy
         finally:
-            _live.remove(proxy)
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            if proxy is not None:
+                _stop(proxy)
+
+
+def _stop(proxy: LiteLLMProxy) -> None:
+    if proxy in _live:
+        _live.remove(proxy)
+    proxy.process.terminate()
+    try:
+        proxy.process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proxy.process.kill()
+        proxy.process.wait()
 
 
 @pytest.fixture

@@ -23,8 +23,10 @@ from ..pricing.prices import same_model
 from ..pricing.savings import period_days
 from ..records import LABELLED, UNSENT, Answer, Call, Request, Result
 from ..replay import BatchReplayer, Cache, PlanDeclined, Replayer, carry_check
+from ..scorers.auto import NEEDS_JUDGE
+from ..scorers.base import Reference
 from ..scorers.grade import Grader
-from ..scorers.labels import load_labels
+from ..scorers.labels import Labels, load_labels
 from ..store import AuditMeta, Clients, save_audit, writable
 from .gate import learn_gate
 
@@ -76,6 +78,8 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
     if labels_fraction is not None and (not labels or not 0 < labels_fraction <= 1):
         raise InputError("--labels-fraction needs --labels and a probability in (0, 1]: the chance each request "
                          "was labelled")
+    if labels_fraction is not None and any(s.scorer == "prediction_powered" for s in config.tasks.values()):
+        raise InputError("--labels-fraction: a prediction_powered task draws its own labels; use one or the other")
     if seed is not None and seed != config.sample.seed:
         config = config.model_copy(update={"sample": config.sample.model_copy(update={"seed": seed})})
     seed = config.sample.seed
@@ -100,17 +104,8 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
         log(f"{non_replayable} records are not replayable ({why}): they count for volume and savings but are "
             f"never replayed")
     free = {(task, tier.name): sum(imported.has(r.id, tier.name) for r in reqs) / len(reqs)
-            for task, reqs in samples.items() for tier in config.tiers[:-1]} if imported else None
-    rounds = audit_rounds(config, traffic.volume, samples, {t: len(samples.get(t, [])) for t in replayable},
-                          period_days(traffic.first_time, traffic.last_time), free)
-    fam = rounds.family
-    needs = f"a proof needs at least {fam.needed} all-passing samples" if fam.needed else \
-        "none could prove the bar within its traffic and what its saving repays, even if every sample passed"
-    log(f"read {stats.records} records from {len(traffic.paths)} file(s), skipped {stats.skipped}; "
-        f"{len(replayable)} task types, {len(fam.tested)} with enough traffic to test ({needs})")
-    for message in [m for _, m in unknown_tasks(config, traffic.tasks)] + [config.sample.ignored() or ""]:
-        if message:
-            log(f"warning: {message}")
+            for task, reqs in samples.items() for tier in config.tiers[:-1]} if imported and not labels_fraction \
+        else None  # under --labels-fraction every answer is fetched: the scorer's verdict is needed on all
 
     cache = Cache(config.cache_file(out), readonly=dry_run)
     for rec in config.replay.recorded:
@@ -120,6 +115,21 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
                                                       **batch, **(replay_options or {}))
     grader = Grader(config, imported, caller=replayer)  # judge calls: same cache, retries, budget and counts
     grader.check(samples)  # a scorer that cannot run fails here, before any replay call
+    open_ended = _open_ended(samples, config, grader, imported)
+    if open_ended:
+        log(f"{', '.join(open_ended)}: {NEEDS_JUDGE} (the log's reference answers are open-ended and no judge is "
+            "configured): no sample is spent on them")
+    rounds = audit_rounds(config, traffic.volume, samples,
+                          {t: 0 if t in open_ended else len(samples.get(t, [])) for t in replayable},
+                          period_days(traffic.first_time, traffic.last_time), free, labels_fraction)
+    fam = rounds.family
+    needs = f"a proof needs at least {fam.needed} all-passing samples" if fam.needed else \
+        "none could prove the bar within its traffic and what its saving repays, even if every sample passed"
+    log(f"read {stats.records} records from {len(traffic.paths)} file(s), skipped {stats.skipped}; "
+        f"{len(replayable)} task types, {len(fam.tested)} with enough traffic to test ({needs})")
+    for message in [m for _, m in unknown_tasks(config, traffic.tasks)] + [config.sample.ignored() or ""]:
+        if message:
+            log(f"warning: {message}")
     tiers = {t.name: t for t in config.tiers}
     referenced = dict.fromkeys(samples, 0)  # samples whose reference answer a round already fetched (a prefix)
     references: dict[tuple[str, str], Answer | None] = {}  # those answers, for a dearer tier sampled later
@@ -134,7 +144,9 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
         return isinstance(got, Answer) or cache.has(got.key)
 
     def labelled(req: Request, tier: Tier) -> bool:
-        return imported is not None and tier is not config.reference and imported.has(req.id, tier.name)
+        """A label grades it alone (not under --labels-fraction, which needs the scorer's verdict beside it)."""
+        return imported is not None and not labels_fraction and tier is not config.reference and \
+            imported.has(req.id, tier.name)
 
     def needed(plan: Plan, upto: dict[str, int]) -> list[Item]:
         """The round's items: each planned (sample, tier), and the reference for samples not yet referenced
@@ -179,8 +191,8 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
             results += scored
             graded = {(r.source, r.tier): r for r in scored if r.passed is not None or r.error}
             for (task, tier), (start, stop) in plan.items():  # in sample order; an unscored sample is left out
-                rounds.record(task, tier, start, [(req.id, bool(graded[(req.source, tier)].passed))
-                                                  for req in samples[task][start:stop] if (req.source, tier) in graded])
+                rows = [graded[(req.source, tier)] for req in samples[task][start:stop] if (req.source, tier) in graded]
+                rounds.record(task, tier, start, [(r.request_id, bool(r.passed)) for r in rows], rows)
             rounds.finish_round()
             if error:
                 break
@@ -225,6 +237,21 @@ def run_audit(logs: Sequence[str | Path], config: Config, out: str | Path = AUDI
                         len({(r.task, r.source) for r in results}), rs.sent, rs.cached, rs.failed,
                         len(rs.missing), error, rs.over_budget, _unsent(every, replayer.answers), unscored,
                         rs.unsaved, gate_file)
+
+
+def _open_ended(samples: dict[str, list[Request]], config: Config, grader: Grader, imported: Labels | None
+                ) -> list[str]:
+    """Task types `auto` marks "needs a judge or labels" from the reference answers the log already holds (none
+    of their samples is labelled): decided before sampling, so the policy spends nothing on them."""
+    cheaper = config.tiers[:-1]
+    out = []
+    for task, reqs in samples.items():
+        if imported is not None and any(imported.has(r.id, t.name) for r in reqs for t in cheaper):
+            continue
+        logged = [a for r in reqs if isinstance(a := _item(r, config.reference), Answer)]
+        if grader.open_ended(task, [Reference(a.text or "", a.tool_calls) for a in logged]):
+            out.append(task)
+    return sorted(out)
 
 
 def _output_scale(items: Sequence[Item], answers: dict[str, Answer], config: Config) -> dict[str, dict[str, float]]:

@@ -137,19 +137,31 @@ class AutoSpec(_Strict):
     judge: JudgeSpec | None = None  # used for free-text tasks instead of fuzzy when given
 
 
+class PredictionPoweredSpec(_Strict):
+    """A cheap scorer on every sample and the judge on a seeded random `fraction` of them: the judge's verdicts
+    are the labels, and the task is decided on a prediction-powered test of the *labelled* pass rate
+    (decide/ppi.py), so the cheap scorer carries the volume and the judge keeps the guarantee."""
+
+    scorer: Literal["prediction_powered"]
+    cheap: ScorerSpec  # run on every sample
+    judge: JudgeSpec  # run on each sample with probability `fraction`, drawn from the seed and the request id
+    fraction: float = Field(gt=0, le=1)
+
+
 SPECS = (ExactSpec, ContainsSpec, RegexSpec, LengthSpec, JsonSpec, NumericSpec, FuzzySpec, EmbeddingSpec,
-         JudgeSpec, AllOfSpec, AnyOfSpec, ToolCallSpec, AutoSpec)
+         JudgeSpec, AllOfSpec, AnyOfSpec, ToolCallSpec, AutoSpec, PredictionPoweredSpec)
 SCORER_NAMES: tuple[str, ...] = tuple(get_args(s.model_fields["scorer"].annotation)[0] for s in SPECS)
 
 ScorerSpec = Annotated[
     ExactSpec | ContainsSpec | RegexSpec | LengthSpec | JsonSpec | NumericSpec | FuzzySpec | EmbeddingSpec
-    | JudgeSpec | AllOfSpec | AnyOfSpec | ToolCallSpec | AutoSpec,
+    | JudgeSpec | AllOfSpec | AnyOfSpec | ToolCallSpec | AutoSpec | PredictionPoweredSpec,
     Field(discriminator="scorer"),
 ]
 
 AllOfSpec.model_rebuild()
 AnyOfSpec.model_rebuild()
 ToolCallSpec.model_rebuild()
+PredictionPoweredSpec.model_rebuild()
 
 
 def spec_keys(loc: tuple[Any, ...]) -> list[str]:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..records import Result
+from ..scorers.drawn import JUDGE_LABEL
 from ..scorers.judge import SWAPPED
 from ..scorers.labels import IMPORTED
 
@@ -102,11 +103,12 @@ def _warning(k: float | None, interval: Interval | None, n: int) -> str | None:
 
 
 def by_task(results: Iterable[Result], reference: str, seed: int = 0) -> dict[str, Agreement]:
-    """Per task: the scorer against the imported labels on the cheaper tiers' answers that carry both."""
+    """Per task: the scorer against the labels (imported, or its judge's on the samples a prediction_powered
+    task drew) on the cheaper tiers' answers that carry both."""
     pairs: dict[str, tuple[list[bool], list[bool]]] = {}
     for r in results:
         if r.tier != reference and r.scorer_passed is not None and r.passed is not None \
-                and r.reason.startswith(IMPORTED):
+                and r.reason.startswith((IMPORTED, JUDGE_LABEL)):
             s, y = pairs.setdefault(r.task, ([], []))
             s.append(r.scorer_passed)
             y.append(r.passed)

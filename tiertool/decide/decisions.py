@@ -14,10 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ..config import Config
+from ..config.scorers import PredictionPoweredSpec
 from ..records import Family, PartTest
 from ..scorers.auto import NEEDS_JUDGE
+from ..scorers.drawn import JUDGE_LABEL
 from ..scorers.labels import IMPORTED
 from ..store import Audit
+from .ppi import values
 from .sequential import exact_lower_bound
 
 
@@ -75,17 +78,36 @@ def decide(audit: Audit) -> list[Decision]:
                 config.sample.sequential or task in fam.tested)
             evidence.append(TierEvidence(tier.name, tier.model, n, k, errors.get((task, tier.name), 0),
                                          k / n if n else None, lb, meets))
-        decision = _decision(task, audit, config, fam, tuple(evidence), unmeasured.get(task, []))
+        decision = _prediction_powered(_decision(task, audit, config, fam, tuple(evidence),
+                                                 unmeasured.get(task, [])), audit)
         open_ended = decision.status != "unaudited" and _needs_judge(task, audit)  # failures are said first
         decisions.append(_evidence_only(decision, audit) if open_ended else decision)
     return decisions
 
 
+def _prediction_powered(d: Decision, audit: Audit) -> Decision:
+    """A prediction_powered task's decision names its evidence: the cheap scorer on every sample, the judge's
+    labels on a random few, and the test of the labelled pass rate both make (decide/ppi.py)."""
+    spec, choice = audit.config.spec_for(d.task), audit.meta.scorers.get(d.task)
+    pi = spec.fraction if isinstance(spec, PredictionPoweredSpec) else \
+        audit.meta.labels_fraction if audit.config.sample.sequential else None
+    if pi is None or d.evidence_tier is None:
+        return d
+    scored = [r for r in audit.results if r.task == d.task and r.tier == d.evidence_tier and r.passed is not None]
+    z, labels = values(scored, pi), sum(r.reason.startswith((JUDGE_LABEL, IMPORTED)) for r in scored)
+    name = choice.scorer if isinstance(spec, PredictionPoweredSpec) and choice else \
+        f"prediction-powered: {(choice.checked or choice.scorer) if choice else 'the scorer'}"
+    estimate = f", labelled pass rate estimated {sum(z) / len(z):.3f}" if z else ""
+    return replace(d, reason=f"{name} on {len(scored)} samples + {labels} labels ({d.evidence_tier}{estimate}; "
+                             f"'passed' is what the labels and the scorer together estimate; the bound is on the "
+                             f"labelled pass rate): {d.reason}")
+
+
 def _needs_judge(task: str, audit: Audit) -> bool:
     """`auto` found open-ended answers and no judge, and labels did not grade every scored cheaper answer."""
     choice = audit.meta.scorers.get(task)
-    if choice is None or not choice.needs_judge:
-        return False
+    if choice is None or not choice.needs_judge or audit.meta.labels_fraction and audit.config.sample.sequential:
+        return False  # (random labels under --labels-fraction: the test is about them, prediction-powered)
     ref = audit.config.reference.name
     scored = [r for r in audit.results if r.task == task and r.tier != ref and r.passed is not None]
     return not scored or not all(r.reason.startswith(IMPORTED) for r in scored)

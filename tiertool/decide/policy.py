@@ -17,6 +17,12 @@ and when to stop, which cannot raise the error rate. The rules:
   uniform prior, a lower bound of the chance of proving. Nothing else stops a test: "below the bar" (the mirror
   test at 95%) only says why it stopped;
 - rounds grow by `growth` but stop at the first look predicted to prove with even odds, to save calls.
+
+A prediction-powered arm (`Arm.pi`: a cheap scorer on every sample, labels on a random share pi of them) is
+tested on the rectified values instead (ppi.py: the betting test of the labelled pass rate, anytime-valid, so
+it joins the same Holm family and the same stopping rules). Its rounds are planned with the exact test's
+predictions on the labelled passes its values estimate (`_Test.k`): an optimistic guide to how soon it proves
+(the betting test needs more samples than the exact one), which only decides how many samples to take.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import numpy as np
 from scipy.special import betaln, gammaln
 
 from ..records import Status
+from . import ppi
 from .alpha import DEARER, Holm, by_value
 from .horizon import Design, design, lower_bound, mixture_score
 
@@ -48,6 +55,7 @@ class Arm:
     rank: int  # 0 for the task's cheapest tier, then up towards the reference
     value_usd: float  # monthly saving if this tier is proven: monthly spend x price gap
     cost_usd: float  # one more sample on this tier: the replay call plus its scoring
+    pi: float | None = None  # prediction-powered: each sample labelled with this probability (ppi.py)
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,7 @@ class _Test:
     outcomes: list[bool] = field(default_factory=list)
     kind: str = "open"
     needs: dict[tuple[int, int], int | None] = field(default_factory=dict)  # more_needed, by (k, n)
+    values: list[float] = field(default_factory=list)  # prediction-powered: the rectified value of each sample
 
     @property
     def n(self) -> int:
@@ -78,6 +87,10 @@ class _Test:
 
     @property
     def k(self) -> int:
+        """Passes; for a prediction-powered test, the labelled passes its rectified values estimate (what its
+        rounds are planned on and the report shows)."""
+        if self.arm.pi is not None and self.values:
+            return round(min(max(sum(self.values) / self.n, 0.0), 1.0) * self.n)
         return sum(self.outcomes)
 
 
@@ -113,8 +126,7 @@ class Policy:
         self.alpha = 1.0 - settings.confidence
         self.tests = {(a.task, a.tier): _Test(a, default_cap(a, traffic[a.task], settings)) for a in arms}
         values = {key: t.arm.value_usd * DEARER**t.arm.rank for key, t in self.tests.items()}
-        weights = by_value(values, lambda key, level: _all_pass_provable(
-            settings.target, self.tests[key].horizon, level), self.alpha)
+        weights = by_value(values, self._provable, self.alpha)
         self.holm: Holm[tuple[str, str]] = Holm(weights, self.alpha)
         family_value = sum(values[key] for key in weights)
         # a test with nothing at stake (no spend, or no price gap) would have had no share of alpha
@@ -126,6 +138,12 @@ class Policy:
             else:
                 t.kind = "capped" if t.horizon < traffic[t.arm.task] else "not-enough-traffic"
         self.spent = 0.0
+
+    def _provable(self, key: tuple[str, str], level: float) -> bool:
+        t = self.tests[key]
+        if t.arm.pi is not None:
+            return ppi.provable(self.s.target, t.horizon, level, t.arm.pi)
+        return _all_pass_provable(self.s.target, t.horizon, level)
 
     # -- the rounds -------------------------------------------------------------------------------------------
     def plan(self) -> dict[tuple[str, str], tuple[int, int]]:
@@ -159,12 +177,18 @@ class Policy:
             plan[key] = (t.n, stop)
         return plan
 
-    def record(self, task: str, tier: str, first: int, outcomes: Sequence[bool]) -> None:
-        """Outcomes of sample[first:first + len(outcomes)] on this tier; a failed call counts as a failure."""
+    def record(self, task: str, tier: str, first: int, outcomes: Sequence[bool],
+               values: Sequence[float] | None = None) -> None:
+        """Outcomes of sample[first:first + len(outcomes)] on this tier; a failed call counts as a failure. A
+        prediction-powered arm also takes each sample's rectified value (ppi.values)."""
         t = self.tests[(task, tier)]
         if first != t.n or t.n + len(outcomes) > t.horizon:
             raise ValueError(f"{task}/{tier}: outcomes for samples {first}.. after {t.n} of {t.horizon}")
+        if (t.arm.pi is not None) != (values is not None) or values is not None and len(values) != len(outcomes):
+            raise ValueError(f"{task}/{tier}: a prediction-powered test takes one rectified value per outcome, "
+                             "any other test none")
         t.outcomes.extend(bool(x) for x in outcomes)
+        t.values.extend(values or ())
         self.spent += len(outcomes) * t.arm.cost_usd
 
     def close(self, task: str, tier: str) -> None:
@@ -181,7 +205,7 @@ class Policy:
         enough: Holm on the final p-values, which is what the validity argument covers."""
         def rejects(key: tuple[str, str], level: float) -> bool:
             t = self.tests[key]
-            if t.kind == "skipped" or t.design is None or not t.design.rejects(t.outcomes, level):
+            if t.kind == "skipped" or t.design is None or not self._rejects(t, level):
                 return False
             held = None if self.hold is None else self.hold(key, level, t.horizon - t.n)
             if held is not None and held != "open" and t.kind == "open":
@@ -199,12 +223,27 @@ class Policy:
                 t.kind = self._why_stopped(t)
         return proven
 
+    def _rejects(self, t: _Test, level: float) -> bool:
+        if t.arm.pi is None:
+            return t.design is not None and t.design.rejects(t.outcomes, level)
+        return ppi.p_value(t.values, t.arm.pi, self.s.target, level) <= level
+
+    def p_value(self, t: _Test) -> float:
+        """The test's anytime-valid p-value (1 outside the family)."""
+        if t.design is None:
+            return 1.0
+        return t.design.p_value(t.outcomes) if t.arm.pi is None else \
+            ppi.p_value(t.values, t.arm.pi, self.s.target, self.alpha)
+
     def lower_bound(self, task: str, tier: str) -> float | None:
         """The decision's own lower confidence bound of the pass rate, at the level the test is (or was proven)
         at: >= target exactly when proven. Slow (a bisection of exact tests); for the report."""
         t, key = self.tests[(task, tier)], (task, tier)
         if t.design is None or not t.n:
             return None
+        if t.arm.pi is not None:  # rounded down to betting's grid; a proof rejected exactly "<= target"
+            bound = ppi.lower_bound(t.values, t.arm.pi, self.holm.level(key))
+            return max(bound, self.s.target) if t.kind == "proven" else bound
         return lower_bound(t.outcomes, t.horizon, self.alpha * self.holm.weights[key], self.holm.level(key),
                            self.s.target)
 
@@ -283,6 +322,8 @@ class Policy:
     def _below_bar(self, t: _Test) -> bool:
         """The mirror test (failures against 1 - target) rejects 'pass rate >= target' at BELOW_BAR: a
         statement about why the test stopped, never a reason to stop (only the money is)."""
+        if t.arm.pi is not None:
+            return ppi.below(t.values, t.arm.pi, self.s.target, BELOW_BAR)
         if not t.n or t.k >= self.s.target * t.n:
             return False
         mirror = design(1.0 - self.s.target, t.horizon, BELOW_BAR)
@@ -309,6 +350,8 @@ class Policy:
     def _needed(self, t: _Test, key: tuple[str, str]) -> int | None:
         rate = t.k / t.n if t.n else 1.0  # never sampled: as if every sample passed, the least a proof needs
         level = self.holm.level(key) or self._if_joined.get(key, 0.0)
+        if t.arm.pi is not None:
+            return ppi.needed(t.values, t.arm.pi, self.s.target, level)
         if rate <= self.s.target or level <= 0:
             return None
         score = t.design.score if t.design else mixture_score(self.s.target, max(t.horizon, 1), level)
@@ -345,7 +388,7 @@ class Policy:
         buys = "" if more is None else f"; about {more} more samples (${cost:,.2f}) would likely prove " \
             f"{usd(a.value_usd)} a month"
         if t.kind == "proven":
-            p = t.design.p_value(t.outcomes) if t.design else 1.0
+            p = self.p_value(t)
             reason = (f"{seen}: proven >= target {s.target:g} at level {self.holm.level(key):.3g} (p = {p:.3g}; "
                       f"{s.confidence:g} for the whole audit)")
         elif t.kind == "below-bar":

@@ -23,10 +23,14 @@ wide, never wrong.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
+from ..records import Result
+from ..scorers.drawn import JUDGE_LABEL
+from ..scorers.labels import IMPORTED
 from . import betting
 
 
@@ -64,3 +68,42 @@ def lower_bound(z: Sequence[float] | np.ndarray, pi: float, alpha: float) -> flo
     0.001 x (2/pi - 1)); 0 when nothing is known."""
     lo, hi = _range(pi)
     return max(0.0, lo + (hi - lo) * betting.lower_bound(np.asarray(_unit(np.asarray(z, dtype=float), pi)), alpha))
+
+
+def values(results: Sequence[Result], pi: float) -> list[float]:
+    """Each graded result's rectified value, in order: a labelled result (the audit's judge, or an imported
+    label under --labels-fraction) has the label as `passed` and the scorer's own verdict as `scorer_passed`;
+    any other has the scorer's verdict as `passed`. A label whose answer the scorer could not judge (no verdict)
+    counts as if the scorer agreed: Z = Y there."""
+    out = []
+    for r in results:
+        labelled = r.reason.startswith((JUDGE_LABEL, IMPORTED))
+        f = float(bool(r.passed if r.scorer_passed is None or not labelled else r.scorer_passed))
+        out.append(f + (float(bool(r.passed)) - f) / pi if labelled else f)
+    return out
+
+
+def provable(target: float, horizon: int, level: float, pi: float) -> bool:
+    """Whether the test could prove the target at `level` within `horizon` samples if every one passed (the
+    scorer and every label): otherwise it is left out of the family before any outcome (alpha.by_value)."""
+    return horizon >= 1 and p_value(np.ones(horizon), pi, target, level) <= level
+
+
+def below(z: Sequence[float] | np.ndarray, pi: float, target: float, level: float) -> bool:
+    """The mirror test: H0 'labelled pass rate >= target' rejected at `level` (1 - Z has the same range)."""
+    return len(z) > 0 and p_value(1.0 - np.asarray(z, dtype=float), pi, 1.0 - target, level) <= level
+
+
+def needed(z: Sequence[float] | np.ndarray, pi: float, target: float, level: float) -> int | None:
+    """About how many samples in all would prove the target at `level` at the rectified values' observed mean
+    and spread: the normal approximation of the betting bound's width (sd * sqrt(2 log(1/level) / n)), and at
+    least what the largest bet allows (betting.CAP: log(1/level) / log(1 + CAP (w - m0) / m0) if every value
+    were the mean w). None when the mean is at or under the target. An estimate for the report, never a
+    decision."""
+    zs = np.asarray(z, dtype=float)
+    if len(zs) < 2 or zs.mean() <= target or level <= 0:
+        return None
+    w, m0 = float(_unit(zs.mean(), pi)), float(_unit(target, pi))
+    fastest = math.log(1 / level) / math.log1p(betting.CAP * (w - m0) / m0)
+    normal = 2 * zs.var(ddof=1) * math.log(1 / level) / (zs.mean() - target) ** 2
+    return max(len(zs), math.ceil(max(fastest, normal)))

@@ -10,7 +10,9 @@ back in sample order; a failed call counts as a failure, an unscored sample (no 
 is left out, and the test goes on with the next samples. Both run the sub-population check (subpop.py) beside
 each test: a proof stands only when every part separated for it is proven too. Re-running an audit replays the
 same rounds (the policy is deterministic given the traffic, prices, config and outcomes), so cached answers are
-never paid for twice: that is how an interrupted audit resumes.
+never paid for twice: that is how an interrupted audit resumes. A `prediction_powered` task (its judge labels a
+seeded random share of the samples) is tested on the rectified values of its graded results (ppi.py); only the
+sequential audit can run that test.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ..config import Config
-from ..records import Family, Key, PartTest, Request, Status, TestState, Usage
+from ..errors import ConfigError
+from ..records import Family, Key, PartTest, Request, Result, Status, TestState, Usage
+from . import ppi
 from .family import family_for
 from .policy import Policy, Settings
 from .rounds import Rounds
@@ -32,12 +36,14 @@ class PolicyRounds:
     """The sequential audit: rounds planned by the sampling policy."""
 
     def __init__(self, config: Config, volume: dict[Key, Usage], samples: Mapping[str, Sequence[Request]],
-                 available: dict[str, int], days: float | None, free: Mapping[tuple[str, str], float]) -> None:
+                 available: dict[str, int], days: float | None, free: Mapping[tuple[str, str], float],
+                 labels_fraction: float | None = None) -> None:
         q, s = config.quality, config.sample
         settings = Settings(q.target, q.confidence, s.payback_months, s.audit_budget_usd, s.max_per_task, s.round,
                             max_horizon=s.cap)
         traffic = {t: n for t, n in available.items() if n}
-        self.policy = Policy(arms(volume, config, traffic, days, free), traffic, settings, self._hold)
+        self.policy = Policy(arms(volume, config, traffic, days, free, labels_fraction), traffic, settings,
+                             self._hold)
         self.parts = SubPopulations({task: samples[task] for task, _ in self.policy.holm.weights if task in samples},
                                     q.target)
         self.available, self.round = traffic, 0
@@ -76,11 +82,15 @@ class PolicyRounds:
                 self._planned = out
                 return out
 
-    def record(self, task: str, tier: str, first: int, outcomes: Sequence[tuple[str, bool]]) -> None:
-        """(request id, passed) of the scored samples of the planned sample[first:stop], in sample order."""
+    def record(self, task: str, tier: str, first: int, outcomes: Sequence[tuple[str, bool]],
+               results: Sequence[Result] = ()) -> None:
+        """(request id, passed) of the scored samples of the planned sample[first:stop], in sample order, and
+        their graded results (a prediction-powered test reads the label and the scorer's verdict from them)."""
         key = (task, tier)
         self._next[key] = self._planned[key][1]
-        self.policy.record(task, tier, self.policy.tests[key].n, [ok for _, ok in outcomes])
+        pi = self.policy.tests[key].arm.pi
+        self.policy.record(task, tier, self.policy.tests[key].n, [ok for _, ok in outcomes],
+                           None if pi is None else ppi.values(results, pi))
         self.parts.record(task, tier, outcomes)
 
     def _hold(self, key: tuple[str, str], level: float, remaining: int) -> str | None:
@@ -144,7 +154,8 @@ class FixedRounds:
         self._stop = {task: stop for task, (_, stop, _) in plan.items()}
         return self._by_tier(plan)
 
-    def record(self, task: str, tier: str, first: int, outcomes: Sequence[tuple[str, bool]]) -> None:
+    def record(self, task: str, tier: str, first: int, outcomes: Sequence[tuple[str, bool]],
+               results: Sequence[Result] = ()) -> None:
         self._pending.setdefault(task, {})[tier] = list(outcomes)
 
     def finish_round(self) -> None:
@@ -166,9 +177,15 @@ class FixedRounds:
 
 def audit_rounds(config: Config, volume: dict[Key, Usage], samples: Mapping[str, Sequence[Request]],
                  available: dict[str, int], days: float | None,
-                 free: Mapping[tuple[str, str], float] | None = None) -> PolicyRounds | FixedRounds:
+                 free: Mapping[tuple[str, str], float] | None = None, labels_fraction: float | None = None
+                 ) -> PolicyRounds | FixedRounds:
     """The rounds an audit with this config runs, over each task type's sample (`available`: its size);
-    `free`: the share of each (task, tier)'s sample graded by imported labels, at no cost."""
+    `free`: the share of each (task, tier)'s sample graded by imported labels, at no cost; `labels_fraction`
+    (--labels-fraction): imported labels were written for a random share of the requests, so every task is
+    tested prediction-powered on them."""
     if config.sample.sequential:
-        return PolicyRounds(config, volume, samples, available, days, free or {})
+        return PolicyRounds(config, volume, samples, available, days, free or {}, labels_fraction)
+    if any(s.scorer == "prediction_powered" for s in config.tasks.values()):
+        raise ConfigError("prediction_powered tasks need the sequential audit (sample.sequential: true): its "
+                          "test of the labelled pass rate is the policy's")
     return FixedRounds(config, samples, available)

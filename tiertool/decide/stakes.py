@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from ..config import Config
-from ..config.scorers import JudgeSpec
+from ..config.scorers import JudgeSpec, PredictionPoweredSpec, ScorerSpec
 from ..pricing.prices import same_model
 from ..pricing.savings import Pricer, project
 from ..records import Key, Usage
@@ -24,12 +24,13 @@ def monthly(usd: float, days: float | None) -> float:
 
 
 def arms(volume: dict[Key, Usage], config: Config, tasks: Iterable[str], days: float | None,
-         free: Mapping[tuple[str, str], float] | None = None) -> list[Arm]:
+         free: Mapping[tuple[str, str], float] | None = None, labels_fraction: float | None = None) -> list[Arm]:
     """One Arm per task type and cheaper tier, rank 0 the cheapest. A saving that cannot be priced (no price, or
     a log with no token counts for the task) counts as the largest priced one (the test keeps its share of the
     error budget); a sample that cannot be priced costs UNPRICED_SHARE of a month's saving, so sampling still
     stops when continuing cannot pay. `free`: the share of a (task, tier)'s sample an imported label grades,
-    which costs nothing (no call, no reference, no judge)."""
+    which costs nothing (no call, no reference, no judge). A task is tested prediction-powered (Arm.pi) when its
+    scorer is `prediction_powered`, or on imported labels drawn with `labels_fraction`."""
     pricer, ref = Pricer(config.prices), config.reference
     out: list[Arm] = []
     for task in tasks:
@@ -38,7 +39,9 @@ def arms(volume: dict[Key, Usage], config: Config, tasks: Iterable[str], days: f
         tokens_in = sum(u.input_tokens for u in mine.values()) / n
         tokens_out = sum(u.output_tokens for u in mine.values()) / n
         logged_ref = sum(u.requests for k, u in mine.items() if same_model(k.model, ref.model)) / n
-        ref_call, judge = _call(pricer, ref.model, tokens_in, tokens_out), _judge(pricer, config, task, tokens_in,
+        spec = config.spec_for(task)
+        pi = spec.fraction if isinstance(spec, PredictionPoweredSpec) else labels_fraction
+        ref_call, judge = _call(pricer, ref.model, tokens_in, tokens_out), _judge(pricer, config, spec, tokens_in,
                                                                                  tokens_out)
         extra = None if (ref_call is None and logged_ref < 1.0) or judge is None else \
             (1.0 - logged_ref) * (ref_call or 0.0) + judge
@@ -53,13 +56,14 @@ def arms(volume: dict[Key, Usage], config: Config, tasks: Iterable[str], days: f
                 else monthly(saved, days)
             cost = _call(pricer, tier.model, tokens_in, tokens_out, config.replay.batch) if counted else None
             out.append(Arm(task, tier.name, rank, -1.0 if value is None else value,
-                           -1.0 if cost is None or extra is None else cost + extra))
+                           -1.0 if cost is None or extra is None else cost + extra, pi))
     known = max((a.value_usd for a in out if a.value_usd >= 0), default=0.0) or 1.0
     priced = []
     for a in out:
         value = a.value_usd if a.value_usd >= 0 else known
         cost = a.cost_usd if a.cost_usd >= 0 else value * UNPRICED_SHARE
-        priced.append(Arm(a.task, a.tier, a.rank, value, cost * (1.0 - (free or {}).get((a.task, a.tier), 0.0))))
+        priced.append(Arm(a.task, a.tier, a.rank, value, cost * (1.0 - (free or {}).get((a.task, a.tier), 0.0)),
+                          a.pi))
     return priced
 
 
@@ -70,9 +74,12 @@ def _call(pricer: Pricer, model: str, tokens_in: float, tokens_out: float, batch
     return price.cost(round(tokens_in), round(tokens_out)) if price else None
 
 
-def _judge(pricer: Pricer, config: Config, task: str, tokens_in: float, tokens_out: float) -> float | None:
-    """A judge call per sample: it reads the prompt and both answers."""
-    spec = config.spec_for(task)
+def _judge(pricer: Pricer, config: Config, spec: ScorerSpec, tokens_in: float, tokens_out: float) -> float | None:
+    """A judge call per sample: it reads the prompt and both answers; a prediction_powered task's judge on the
+    share of samples it labels (plus its cheap scorer's own judge, if that is one)."""
+    if isinstance(spec, PredictionPoweredSpec):
+        cheap, judge = (_judge(pricer, config, s, tokens_in, tokens_out) for s in (spec.cheap, spec.judge))
+        return None if cheap is None or judge is None else cheap + spec.fraction * judge
     if not isinstance(spec, JudgeSpec):
         return 0.0
     model = next((t.model for t in config.tiers if t.name == spec.tier), spec.model or "")

@@ -82,8 +82,11 @@ def _lines(fh: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
     """(line number, line without its newline), read in blocks; a line over MAX_LINE is consumed unread and given
     as None (memory stays bounded)."""
     n, rest, skipping = 0, b"", False
+    # read1: a gzip stream cut short raises in the read that meets the cut, losing what that read decompressed;
+    # read1 decompresses one input buffer at a time, so every line before the cut is still given
+    read = getattr(fh, "read1", fh.read)
     while True:
-        block = fh.read(BLOCK)
+        block = read(BLOCK)
         if not block:
             if rest or skipping:
                 yield n + 1, None if skipping else rest

@@ -15,7 +15,8 @@ def litellm() -> ModuleType:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("LITELLM_TELEMETRY", "False")
     # pydantic's note about litellm's own TypedDicts, printed when litellm builds them (not tiertool's concern)
-    warnings.filterwarnings("ignore", message=r"Items .* `ReadOnly` qualifier", category=UserWarning)
+    # ("Item 'x' ... is using" for one item, "Items 'x', 'y' ... are using" for several)
+    warnings.filterwarnings("ignore", message=r"Items? .* `ReadOnly` qualifier", category=UserWarning)
     # litellm's afile_content (1.110.2) builds one coroutine it never awaits beside the one it does: no request is
     # lost or repeated, only Python's warning about it would reach the user's terminal
     warnings.filterwarnings("ignore", message=r"coroutine '.*afile_content' was never awaited", category=RuntimeWarning)

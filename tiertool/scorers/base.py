@@ -127,6 +127,11 @@ class Scorer:
     def score(self, ctx: ScoringContext) -> Score:
         raise NotImplementedError
 
+    def label(self, ctx: ScoringContext) -> Score | None:
+        """A label this scorer draws for the answer itself (prediction_powered: its judge on a random few);
+        the Result is then graded by it, with `score(ctx)` kept beside it as the scorer's own verdict."""
+        return None
+
     def calls(self, ctx: ScoringContext) -> list[Call]:
         """Model calls `score(ctx)` will need, so many answers' calls can be sent at once first."""
         return []

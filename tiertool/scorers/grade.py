@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ReplayError
 from ..records import UNSENT, Answer, Message, Request, Result, Score
 from ..store import ScorerChoice
+from .auto import NEEDS_JUDGE, Auto, choose_for
 from .base import Caller, Reference, Scorer, ScoringContext, Unscorable, shown
 from .labels import Labels
 from .registry import ScorerEnv
@@ -26,7 +27,7 @@ class Grader:
     def __init__(self, config: Config, labels: Labels | None = None, caller: Caller | None = None) -> None:
         self.config = config
         self.labels = labels or Labels()
-        self.env = ScorerEnv(config.base_dir, config.tiers, caller)
+        self.env = ScorerEnv(config.base_dir, config.tiers, caller, config.sample.seed)
         self.scorers: dict[str, Scorer] = {}  # task -> its scorer, built once
         self.error: str | None = None  # the judge could not be called at all
         self.graded: Counter[str] = Counter()  # task -> cheaper-tier answers graded ...
@@ -36,6 +37,17 @@ class Grader:
         """Build every scorer the tasks need and prove each can run, before any replay money is spent."""
         for task in tasks:
             self.scorer(task).check(task)
+
+    def open_ended(self, task: str, references: list[Reference]) -> bool:
+        """Whether `auto` marks the task "needs a judge or labels" on these reference answers (the log's own, at
+        hand before any call): then its choice is made now, so no sample is spent on a task it cannot move."""
+        scorer = self.scorer(task)
+        if not isinstance(scorer, Auto) or scorer.chosen is not None or not references:
+            return False
+        if NEEDS_JUDGE not in choose_for(scorer.spec, references)[1]:
+            return False
+        scorer.prepare(references)
+        return True
 
     def scorer(self, task: str) -> Scorer:
         if task not in self.scorers:
@@ -146,8 +158,12 @@ class Grader:
             return Result(**base, value=0.0, passed=False, reason="call failed", error=got.error)
         try:
             s = self.scorer(t.req.task).score(t.context)
-        except Unscorable as e:
+            drawn = self.scorer(t.req.task).label(t.context)
+        except Unscorable as e:  # a drawn sample the judge cannot label is left out with the others
             return Result(**base, value=None, passed=None, reason=f"unscored: {e}")
+        if drawn is not None:
+            return Result(**base, value=drawn.value, passed=drawn.passed, reason=drawn.reason,
+                          scorer_passed=s.passed)
         if t.expected is not None:
             s = Score(s.value, s.passed, "vs expected: " + s.reason)
         return Result(**base, value=s.value, passed=s.passed, reason=s.reason)

@@ -36,6 +36,7 @@ REGISTRY: dict[str, Registered] = {
     "any_of": Registered(specs.AnyOfSpec, "combine:Combined"),
     "tool_call": Registered(specs.ToolCallSpec, "tools:ToolCalls"),
     "auto": Registered(specs.AutoSpec, "auto:Auto"),
+    "prediction_powered": Registered(specs.PredictionPoweredSpec, "drawn:PredictionPowered"),
 }
 
 
@@ -47,6 +48,7 @@ class ScorerEnv:
     base_dir: str = "."
     tiers: tuple[Tier, ...] = ()
     caller: Caller | None = None
+    seed: int = 0  # sample.seed: which samples a prediction_powered task's judge labels (drawn.py)
 
     def build(self, spec: Any) -> Scorer:
         """The scorer a spec describes; ConfigError when it cannot be built (bad schema file, unknown tier)."""
