@@ -3,9 +3,9 @@ same run. Every step runs alone in a fresh subprocess; time and peak resident me
 
     # spend rows as Parquet: scan(engine="duckdb") vs its own SQL run by hand in DuckDB, and a minimal aggregate
     .venv/bin/python benchmarks/bench_engines.py parquet --rows 10000000
-    # real-shape spend JSON lines: this streaming reader vs main's (git archive REV), and the DuckDB path vs
-    # DuckDB's own read_json on the same aggregate + sample
-    .venv/bin/python benchmarks/bench_engines.py jsonl --rows 1000000 [--baseline main] [--repeat 3]
+    # real-shape spend JSON lines: this streaming reader vs the release the issue was filed against (git archive
+    # REV, default TODAY), and the DuckDB path vs DuckDB's own read_json on the same aggregate + sample
+    .venv/bin/python benchmarks/bench_engines.py jsonl --rows 1000000 [--baseline REV] [--repeat 3]
 
 Rows come from benchmarks/spend_rows.py (the litellm 1.110.2 proxy's own rows, varied). The JSON-lines file has
 them whole (~21 KB a row). The Parquet file has 10 million rows of the same columns with the two bulky documents
@@ -27,6 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = 200
+TODAY = "f83d00f"  # main when issue 20 was filed (2026-12-01 11:04 UTC; its next commit is from 11:15)
 
 # What an analyst might write by hand in DuckDB for about the same numbers, without the parser's exactness:
 # volume per task x model x day (requests, tokens, cached tokens, logged cost) and a seeded per-(task, model)
@@ -61,9 +62,16 @@ JSON_COLUMNS = ("{request_id: 'VARCHAR', model: 'VARCHAR', spend: 'DOUBLE', prom
 
 SCAN = """
 import sys, time
-from tiertool.ingest import scan
-t = time.perf_counter()
-kw = {{"engine": sys.argv[2]}} if sys.argv[2] != "main" else {{}}
+try:
+    from tiertool.ingest import scan
+except ImportError:  # a release before the one pass (ingest.scan): the audit's own pass, as it read the log
+    from tiertool.audit import _read
+    from tiertool.ingest import read_logs
+    volume, samples, _, _ = _read(read_logs([sys.argv[1]], None, "auto", None), {size}, 0)
+    print(sum(u.requests for u in volume.by.values()), round(sum(u.logged_cost for u in volume.by.values()), 6),
+          sum(map(len, samples.values())))
+    sys.exit()
+kw = {{"engine": sys.argv[2]}} if sys.argv[2] != "baseline" else {{}}
 traffic = scan([sys.argv[1]], sample={size}, seed=0, **kw)
 n = sum(u.requests for u in traffic.volume.values())
 print(n, round(sum(u.logged_cost for u in traffic.volume.values()), 6), sum(map(len, traffic.strata.values())))
@@ -193,7 +201,7 @@ def bench_parquet(args: argparse.Namespace, folder: Path) -> None:
 
 def bench_jsonl(args: argparse.Namespace, folder: Path) -> None:
     data = _written(args, folder / f"spend-{args.rows}.jsonl")
-    old = folder / "baseline"
+    old = folder / f"baseline-{args.baseline}"
     if not old.exists():
         old.mkdir()
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline, "tiertool"], check=True,
@@ -206,7 +214,7 @@ def bench_jsonl(args: argparse.Namespace, folder: Path) -> None:
     py, code = sys.executable, SCAN.format(size=SAMPLE)
     hand = HAND_SQL.format(src=f"read_json('{{src}}', format='newline_delimited', columns={JSON_COLUMNS})",
                            size=SAMPLE)
-    got = measure([("main", [py, "-c", code, str(data), "main"], {**os.environ, "PYTHONPATH": str(old)}),
+    got = measure([("main", [py, "-c", code, str(data), "baseline"], {**os.environ, "PYTHONPATH": str(old)}),
                    ("stream", [py, "-c", code, str(data), "stream"], None),
                    ("duckdb", [py, "-c", code, str(data), "duckdb"], None),
                    ("read_json", [py, "-c", HAND, str(data), hand], None)], args.repeat)
@@ -227,7 +235,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("what", choices=("parquet", "jsonl"))
     ap.add_argument("--rows", type=int)
-    ap.add_argument("--baseline", default="main", help="git revision whose streaming reader is the baseline")
+    ap.add_argument("--baseline", default=TODAY, help="git revision whose streaming reader is the baseline "
+                    "(default: main as issue 20 was filed)")
     ap.add_argument("--dir", type=Path, help="where the data is written (and kept)")
     ap.add_argument("--repeat", type=int, default=1, help="runs of each step, interleaved; the median is shown")
     ap.add_argument("--write-to", type=Path, help=argparse.SUPPRESS)

@@ -40,6 +40,15 @@ def _odd(base: dict[str, Any]) -> list[dict[str, Any]]:
         {"request_id": 42}, {"completion_tokens": 3.7}, {"completion_tokens": True},
         {"request_tags": ["team-a", "task:", "feature: search "]}, {"metadata": {"task": "from-metadata"}},
         {"messages": msgs, "request_tags": [], "metadata": {}},
+        # untyped prompts whose (system, user) text SQL reads for the typer, or leaves to the parser
+        {"messages": [{"role": "system", "content": "You sort tickets."}, {"role": "developer", "content": "Terse."},
+                      {"role": "user", "content": "Ticket 7: refund \u00e9"}, {"role": "user", "content": "more"}]},
+        {"messages": [{"role": "system", "content": None}, {"role": "assistant", "content": "Hi"},
+                      {"role": "user", "content": "Ticket 8:\n\"refund\""}]},
+        {"messages": [{"role": "user", "content": [{"type": "text", "text": "Ticket 9: refund"}]}]},
+        {"messages": [{"role": "user"}, {"role": "user", "content": "Ticket 10"}]},
+        {"messages": [{"role": "system", "content": ""}, {"role": "user", "content": ""}]},
+        {"messages": [{"role": "tool", "content": "x"}]}, {"messages": [{"role": "user", "content": 5}]},
     ]
     return [dict(base, request_id=f"odd-{i}", **v) if "request_id" not in v else dict(base, **v)
             for i, v in enumerate(variants)]

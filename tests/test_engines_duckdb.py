@@ -27,6 +27,22 @@ def test_duckdb_gives_the_streaming_readers_traffic(log, sample_if):
     assert same_cost(duck, stream)
 
 
+def test_topic_grouping_gives_the_same_traffic(log):
+    """--semantic: prompts the typer types per text in SQL's groups join topics as the parser's do (this log's
+    free-form prompts share too few terms for a topic: that is no crash either)."""
+    stream = scan([log], sample=7, seed=5, semantic=True)
+    assert traffic_facts(scan([log], sample=7, seed=5, semantic=True, engine="duckdb")) == traffic_facts(stream)
+
+
+def test_every_untyped_prompt_sql_reads_is_the_parsers(log):
+    """A sample as large as the log: every row SQL typed by its prompt text is read by the parser too, which
+    must read the same (system, user) text (else the engine raises)."""
+    stream = scan([log], sample=10_000, seed=2)
+    duck = scan([log], sample=10_000, seed=2, engine="duckdb")
+    assert sum(n for (task, _), n in stream.offered.items() if task.startswith("auto:")) > 100
+    assert traffic_facts(duck) == traffic_facts(stream)
+
+
 def test_duckdb_reads_parquet_of_the_same_rows(log, tmp_path):
     import duckdb
 

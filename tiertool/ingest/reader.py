@@ -149,13 +149,14 @@ class LogReader:
         if empty:
             raise InputError(empty[0] + (f" (and {len(empty) - 1} more file(s) gave nothing)" if len(empty) > 1
                                          else ""))
-        if typer is None or not deferred.requests:
+        if typer is None or not (deferred.requests or self._held):
             return  # nothing to infer: the log was read once
         typer.fit()
         for req in deferred.replay(self):
             req = self._checked(typer.assign(req))
             _count(stats, req)
             yield req
+        self._assign_held(typer)
         self.renames = typer.renames()
         for g in typer.groups:
             if self.renames.get(g.key) == "untagged":
@@ -166,6 +167,10 @@ class LogReader:
     # Inferred group -> "untagged" for groups too small to be a task type, known once reading is done (see
     # TaskTyper.renames): `scan` (traffic.py) applies it to its aggregates and samples, so no command does.
     renames: dict[str, str] = {}
+    _held = 0  # prompts an engine counted in SQL and the typer observed (engines/base.py types them after fit)
+
+    def _assign_held(self, typer: TaskTyper) -> None:
+        """After fit: type the prompts an engine holds (none here)."""
 
     def _again(self, units: dict[str, bytearray] | None) -> Iterator[Request]:
         """The requests of the marked units (None: of every unit), read again (parsing only those) with

@@ -44,6 +44,7 @@ class Topics:
             raise ConfigError(f"semantic task grouping needs scikit-learn, which is not installed: {INSTALL_HINT}; "
                               f"or leave semantic_tasks off") from None
         self.clusters: list[Topic] = []
+        self._centroids: Any = None  # no cluster, unless some are found below
         texts, weights = texts[:MAX_DOCS], weights[:MAX_DOCS]
         vec = TfidfVectorizer(sublinear_tf=True, stop_words="english", min_df=2, max_features=20_000)
         try:

@@ -190,9 +190,9 @@ class Group:
     def similarity_mean(self) -> float:
         return self.similarity_sum / self.requests if self.requests else 1.0
 
-    def add(self, similarity: float) -> None:
-        self.requests += 1
-        self.similarity_sum += similarity
+    def add(self, similarity: float, n: int = 1) -> None:
+        self.requests += n
+        self.similarity_sum += similarity * n
         self.similarity_min = min(self.similarity_min, similarity)
 
 
@@ -230,24 +230,25 @@ class TaskTyper:
         """Sample a request of the first pass; returns its prompt's length in characters, 0 when its task type
         is not inferred."""
         texts = self.prompt(req)
-        if texts is None:
-            return 0
-        system, user = texts
+        return 0 if texts is None else self.observe_text(*texts)
+
+    def observe_text(self, system: str, user: str, n: int = 1) -> int:
+        """`observe` of `n` requests with this (system, user) text (an engine counts equal prompts in SQL)."""
         h = int.from_bytes(hashlib.blake2b(f"{system}\x00{user}".encode(), digest_size=8).digest(), "big")
         hit = self._sample.get(h)
         if hit is not None:
-            hit[0] += 1
+            hit[0] += n
         elif len(self._heap) < self.sample_size:
             heapq.heappush(self._heap, -h)
-            self._sample[h] = self._keep(system, user)
+            self._sample[h] = self._keep(system, user, n)
         elif h < -self._heap[0]:
             del self._sample[-heapq.heappushpop(self._heap, -h)]
-            self._sample[h] = self._keep(system, user)
+            self._sample[h] = self._keep(system, user, n)
         return len(system) + len(user) or 1
 
-    def _keep(self, system: str, user: str) -> list[Any]:
+    def _keep(self, system: str, user: str, n: int) -> list[Any]:
         """What fit needs of a sampled prompt, bounded: [occurrences, system head, user ends, sketch, text]."""
-        return [1, self._system(system), _ends(user, SPAN), sketch(system, user), (user or system)[:SPAN]]
+        return [n, self._system(system), _ends(user, SPAN), sketch(system, user), (user or system)[:SPAN]]
 
     def _system(self, system: str) -> tuple[str, ...]:
         head = self._systems.get(system)
@@ -327,20 +328,24 @@ class TaskTyper:
         texts = self.prompt(req)
         if texts is None:
             return req
+        g = self.assign_text(*texts)
+        return req if g is None else replace(req, task=g.key, task_source=g.how, template=g.fixed)
+
+    def assign_text(self, system: str, user: str, n: int = 1) -> Group | None:
+        """The group of `n` requests with this (system, user) text (counted in it), or None: untyped."""
         if self._head is None:
             raise RuntimeError("TaskTyper.assign before fit(): observe every request in a first pass, then fit()")
-        system, user = texts
         g = self._template(system, user)
         if g is not None:
-            g.add(fuzz.ratio(sketch(system, user), g.representative) / 100.0)
-            return replace(req, task=g.key, task_source=g.how, template=g.fixed)
+            g.add(fuzz.ratio(sketch(system, user), g.representative) / 100.0, n)
+            return g
         if self._topics is not None:
             hit = self._topics.assign(user or system)
             if hit is not None:
                 g = self._clusters[hit[0]]
-                g.add(hit[1])
-                return replace(req, task=g.key, task_source=g.how, template=g.fixed)
-        return req
+                g.add(hit[1], n)
+                return g
+        return None
 
     def _template(self, system: str, user: str) -> Group | None:
         """The request's template group: the same walk as fit's, reading QUICK characters at each end first and

@@ -2,16 +2,19 @@
 
 An engine runs the spend mapping where the data lives and returns, per part of the input (a file, a table), one
 or more `Chunk`s: volume groups of the rows it read itself, per (task, logged model) the smallest-key rows that
-may be sampled, and the rows that Python must read (rows outside the shapes the SQL reads exactly, and untagged
-rows with a prompt, which the task typer needs). `EngineReader` is a `LogReader` whose units are those rows: the
-parser, the typer and the read accounting are the streaming reader's own, so both paths give the same Traffic.
+may be sampled, and the rows that Python must read (rows outside the shapes the SQL reads exactly). Untagged
+rows with a prompt come back as groups per prompt text (what the task typer reads), so the typer types each text
+once after its first pass and only the rows sampled among them are parsed. `EngineReader` is a `LogReader` whose
+units are the rows Python reads: the parser, the typer and the read accounting are the streaming reader's own,
+so both paths give the same Traffic.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from ...records import Request
@@ -31,17 +34,24 @@ class Tally(Protocol):
                   first: float | None, last: float | None, called: str, tag: str) -> None: ...
 
 
+Prompt = tuple[str, str]  # (system, user): what the task typer reads of an untyped request
+
+
 @dataclass
 class Chunk:
     """One query's answer. `groups`: (task, how, model, day, requests, replayable, input, output, cached,
     cache_write, reasoning, cost, costed, first, last, eligible, why not replayable, model called, typing tag);
     `sample`: per (task, model) rows as (row, key hex) smallest key first; `python`: the rows Python reads;
-    `units(rows)` gives (row, unit) for sorted rows of either list."""
+    `units(rows)` gives (row, unit) for sorted rows of any list. `held`: untyped prompts the engine read
+    itself, as (prompt, group) with the group's model, day and values as in `groups` (task "untagged", how
+    "none" until the typer types the prompt), and `held_sample` per (prompt, model) its smallest-key rows."""
 
     groups: list[tuple[Any, ...]]
     sample: dict[tuple[str, str], list[tuple[Any, str]]]
     python: list[Any]
     units: Callable[[list[Any]], Iterator[tuple[Any, Unit]]]
+    held: list[tuple[Prompt, tuple[Any, ...]]] = field(default_factory=list)
+    held_sample: dict[tuple[Prompt, str], list[tuple[Any, str]]] = field(default_factory=dict)
 
 
 class Part(Protocol):
@@ -50,20 +60,27 @@ class Part(Protocol):
     def chunks(self) -> Iterator[Chunk]: ...
 
 
-def split(rows: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], dict[tuple[str, str], list[tuple[Any, str]]],
-                                                 list[Any]]:
-    """Rows of a grouping-sets query (levels 0: volume, 5: sample per task and model, 15: rows for Python)."""
-    groups: list[tuple[Any, ...]] = []
-    sample: dict[tuple[str, str], list[tuple[Any, str]]] = {}
-    python: list[Any] = []
-    for level, task, how, model, day, *values, refs, py in rows:
+def split(rows: list[tuple[Any, ...]], units: Callable[[list[Any]], Iterator[tuple[Any, Unit]]],
+          unread: Sequence[Any] = ()) -> Chunk:
+    """Rows of a grouping-sets query (levels 0: volume, 5: sample per task and model, 15: rows for Python);
+    `unread`: more rows for Python (lines too long for the engine)."""
+    chunk = Chunk([], {}, list(unread), units)
+    for level, task, how, model, day, *values, system, user, refs, py in rows:
+        prompt = None if system is None else (system, user)
         if level == 0 and values[0]:
-            groups.append((task, how, model, day, *values))
+            if prompt is None:
+                chunk.groups.append((task, how, model, day, *values))
+            else:
+                chunk.held.append((prompt, (model, day, *values)))
         elif level == 5 and refs:  # GROUPING(task, how, model, day) = 0b0101
-            sample[(task, model)] = [(x["n"], x["key"]) for x in refs]
+            picked = [(x["n"], x["key"]) for x in refs]
+            if prompt is None:
+                chunk.sample[(task, model)] = picked
+            else:
+                chunk.held_sample[(prompt, model)] = picked
         elif level == 15:
-            python = py or []
-    return groups, sample, python
+            chunk.python = sorted(chunk.python + (py or []))
+    return chunk
 
 
 class EngineReader(LogReader):
@@ -97,24 +114,25 @@ class EngineReader(LogReader):
                 for _, unit in chunk.units(sorted(chunk.python)):
                     yield unit
             return
-        stats, sampler = self.stats, self.sampler
+        stats, sampler, typer = self.stats, self.sampler, self.typer
+        assert typer is not None  # an engine's reader always infers task types
         tally = self._files.setdefault(part.name, _FileRead())
         seen = self._seen.setdefault(part.name, Counter())
         for chunk in part.chunks():
             self._read_once.setdefault(part.name, []).append(chunk)
+            counts: Counter[Prompt] = Counter()
+            for prompt, (_, _, n, *_, why, _, _) in chunk.held:
+                self._count(tally, seen, n, why)
+                counts[prompt] += n
+            for prompt, n in counts.items():  # pass 1 of the typer, once per prompt
+                typer.observe_text(*prompt, n)
+            self._held += len(counts)
             for task, how, model, day, n, replayable, pt, ct, cached, cw, rt, cost, costed, t0, t1, eligible, why, \
                     called, tag in chunk.groups:
-                usage = (n, replayable, pt, ct, cached, cw, rt, cost or 0.0, costed)
-                if why is not None:
-                    stats.not_replayable[why if why in stats.not_replayable or len(stats.not_replayable) < MAX_REASONS
-                                         else "other reasons"] += n
-                self.tally.add_group(task, how, model, False, day, usage, t0, t1, called, tag)
-                stats.lines += n
-                stats.records += n
-                tally.lines += n
-                tally.records += n
+                self._count(tally, seen, n, why)
+                self.tally.add_group(task, how, model, False, day, (n, replayable, pt, ct, cached, cw, rt, cost or 0.0,
+                                                                    costed), t0, t1, called, tag)
                 stats.typing[how] += n
-                seen[SPEND] += n
                 if eligible:
                     sampler.offered[(task, model)] += eligible
             wanted = {row: (int(key, 16), stratum) for stratum, refs in chunk.sample.items() for row, key in refs
@@ -127,6 +145,61 @@ class EngineReader(LogReader):
                     sampler.keep(key, self._verified(FORMATS[SPEND].parser()(obj, source, self.group_by), stratum, key))
                 if row in python:
                     yield unit
+
+    def _count(self, tally: _FileRead, seen: Counter[str], n: int, why: str | None) -> None:
+        """Read accounting of `n` rows the engine read itself."""
+        stats = self.stats
+        if why is not None:
+            stats.not_replayable[why if why in stats.not_replayable or len(stats.not_replayable) < MAX_REASONS
+                                 else "other reasons"] += n
+        stats.lines += n
+        stats.records += n
+        tally.lines += n
+        tally.records += n
+        seen[SPEND] += n
+
+    def _assign_held(self, typer: TaskTyper) -> None:
+        """After fit: each untyped prompt the engine read is typed once (for all its requests), its groups counted
+        under its task type, and each stratum's smallest-key rows among them read by the parser for the sample."""
+        chunks = [c for part in self.parts for c in self._read_once.get(part.name, [])]
+        totals: Counter[Prompt] = Counter()
+        for chunk in chunks:
+            for prompt, values in chunk.held:
+                totals[prompt] += values[2]
+        group = {prompt: typer.assign_text(*prompt, n) for prompt, n in totals.items()}
+        sampler = self.sampler
+        offers: dict[tuple[str, str], list[tuple[int, Any, int, Prompt]]] = {}
+        for chunk in chunks:
+            for prompt, (model, day, n, replayable, pt, ct, cached, cw, rt, cost, costed, t0, t1, eligible, _,
+                         called, tag) in chunk.held:
+                g = group[prompt]
+                task, how = (g.key, g.how) if g else ("untagged", "none")
+                self.tally.add_group(task, how, model, False, day, (n, replayable, pt, ct, cached, cw, rt, cost or 0.0,
+                                                                    costed), t0, t1, called, tag)
+                self.stats.typing[how] += n
+                if eligible:
+                    sampler.offered[(task, model)] += eligible
+            for (prompt, model), refs in chunk.held_sample.items():
+                g = group[prompt]
+                stratum = (g.key if g else "untagged", model)
+                offers.setdefault(stratum, []).extend((int(key, 16), row, id(chunk), prompt) for row, key in refs)
+        wanted: dict[int, dict[Any, tuple[int, tuple[str, str], Prompt]]] = {}
+        for stratum, picks in offers.items():
+            for key, row, at, prompt in heapq.nsmallest(sampler.size, picks):
+                if sampler.wants(stratum, key):
+                    wanted.setdefault(at, {})[row] = (key, stratum, prompt)
+        for chunk in chunks:
+            rows = wanted.get(id(chunk), {})
+            for row, (source, obj, _) in chunk.units(sorted(rows)) if rows else ():
+                key, stratum, prompt = rows[row]
+                req = FORMATS[SPEND].parser()(obj, source, self.group_by)
+                if typer.prompt(req) != prompt:
+                    raise RuntimeError(f"{req.source}: the engine read another prompt than the parser (a bug in "
+                                       f"tiertool's SQL mapping: please report it)")
+                g = group[prompt]
+                if g is not None:
+                    req = replace(req, task=g.key, task_source=g.how, template=g.fixed)
+                sampler.keep(key, self._verified(req, stratum, key))
 
     def _verified(self, req: Request, stratum: tuple[str, str], key: int) -> Request:
         """The parser's reading of a row the engine sampled must be the engine's: else it is a bug, said aloud."""

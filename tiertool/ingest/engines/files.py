@@ -23,6 +23,7 @@ from .base import Chunk, split
 
 BATCH_BYTES = 8 << 20  # per Arrow batch: DuckDB holds a few per thread
 PARQUET_ROWS = 8192
+FETCH_ROWS = 65_536  # rows fetched by number in one query
 REMOTE = ("s3://", "gs://", "gcs://", "hdfs://")
 
 
@@ -119,9 +120,8 @@ class JsonLinesFile:
                     yield _lines_batch(first, block)
 
         schema = pa.schema([("n", pa.int64()), ("line", pa.large_binary())])
-        groups, sample, python = split(self.db.run(self.query, batch=pa.RecordBatchReader.from_batches(schema,
-                                                                                                        batches())))
-        yield Chunk(groups, sample, sorted(python + long), self._units)
+        yield split(self.db.run(self.query, batch=pa.RecordBatchReader.from_batches(schema, batches())), self._units,
+                    long)
 
     def _units(self, rows: list[int]) -> Iterator[tuple[int, Unit]]:
         """The units of these (sorted) lines, read again from the file."""
@@ -226,7 +226,7 @@ class ParquetFile:
         import pyarrow as pa
 
         if self.local:
-            yield Chunk(*split(self.db.run(self.query)), self._units)
+            yield split(self.db.run(self.query), self._units)
             return
         schema = self.file.schema_arrow.append(pa.field("n", pa.int64()))
 
@@ -236,13 +236,21 @@ class ParquetFile:
                 yield batch.append_column("n", pa.array(range(first, first + len(batch)), pa.int64()))
                 first += len(batch)
 
-        groups, sample, python = split(self.db.run(self.query, batch=pa.RecordBatchReader.from_batches(schema,
-                                                                                                        batches())))
-        yield Chunk(groups, sample, python, self._units)
+        yield split(self.db.run(self.query, batch=pa.RecordBatchReader.from_batches(schema, batches())), self._units)
 
     def _units(self, rows: list[int]) -> Iterator[tuple[int, Unit]]:
-        """The units of these (sorted) rows, from the row groups that hold them, taken PARQUET_ROWS at a time (a
-        row at a time costs a slice and a conversion each)."""
+        """The units of these (sorted) rows. DuckDB fetches a local file's by row number, FETCH_ROWS at a time,
+        decoding only the pages that hold them (5x less CPU than pyarrow reading their whole row groups); a
+        remote file's are taken from the row groups that hold them, PARQUET_ROWS at a time."""
+        if self.local:
+            query = (f"SELECT * EXCLUDE (file_row_number) FROM read_parquet({sql.sql_str(self.name)}, "
+                     f"file_row_number = true) WHERE list_contains($1, file_row_number + 1) ORDER BY file_row_number")
+            for at in range(0, len(rows), FETCH_ROWS):
+                wanted = rows[at:at + FETCH_ROWS]
+                table = self.db.con.sql(query, params=[wanted]).to_arrow_table()
+                for n, row in zip(wanted, table.to_pylist(), strict=True):
+                    yield n, (f"{self.name}:row {n}", row_dict(row, self.json_columns), None)
+            return
         start, k = 1, 0
         for g in range(self.file.num_row_groups):
             size = self.file.metadata.row_group(g).num_rows

@@ -4,8 +4,10 @@ Each source gives a relation `src(n, r, odd)`: `n` the row's number, `r` a struc
 (JSON values for scalars, whose JSON type the checks need; JSON text for the columns the parser reads through
 `maybe_json`, where a string of JSON and the object itself mean the same), and `odd` when the row may be one the
 parser reads differently from DuckDB (JSON DuckDB accepts and orjson refuses). A row is `ok` when every field is
-of a shape whose mapping here is exactly the parser's; any other row, and every untagged row with a prompt (the
-task typer needs it), goes back to Python, which reads it with the parser itself. So the engine never guesses.
+of a shape whose mapping here is exactly the parser's; any other row goes back to Python, which reads it with
+the parser itself. So the engine never guesses. An untagged row with a prompt is read here when its (system,
+user) text, what the task typer reads (TaskTyper.prompt), is too: it is counted per text for the typer; else it
+goes to the parser as well.
 """
 
 from __future__ import annotations
@@ -125,7 +127,7 @@ def staged(src: str, group_by: str, seed: int, answered: bool, checked: bool = F
              "false) OR coalesce(pt[9] <> 'NULL', false) OR coalesce(list_contains(json_extract_string(msg_text, "
              "'$[*].role'), 'tool'), false) OR coalesce(list_bool_or(list_transform(json_type(msg_text, "
              "'$[*].tool_calls'), lambda x: x IS NOT NULL AND x <> 'NULL')), false)") if steps else "false"
-    hand = " OR ".join(["how = 'none' AND has_msgs", *(["replayable"] if checked else []),
+    hand = " OR ".join(["how = 'none' AND has_msgs AND NOT texts_ok", *(["replayable"] if checked else []),
                         *(["agent"] if steps else [])])
     return f"""
 WITH a0 AS (  -- the body's JSON types (pt) and values (px) of the paths read, in one parse each
@@ -237,7 +239,7 @@ WITH a0 AS (  -- the body's JSON types (pt) and values (px) of the paths read, i
     md5({sql_str(f"{seed}:")} || (r.request_id->>'$')) AS key, has_msgs, called,
     CASE WHEN tag_task IS NOT NULL AND {how} = 'tag' THEN task_tags[list_position(tag_values, tag_task)] ELSE ''
       END AS tag,
-    ts, te, {agent} AS agent
+    ts, te, {agent} AS agent, msg_text, msg_types, msg_roles, msg_texts
   FROM c
 ), e AS (  -- common.check_ranges: a figure out of range is the parser's to skip, with its reason
   SELECT * REPLACE (ok AND pt BETWEEN 0 AND {MAX_TOKENS} AND ct BETWEEN 0 AND {MAX_TOKENS}
@@ -245,13 +247,36 @@ WITH a0 AS (  -- the body's JSON types (pt) and values (px) of the paths read, i
     AND cost >= 0 AND (ts IS NULL OR te IS NULL OR te >= ts)
     AND (t IS NULL OR t BETWEEN {MIN_TIME} AND {latest_time()}) AS ok)
   FROM d
+), f AS (  -- what the task typer reads of an untyped prompt (TaskTyper.prompt), where SQL reads it exactly
+  SELECT *, CASE WHEN how = 'none' AND has_msgs AND ok THEN try(json_extract_string(msg_text, '$[*].role')) END
+      AS roles, CASE WHEN how = 'none' AND has_msgs AND ok THEN try(json_type(msg_text, '$[*].content')) END
+      AS content_types
+  FROM e
+), g AS (
+  SELECT *, coalesce(len(roles) = len(msg_types) AND len(content_types) = len(msg_types)
+    AND list_bool_and(list_transform(msg_roles, lambda x: x = 'VARCHAR'))
+    AND list_bool_and(list_transform(content_types, lambda x: x IN ('VARCHAR', 'NULL'))), false) AS texts_ok
+  FROM f
+), h AS (
+  SELECT *, CASE WHEN texts_ok THEN array_to_string(list_transform(list_filter(list_zip(roles, msg_texts),
+      lambda x: x[1] IN ('system', 'developer')), lambda x: coalesce(x[2], '')), chr(10)) END AS p_system,
+    CASE WHEN texts_ok THEN coalesce(list_filter(list_zip(roles, msg_texts), lambda x: x[1] = 'user')[1][2], '')
+      END AS p_user
+  FROM g
 )
-SELECT * EXCLUDE (ts, te, agent), NOT ok OR {hand} AS py, {eligible} AS eligible FROM e"""
+SELECT * EXCLUDE (ts, te, agent, msg_text, msg_types, msg_roles, msg_texts, roles, content_types, texts_ok,
+                  p_system, p_user),
+  NOT ok OR {hand} AS py, {eligible} AS eligible,
+  CASE WHEN texts_ok AND NOT ({hand}) AND (p_system <> '' OR p_user <> '') THEN p_system END AS p_system,
+  CASE WHEN texts_ok AND NOT ({hand}) AND (p_system <> '' OR p_user <> '') THEN p_user END AS p_user
+FROM h"""
 
 
 def query(staged_sql: str, size: int) -> str:
     """One pass over the staged rows: volume per (task, how, model, day) of the rows SQL read; per (task, model)
-    the `size` smallest-key rows that may be sampled; and the numbers of the rows Python must read."""
+    the `size` smallest-key rows that may be sampled; and the numbers of the rows Python must read. Untyped
+    prompts SQL reads are counted per (system, user) text too (p_system, p_user; NULL for the others), for the
+    typer to type each text once."""
     done = "ok AND NOT py"
     sample = (f"CASE WHEN GROUPING(how, day) = 3 AND GROUPING(task, model) = 0 THEN min_by(struct_pack(n := n, "
               f"key := key), struct_pack(key := key, n := n), {size}) FILTER (WHERE {done} AND eligible) END"
@@ -264,6 +289,7 @@ SELECT GROUPING(task, how, model, day) AS level, task, how, model, day,
   sum(cached) FILTER (WHERE {done}) AS cached, sum(cw) FILTER (WHERE {done}) AS cw,
   sum(rt) FILTER (WHERE {done}) AS rt, sum(cost) FILTER (WHERE {done}) AS cost,
   count(cost) FILTER (WHERE {done}) AS cost_n, min(t) FILTER (WHERE {done}) AS t0, max(t) FILTER (WHERE {done}) AS t1,
-  count(*) FILTER (WHERE {done} AND eligible) AS eligible, why, called, tag, {sample} AS sample,
+  count(*) FILTER (WHERE {done} AND eligible) AS eligible, why, called, tag, p_system, p_user, {sample} AS sample,
   CASE WHEN GROUPING(task, how, model, day) = 15 THEN list(n ORDER BY n) FILTER (WHERE py) END AS python
-FROM s GROUP BY GROUPING SETS ((task, how, model, day, why, called, tag), (task, model), ())"""
+FROM s GROUP BY GROUPING SETS ((task, how, model, day, why, called, tag, p_system, p_user),
+                               (task, model, p_system, p_user), ())"""
