@@ -19,6 +19,13 @@ from tests.loopback import LoopbackLLM
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data" / "routellm"
+# Two tiers on an address nothing listens on, bar 0.8: for audits that imported labels decide with no call.
+LABELS_ONLY_CONFIG = """
+tiers:
+  - {name: small, model: openai/gpt-4o-mini, api_base: "http://127.0.0.1:9", api_key_env: TIERTOOL_TEST_KEY}
+  - {name: large, model: openai/gpt-4o, api_base: "http://127.0.0.1:9", api_key_env: TIERTOOL_TEST_KEY}
+quality: {target: 0.8, confidence: 0.95}
+"""
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 pytest_plugins = ["tests.kit.postgres", "tests.kit.proxy", "tests.kit.spark", "tests.kit.parallel", "pytester"]

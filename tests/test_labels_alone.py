@@ -10,18 +10,13 @@ import random
 
 from typer.testing import CliRunner
 
-from tests.conftest import write_jsonl
+from tests.conftest import LABELS_ONLY_CONFIG, write_jsonl
 from tiertool.cli import app
 from tiertool.store import load_audit
 
 runner = CliRunner()
 
-CONFIG = """
-tiers:
-  - {name: small, model: openai/gpt-4o-mini, api_base: "http://127.0.0.1:9", api_key_env: TIERTOOL_TEST_KEY}
-  - {name: large, model: openai/gpt-4o, api_base: "http://127.0.0.1:9", api_key_env: TIERTOOL_TEST_KEY}
-quality: {target: 0.8, confidence: 0.95}
-"""
+CONFIG = LABELS_ONLY_CONFIG
 
 
 def _row(rid: str, task: str, prompt: str, answer: str | None) -> dict:
