@@ -58,8 +58,9 @@ def _unit(z: np.ndarray | float, pi: float) -> np.ndarray | float:
 
 
 def p_value(z: Sequence[float] | np.ndarray, pi: float, target: float, alpha: float) -> float:
-    """Anytime-valid p-value of H0: labelled pass rate <= target, from the rectified values (aGRAPA bets;
-    `alpha` only shapes the bet)."""
+    """Anytime-valid p-value of H0: labelled pass rate <= target, from the rectified values. The aGRAPA bets do
+    not read `alpha`, so the p-value is the same at every level: a test the policy re-reads at a new Holm level
+    is the same test, not a second look with another strategy."""
     return betting.p_value(np.asarray(_unit(np.asarray(z, dtype=float), pi)), float(_unit(target, pi)), alpha)
 
 
