@@ -25,6 +25,7 @@ from ..sources import MAX_LINE, Unit
 from .base import Chunk
 from .spend_duckdb import CHAT_CALLS, ISO, SPACE
 
+
 def sql_str(s: str) -> str:
     """A Spark SQL string literal (backslashes are escapes there)."""
     return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
@@ -185,9 +186,8 @@ WITH a AS (
     CASE WHEN NOT no_body AND {_scalar('btask', 'STRING')} THEN nullif({_get('btask', '$', 'string')}, '') END
       AS meta_task,
     filter(tags, x -> {prefixes}) AS task_tags,
-    coalesce(size(msgs) > 0 AND NOT exists(msgs, e -> coalesce({_get('e', '$.content', 'string')} = 'redacted-by-litellm',
-                                                                   false)),
-             false) AS has_msgs,
+    coalesce(size(msgs) > 0 AND NOT exists(msgs, e -> coalesce({_get('e', '$.content', 'string')}
+                                                                   = 'redacted-by-litellm', false)), false) AS has_msgs,
     CASE WHEN {_scalar(x['startTime'], 'STRING')} THEN {_get(x['startTime'], '$', 'string')} END AS s_start,
     CASE WHEN {_scalar(x['endTime'], 'STRING')} THEN {_get(x['endTime'], '$', 'string')} END AS s_end,
     coalesce(nullif({_get(x['status'], '$', 'string')}, ''), 'success') AS status_s,
@@ -245,8 +245,8 @@ WITH a AS (
     CASE WHEN status_s <> 'success' THEN concat('the call failed (', status_s, ')')
          WHEN NOT has_msgs THEN {sql_str(NO_PROMPT)} END AS why,
     md5(concat({sql_str(f"{seed}:")}, {_get(x['request_id'], '$', 'string')})) AS key, called,
-    CASE WHEN tag_task IS NOT NULL THEN element_at(task_tags, CAST(array_position(tag_values, tag_task) AS INT)) ELSE '' END
-      AS tag
+    CASE WHEN tag_task IS NOT NULL THEN element_at(task_tags, CAST(array_position(tag_values, tag_task) AS INT))
+      ELSE '' END AS tag
   FROM (SELECT *, {agent} AS agent FROM s_ok)
 ), s_range AS (  -- common.check_ranges: a figure out of range is the parser's to skip, with its reason
   SELECT *, ok AND pt BETWEEN 0 AND {MAX_TOKENS} AND ct BETWEEN 0 AND {MAX_TOKENS}
@@ -280,7 +280,7 @@ class SparkInput:
                  hand: tuple[bool, bool] = (False, False)) -> None:
         from pyspark.sql import functions as F
 
-        self.spark, self.name, self.size = spark, name, size
+        self.spark, self.name, self.size, self.text = spark, name, size, False
         if Path(name).suffix.lower() in (".parquet", ".pq"):
             frame = spark.read.parquet(name).select(F.to_json(F.struct("*"), {"timestampFormat": TIMES}).alias("line"))
             self.source = f"{name}:row {{}}"
@@ -288,6 +288,7 @@ class SparkInput:
             # lines split on "\n" only, as the streaming reader numbers them (Spark's default also splits on "\r")
             frame = spark.read.option("lineSep", "\n").text(name).withColumnRenamed("value", "line")
             self.source = f"{name}:{{}}"
+            self.text = True
         else:
             frame = spark.table(name).select(F.to_json(F.struct("*"), {"timestampFormat": TIMES}).alias("line"))
             self.source = f"{name}:row {{}}"
@@ -354,15 +355,17 @@ class SparkInput:
             wanted.append(((p << 33) + n - start,))
         ids = self.spark.createDataFrame(wanted, "m long")
         found = self.lines.join(F.broadcast(ids), "m", "left_semi").select("m", "line").sortWithinPartitions("m")
-        at = 0
-        for m, line in found.toLocalIterator():
-            if m != wanted[at][0]:
+        given = 0
+        for at, (m, line) in enumerate(found.toLocalIterator()):
+            if at >= len(wanted) or m != wanted[at][0]:
                 raise RuntimeError(f"{self.name}: Spark gave row {m} out of order (a bug: please report it)")
-            n = rows[at]
-            at += 1
+            n, given = rows[at], at + 1
             data = None if line is None else line.encode()
-            for unit in sources.line_units(self.source.format(n), n, None if data and len(data) > MAX_LINE else data):
+            for unit in sources.line_units(self.source.format(n), n, None if self.text and data
+                                           and len(data) > MAX_LINE else data):
                 yield n, unit
+        if given != len(wanted):
+            raise RuntimeError(f"{self.name}: Spark gave {given} of {len(wanted)} rows (a bug: please report it)")
 
 
 def session() -> Any:
