@@ -62,7 +62,7 @@ class Part(Protocol):
 
 def split(rows: list[tuple[Any, ...]], units: Callable[[list[Any]], Iterator[tuple[Any, Unit]]],
           unread: Sequence[Any] = ()) -> Chunk:
-    """Rows of a grouping-sets query (levels 0: volume, 5: sample per task and model, 15: rows for Python);
+    """Rows of the one-pass query (levels 0: volume, 5: sample per task and model, 15: rows for Python);
     `unread`: more rows for Python (lines too long for the engine)."""
     chunk = Chunk([], {}, list(unread), units)
     for level, task, how, model, day, *values, system, user, refs, py in rows:
@@ -72,7 +72,7 @@ def split(rows: list[tuple[Any, ...]], units: Callable[[list[Any]], Iterator[tup
                 chunk.groups.append((task, how, model, day, *values))
             else:
                 chunk.held.append((prompt, (model, day, *values)))
-        elif level == 5 and refs:  # GROUPING(task, how, model, day) = 0b0101
+        elif level == 5 and refs:  # per (task, model[, prompt])
             picked = [(x["n"], x["key"] if isinstance(x["key"], str) else f"{x['key']:0{KEY_DIGITS}x}") for x in refs]
             if prompt is None:
                 chunk.sample[(task, model)] = picked

@@ -305,7 +305,7 @@ WITH s AS ({staged_sql}), fine AS (
 SELECT 0 AS level, task, how, model, day, n, replayable, pt, ct, cached, cw, rt, cost, cost_n, t0, t1, eligible,
   why, called, tag, p_system, p_user, NULL AS sample, NULL AS python FROM fine
 UNION ALL
-SELECT 5, task, NULL, model, NULL, {", ".join(["NULL"] * 15)}, p_system, p_user, {picked}, NULL
+SELECT 5, task, NULL, model, NULL, {blank}, p_system, p_user, {picked}, NULL
 FROM fine GROUP BY task, model, p_system, p_user
 UNION ALL
 SELECT 15, NULL, NULL, NULL, NULL, {blank}, NULL, NULL, NULL, list_sort(flatten(list(python))) FROM fine"""
