@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.enginekit import odd_lines, producer_rows, same_cost, spend_rows, traffic_facts, write_log
 from tiertool.errors import InputError
@@ -131,3 +133,42 @@ def test_duckdb_checks_what_the_tiers_take_and_types_agent_steps_as_the_streamin
             assert any(why.startswith("tier claude: seed") for why in stream.stats.not_replayable)
         if "steps" in options:
             assert {"first", "after lookup"} <= {t.split(" › ")[-1] for t in stream.tasks if " › " in t}
+
+
+@given(st.integers(0, 2**31), st.text(min_size=1, max_size=40))
+@settings(max_examples=200)
+def test_the_engines_sample_key_is_the_samplers(seed, request_id):
+    """The BIGINT DuckDB orders the sample by is sample.sample_key, for any seed and request id."""
+    import duckdb
+
+    from tiertool.ingest.engines import spend_duckdb as sql
+    from tiertool.ingest.sample import sample_key
+
+    with duckdb.connect() as con:
+        got = con.execute(f"SELECT ('0x' || md5({sql.sql_str(f'{seed}:')} || ?)[1:{sql.KEY_DIGITS}])::BIGINT",
+                          [request_id]).fetchall()
+    assert got == [(sample_key(seed, request_id),)]
+
+
+def test_the_one_pass_does_not_hold_every_row(tmp_path):
+    """Memory stays flat with the log: the pass's plan has no GROUPING SETS (which DuckDB runs by materialising
+    every staged row) and its sample heaps hold numbers (string or struct values grow with the rows seen)."""
+    import duckdb
+
+    from tiertool.ingest.engines.files import DuckDB, ParquetFile
+
+    path = tmp_path / "spend.parquet"
+    rows = [r for r in spend_rows() if isinstance(r.get("request_id"), str)]
+    clean = write_log(tmp_path / "clean.jsonl", [{k: json.dumps(v) if isinstance(v, (dict, list)) else v
+                                                  for k, v in r.items()} for r in rows])
+    with duckdb.connect() as con:
+        con.execute(f"COPY (SELECT * FROM read_json('{clean}', format='newline_delimited', sample_size=-1)) "
+                    f"TO '{path}'")
+    query = ParquetFile(str(path), DuckDB(), "auto", 0, 7, False).query
+    con = duckdb.connect()
+    plan = "\n".join(str(row[1]) for row in con.execute("EXPLAIN " + query).fetchall())
+    assert "Hash Group By" in plan or "HASH_GROUP_BY" in plan
+    assert "grouping_sets_input" not in plan and "GROUPING SETS" not in query
+    staged = query.split("), fine AS (")[0].split("WITH s AS (", 1)[1]
+    types = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT key, n FROM ({staged})").fetchall()}
+    assert types["key"] == "BIGINT" and types["n"] == "BIGINT"

@@ -22,10 +22,13 @@ from ..records import Request
 Stratum = tuple[str, str]  # (task, logged model)
 
 
+KEY_DIGITS = 15  # hex digits of the md5 a key keeps: 60 bits, a positive BIGINT in every engine
+
+
 def sample_key(seed: int, request_id: str) -> int:
-    """The request's place in every sample: smaller keys are sampled first. SQL: md5(seed || ':' || id), whose
-    hex digits order as these integers do."""
-    return int(hashlib.md5(f"{seed}:{request_id}".encode()).hexdigest(), 16)
+    """The request's place in every sample: smaller keys are sampled first. SQL: the first 15 hex digits of
+    md5(seed || ':' || id) as a BIGINT, which engines carry through their aggregates as a fixed-width number."""
+    return int(hashlib.md5(f"{seed}:{request_id}".encode()).hexdigest()[:KEY_DIGITS], 16)
 
 
 class Sampler:

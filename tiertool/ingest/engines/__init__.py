@@ -81,5 +81,6 @@ def open_reader(engine: str, paths: Sequence[str | Path], fmt: str | None, group
     from .spark import SparkInput, session
 
     spark = session()
-    inputs = [SparkInput(spark, name, group_by, sampler.seed, sampler.size, answered) for name in names]
+    inputs = [SparkInput(spark, name, group_by, sampler.seed, sampler.size, answered, (check is not None, steps))
+              for name in names]
     return EngineReader(inputs, fmt, group_by, tally, sampler, semantic, check)

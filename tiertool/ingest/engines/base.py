@@ -21,7 +21,7 @@ from ...records import Request
 from .. import litellm_spend
 from ..formats import FORMATS
 from ..reader import BUFFER_CHARS, MAX_REASONS, Check, LogReader, ReadStats, _FileRead
-from ..sample import Sampler
+from ..sample import KEY_DIGITS, Sampler
 from ..sources import Unit
 from ..streams import Stream
 from ..tasktype import TaskTyper
@@ -62,7 +62,7 @@ class Part(Protocol):
 
 def split(rows: list[tuple[Any, ...]], units: Callable[[list[Any]], Iterator[tuple[Any, Unit]]],
           unread: Sequence[Any] = ()) -> Chunk:
-    """Rows of a grouping-sets query (levels 0: volume, 5: sample per task and model, 15: rows for Python);
+    """Rows of the one-pass query (levels 0: volume, 5: sample per task and model, 15: rows for Python);
     `unread`: more rows for Python (lines too long for the engine)."""
     chunk = Chunk([], {}, list(unread), units)
     for level, task, how, model, day, *values, system, user, refs, py in rows:
@@ -72,8 +72,8 @@ def split(rows: list[tuple[Any, ...]], units: Callable[[list[Any]], Iterator[tup
                 chunk.groups.append((task, how, model, day, *values))
             else:
                 chunk.held.append((prompt, (model, day, *values)))
-        elif level == 5 and refs:  # GROUPING(task, how, model, day) = 0b0101
-            picked = [(x["n"], x["key"]) for x in refs]
+        elif level == 5 and refs:  # per (task, model[, prompt])
+            picked = [(x["n"], x["key"] if isinstance(x["key"], str) else f"{x['key']:0{KEY_DIGITS}x}") for x in refs]
             if prompt is None:
                 chunk.sample[(task, model)] = picked
             else:
@@ -81,6 +81,11 @@ def split(rows: list[tuple[Any, ...]], units: Callable[[list[Any]], Iterator[tup
         elif level == 15:
             chunk.python = sorted(chunk.python + (py or []))
     return chunk
+
+
+def _key(digits: str) -> int:
+    """A sample key from an engine's hex digits (engines may give the whole md5: its first KEY_DIGITS count)."""
+    return int(digits[:KEY_DIGITS], 16)
 
 
 class EngineReader(LogReader):
@@ -135,8 +140,8 @@ class EngineReader(LogReader):
                 stats.typing[how] += n
                 if eligible:
                     sampler.offered[(task, model)] += eligible
-            wanted = {row: (int(key, 16), stratum) for stratum, refs in chunk.sample.items() for row, key in refs
-                      if sampler.wants(stratum, int(key, 16))}
+            wanted = {row: (_key(key), stratum) for stratum, refs in chunk.sample.items() for row, key in refs
+                      if sampler.wants(stratum, _key(key))}
             python = set(chunk.python)
             for row, unit in chunk.units(sorted(python | set(wanted))):  # one more read of the part, in order
                 if row in wanted:
@@ -182,7 +187,7 @@ class EngineReader(LogReader):
             for (prompt, model), refs in chunk.held_sample.items():
                 g = group[prompt]
                 stratum = (g.key if g else "untagged", model)
-                offers.setdefault(stratum, []).extend((int(key, 16), row, id(chunk), prompt) for row, key in refs)
+                offers.setdefault(stratum, []).extend((_key(key), row, id(chunk), prompt) for row, key in refs)
         wanted: dict[int, dict[Any, tuple[int, tuple[str, str], Prompt]]] = {}
         for stratum, picks in offers.items():
             for key, row, at, prompt in heapq.nsmallest(sampler.size, picks):

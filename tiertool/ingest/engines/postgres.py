@@ -151,18 +151,11 @@ class SpendLogs:
 
     def __init__(self, url: str, group_by: str, seed: int, size: int, answered: bool, since: str | None,
                  until: str | None) -> None:
-        try:
-            import psycopg
-        except ImportError:
-            raise InputError("reading Postgres needs psycopg: pip install 'tiertool[postgres]'") from None
-        self.name = safe_url(url)
-        try:
-            self.conn = psycopg.connect(url, autocommit=True)
-        except psycopg.Error as e:
-            raise InputError(f"{self.name}: cannot connect ({str(e).strip().splitlines()[0]})") from None
-        columns: dict[str, str] = dict(self.conn.execute(
-            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'LiteLLM_SpendLogs'"
-        ).fetchall())
+        self.name, self.url = safe_url(url), url
+        with self._connect() as conn:
+            columns: dict[str, str] = dict(conn.execute(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'LiteLLM_SpendLogs'"
+            ).fetchall())
         if not columns:
             raise InputError(f"{self.name}: no LiteLLM_SpendLogs table (is this the LiteLLM proxy's database?)")
         self.where, self.params = ["true"], []
@@ -174,11 +167,24 @@ class SpendLogs:
         self.query = query(staged(group_by, seed, answered, columns).replace("{where}", " AND ".join(self.where)),
                            size or 0)
 
+    def _connect(self) -> Any:
+        """A connection for one query or one fetch (closed after it: the reader may fetch rows again much later)."""
+        try:
+            import psycopg
+        except ImportError:
+            raise InputError("reading Postgres needs psycopg: pip install 'tiertool[postgres]'") from None
+        try:
+            return psycopg.connect(self.url, autocommit=True)
+        except psycopg.Error as e:
+            raise InputError(f"{self.name}: cannot connect ({str(e).strip().splitlines()[0]})") from None
+
     def chunks(self) -> Iterator[Chunk]:
         groups: list[tuple[Any, ...]] = []
         sample: dict[tuple[str, str], list[tuple[Any, str]]] = {}
         python: list[Any] = []
-        for kind, task, how, model, day, *values, rid, key in self.conn.execute(self.query, self.params):
+        with self._connect() as conn:
+            rows = conn.execute(self.query, self.params).fetchall()
+        for kind, task, how, model, day, *values, rid, key in rows:
             if kind == 0:
                 groups.append((task, how, model, day, *values))
             elif kind == 1:
@@ -195,7 +201,8 @@ class SpendLogs:
                "WHERE request_id = ANY(%s)"
         for i in range(0, len(rows), FETCH):
             part = rows[i:i + FETCH]
-            found: dict[str, Any] = dict(self.conn.execute(stmt, [part]).fetchall())
+            with self._connect() as conn:
+                found: dict[str, Any] = dict(conn.execute(stmt, [part]).fetchall())
             for rid in part:
                 yield rid, (f"{self.name}#{rid}", found[rid], None)
 

@@ -17,6 +17,7 @@ import json
 from ...limits import MAX_TOKENS, MIN_TIME, latest_time
 from ..common import TASK_TAG_PREFIXES
 from ..litellm_spend import NO_PROMPT
+from ..sample import KEY_DIGITS
 
 # Python's str.strip() whitespace, for task tags ("task: x " -> "x").
 SPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
@@ -29,6 +30,7 @@ JSON_FIELDS = ("request_id", "model", "model_group", "status", "spend", "prompt_
 TEXT_FIELDS = ("request_tags", "metadata", "messages", "proxy_server_request")  # read through maybe_json
 CHAT_CALLS = ("completion", "acompletion", "")  # litellm_shared.CHAT: call types whose body is a chat request
 SUSPECT_JSON = r",(\s|\\[nrt])*[}\]]"  # trailing commas: DuckDB reads them, Python's JSON parsers do not
+MESSAGES = json.dumps([{"role": "JSON", "content": "JSON"}])  # from_json's structure for the messages
 EMPTY_OBJECT = r"\{[ \t\n\r]*\}[ \t\n\r]*"  # a body "{}": the row has no request body
 _USAGE = "$.usage_object"
 _TOKENS = (f"{_USAGE}.prompt_tokens_details.cached_tokens", f"{_USAGE}.prompt_tokens_details.cache_creation_tokens",
@@ -160,13 +162,15 @@ WITH a0 AS (  -- the body's JSON types (pt) and values (px) of the paths read, i
     CASE WHEN t_caller = 'ARRAY' THEN json_type(px[1], '$[*]') END AS caller_types,
     CASE WHEN t_caller = 'ARRAY' THEN json_extract_string(px[1], '$[*]') END AS caller_tags
   FROM a1
-), a2 AS (  -- the messages' types, roles and string contents, read as lists (no per-message parse)
+), a2 AS (  -- the messages in one parse: each one's role and content as JSON text (NULL: absent, null or
+  -- not an object; such rows are the parser's, see c and g)
   SELECT *, CASE WHEN no_body THEN row_tags ELSE caller_tags END AS tags,
-    CASE WHEN left(msg_text, 1) IN ('[', '{{') THEN try(json_type(msg_text)) END AS t_msgs,
-    CASE WHEN left(msg_text, 1) = '[' THEN try(json_type(msg_text, '$[*]')) END AS msg_types,
-    CASE WHEN left(msg_text, 1) = '[' THEN try(json_type(msg_text, '$[*].role')) END AS msg_roles,
-    CASE WHEN left(msg_text, 1) = '[' THEN try(json_extract_string(msg_text, '$[*].content')) END AS msg_texts
+    CASE WHEN left(msg_text, 1) = '[' THEN try(from_json(msg_text, {sql_str(MESSAGES)})) END AS msgs
   FROM a
+), a3 AS (
+  SELECT *, CASE WHEN msgs IS NOT NULL THEN 'ARRAY'
+                 WHEN left(msg_text, 1) IN ('[', '{{') THEN try(json_type(msg_text)) END AS t_msgs
+  FROM a2
 ), b AS (
   SELECT *,
     CASE WHEN regexp_full_match(s_start, {sql_str(ISO)}) THEN try_cast(s_start AS TIMESTAMPTZ) END AS ts,
@@ -178,8 +182,9 @@ WITH a0 AS (  -- the body's JSON types (pt) and values (px) of the paths read, i
     CASE WHEN NOT no_body AND t_btask = 'VARCHAR' THEN nullif(btask->>'$', '') END AS meta_task,
     list_filter(tags, lambda x: {" OR ".join(f"starts_with(x, {sql_str(p)})" for p in TASK_TAG_PREFIXES)})
       AS task_tags,
-    coalesce(t_msgs = 'ARRAY', false) AND len(msg_types) > 0
-      AND NOT coalesce(list_contains(msg_texts, 'redacted-by-litellm'), false) AS has_msgs,
+    coalesce(t_msgs = 'ARRAY', false) AND len(msgs) > 0
+      AND NOT coalesce(list_bool_or(list_transform(msgs, lambda m: m.content = '"redacted-by-litellm"')), false)
+      AS has_msgs,
     r.response IS NULL OR t_resp = 'NULL' OR (t_resp = 'VARCHAR' AND (left(r.response->>'$', 1) NOT IN ('[', '{{')
       OR trim(r.response->>'$') IN ('{{}}', '[]'))) OR (t_resp = 'OBJECT' AND len(json_keys(r.response)) = 0)
       AS plain_answer,
@@ -187,7 +192,7 @@ WITH a0 AS (  -- the body's JSON types (pt) and values (px) of the paths read, i
     -- the model (group) the client called: Request.requested_model, else the model
     coalesce(nullif(r.model_group->>'$', ''), CASE WHEN NOT no_body THEN nullif(px[6]->>'$', '') END,
              r.model->>'$') AS called
-  FROM a2
+  FROM a3
 ), b1 AS (
   SELECT *, list_transform(task_tags, lambda x: trim(x[strpos(x, ':') + 1:], {sql_str(SPACE)})) AS tag_values FROM b
 ), b2 AS (
@@ -218,8 +223,8 @@ WITH a0 AS (  -- the body's JSON types (pt) and values (px) of the paths read, i
                    AND mt[6] IS DISTINCT FROM 'DOUBLE'))
               AND (mt[8] IS NULL OR mt[8] = 'NULL' OR (mt[8] = 'OBJECT' AND {rt_ok}))))))
     AND (msg_text IS NULL OR msg_text = '' OR (t_msgs = 'OBJECT' AND len(json_keys(msg_text)) = 0)
-         OR (t_msgs = 'ARRAY' AND len(msg_roles) = len(msg_types)
-             AND coalesce(list_bool_and(list_transform(msg_types, lambda x: x = 'OBJECT')), true)))
+         OR (t_msgs = 'ARRAY' AND coalesce(list_bool_and(list_transform(msgs, lambda m: m.role IS NOT NULL)),
+                                            true)))
     AND NOT (json_type(rx[1]) = 'OBJECT' AND rx[2] IS NOT NULL AND json_type(rx[2]) NOT IN ('NULL', 'OBJECT'))
     AND (r.model_group IS NULL OR json_type(r.model_group) IN ('NULL', 'VARCHAR'))
     AND (no_body OR pt[8] IS NULL OR pt[8] IN ('NULL', 'VARCHAR'))
@@ -236,10 +241,10 @@ WITH a0 AS (  -- the body's JSON types (pt) and values (px) of the paths read, i
     try_cast(r.spend AS DOUBLE) AS cost, has_msgs AND status = 'success' AS replayable, answered,
     CASE WHEN status <> 'success' THEN 'the call failed (' || status || ')' WHEN NOT has_msgs THEN {sql_str(NO_PROMPT)}
       END AS why,
-    md5({sql_str(f"{seed}:")} || (r.request_id->>'$')) AS key, has_msgs, called,
+    ('0x' || md5({sql_str(f"{seed}:")} || (r.request_id->>'$'))[1:{KEY_DIGITS}])::BIGINT AS key, has_msgs, called,
     CASE WHEN tag_task IS NOT NULL AND {how} = 'tag' THEN task_tags[list_position(tag_values, tag_task)] ELSE ''
       END AS tag,
-    ts, te, {agent} AS agent, msg_text, msg_types, msg_roles, msg_texts
+    ts, te, {agent} AS agent, msg_text, msgs
   FROM c
 ), e AS (  -- common.check_ranges: a figure out of range is the parser's to skip, with its reason
   SELECT * REPLACE (ok AND pt BETWEEN 0 AND {MAX_TOKENS} AND ct BETWEEN 0 AND {MAX_TOKENS}
@@ -247,24 +252,19 @@ WITH a0 AS (  -- the body's JSON types (pt) and values (px) of the paths read, i
     AND cost >= 0 AND (ts IS NULL OR te IS NULL OR te >= ts)
     AND (t IS NULL OR t BETWEEN {MIN_TIME} AND {latest_time()}) AS ok)
   FROM d
-), f AS (  -- what the task typer reads of an untyped prompt (TaskTyper.prompt), where SQL reads it exactly
-  SELECT *, CASE WHEN how = 'none' AND has_msgs AND ok THEN try(json_extract_string(msg_text, '$[*].role')) END
-      AS roles, CASE WHEN how = 'none' AND has_msgs AND ok THEN try(json_type(msg_text, '$[*].content')) END
-      AS content_types
+), g AS (  -- what the task typer reads of an untyped prompt (TaskTyper.prompt), where SQL reads it exactly:
+  -- every role and content a string (list_bool_and skips NULLs: hence the coalesce)
+  SELECT *, how = 'none' AND has_msgs AND ok AND coalesce(list_bool_and(list_transform(msgs,
+      lambda m: coalesce(left(m.role, 1) = '"' AND left(m.content, 1) = '"', false))), false) AS texts_ok
   FROM e
-), g AS (
-  SELECT *, coalesce(len(roles) = len(msg_types) AND len(content_types) = len(msg_types)
-    AND list_bool_and(list_transform(msg_roles, lambda x: x = 'VARCHAR'))
-    AND list_bool_and(list_transform(content_types, lambda x: x IN ('VARCHAR', 'NULL'))), false) AS texts_ok
-  FROM f
 ), h AS (
-  SELECT *, CASE WHEN texts_ok THEN array_to_string(list_transform(list_filter(list_zip(roles, msg_texts),
-      lambda x: x[1] IN ('system', 'developer')), lambda x: coalesce(x[2], '')), chr(10)) END AS p_system,
-    CASE WHEN texts_ok THEN coalesce(list_filter(list_zip(roles, msg_texts), lambda x: x[1] = 'user')[1][2], '')
+  SELECT *, CASE WHEN texts_ok THEN array_to_string(list_transform(list_filter(msgs,
+      lambda m: m.role IN ('"system"', '"developer"')), lambda m: m.content->>'$'), chr(10)) END AS p_system,
+    CASE WHEN texts_ok THEN coalesce(list_filter(msgs, lambda m: m.role = '"user"')[1].content->>'$', '')
       END AS p_user
   FROM g
 )
-SELECT * EXCLUDE (ts, te, agent, msg_text, msg_types, msg_roles, msg_texts, roles, content_types, texts_ok,
+SELECT * EXCLUDE (ts, te, agent, msg_text, msgs, texts_ok,
                   p_system, p_user),
   NOT ok OR {hand} AS py, {eligible} AS eligible,
   CASE WHEN texts_ok AND NOT ({hand}) AND (p_system <> '' OR p_user <> '') THEN p_system END AS p_system,
@@ -276,20 +276,36 @@ def query(staged_sql: str, size: int) -> str:
     """One pass over the staged rows: volume per (task, how, model, day) of the rows SQL read; per (task, model)
     the `size` smallest-key rows that may be sampled; and the numbers of the rows Python must read. Untyped
     prompts SQL reads are counted per (system, user) text too (p_system, p_user; NULL for the others), for the
-    typer to type each text once."""
+    typer to type each text once.
+
+    One GROUP BY at the finest grain, then rolled up over its (small) result: DuckDB runs GROUPING SETS by
+    materialising every staged row first, which made memory grow with the log."""
     done = "ok AND NOT py"
-    sample = (f"CASE WHEN GROUPING(how, day) = 3 AND GROUPING(task, model) = 0 THEN min_by(struct_pack(n := n, "
-              f"key := key), struct_pack(key := key, n := n), {size}) FILTER (WHERE {done} AND eligible) END"
+    # min_by with fixed-width values and ordering (row numbers by key, keys by key): DuckDB's heaps of strings or
+    # structs grow with the rows they see, these stay flat; equal keys (a repeated request id) sit side by side
+    sample = (f"min_by(n, key, {size}) FILTER (WHERE {done} AND eligible) AS sample_n, "
+              f"min_by(key, key, {size}) FILTER (WHERE {done} AND eligible) AS sample_k" if size else
+              "NULL AS sample_n, NULL AS sample_k")
+    picked = (f"list_slice(list_sort(flatten(list(list_transform(range(len(sample_k)), "
+              f"lambda i: struct_pack(key := sample_k[i + 1], n := sample_n[i + 1]))))), 1, {size})"
               if size else "NULL")
+    blank = ", ".join(["NULL"] * 15)
     return f"""
-WITH s AS ({staged_sql})
-SELECT GROUPING(task, how, model, day) AS level, task, how, model, day,
-  count(*) FILTER (WHERE {done}) AS n, count(*) FILTER (WHERE {done} AND replayable) AS replayable,
-  sum(pt) FILTER (WHERE {done}) AS pt, sum(ct) FILTER (WHERE {done}) AS ct,
-  sum(cached) FILTER (WHERE {done}) AS cached, sum(cw) FILTER (WHERE {done}) AS cw,
-  sum(rt) FILTER (WHERE {done}) AS rt, sum(cost) FILTER (WHERE {done}) AS cost,
-  count(cost) FILTER (WHERE {done}) AS cost_n, min(t) FILTER (WHERE {done}) AS t0, max(t) FILTER (WHERE {done}) AS t1,
-  count(*) FILTER (WHERE {done} AND eligible) AS eligible, why, called, tag, p_system, p_user, {sample} AS sample,
-  CASE WHEN GROUPING(task, how, model, day) = 15 THEN list(n ORDER BY n) FILTER (WHERE py) END AS python
-FROM s GROUP BY GROUPING SETS ((task, how, model, day, why, called, tag, p_system, p_user),
-                               (task, model, p_system, p_user), ())"""
+WITH s AS ({staged_sql}), fine AS (
+  SELECT task, how, model, day, why, called, tag, p_system, p_user,
+    count(*) FILTER (WHERE {done}) AS n, count(*) FILTER (WHERE {done} AND replayable) AS replayable,
+    sum(pt) FILTER (WHERE {done}) AS pt, sum(ct) FILTER (WHERE {done}) AS ct,
+    sum(cached) FILTER (WHERE {done}) AS cached, sum(cw) FILTER (WHERE {done}) AS cw,
+    sum(rt) FILTER (WHERE {done}) AS rt, sum(cost) FILTER (WHERE {done}) AS cost,
+    count(cost) FILTER (WHERE {done}) AS cost_n, min(t) FILTER (WHERE {done}) AS t0,
+    max(t) FILTER (WHERE {done}) AS t1, count(*) FILTER (WHERE {done} AND eligible) AS eligible,
+    {sample}, list(n) FILTER (WHERE py) AS python
+  FROM s GROUP BY task, how, model, day, why, called, tag, p_system, p_user
+)
+SELECT 0 AS level, task, how, model, day, n, replayable, pt, ct, cached, cw, rt, cost, cost_n, t0, t1, eligible,
+  why, called, tag, p_system, p_user, NULL AS sample, NULL AS python FROM fine
+UNION ALL
+SELECT 5, task, NULL, model, NULL, {blank}, p_system, p_user, {picked}, NULL
+FROM fine GROUP BY task, model, p_system, p_user
+UNION ALL
+SELECT 15, NULL, NULL, NULL, NULL, {blank}, NULL, NULL, NULL, list_sort(flatten(list(python))) FROM fine"""
