@@ -91,3 +91,73 @@ def test_an_audit_of_the_table_decides_what_the_file_decides(spendlogs_db, tmp_p
     from_db = audit_decisions([spendlogs_db], tmp_path / "db")
     assert from_db == from_file
     assert any(tier == "small" for _, _, _, tier, _ in from_db[0])  # something moved: the test can tell
+
+
+def test_postgres_reads_the_proxys_rows_itself(spend_db):
+    """Pushed down: the proxy's own rows and the synthetic ones are mapped in SQL; only the odd shapes (jsonb
+    strings, bad figures, prompts the SQL cannot read exactly) come back to the parser, and the sample's rows."""
+    from tiertool.ingest.engines.postgres import SpendLogs
+
+    (chunk,) = SpendLogs(spend_db, "auto", 2, 6, False, None, None).chunks()
+    read = sum(g[4] for g in chunk.groups) + sum(v[2] for _, v in chunk.held)
+    odd = {r for r in chunk.python if r.startswith("odd-")}
+    assert read > 300 and len(chunk.python) < 20 and odd, (read, chunk.python)
+    assert all(len(v) <= 6 for v in chunk.sample.values()) and chunk.held and chunk.held_sample
+
+
+def _fits(row: dict, types: dict[str, str]) -> bool:
+    """Whether the table can hold the row as it is (the engines' odd rows include a numeric model, a text spend)."""
+    from datetime import datetime
+
+    for key, value in row.items():
+        kind = types[key]
+        if kind == "text" and not isinstance(value, (str, type(None))) or kind in ("integer", "double precision") \
+                and (isinstance(value, bool) or not isinstance(value, (int, float)) or kind == "integer"
+                     and not (isinstance(value, int) and abs(value) < 2**31)):
+            return False
+        if kind.startswith("timestamp"):
+            try:
+                datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            except ValueError:
+                return False
+    return True
+
+
+def _jsonb(value: object) -> str | None:
+    """JSON text for a jsonb column: the text a row holds when it is JSON (as the proxy's rows hold it), else the
+    value as JSON (a string that is no JSON becomes a jsonb string)."""
+    if isinstance(value, str):
+        try:
+            json.loads(value)
+            return value
+        except ValueError:
+            pass
+    return None if value is None else json.dumps(value)
+
+
+def test_postgres_reads_every_shape_the_duckdb_tests_read_as_the_parser(spendlogs_db, tmp_path):
+    """The engines' odd and out-of-range rows and agent steps, as far as the table's types hold them, with the
+    carry check and agent steps on and off: the table and its export give the same traffic."""
+    import psycopg
+
+    from tests.enginekit import spend_rows
+    from tests.test_engines_duckdb import _agent_rows
+    from tiertool.config import Tier
+    from tiertool.replay import carry_check
+
+    with psycopg.connect(spendlogs_db) as conn:
+        types = dict(conn.execute("SELECT column_name, data_type FROM information_schema.columns "
+                                  "WHERE table_name = 'LiteLLM_SpendLogs'").fetchall())
+        rows = [{k: v for k, v in r.items() if k in types}
+                for r in spend_rows() + _agent_rows(producer_rows()[0])]
+        rows = [{k: _jsonb(v) if types[k] == "jsonb" else v for k, v in r.items()} for r in rows if _fits(r, types)]
+        assert len(rows) > 600
+        insert_spend_rows(conn, rows)
+    log = export(spendlogs_db, tmp_path / "export.jsonl")
+    check = carry_check([Tier(name="o3", model="openai/o3"),
+                         Tier(name="claude", model="anthropic/claude-3-7-sonnet-20250219")])
+    for options in ({}, {"sample_if": "answered"}, {"check": check}, {"steps": True}, {"check": check, "steps": True}):
+        stream = scan([log], sample=7, seed=5, **options)
+        db = scan([spendlogs_db], sample=7, seed=5, **options)
+        assert traffic_facts(db, sources=False) == traffic_facts(stream, sources=False), options
+        assert same_cost(db, stream)
