@@ -28,7 +28,24 @@ def table_rows() -> list[dict]:
     odd = [{"request_tags": text("task:as-text")}, {"metadata": text('{"task": "in-a-string"}')}, {"model": ""},
            {"messages": [{"role": "user", "content": "redacted-by-litellm"}]}, {"response": text("plain answer")},
            {"response": text('{"choices": []}')}, {"status": None}, {"status": "failure"}, {"metadata": {"task": 4}},
-           {"request_tags": ["feature: search ", "task:x"]}, {"messages": {"role": "user"}}]
+           {"request_tags": ["feature: search ", "task:x"]}, {"messages": {"role": "user"}},
+           # jsonb shapes the SQL reads itself or leaves to the parser: numbers as Python's float rounds them, huge
+           # and tiny ones, the client's metadata in each place, body messages of every JSON type
+           {"metadata": '{"usage_object": {"prompt_tokens_details": {"cached_tokens": 3.9999999999999999, '
+                        '"cache_creation_tokens": 0.0, "cache_write_tokens": 2}}}'},  # text: jsonb keeps digits
+           {"metadata": {"usage_object": {"prompt_tokens_details": {"cached_tokens": 1e300}}}},
+           {"metadata": {"usage_object": {"completion_tokens_details": {"reasoning_tokens": 1e-400}}}},
+           {"proxy_server_request": {"metadata": {"requester_metadata": {"headers": {}}, "task": "body-task",
+                                                  "caller_tags": []}, "messages": []}},
+           {"proxy_server_request": {"metadata": {"requester_metadata": {"task": 5}, "caller_tags": []}}},
+           {"proxy_server_request": {"metadata": {"requester_metadata": {"task": "client"}, "caller_tags": ["a"]},
+                                     "messages": ""}},
+           {"proxy_server_request": {"metadata": {"tags": ["task:no-caller-tags"]}}},
+           {"proxy_server_request": text('{"metadata": {}}')}, {"proxy_server_request": {}},
+           {"proxy_server_request": {"metadata": {"caller_tags": ["task:\u00a0 body \t"]}, "model": "alias",
+                                     "messages": [{"role": "user", "content": "Ticket 11"}]}},
+           {"proxy_server_request": {"metadata": {"caller_tags": [1]}}}, {"request_tags": [None]},
+           {"messages": text("[]")}, {"response": {"choices": [{"message": {"content": "hi"}}]}}]
     rows += [dict(base, request_id=f"odd-{i}", **v) for i, v in enumerate(odd)]
     return [{k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in r.items()} for r in rows]
 
@@ -60,6 +77,15 @@ def test_postgres_gives_the_streaming_readers_traffic(spend_db, tmp_path, sample
     assert traffic_facts(db, sources=False) == traffic_facts(stream, sources=False)
     assert same_cost(db, stream)
     assert all(r.source == f"{spend_db}#{r.id}" for v in db.strata.values() for r in v)
+
+
+@pytest.mark.parametrize("group_by", ["metadata.task", "model_group", "request_tags.0", "user", "not_a_column"])
+def test_group_by_paths_give_the_streaming_readers_traffic(spend_db, tmp_path, group_by):
+    """An explicit --group-by: rows whose value the row holds are grouped in SQL; the others (the parser then
+    looks in the request body) are the parser's."""
+    stream = scan([export(spend_db, tmp_path / "export.jsonl")], sample=4, seed=3, group_by=group_by)
+    db = scan([spend_db], sample=4, seed=3, group_by=group_by)
+    assert traffic_facts(db, sources=False) == traffic_facts(stream, sources=False)
 
 
 def test_since_and_until_select_rows_by_start_time(spend_db):
