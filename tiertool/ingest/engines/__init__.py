@@ -76,8 +76,8 @@ def open_reader(engine: str, paths: Sequence[str | Path], fmt: str | None, group
     if engine == "postgres":
         from .postgres import SpendLogs
 
-        return EngineReader([SpendLogs(names[0], group_by, sampler.seed, sampler.size, answered, since, until)], fmt,
-                            group_by, tally, sampler, semantic, check)
+        return EngineReader([SpendLogs(names[0], group_by, sampler.seed, sampler.size, answered, since, until,
+                                       (check is not None, steps))], fmt, group_by, tally, sampler, semantic, check)
     from .spark import SparkInput, session
 
     spark = session()
