@@ -172,3 +172,80 @@ def test_the_one_pass_does_not_hold_every_row(tmp_path):
     staged = query.split("), fine AS (")[0].split("WITH s AS (", 1)[1]
     types = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT key, n FROM ({staged})").fetchall()}
     assert types["key"] == "BIGINT" and types["n"] == "BIGINT"
+
+
+def _group_by_rows() -> list[dict]:
+    """Rows where --group-by's path is in the row, only in the request body (the parser looks there when the row
+    has no value), in neither, or of another JSON type."""
+    rows = []
+    for i, r in enumerate(spend_rows()[:120]):
+        if not isinstance(r.get("proxy_server_request"), str) or not r["proxy_server_request"].startswith("{"):
+            continue
+        body = json.loads(r["proxy_server_request"])
+        meta = json.loads(r["metadata"]) if isinstance(r.get("metadata"), str) and r["metadata"][:1] == "{" else {}
+        kind = i % 5
+        body["metadata"] = dict(body.get("metadata") or {}, team=f"body-{i % 3}") if kind in (1, 3) else \
+            body.get("metadata") or {}
+        body["team"] = f"body-top-{i % 2}" if kind in (1, 4) else body.get("team")
+        meta = dict(meta, team=f"row-{i % 3}") if kind in (0, 3) else dict(meta, team=7) if kind == 4 else meta
+        rows.append(dict(r, request_id=f"gb-{i}", proxy_server_request=json.dumps(body), metadata=json.dumps(meta),
+                         team=(f"row-top-{i % 2}" if kind == 0 else None if kind == 2 else 5 if kind == 3 else
+                               r.get("team"))))
+    return rows
+
+
+@pytest.mark.parametrize("group_by", ["metadata.team", "team", "model_group", "request_tags.0", "not_a_field"])
+def test_group_by_paths_give_the_streaming_readers_traffic(tmp_path, group_by):
+    """An explicit --group-by reads the row's value, else the request body's (as litellm_spend.parse does)."""
+    log = write_log(tmp_path / "gb.jsonl", _group_by_rows())
+    stream = scan([log], sample=5, seed=4, group_by=group_by)
+    duck = scan([log], sample=5, seed=4, group_by=group_by, engine="duckdb")
+    if group_by in ("metadata.team", "team"):
+        assert any(t.startswith("body-") for t in stream.tasks) and any(t.startswith("row-") for t in stream.tasks)
+    assert traffic_facts(duck) == traffic_facts(stream)
+
+
+@pytest.mark.parametrize("session", ["0", 0, 0.0, "", True, False, "s-1", 12, None, [], {}])
+def test_session_ids_make_agent_steps_as_the_streaming_reader(tmp_path, session):
+    """agent_steps: a session id the parser keeps (`session_id or None`) makes a row an agent step, on both paths."""
+    rows = [dict(r, session_id=session if i % 2 else None) for i, r in enumerate(spend_rows()[:150])]
+    log = write_log(tmp_path / "sessions.jsonl", rows)
+    stream = scan([log], sample=5, seed=4, steps=True)
+    assert traffic_facts(scan([log], sample=5, seed=4, steps=True, engine="duckdb")) == traffic_facts(stream)
+
+
+@pytest.mark.parametrize("kind", ["plain", "gzip", "long line"])
+def test_rows_read_again_are_the_lines_the_query_numbered(log, tmp_path, monkeypatch, kind):
+    """The sampled and held rows are read again where they lie in a plain file (its line index), from the start
+    in a gzip file or one with a line too long to read: the same lines either way, with BUFFER_CHARS small enough
+    that the held rows are read a second time too."""
+    import gzip
+
+    from tiertool.ingest import reader, sources
+    from tiertool.ingest.engines import base, files
+
+    monkeypatch.setattr(reader, "BUFFER_CHARS", 100)
+    monkeypatch.setattr(base, "BUFFER_CHARS", 100)
+    path, data = tmp_path / "spend.jsonl", log.read_bytes()
+    if kind == "long line":
+        for module in (sources, files):
+            monkeypatch.setattr(module, "MAX_LINE", 1 << 16)
+        monkeypatch.setattr(files, "BATCH_BYTES", 1 << 14)  # as in use: a batch is smaller than MAX_LINE
+        lines = data.split(b"\n")
+        data = b"\n".join([*lines[:40], b'{"request_id": "' + b"x" * (1 << 17) + b'"}', *lines[40:]])
+    path.write_bytes(data)
+    if kind == "gzip":
+        path = tmp_path / "spend.jsonl.gz"
+        path.write_bytes(gzip.compress(data))
+    indexed, real = [], files.JsonLinesFile._indexed
+
+    def counted(self, rows, index):
+        indexed.append(len(rows))
+        yield from real(self, rows, index)
+
+    monkeypatch.setattr(files.JsonLinesFile, "_indexed", counted)
+    stream = scan([path], sample=7, seed=5)
+    duck = scan([path], sample=7, seed=5, engine="duckdb")
+    assert traffic_facts(duck) == traffic_facts(stream)
+    assert (kind == "long line") == any("longer than" in r for r in stream.stats.reasons)
+    assert len(indexed) >= (2 if kind == "plain" else 0) and (kind == "plain") == bool(indexed)

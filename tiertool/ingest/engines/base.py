@@ -79,7 +79,7 @@ def split(rows: list[tuple[Any, ...]], units: Callable[[list[Any]], Iterator[tup
             else:
                 chunk.held_sample[(prompt, model)] = picked
         elif level == 15:
-            chunk.python = sorted(chunk.python + (py or []))
+            chunk.python = sorted({*chunk.python, *(py or ())})  # a line too long is also the query's
     return chunk
 
 

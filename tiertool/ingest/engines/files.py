@@ -109,22 +109,46 @@ class JsonLinesFile:
         self.query = sql.query(sql.staged(src, group_by, seed, answered, *hand), size)
 
     def chunks(self) -> Iterator[Chunk]:
+        import numpy as np
         import pyarrow as pa
 
         long: list[int] = []  # lines over MAX_LINE, not read (the streaming reader skips them too)
+        # A plain local file is indexed on the way (per block: first line, offset, line ends), so the few rows
+        # read again are read where they lie; a gzip or remote file, or one with a line over MAX_LINE, is read
+        # again from the start.
+        index: list[tuple[int, int, Any]] = []
+        indexed, at = self._seekable(), 0
 
         def batches() -> Iterator[pa.RecordBatch]:
+            nonlocal indexed, at
             with _open(self.name) as fh:
                 for first, block, too_long in _blocks(fh):
                     long.extend(too_long)
-                    yield _lines_batch(first, block)
+                    ends = _ends(block)
+                    indexed = indexed and not too_long
+                    if indexed:
+                        index.append((first, at, ends.astype(np.uint32)))  # a block is far under 4 GiB
+                        at += len(block)
+                    yield _lines_batch(first, block, ends)
 
         schema = pa.schema([("n", pa.int64()), ("line", pa.large_binary())])
-        yield split(self.db.run(self.query, batch=pa.RecordBatchReader.from_batches(schema, batches())), self._units,
-                    long)
+        rows = self.db.run(self.query, batch=pa.RecordBatchReader.from_batches(schema, batches()))
+        self._index = index if indexed else None
+        yield split(rows, self._units, long)
+
+    _index: list[tuple[int, int, Any]] | None = None
+
+    def _seekable(self) -> bool:
+        if self.name.startswith(REMOTE):
+            return False
+        with open(self.name, "rb") as fh:
+            return fh.read(2) != sources.GZIP_MAGIC
 
     def _units(self, rows: list[int]) -> Iterator[tuple[int, Unit]]:
         """The units of these (sorted) lines, read again from the file."""
+        if rows and self._index:
+            yield from self._indexed(rows, self._index)
+            return
         import numpy as np
 
         if not rows:
@@ -146,15 +170,36 @@ class JsonLinesFile:
                 if k == len(rows):
                     return
 
+    def _indexed(self, rows: list[int], index: list[tuple[int, int, Any]]) -> Iterator[tuple[int, Unit]]:
+        import bisect
 
-def _lines_batch(first: int, block: memoryview) -> Any:
-    """An Arrow batch (n, line) of a block of whole lines, without copying them."""
+        firsts = [first for first, _, _ in index]
+        with open(self.name, "rb") as fh:
+            for n in rows:
+                first, at, ends = index[bisect.bisect_right(firsts, n) - 1]
+                i = n - first
+                start = at + (int(ends[i - 1]) if i else 0)
+                fh.seek(start)
+                line = fh.read(at + int(ends[i]) - start)
+                for unit in sources.line_units(f"{self.name}:{n}", n, line):
+                    yield n, unit
+
+
+def _ends(block: memoryview) -> Any:
+    """Where each line of a block of whole lines ends (the offset after its newline, or the block's end)."""
     import numpy as np
-    import pyarrow as pa
 
     ends = np.flatnonzero(np.frombuffer(block, np.uint8) == 10) + 1
     if len(block) and (not len(ends) or ends[-1] != len(block)):
         ends = np.append(ends, len(block))  # the last line has no newline
+    return ends
+
+
+def _lines_batch(first: int, block: memoryview, ends: Any) -> Any:
+    """An Arrow batch (n, line) of a block of whole lines ending at `ends`, without copying them."""
+    import numpy as np
+    import pyarrow as pa
+
     offsets = np.concatenate([[0], ends]).astype(np.int64)
     lines = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(ends), [None, pa.py_buffer(offsets),
                                                                              pa.py_buffer(block)])

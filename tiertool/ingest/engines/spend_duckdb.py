@@ -79,24 +79,28 @@ def _tok(t: str, v: str) -> tuple[str, str]:
 
 
 def _group_by(group_by: str) -> tuple[str, str]:
-    """(ok, task or NULL) for an explicit --group-by path, as common.dotted reads it."""
+    """(ok, task or NULL) for an explicit --group-by path, as common.dotted reads it: SQL reads the rows whose
+    value there is a string; the others are the parser's (where the row has no value it looks in the request
+    body, and it makes text of other values)."""
     parts = group_by.split(".")
     head = f"r.{json.dumps(parts[0])}"
     if len(parts) == 1:
-        return (f"({head} IS NULL OR json_type({head}) IN ('NULL', 'VARCHAR'))",
-                f"CASE WHEN json_type({head}) = 'VARCHAR' THEN nullif({head}->>'$', '') END")
+        return f"coalesce(json_type({head}) = 'VARCHAR', false)", f"nullif({head}->>'$', '')"
     doc = f"CASE WHEN left({head}, 1) = '{{' THEN {head} END"
     types = f"try(json_type({doc}, [{', '.join(_path(parts[1:k]) for k in range(2, len(parts) + 1))}]))"
-    final = f"{types}[{len(parts) - 1}]"
     # an intermediate that is a JSON string would be parsed again by maybe_json: the parser reads that row
-    inner = [f"{types}[{k}]" for k in range(1, len(parts) - 1)]
-    reached = " AND ".join(f"{t} = 'OBJECT'" for t in inner) or "true"
-    string = " OR ".join(f"{t} = 'VARCHAR'" for t in inner) or "false"
-    ok = (f"({types} IS NULL OR NOT ({reached}) AND NOT ({string})"
-          f" OR ({reached}) AND ({final} IS NULL OR {final} IN ('NULL', 'VARCHAR')))")
-    value = (f"CASE WHEN ({reached}) AND {final} = 'VARCHAR' THEN "
-             f"nullif(json_extract_string({doc}, {_path(parts[1:])}), '') END")
-    return ok, value
+    reached = " AND ".join(f"{types}[{k}] = 'OBJECT'" for k in range(1, len(parts) - 1)) or "true"
+    ok = f"coalesce(({reached}) AND {types}[{len(parts) - 1}] = 'VARCHAR', false)"
+    return ok, f"CASE WHEN {ok} THEN nullif(json_extract_string({doc}, {_path(parts[1:])}), '') END"
+
+
+def _truthy(x: str) -> str:
+    """The JSON value `x` is one Python takes as true (`session_id or None` keeps it): not null, false, 0, "",
+    [] or {}."""
+    return (f"coalesce(CASE json_type({x}) WHEN 'VARCHAR' THEN {x}->>'$' <> '' WHEN 'BOOLEAN' THEN {x}->>'$' = 'true' "
+            f"WHEN 'BIGINT' THEN try_cast({x}->>'$' AS DOUBLE) <> 0 WHEN 'UBIGINT' THEN true "
+            f"WHEN 'DOUBLE' THEN try_cast({x}->>'$' AS DOUBLE) <> 0 WHEN 'ARRAY' THEN json_array_length({x}) > 0 "
+            f"WHEN 'OBJECT' THEN len(json_keys({x})) > 0 ELSE false END, false)")
 
 
 def staged(src: str, group_by: str, seed: int, answered: bool, checked: bool = False, steps: bool = False) -> str:
@@ -125,10 +129,10 @@ def staged(src: str, group_by: str, seed: int, answered: bool, checked: bool = F
         task = f"coalesce({gb}, 'untagged')"
         how = f"CASE WHEN {gb} IS NOT NULL THEN 'group_by' ELSE 'none' END"
     eligible = "replayable AND answered" if answered else "replayable"
-    agent = ("coalesce(json_type(r.session_id) NOT IN ('NULL', 'BOOLEAN') AND r.session_id->>'$' NOT IN ('', '0'), "
-             "false) OR coalesce(pt[9] <> 'NULL', false) OR coalesce(list_contains(json_extract_string(msg_text, "
-             "'$[*].role'), 'tool'), false) OR coalesce(list_bool_or(list_transform(json_type(msg_text, "
-             "'$[*].tool_calls'), lambda x: x IS NOT NULL AND x <> 'NULL')), false)") if steps else "false"
+    agent = (f"{_truthy('r.session_id')} OR coalesce(pt[9] <> 'NULL', false) OR coalesce(list_contains("
+             "json_extract_string(msg_text, '$[*].role'), 'tool'), false) OR coalesce(list_bool_or(list_transform("
+             "json_type(msg_text, '$[*].tool_calls'), lambda x: x IS NOT NULL AND x <> 'NULL')), false)"
+             ) if steps else "false"
     hand = " OR ".join(["how = 'none' AND has_msgs AND NOT texts_ok", *(["replayable"] if checked else []),
                         *(["agent"] if steps else [])])
     return f"""
