@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.enginekit import odd_lines, producer_rows, same_cost, spend_rows, traffic_facts, write_log
@@ -249,3 +249,40 @@ def test_rows_read_again_are_the_lines_the_query_numbered(log, tmp_path, monkeyp
     assert traffic_facts(duck) == traffic_facts(stream)
     assert (kind == "long line") == any("longer than" in r for r in stream.stats.reasons)
     assert len(indexed) >= (2 if kind == "plain" else 0) and (kind == "plain") == bool(indexed)
+
+
+RESPONSES = [None, "", "Paris.", "5", 5, -2.5e3, True, "true", "null", {}, "{}", "{ }", [], "[]", [1, 2], "[1",
+             "{not json", {"choices": [{"message": {"role": "assistant", "content": "Hi"}, "finish_reason": "stop"}]},
+             json.dumps({"choices": [{"message": {"role": "assistant", "content": "Hi"}}]}),
+             {"choices": [{"message": "oops"}]}, {"choices": []}, {"object": "response", "output": []}]
+
+
+@pytest.mark.parametrize("sample_if", ["replayable", "answered"])
+def test_every_shape_of_response_reads_as_the_parser_reads_it(tmp_path, sample_if):
+    """The logged response as an object, JSON text, a plain answer, a number or a boolean, null or absent: the
+    same answered counts and samples on both paths (DuckDB reads it as text; scalars are the parser's)."""
+    rows = [dict(r, response=RESPONSES[i % len(RESPONSES)]) for i, r in enumerate(spend_rows()[:300])]
+    rows += [{k: v for k, v in r.items() if k != "response"} for r in spend_rows()[300:320]]
+    log = write_log(tmp_path / "responses.jsonl", rows)
+    stream = scan([log], sample=6, seed=8, sample_if=sample_if)
+    assert traffic_facts(scan([log], sample=6, seed=8, sample_if=sample_if, engine="duckdb")) == traffic_facts(stream)
+
+
+@given(st.lists(st.binary(max_size=30).map(lambda b: b.replace(b"\n", b"")), max_size=3000), st.booleans())
+@example([b"x"] * 1024, False)
+@example([b"ab", b""] * 1500, True)
+@settings(max_examples=60)
+def test_line_ends_are_where_the_newlines_are(lines, last_newline):
+    """files._ends, by find per line or numpy past 1,024 lines, gives the offsets split(b"\\n") implies."""
+    from tiertool.ingest.engines.files import _ends
+
+    data = b"\n".join(lines) + (b"\n" if last_newline else b"")
+    if not data:
+        return
+    want, at = [], 0
+    for part in data.split(b"\n")[:-1]:
+        at += len(part) + 1
+        want.append(at)
+    if at != len(data):
+        want.append(len(data))
+    assert _ends(bytearray(data), len(data)).tolist() == want

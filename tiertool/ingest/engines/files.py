@@ -122,9 +122,8 @@ class JsonLinesFile:
         def batches() -> Iterator[pa.RecordBatch]:
             nonlocal indexed, at
             with _open(self.name) as fh:
-                for first, block, too_long in _blocks(fh):
+                for first, block, ends, too_long in _blocks(fh):
                     long.extend(too_long)
-                    ends = _ends(block)
                     indexed = indexed and not too_long
                     if indexed:
                         index.append((first, at, ends.astype(np.uint32)))  # a block is far under 4 GiB
@@ -149,21 +148,17 @@ class JsonLinesFile:
         if rows and self._index:
             yield from self._indexed(rows, self._index)
             return
-        import numpy as np
-
         if not rows:
             return
         k = 0
         with _open(self.name) as fh:
-            for first, block, long in _blocks(fh):
-                count = 1 if long else np_count(block)
-                if rows[k] >= first + count:
-                    first += count
+            for first, block, ends, long in _blocks(fh):
+                if rows[k] >= first + len(ends):
                     continue
-                offsets = np.concatenate([[0], np.flatnonzero(np.frombuffer(block, np.uint8) == 10) + 1, [len(block)]])
-                while k < len(rows) and rows[k] < first + count:
+                while k < len(rows) and rows[k] < first + len(ends):
                     n = rows[k]
-                    line = None if long else bytes(block[offsets[n - first]:offsets[n - first + 1]])
+                    line = None if long else bytes(block[(int(ends[n - first - 1]) if n > first else 0):
+                                                         int(ends[n - first])])
                     for unit in sources.line_units(f"{self.name}:{n}", n, line):
                         yield n, unit
                     k += 1
@@ -185,14 +180,25 @@ class JsonLinesFile:
                     yield n, unit
 
 
-def _ends(block: memoryview) -> Any:
-    """Where each line of a block of whole lines ends (the offset after its newline, or the block's end)."""
+def _ends(buf: bytearray, end: int) -> Any:
+    """Where each line of buf[:end] ends (the offset after its newline; the last line may have none). bytes.find
+    (memchr) per line where lines are long, as LiteLLM's are; numpy for blocks of many short lines."""
     import numpy as np
 
-    ends = np.flatnonzero(np.frombuffer(block, np.uint8) == 10) + 1
-    if len(block) and (not len(ends) or ends[-1] != len(block)):
-        ends = np.append(ends, len(block))  # the last line has no newline
-    return ends
+    out: list[int] = []
+    pos, find = 0, buf.find
+    while len(out) < 1024:
+        i = find(b"\n", pos, end)
+        if i < 0:
+            break
+        pos = i + 1
+        out.append(pos)
+    if len(out) == 1024:
+        more = np.flatnonzero(np.frombuffer(buf, np.uint8, end - pos, pos) == 10) + (pos + 1)
+        ends = np.concatenate([np.array(out, np.int64), more])
+    else:
+        ends = np.array(out, np.int64)
+    return ends if len(ends) and ends[-1] == end else np.append(ends, end)
 
 
 def _lines_batch(first: int, block: memoryview, ends: Any) -> Any:
@@ -206,9 +212,11 @@ def _lines_batch(first: int, block: memoryview, ends: Any) -> Any:
     return pa.record_batch([pa.array(np.arange(first, first + len(ends), dtype=np.int64)), lines], names=["n", "line"])
 
 
-def _blocks(fh: IO[bytes]) -> Iterator[tuple[int, memoryview, list[int]]]:
-    """(number of the block's first line, whole lines, [its number] when it is one line over MAX_LINE, unread),
-    each block read into a fresh buffer once and never copied afterwards."""
+def _blocks(fh: IO[bytes]) -> Iterator[tuple[int, memoryview, Any, list[int]]]:
+    """(number of the block's first line, whole lines, where they end, [its number] when it is one line over
+    MAX_LINE, unread), each block read into a fresh buffer once and never copied afterwards."""
+    import numpy as np
+
     first, rest = 1, b""
     while True:
         buf = bytearray(len(rest) + BATCH_BYTES)
@@ -217,7 +225,7 @@ def _blocks(fh: IO[bytes]) -> Iterator[tuple[int, memoryview, list[int]]]:
         end = len(rest) + got
         if not got:
             if rest:
-                yield first, memoryview(bytes(rest)), []
+                yield first, memoryview(buf)[:len(rest)], _ends(buf, len(rest)), []
             return
         cut = buf.rfind(b"\n", 0, end) + 1
         if not cut:
@@ -227,21 +235,15 @@ def _blocks(fh: IO[bytes]) -> Iterator[tuple[int, memoryview, list[int]]]:
                     tail = fh.read(1 << 20)
                     if not tail:
                         break
-                yield first, memoryview(b"\n"), [first]
+                yield first, memoryview(b"\n"), np.array([1], np.int64), [first]
                 first, rest = first + 1, tail[tail.find(b"\n") + 1:] if tail else b""
                 continue
             rest = bytes(buf[:end])
             continue
         rest = bytes(buf[cut:end])
-        block = memoryview(buf)[:cut]
-        yield first, block, []
-        first += np_count(block)
-
-
-def np_count(block: memoryview) -> int:
-    import numpy as np
-
-    return int(np.count_nonzero(np.frombuffer(block, np.uint8) == 10))
+        ends = _ends(buf, cut)
+        yield first, memoryview(buf)[:cut], ends, []
+        first += len(ends)
 
 
 class ParquetFile:
@@ -348,5 +350,5 @@ def _struct(columns: dict[str, Any], group_by: str) -> str:
 
 
 def _odd(columns: dict[str, Any]) -> str:
-    texts = [f'coalesce("{c}"::VARCHAR, \'\')' for c in sql.TEXT_FIELDS + ("response",) if c in columns]
+    texts = [f'coalesce("{c}"::VARCHAR, \'\')' for c in sql.TEXT_FIELDS if c in columns]
     return " OR ".join(f"regexp_matches({t}, {sql.sql_str(sql.SUSPECT_JSON)})" for t in texts) or "false"

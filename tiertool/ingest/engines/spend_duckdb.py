@@ -26,8 +26,12 @@ ISO = (r"^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5]
 TASK_TAG = r"^(?:task|taskName|feature):((?s).*)$"  # common.TASK_TAG_PREFIXES
 NUMBER = ("UBIGINT", "BIGINT", "DOUBLE")
 JSON_FIELDS = ("request_id", "model", "model_group", "status", "spend", "prompt_tokens", "completion_tokens",
-               "startTime", "endTime", "call_type", "response", "session_id")
-TEXT_FIELDS = ("request_tags", "metadata", "messages", "proxy_server_request")  # read through maybe_json
+               "startTime", "endTime", "call_type", "session_id")
+# read through maybe_json (the response too: as text it costs DuckDB's from_json half what a JSON value does)
+TEXT_FIELDS = ("request_tags", "metadata", "messages", "proxy_server_request", "response")
+# a response of text that a JSON number, boolean or null would give too: no plain answer (with --sample-if
+# answered, such rows are the parser's)
+SCALAR_TEXT = r"-?[0-9][0-9.eE+-]*|true|false|null"
 CHAT_CALLS = ("completion", "acompletion", "")  # litellm_shared.CHAT: call types whose body is a chat request
 SUSPECT_JSON = r",(\s|\\[nrt])*[}\]]"  # trailing commas: DuckDB reads them, Python's JSON parsers do not
 MESSAGES = json.dumps([{"role": "JSON", "content": "JSON"}])  # from_json's structure for the messages
@@ -156,7 +160,9 @@ WITH a0 AS (  -- the body's JSON types (pt) and values (px) of the paths read, i
     CASE WHEN req_meta THEN px[3] ELSE px[4] END AS btask, CASE WHEN req_meta THEN pt[5] ELSE pt[6] END AS t_btask,
     CASE WHEN t_bmsgs = 'ARRAY' AND json_array_length(px[5]) > 0 THEN px[5]::VARCHAR ELSE r.messages END AS msg_text,
     json_type(r.request_id) AS t_id, json_type(r.model) AS t_model, json_type(r.status) AS t_status,
-    json_type(r.spend) AS t_spend, json_type(r.response) AS t_resp,
+    json_type(r.spend) AS t_spend,
+    CASE WHEN r.response IS NULL THEN 'NULL' WHEN left(r.response, 1) IN ('[', '{{') THEN 'JSON'
+         WHEN regexp_full_match(r.response, {sql_str(SCALAR_TEXT)}) THEN 'SCALAR' ELSE 'TEXT' END AS t_resp,
     CASE WHEN json_type(r.startTime) = 'VARCHAR' THEN r.startTime->>'$' END AS s_start,
     CASE WHEN json_type(r.endTime) = 'VARCHAR' THEN r.endTime->>'$' END AS s_end,
     CASE WHEN left(r.metadata, 1) = '{{' THEN try(json_type(r.metadata, [{META_PATHS}])) END AS mt,
@@ -179,9 +185,7 @@ WITH a0 AS (  -- the body's JSON types (pt) and values (px) of the paths read, i
   SELECT *,
     CASE WHEN regexp_full_match(s_start, {sql_str(ISO)}) THEN try_cast(s_start AS TIMESTAMPTZ) END AS ts,
     CASE WHEN regexp_full_match(s_end, {sql_str(ISO)}) THEN try_cast(s_end AS TIMESTAMPTZ) END AS te,
-    try(json_extract(CASE t_resp WHEN 'VARCHAR' THEN CASE WHEN left(r.response->>'$', 1) IN ('[', '{{')
-                                                      THEN r.response->>'$' END
-                                 WHEN 'OBJECT' THEN r.response::VARCHAR END,
+    try(json_extract(CASE WHEN t_resp = 'JSON' THEN r.response END,
                      ['$.choices[0]', '$.choices[0].message', '$.choices[0].message.content'])) AS rx,
     CASE WHEN NOT no_body AND t_btask = 'VARCHAR' THEN nullif(btask->>'$', '') END AS meta_task,
     list_filter(tags, lambda x: {" OR ".join(f"starts_with(x, {sql_str(p)})" for p in TASK_TAG_PREFIXES)})
@@ -189,9 +193,7 @@ WITH a0 AS (  -- the body's JSON types (pt) and values (px) of the paths read, i
     coalesce(t_msgs = 'ARRAY', false) AND len(msgs) > 0
       AND NOT coalesce(list_bool_or(list_transform(msgs, lambda m: m.content = '"redacted-by-litellm"')), false)
       AS has_msgs,
-    r.response IS NULL OR t_resp = 'NULL' OR (t_resp = 'VARCHAR' AND (left(r.response->>'$', 1) NOT IN ('[', '{{')
-      OR trim(r.response->>'$') IN ('{{}}', '[]'))) OR (t_resp = 'OBJECT' AND len(json_keys(r.response)) = 0)
-      AS plain_answer,
+    t_resp IN ('NULL', 'TEXT') OR (t_resp = 'JSON' AND trim(r.response) IN ('{{}}', '[]')) AS plain_answer,
     coalesce(nullif(r.status->>'$', ''), 'success') AS status,
     -- the model (group) the client called: Request.requested_model, else the model
     coalesce(nullif(r.model_group->>'$', ''), CASE WHEN NOT no_body THEN nullif(px[6]->>'$', '') END,
@@ -233,8 +235,7 @@ WITH a0 AS (  -- the body's JSON types (pt) and values (px) of the paths read, i
     AND (r.model_group IS NULL OR json_type(r.model_group) IN ('NULL', 'VARCHAR'))
     AND (no_body OR pt[8] IS NULL OR pt[8] IN ('NULL', 'VARCHAR'))
     AND {gb_ok} AND {"plain_answer" if answered else "true"}, false) AS ok,
-    coalesce(t_resp = 'VARCHAR' AND r.response->>'$' <> '' AND left(r.response->>'$', 1) NOT IN ('[', '{{'), false)
-      AS answered
+    t_resp = 'TEXT' AND r.response <> '' AS answered
   FROM b2
 ), d AS (
   SELECT n, ok, {task} AS task, {how} AS how, r.model->>'$' AS model, coalesce(strftime(ts, '%Y-%m-%d'), '') AS day,
