@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import fnmatch
 import glob
+import mmap
+import os
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -121,14 +123,13 @@ class JsonLinesFile:
 
         def batches() -> Iterator[pa.RecordBatch]:
             nonlocal indexed, at
-            with _open(self.name) as fh:
-                for first, block, ends, too_long in _blocks(fh):
-                    long.extend(too_long)
-                    indexed = indexed and not too_long
-                    if indexed:
-                        index.append((first, at, ends.astype(np.uint32)))  # a block is far under 4 GiB
-                        at += len(block)
-                    yield _lines_batch(first, block, ends)
+            for first, block, ends, too_long in self._blocks():
+                long.extend(too_long)
+                indexed = indexed and not too_long
+                if indexed:
+                    index.append((first, at, ends.astype(np.uint32)))  # a block is far under 4 GiB
+                    at += len(block)
+                yield _lines_batch(first, block, ends)
 
         schema = pa.schema([("n", pa.int64()), ("line", pa.large_binary())])
         rows = self.db.run(self.query, batch=pa.RecordBatchReader.from_batches(schema, batches()))
@@ -143,6 +144,14 @@ class JsonLinesFile:
         with open(self.name, "rb") as fh:
             return fh.read(2) != sources.GZIP_MAGIC
 
+    def _blocks(self) -> Iterator[tuple[int, memoryview, Any, list[int]]]:
+        """The file's blocks of whole lines: a plain local file mapped into memory (no copy), else read."""
+        if self._seekable():
+            yield from _mapped_blocks(self.name)
+            return
+        with _open(self.name) as fh:
+            yield from _blocks(fh)
+
     def _units(self, rows: list[int]) -> Iterator[tuple[int, Unit]]:
         """The units of these (sorted) lines, read again from the file."""
         if rows and self._index:
@@ -151,19 +160,18 @@ class JsonLinesFile:
         if not rows:
             return
         k = 0
-        with _open(self.name) as fh:
-            for first, block, ends, long in _blocks(fh):
-                if rows[k] >= first + len(ends):
-                    continue
-                while k < len(rows) and rows[k] < first + len(ends):
-                    n = rows[k]
-                    line = None if long else bytes(block[(int(ends[n - first - 1]) if n > first else 0):
-                                                         int(ends[n - first])])
-                    for unit in sources.line_units(f"{self.name}:{n}", n, line):
-                        yield n, unit
-                    k += 1
-                if k == len(rows):
-                    return
+        for first, block, ends, long in self._blocks():
+            if rows[k] >= first + len(ends):
+                continue
+            while k < len(rows) and rows[k] < first + len(ends):
+                n = rows[k]
+                line = None if long else bytes(block[(int(ends[n - first - 1]) if n > first else 0):
+                                                     int(ends[n - first])])
+                for unit in sources.line_units(f"{self.name}:{n}", n, line):
+                    yield n, unit
+                k += 1
+            if k == len(rows):
+                return
 
     def _indexed(self, rows: list[int], index: list[tuple[int, int, Any]]) -> Iterator[tuple[int, Unit]]:
         import bisect
@@ -180,13 +188,13 @@ class JsonLinesFile:
                     yield n, unit
 
 
-def _ends(buf: bytearray, end: int) -> Any:
-    """Where each line of buf[:end] ends (the offset after its newline; the last line may have none). bytes.find
-    (memchr) per line where lines are long, as LiteLLM's are; numpy for blocks of many short lines."""
+def _ends(buf: bytearray | mmap.mmap, end: int, start: int = 0) -> Any:
+    """Where each line of buf[start:end] ends, from `start` (the offset after its newline; the last line may have
+    none). bytes.find (memchr) per line where lines are long, as LiteLLM's are; numpy for many short lines."""
     import numpy as np
 
     out: list[int] = []
-    pos, find = 0, buf.find
+    pos, find = start, buf.find
     while len(out) < 1024:
         i = find(b"\n", pos, end)
         if i < 0:
@@ -198,7 +206,40 @@ def _ends(buf: bytearray, end: int) -> Any:
         ends = np.concatenate([np.array(out, np.int64), more])
     else:
         ends = np.array(out, np.int64)
-    return ends if len(ends) and ends[-1] == end else np.append(ends, end)
+    ends = ends if len(ends) and ends[-1] == end else np.append(ends, end)
+    return ends - start if start else ends
+
+
+def _mapped_blocks(path: str) -> Iterator[tuple[int, memoryview, Any, list[int]]]:
+    """_blocks of a plain local file mapped into memory: DuckDB reads the lines where the page cache holds them.
+    The pages of blocks well behind are released as it goes (they are read again from the file if touched), so
+    the resident memory stays a few blocks."""
+    import numpy as np
+
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if not size:
+            return
+        mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    view, first, pos, done, released = memoryview(mm), 1, 0, [], 0
+    while pos < size:
+        stop = min(size, pos + BATCH_BYTES)
+        cut = mm.rfind(b"\n", pos, stop) + 1 if stop < size else size
+        if cut <= pos:  # a line longer than a block
+            newline = mm.find(b"\n", stop)
+            cut = size if newline < 0 else newline + 1
+            if cut - pos > MAX_LINE:
+                yield first, memoryview(b"\n"), np.array([1], np.int64), [first]
+                first, pos = first + 1, cut
+                continue
+        ends = _ends(mm, cut, pos)
+        yield first, view[pos:cut], ends, []
+        first, pos = first + len(ends), cut
+        done.append(pos)
+        page = done[-9] // mmap.PAGESIZE * mmap.PAGESIZE if len(done) > 8 else 0
+        if page > released and hasattr(mmap, "MADV_DONTNEED"):
+            mm.madvise(mmap.MADV_DONTNEED, released, page - released)
+            released = page
 
 
 def _lines_batch(first: int, block: memoryview, ends: Any) -> Any:
