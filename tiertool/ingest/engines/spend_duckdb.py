@@ -36,12 +36,13 @@ CHAT_CALLS = ("completion", "acompletion", "")  # litellm_shared.CHAT: call type
 SUSPECT_JSON = r",(\s|\\[nrt])*[}\]]"  # trailing commas: DuckDB reads them, Python's JSON parsers do not
 MESSAGES = json.dumps([{"role": "JSON", "content": "JSON"}])  # from_json's structure for the messages
 EMPTY_OBJECT = r"\{[ \t\n\r]*\}[ \t\n\r]*"  # a body "{}": the row has no request body
-_USAGE = "$.usage_object"
-_TOKENS = (f"{_USAGE}.prompt_tokens_details.cached_tokens", f"{_USAGE}.prompt_tokens_details.cache_creation_tokens",
-           f"{_USAGE}.prompt_tokens_details.cache_write_tokens", f"{_USAGE}.completion_tokens_details.reasoning_tokens")
-META_TOKENS = ", ".join(f"'{p}'" for p in _TOKENS)
-META_PATHS = ", ".join(f"'{p}'" for p in ("$", "$.error_information", _USAGE, f"{_USAGE}.prompt_tokens_details",
-                                          *_TOKENS[:3], f"{_USAGE}.completion_tokens_details", _TOKENS[3]))
+# metadata's two members the parser reads, taken out in one parse of the (large) document; then the types
+# (USAGE_PATHS) and texts (USAGE_TOKENS) inside the small usage_object
+_TOKENS = ("$.prompt_tokens_details.cached_tokens", "$.prompt_tokens_details.cache_creation_tokens",
+           "$.prompt_tokens_details.cache_write_tokens", "$.completion_tokens_details.reasoning_tokens")
+USAGE_TOKENS = ", ".join(f"'{p}'" for p in _TOKENS)
+USAGE_PATHS = ", ".join(f"'{p}'" for p in ("$", "$.prompt_tokens_details", *_TOKENS[:3],
+                                           "$.completion_tokens_details", _TOKENS[3]))
 BODY_PATHS = ", ".join(f"'{p}'" for p in ("$.metadata.caller_tags", "$.metadata.requester_metadata",
                                           "$.metadata.requester_metadata.task", "$.metadata.task", "$.messages",
                                           "$.model", "$.tools"))
@@ -120,7 +121,7 @@ def staged(src: str, group_by: str, seed: int, answered: bool, checked: bool = F
     User-Agent entries (no task key among those) and no metadata task."""
     pt_ok, pt = _tok("json_type(r.prompt_tokens)", "(r.prompt_tokens->>'$')")
     ct_ok, ct = _tok("json_type(r.completion_tokens)", "(r.completion_tokens->>'$')")
-    c_ok, cached = _tok("mt[5]", "mv[1]")  # metadata's types (mt) and texts (mv) at META_PATHS
+    c_ok, cached = _tok("mt[5]", "mv[1]")  # metadata's types (mt) and texts (mv), see stage a
     cc_ok, cc = _tok("mt[6]", "mv[2]")
     cw_ok, cw = _tok("mt[7]", "mv[3]")
     rt_ok, rt = _tok("mt[9]", "mv[4]")
@@ -145,10 +146,12 @@ WITH a0 AS (  -- the body's JSON types (pt) and values (px) of the paths read, i
     CASE WHEN left(r.proxy_server_request, 1) = '{{' THEN try(json_type(r.proxy_server_request, ['$', '$.metadata',
       {BODY_PATHS}])) END AS pt,
     CASE WHEN left(r.proxy_server_request, 1) = '{{' THEN try(json_extract(r.proxy_server_request, [{BODY_PATHS}]))
-      END AS px
+      END AS px,
+    CASE WHEN left(r.metadata, 1) = '{{' THEN try(json_extract(r.metadata, ['$.error_information', '$.usage_object']))
+      END AS mj
   FROM {src}
 ), a1 AS (
-  SELECT *,
+  SELECT *, json_type(mj[2], [{USAGE_PATHS}]) AS ut,
     r.proxy_server_request IS NULL OR r.proxy_server_request = '' OR (pt[1] = 'OBJECT'
       AND regexp_full_match(r.proxy_server_request, {sql_str(EMPTY_OBJECT)})) AS no_body,
     pt[2] AS t_bmeta, pt[3] AS t_caller, pt[4] AS t_req, pt[7] AS t_bmsgs,
@@ -165,8 +168,10 @@ WITH a0 AS (  -- the body's JSON types (pt) and values (px) of the paths read, i
          WHEN regexp_full_match(r.response, {sql_str(SCALAR_TEXT)}) THEN 'SCALAR' ELSE 'TEXT' END AS t_resp,
     CASE WHEN json_type(r.startTime) = 'VARCHAR' THEN r.startTime->>'$' END AS s_start,
     CASE WHEN json_type(r.endTime) = 'VARCHAR' THEN r.endTime->>'$' END AS s_end,
-    CASE WHEN left(r.metadata, 1) = '{{' THEN try(json_type(r.metadata, [{META_PATHS}])) END AS mt,
-    CASE WHEN left(r.metadata, 1) = '{{' THEN try(json_extract_string(r.metadata, [{META_TOKENS}])) END AS mv,
+    -- metadata's types at $, error_information, usage_object and USAGE_PATHS in it (mt); token texts (mv)
+    CASE WHEN mj IS NOT NULL THEN list_value('OBJECT', json_type(mj[1]), ut[1], ut[2], ut[3], ut[4], ut[5], ut[6],
+                                             ut[7]) END AS mt,
+    json_extract_string(mj[2], [{USAGE_TOKENS}]) AS mv,
     CASE WHEN left(r.request_tags, 1) = '[' THEN try(json_type(r.request_tags, '$[*]')) END AS tag_types,
     CASE WHEN left(r.request_tags, 1) = '[' THEN try(json_extract_string(r.request_tags, '$[*]')) END AS row_tags,
     CASE WHEN t_caller = 'ARRAY' THEN json_type(px[1], '$[*]') END AS caller_types,
