@@ -77,8 +77,14 @@ def agreement(scorer: Sequence[bool], labels: Sequence[bool], confidence: float 
     k = float(kappa(s, y))
     interval: Interval | None = None
     if not np.isnan(k) and len(s) > 1:
-        res = bootstrap((s, y), kappa, paired=True, vectorized=True, n_resamples=RESAMPLES,
-                        confidence_level=confidence, method="percentile", rng=np.random.default_rng(seed))
+        import warnings
+
+        from scipy.stats import DegenerateDataWarning
+
+        with warnings.catch_warnings():  # resamples all in one class have no kappa: the bound is then -1 or 1
+            warnings.simplefilter("ignore", DegenerateDataWarning)
+            res = bootstrap((s, y), kappa, paired=True, vectorized=True, n_resamples=RESAMPLES,
+                            confidence_level=confidence, method="percentile", rng=np.random.default_rng(seed))
         low, high = res.confidence_interval
         interval = (float(np.nan_to_num(low, nan=-1.0)), float(np.nan_to_num(high, nan=1.0)))
     both = int((s * y).sum())
