@@ -260,7 +260,8 @@ RESPONSES = [None, "", "Paris.", "5", 5, -2.5e3, True, "true", "null", {}, "{}",
 @pytest.mark.parametrize("sample_if", ["replayable", "answered"])
 def test_every_shape_of_response_reads_as_the_parser_reads_it(tmp_path, sample_if):
     """The logged response as an object, JSON text, a plain answer, a number or a boolean, null or absent: the
-    same answered counts and samples on both paths (DuckDB reads it as text; scalars are the parser's)."""
+    same answered counts and samples on both paths (DuckDB reads it as text: text a scalar would give is no plain
+    answer, so with sample_if answered such rows are the parser's)."""
     rows = [dict(r, response=RESPONSES[i % len(RESPONSES)]) for i, r in enumerate(spend_rows()[:300])]
     rows += [{k: v for k, v in r.items() if k != "response"} for r in spend_rows()[300:320]]
     log = write_log(tmp_path / "responses.jsonl", rows)
@@ -273,7 +274,8 @@ def test_every_shape_of_response_reads_as_the_parser_reads_it(tmp_path, sample_i
 @example([b"ab", b""] * 1500, True)
 @settings(max_examples=60)
 def test_line_ends_are_where_the_newlines_are(lines, last_newline):
-    """files._ends, by find per line or numpy past 1,024 lines, gives the offsets split(b"\\n") implies."""
+    """files._ends, by find per line or numpy past 1,024 lines, gives the offsets split(b"\\n") implies, from the
+    block's start wherever it lies in the buffer (a mapped file's blocks start mid-file)."""
     from tiertool.ingest.engines.files import _ends
 
     data = b"\n".join(lines) + (b"\n" if last_newline else b"")
@@ -286,3 +288,4 @@ def test_line_ends_are_where_the_newlines_are(lines, last_newline):
     if at != len(data):
         want.append(len(data))
     assert _ends(bytearray(data), len(data)).tolist() == want
+    assert _ends(bytearray(b"{}\n" + data + b"tail"), len(data) + 3, 3).tolist() == want

@@ -104,6 +104,7 @@ class JsonLinesFile:
     def __init__(self, path: str, db: DuckDB, group_by: str, seed: int, size: int, answered: bool,
                  hand: tuple[bool, bool] = (False, False)) -> None:
         self.name, self.db = path, db
+        self.plain = _plain(path)  # a local file, not gzip: mapped into memory, its rows read again by offset
         src = (f"(SELECT n, try(from_json(s, {sql.sql_str(sql.structure(group_by))})) AS r, s IS NULL "
                f"OR left(s, 1) <> '{{' OR contains(s, 'NaN') OR contains(s, 'Infinity') "
                f"OR regexp_matches(s, {sql.sql_str(sql.SUSPECT_JSON)}) AS odd "
@@ -119,7 +120,7 @@ class JsonLinesFile:
         # read again are read where they lie; a gzip or remote file, or one with a line over MAX_LINE, is read
         # again from the start.
         index: list[tuple[int, int, Any]] = []
-        indexed, at = self._seekable(), 0
+        indexed, at = self.plain, 0
 
         def batches() -> Iterator[pa.RecordBatch]:
             nonlocal indexed, at
@@ -138,15 +139,9 @@ class JsonLinesFile:
 
     _index: list[tuple[int, int, Any]] | None = None
 
-    def _seekable(self) -> bool:
-        if self.name.startswith(REMOTE):
-            return False
-        with open(self.name, "rb") as fh:
-            return fh.read(2) != sources.GZIP_MAGIC
-
     def _blocks(self) -> Iterator[tuple[int, memoryview, Any, list[int]]]:
         """The file's blocks of whole lines: a plain local file mapped into memory (no copy), else read."""
-        if self._seekable():
+        if self.plain:
             yield from _mapped_blocks(self.name)
             return
         with _open(self.name) as fh:
@@ -154,10 +149,10 @@ class JsonLinesFile:
 
     def _units(self, rows: list[int]) -> Iterator[tuple[int, Unit]]:
         """The units of these (sorted) lines, read again from the file."""
-        if rows and self._index:
-            yield from self._indexed(rows, self._index)
-            return
         if not rows:
+            return
+        if self._index:
+            yield from self._indexed(rows, self._index)
             return
         k = 0
         for first, block, ends, long in self._blocks():
@@ -186,6 +181,13 @@ class JsonLinesFile:
                 line = fh.read(at + int(ends[i]) - start)
                 for unit in sources.line_units(f"{self.name}:{n}", n, line):
                     yield n, unit
+
+
+def _plain(path: str) -> bool:
+    if path.startswith(REMOTE):
+        return False
+    with open(path, "rb") as fh:
+        return fh.read(2) != sources.GZIP_MAGIC
 
 
 def _ends(buf: bytearray | mmap.mmap, end: int, start: int = 0) -> Any:
