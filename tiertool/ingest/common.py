@@ -142,7 +142,11 @@ def check_ranges(req: Request) -> Request:
     """The figures of a parsed record, held to sane ranges whatever the format: token counts 0..2^53, a cost
     and a latency >= 0, a time between 2000-01-01 and tomorrow. One year-9999 timestamp would stretch the log's
     period to millions of days (monthly figures read $0), a negative spend would invent savings, and a count
-    past 64 bits cannot even be stored; such a line is skipped with its reason."""
+    past 64 bits cannot even be stored; such a line is skipped with its reason. The model names must be text
+    (they key the tallies and the per-task clients)."""
+    for name, value in (("model", req.model), ("model called", req.requested_model)):
+        if value is not None and not isinstance(value, str):
+            raise BadRecord(f"the {name} must be a string, got {type(value).__name__}")
     for name in TOKEN_FIELDS:
         n = getattr(req, name)
         if not 0 <= n <= MAX_TOKENS:

@@ -48,8 +48,8 @@ def kind(path: Path) -> str:
         return "corrupt"
     if head.startswith(SQLITE_MAGIC):
         return "sqlite"
-    if head.startswith(PARQUET_MAGIC):
-        return "parquet"
+    if head.startswith(PARQUET_MAGIC) and (b"\x00" in head or _tail(path) == PARQUET_MAGIC):
+        return "parquet"  # text that merely starts with "PAR1" (no binary bytes, no footer) is text
     if not head:
         return "empty"
     if b"\x00" in head and head[:2] not in BOMS:
@@ -57,6 +57,15 @@ def kind(path: Path) -> str:
     if path.suffix.lower() in (".csv", ".tsv") or path.name.lower().endswith((".csv.gz", ".tsv.gz")):
         return "csv"
     return "text"
+
+
+def _tail(path: Path) -> bytes:
+    """The last four bytes of the file (gzip looked through)."""
+    with _open(path) as fh:
+        tail = b""
+        while chunk := fh.read(1 << 20):
+            tail = (tail + chunk)[-4:]
+    return tail
 
 
 def _open(path: Path) -> IO[bytes]:
