@@ -52,6 +52,13 @@ def sql_str(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
+def odd(s: str) -> tuple[str, str, str]:
+    """SQL conditions on a line's text `s` under which DuckDB may read it otherwise than the parser (any one makes
+    the row Python's): not a JSON object; NaN or Infinity (DuckDB reads them, orjson does not); trailing commas."""
+    return (f"{s} IS NULL OR left({s}, 1) <> '{{'", f"contains({s}, 'NaN') OR contains({s}, 'Infinity')",
+            f"regexp_matches({s}, {sql_str(SUSPECT_JSON)})")
+
+
 def _path(parts: list[str]) -> str:
     return sql_str("$" + "".join("." + json.dumps(p) for p in parts))
 
