@@ -1,10 +1,12 @@
 """Benchmark (issue 20): the read stage through DuckDB and the streaming reader, each next to its baseline in the
-same run. Every step runs alone in a fresh subprocess; time and peak resident memory (os.wait4) are its own.
+same run. Every step runs alone in a fresh subprocess; time and peak resident memory (os.wait4) are its own
+(for the streaming reader on several cores, the memory is its largest process: the reader's or a worker's).
 
     # spend rows as Parquet: scan(engine="duckdb") vs its own SQL run by hand in DuckDB, and a minimal aggregate
     .venv/bin/python benchmarks/bench_engines.py parquet --rows 10000000
-    # real-shape spend JSON lines: this streaming reader vs the release the issue was filed against (git archive
-    # REV, default TODAY), and the DuckDB path vs DuckDB's own read_json on the same aggregate + sample
+    # real-shape spend JSON lines: this streaming reader (parsing on every core, and in one process) vs the release
+    # the issue was filed against (git archive REV, default TODAY), and the DuckDB path vs DuckDB's own read_json
+    # on the same aggregate + sample
     .venv/bin/python benchmarks/bench_engines.py jsonl --rows 1000000 [--baseline REV] [--repeat 3]
     # --only duckdb,read_json runs those steps alone (the others' figures and ratios show nan)
 
@@ -211,6 +213,10 @@ def bench_parquet(args: argparse.Namespace, folder: Path) -> None:
     print(f"  ratio tiertool / minimal aggregate: time {te / th:.2f}x (the cost of reading rows as the parser does)")
 
 
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def bench_jsonl(args: argparse.Namespace, folder: Path) -> None:
     data = _written(args, folder / f"spend-{args.rows}.jsonl")
     old = folder / f"baseline-{args.baseline}"
@@ -228,19 +234,21 @@ def bench_jsonl(args: argparse.Namespace, folder: Path) -> None:
                            size=SAMPLE)
     got = measure([("main", [py, "-c", code, str(data), "baseline"], {**os.environ, "PYTHONPATH": str(old)}),
                    ("stream", [py, "-c", code, str(data), "stream"], None),
+                   ("stream1", [py, "-c", code, str(data), "stream"], {**os.environ, "TIERTOOL_READ_WORKERS": "1"}),
                    ("duckdb", [py, "-c", code, str(data), "duckdb"], None),
                    ("read_json", [py, "-c", HAND, str(data), hand], None)], args.repeat, args.only)
     missing = (float("nan"), float("nan"), "not run")
-    (tb, mb, ob), (ts, ms, os_), (td, md, od), (tj, mj, oj) = (got.get(k, missing) for k in ("main", "stream",
-                                                                                             "duckdb", "read_json"))
+    (tb, mb, ob), (ts, ms, os_), (t1, m1, o1), (td, md, od), (tj, mj, oj) = (
+        got.get(k, missing) for k in ("main", "stream", "stream1", "duckdb", "read_json"))
     print(f"{args.rows:,} real-shape LiteLLM spend lines, aggregate + sample of {SAMPLE} per task and model "
           f"(median of {args.repeat} interleaved runs):")
     line(f"{args.baseline} ({rev}) streaming reader", tb, mb, f"requests, cost, sampled: {ob}")
-    line("this streaming reader", ts, ms, f"requests, cost, sampled: {os_}")
+    line(f"this streaming reader ({_cores()} cores)", ts, ms, f"requests, cost, sampled: {os_}")
+    line("this streaming reader, one process", t1, m1, f"requests, cost, sampled: {o1}")
     line("tiertool scan(engine='duckdb')", td, md, f"requests, cost, sampled: {od}")
     line("DuckDB by hand: read_json + the SQL", tj, mj, f"requests, cost, sampled: {oj}")
     print(f"  streaming speed-up over {args.baseline}: {tb / ts:.2f}x (target >= 2: "
-          f"{verdict(tb / ts, tb / ts >= 2)})")
+          f"{verdict(tb / ts, tb / ts >= 2)}); in one process: {tb / t1:.2f}x")
     print(f"  ratio DuckDB path / read_json: {td / tj:.2f}x (target <= 2: {verdict(td / tj, td / tj <= 2)})")
 
 

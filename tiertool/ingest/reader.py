@@ -6,7 +6,8 @@ each request got its task type, so that `records + skipped == lines` always hold
 item of a JSON array document or API page, a span or log record of an OTLP export, a CSV or Parquet row or a
 SQLite row. A unit merged into another's record (a batch result joined to its request line, a log record to its
 span: streams.py) is counted in `joined`. A file that gives no record at all is an error (hint.py says what it
-holds and how to read it): reading nothing is never a green run.
+holds and how to read it): reading nothing is never a green run. A big LiteLLM spend log's lines are parsed by
+worker processes (parallel.py, `_spend_line`); everything else a unit leads to happens here, in file order.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
 from ..records import Request, Skipped
-from . import litellm_spend, llm_logs, mapped, sources, spend_light, streams
+from . import litellm_spend, llm_logs, mapped, parallel, sources, spend_light, streams
 from .common import BadRecord, check_ranges
 from .formats import FORMAT_LIST, FORMAT_NAMES, FORMATS, Format, Parse
 from .hint import nothing_read
@@ -76,9 +77,10 @@ class _FileRead:
     streamed: bool = False  # a stream read its units: they may all be joined into other files' records
 
     def saw(self, unit: Any) -> None:
-        if isinstance(unit, dict) and self.shown < HEAD:
+        if self.shown < HEAD and isinstance(unit, (dict, _Failed)):
             self.shown += 1
-            self.fields += [str(k) for k in unit if str(k) not in self.fields]
+            keys = unit.keys if isinstance(unit, _Failed) else unit
+            self.fields += [str(k) for k in keys if str(k) not in self.fields]
 
 
 class LogReader:
@@ -307,7 +309,10 @@ class LogReader:
         keep = partial(_marked, marks) if marks is not None else None
         first = sources.first_line_value(path) if self.light else None
         light = spend_light.project if isinstance(first, dict) and litellm_spend.sniff(first) else None
-        yield from self._parse_units(path, sources.json_units(path, keep, light), self._forced(), whole)
+        n = parallel.workers() if light and self._only is None and not whole else 1
+        units = (parallel.units(path, n, _spend_line) if parallel.applies(path, n)
+                 else sources.json_units(path, keep, light))
+        yield from self._parse_units(path, units, self._forced(), whole)
 
     def _csv_format(self, path: Path) -> Format | None:
         """A CSV of a known format's records (a LiteLLM_SpendLogs `\\copy`, a Helicone or Langfuse export) is
@@ -341,7 +346,8 @@ class LogReader:
             if marks is not None and not _marked(marks, unit):
                 continue  # reading again: not a unit a held request came from
             tally.saw(obj)
-            stream = None if err is not None else next((s for s in self._streams if s.claims(obj)), None)
+            stream = (None if err is not None or isinstance(obj, (Request, _Failed))  # _spend_line: no stream's
+                      else next((s for s in self._streams if s.claims(obj)), None))
             if stream is None:
                 # An item of a page on a JSON line is not found again by its unit number (a line passed over
                 # when reading again is one unit, whatever it held): such requests are read again with all.
@@ -359,16 +365,26 @@ class LogReader:
 
     def _item(self, key: str, src: str, item: Any, err: str | None, forced: Format | None) -> Iterator[Request]:
         """Parse one unit with the format that reads it (the file's last one first), or count why not."""
-        tally = self._files.setdefault(key, _FileRead())
+        tally = self._files.get(key) or self._files.setdefault(key, _FileRead())  # no new _FileRead a unit
         self.stats.lines += 1
         tally.lines += 1
         if err is not None:
             self._skip(key, src, err)
             return
+        if isinstance(item, (Request, _Failed)):  # a spend line a worker parsed (_spend_line)
+            self._counts(key)[litellm_spend.NAME] += 1
+            if forced is None:
+                self._last[key] = SPEND
+            if isinstance(item, _Failed):
+                self._skip(key, src, item.reason)
+                return
+            tally.records += 1
+            yield item
+            return
         if not isinstance(item, dict):
             self._skip(key, src, f"expected a JSON object, got {type(item).__name__}")
             return
-        seen = self._seen.setdefault(key, Counter())
+        seen = self._counts(key)
         last = forced or self._last.get(key)
         use = last if last is not None and last.sniff(item) else None
         if use is None:
@@ -395,9 +411,51 @@ class LogReader:
         tally.records += 1
         yield req
 
+    def _counts(self, key: str) -> Counter[str]:
+        seen = self._seen.get(key)
+        return self._seen.setdefault(key, Counter()) if seen is None else seen
+
     def _skip(self, key: str, src: str, reason: str) -> None:
         self.stats.skip(src, reason)
         self._files.setdefault(key, _FileRead()).reasons[reason] += 1
+
+
+SPEND = next(f for f in FORMAT_LIST if f.name == litellm_spend.NAME)
+OTHERS = tuple(f for f in FORMAT_LIST if f is not SPEND)
+
+
+class _Failed:
+    """Why a worker's parser refused a spend line, and the line's fields (for hint.nothing_read)."""
+
+    __slots__ = ("reason", "keys")
+
+    def __init__(self, reason: str, keys: list[str]) -> None:
+        self.reason, self.keys = reason, keys
+
+
+@cache
+def _claimers() -> list[streams.Stream]:
+    """Streams that would claim a unit (their `claims` reads the unit alone)."""
+    return streams.make([])
+
+
+def _spend_line(line: bytes | None, first: bool) -> Any:
+    """In a worker (parallel.py): a line of a LiteLLM spend log, parsed as `_item` parses it where the spend
+    format alone reads it and no stream claims it, else the line's value or the line itself, for the reader to
+    read as ever."""
+    if line is None or first:
+        return line  # line 1 is read in full (json_units does not project it); an over-long line is skipped
+    value = spend_light.project(line)
+    if value is None:
+        return line
+    if not SPEND.sniff(value) or any(f.sniff(value) for f in OTHERS) or any(s.claims(value) for s in _claimers()):
+        return value
+    try:
+        return check_ranges(SPEND.parse(value, "", "auto"))
+    except BadRecord as e:
+        return _Failed(str(e), list(value))
+    except SHAPE_ERRORS as e:
+        return _Failed(f"unexpected shape for {SPEND.name} ({type(e).__name__}: {e})", list(value))
 
 
 class _Deferred:

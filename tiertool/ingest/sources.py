@@ -92,7 +92,7 @@ def _lines(fh: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
     """(line number, line without its newline), read in blocks; a line over MAX_LINE is consumed unread and given
     as None (memory stays bounded)."""
     if not isinstance(fh, gzip.GzipFile):
-        yield from _plain_lines(fh)
+        yield from plain_lines(fh)
         return
     n, rest, skipping = 0, b"", False
     # read1: a gzip stream cut short raises in the read that meets the cut, losing what that read decompressed;
@@ -117,23 +117,37 @@ def _lines(fh: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
             rest, skipping = b"", True
 
 
-def _plain_lines(fh: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
+def plain_lines(fh: IO[bytes], pos: int = 0, stop: int | None = None) -> Iterator[tuple[int, bytes | None]]:
     """`_lines` of a plain file: readline with a limit splits in C, without the block copies (about 6x faster
-    on 21 KB lines); a line over MAX_LINE is consumed unread the same way."""
+    on 21 KB lines); a line over MAX_LINE is consumed unread the same way. With `stop`, the file is at offset
+    `pos` and the lines given are those that start before `stop` (a worker's range: parallel.py)."""
     n, readline = 0, fh.readline
-    while True:
+    while stop is None or pos < stop:
         line = readline(MAX_LINE + 1)
         if not line:
             return
         n += 1
+        pos += len(line)
         if line[-1:] == b"\n":
             yield n, line[:-1]
         elif len(line) <= MAX_LINE:
             yield n, line  # the last line, without a newline
         else:
-            while (more := readline(MAX_LINE)) and more[-1:] != b"\n":
-                pass
+            while more := readline(MAX_LINE):
+                pos += len(more)
+                if more[-1:] == b"\n":
+                    break
             yield n, None
+
+
+def lines_only(path: Path) -> bool:
+    """Whether json_units reads this file line by line from its first line: its first non-empty line is a whole
+    JSON object (not an array, a pretty-printed document or objects one after another)."""
+    try:
+        first, whole = _text_head(path)
+    except GZIP_ERRORS:
+        return False
+    return first == b"{" and whole
 
 
 def first_line_value(path: Path) -> Any:
