@@ -188,10 +188,27 @@ def measure(steps: list[tuple[str, list[str], dict[str, str] | None]], repeat: i
             t, mem, out = run(cmd, env)
             times[name].append(t)
             mems[name] = max(mems.get(name, 0.0), mem)
-            if outs.setdefault(name, out) != out:
+            if not _same(outs.setdefault(name, out), out):
                 sys.exit(f"{name}: run {k + 1} gave {out}, run 1 gave {outs[name]}")
             print(f"    run {k + 1}/{repeat} {name}: {t:.1f} s, load {os.getloadavg()[0]:.1f}", flush=True)
     return {name: (statistics.median(times[name]), mems[name], outs[name]) for name in times}
+
+
+def _same(a: str, b: str) -> bool:
+    """Two runs' outputs agree: the same words, numbers equal up to the order of a parallel float sum (DuckDB's
+    sum of costs may differ in the last printed digit from run to run)."""
+    x, y = a.split(), b.split()
+    if len(x) != len(y):
+        return False
+    for u, v in zip(x, y, strict=True):
+        if u == v:
+            continue
+        try:
+            if abs(float(u) - float(v)) > 1e-9 * max(abs(float(u)), 1.0):
+                return False
+        except ValueError:
+            return False
+    return True
 
 
 def bench_parquet(args: argparse.Namespace, folder: Path) -> None:

@@ -29,6 +29,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from ..errors import InputError
 from . import sources
 
 CHUNK = 8 << 20  # bytes of the file a worker reads at a time
@@ -47,8 +48,6 @@ def workers() -> int:
         try:
             return max(1, int(asked))
         except ValueError:
-            from ..errors import InputError
-
             raise InputError(f"{ENV}={asked!r}: expected a whole number of worker processes (1: none)") from None
     if sys.platform != "linux" or threading.active_count() > 1:
         return 1

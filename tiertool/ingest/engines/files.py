@@ -392,4 +392,5 @@ def _struct(columns: dict[str, Any], group_by: str) -> str:
 
 def _odd(columns: dict[str, Any]) -> str:
     texts = [f'coalesce("{c}"::VARCHAR, \'\')' for c in sql.TEXT_FIELDS if c in columns]
-    return " OR ".join(sql.odd(t)[2] for t in texts) or "false"  # trailing commas in the JSON text columns
+    # NaN, Infinity and trailing commas in the JSON text columns (DuckDB reads them, the parser does not)
+    return " OR ".join(f"{sql.odd(t)[1]} OR {sql.odd(t)[2]}" for t in texts) or "false"
