@@ -110,9 +110,5 @@ def _read_range(path: str, start: int, *, chunk: int, parse: Parse) -> list[Any]
         pos = start
         if start:  # the line that holds byte start - 1 belongs to the range before
             fh.seek(start - 1)
-            pos = start - 1
-            while more := fh.readline(sources.MAX_LINE):
-                pos += len(more)
-                if more[-1:] == b"\n":
-                    break
+            pos = start - 1 + sources.rest_of_line(fh)
         return [parse(line, start == 0 and k == 1) for k, line in sources.plain_lines(fh, pos, start + chunk)]

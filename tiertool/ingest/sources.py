@@ -133,11 +133,18 @@ def plain_lines(fh: IO[bytes], pos: int = 0, stop: int | None = None) -> Iterato
         elif len(line) <= MAX_LINE:
             yield n, line  # the last line, without a newline
         else:
-            while more := readline(MAX_LINE):
-                pos += len(more)
-                if more[-1:] == b"\n":
-                    break
+            pos += rest_of_line(fh)
             yield n, None
+
+
+def rest_of_line(fh: IO[bytes]) -> int:
+    """Consume the file up to and including the next newline, MAX_LINE at most at a time; the bytes consumed."""
+    consumed = 0
+    while more := fh.readline(MAX_LINE):
+        consumed += len(more)
+        if more[-1:] == b"\n":
+            break
+    return consumed
 
 
 def lines_only(path: Path) -> bool:
