@@ -400,13 +400,9 @@ class LogReader:
         seen[use.name] += 1
         parsers = self._parsers.setdefault(key, {})
         parse = parsers.get(use.name) or parsers.setdefault(use.name, use.parser())
-        try:
-            req = check_ranges(parse(item, src, self.group_by))
-        except BadRecord as e:
-            self._skip(key, src, str(e))
-            return
-        except SHAPE_ERRORS as e:  # wrong shapes deep down
-            self._skip(key, src, f"unexpected shape for {use.name} ({type(e).__name__}: {e})")
+        req = _parsed(use.name, parse, item, src, self.group_by)
+        if isinstance(req, str):
+            self._skip(key, src, req)
             return
         tally.records += 1
         yield req
@@ -420,7 +416,17 @@ class LogReader:
         self._files.setdefault(key, _FileRead()).reasons[reason] += 1
 
 
-SPEND = next(f for f in FORMAT_LIST if f.name == litellm_spend.NAME)
+def _parsed(name: str, parse: Parse, item: dict[str, Any], src: str, group_by: str) -> Request | str:
+    """The unit's record as format `name` parses it, or why it is skipped."""
+    try:
+        return check_ranges(parse(item, src, group_by))
+    except BadRecord as e:
+        return str(e)
+    except SHAPE_ERRORS as e:  # wrong shapes deep down
+        return f"unexpected shape for {name} ({type(e).__name__}: {e})"
+
+
+SPEND = FORMATS[litellm_spend.NAME]
 OTHERS = tuple(f for f in FORMAT_LIST if f is not SPEND)
 
 
@@ -450,12 +456,8 @@ def _spend_line(line: bytes | None, first: bool) -> Any:
         return line
     if not SPEND.sniff(value) or any(f.sniff(value) for f in OTHERS) or any(s.claims(value) for s in _claimers()):
         return value
-    try:
-        return check_ranges(SPEND.parse(value, "", "auto"))
-    except BadRecord as e:
-        return _Failed(str(e), list(value))
-    except SHAPE_ERRORS as e:
-        return _Failed(f"unexpected shape for {SPEND.name} ({type(e).__name__}: {e})", list(value))
+    req = _parsed(SPEND.name, SPEND.parse, value, "", "auto")
+    return _Failed(req, list(value)) if isinstance(req, str) else req
 
 
 class _Deferred:
