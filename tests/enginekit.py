@@ -95,6 +95,33 @@ def odd_lines() -> list[str]:
             json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})]
 
 
+def nan_log(folder: Path, uuids: bool = True) -> tuple[Path, Path]:
+    """A spend log as JSON lines whose JSON text columns hold NaN or Infinity in a few rows (which DuckDB's and
+    Spark's JSON functions read and Python's parsers refuse), and the same rows as Parquet written by DuckDB, JSON
+    columns as text (`uuids`: the columns DuckDB takes for UUIDs stay UUIDs, else they are written as text)."""
+    import duckdb
+
+    base = [r for r in spend_rows(40) if isinstance(r.get("request_id"), str)]
+    bodies = [
+        {"metadata": '{"usage_object": {"prompt_tokens_details": {"cached_tokens": NaN}}}'},
+        {"metadata": '{"task": "from-metadata", "other": Infinity}'},
+        {"request_tags": '["task:nan-tag", NaN]'},
+        {"response": '{"choices": [{"message": {"content": "hi"}}], "z": -Infinity}'},
+    ]
+    rows = [dict(base[i], request_id=f"nan-{i}", **v) for i, v in enumerate(bodies)]
+    psr = json.loads(base[5]["proxy_server_request"]) if isinstance(base[5]["proxy_server_request"], str) \
+        else base[5]["proxy_server_request"]
+    rows.append(dict(base[5], request_id="nan-body", proxy_server_request=json.dumps(psr)[:-1] + ', "x": NaN}'))
+    text = [{k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in r.items()} for r in base + rows]
+    clean = write_log(folder / "nan.jsonl", text)
+    pq = folder / ("nan.parquet" if uuids else "nan-text-ids.parquet")
+    rows_sql = f"SELECT * FROM read_json('{clean}', format='newline_delimited', sample_size=-1)"
+    ids = [] if uuids else [c for c, kind, *_ in duckdb.sql(f"DESCRIBE {rows_sql}").fetchall() if kind == "UUID"]
+    text_ids = f" REPLACE ({', '.join(f'{c}::VARCHAR AS {c}' for c in ids)})" if ids else ""
+    duckdb.sql(f"COPY (SELECT *{text_ids} FROM ({rows_sql})) TO '{pq}'")
+    return clean, pq
+
+
 def write_log(path: Path, rows: list[dict[str, Any]], extra: list[str] = ()) -> Path:
     lines = [json.dumps(r) for r in rows]
     for i, line in enumerate(extra):

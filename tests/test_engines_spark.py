@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from tests.enginekit import odd_lines, producer_rows, same_cost, spend_rows, traffic_facts, write_log
+from tests.enginekit import nan_log, odd_lines, producer_rows, same_cost, spend_rows, traffic_facts, write_log
+from tiertool.errors import InputError
 from tiertool.ingest import scan
 
 
@@ -117,3 +118,17 @@ def test_an_audit_through_spark_decides_what_the_file_decides(spark, tmp_path, s
     from_spark = audit_decisions([str(log)], tmp_path / "spark", engine="spark")
     assert from_spark == audit_decisions([str(log)], tmp_path / "file")
     assert any(tier == "small" for _, _, _, tier, _ in from_spark[0])
+
+
+def test_parquet_text_columns_with_nan_are_read_as_the_parser_reads_them(spark, tmp_path):
+    """NaN or Infinity in a Parquet file's JSON text columns (Spark's JSON functions read them, Python's parsers
+    refuse them): such rows are the parser's, so Spark gives the streaming reader's traffic. DuckDB writes the
+    UUID-shaped columns as UUIDs, which Spark does not read: a one-line error that says how to write them."""
+    clean, pq = nan_log(tmp_path)
+    with pytest.raises(InputError, match=r"nan.parquet: Spark cannot read it: \[PARQUET_TYPE_ILLEGAL\].*UUID.*"
+                                         r"write them as text"):
+        scan([str(pq)], sample=50, seed=1, engine="spark")
+    clean, pq = nan_log(tmp_path, uuids=False)
+    stream = scan([clean], sample=50, seed=1)
+    assert traffic_facts(scan([str(pq)], sample=50, seed=1, engine="spark"), sources=False) == \
+        traffic_facts(stream, sources=False)

@@ -108,6 +108,30 @@ def test_a_damaged_parquet_file_is_a_one_line_error(tmp_path, damage, expect):
     r = inspect(str(path))
     assert r.exit_code == 2 and f"{path}: {expect}" in r.output and "Traceback" not in r.output
 
+def test_a_parquet_json_column_is_read_as_the_json_it_holds(tmp_path):
+    """Parquet's JSON type (DuckDB writes it for a column whose values differ in type) holds JSON text: each value
+    is read as the JSON it holds, as on a JSON line; text that is not JSON skips its row, with the column named."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tests.enginekit import producer_rows
+
+    rows = [{k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in r.items()}
+            for r in producer_rows()[:3]]
+    table = pa.Table.from_pylist(rows)
+    models = [json.dumps(rows[0]["model"]), "{not json", json.dumps(rows[2]["model"])]
+    table = table.set_column(table.schema.get_field_index("model"), "model", pa.array(models, type=pa.json_()))
+    path = tmp_path / "spend.parquet"
+    pq.write_table(table, path)
+    reader = read_logs([path])
+    got = drain(reader)
+    assert [r.model for r in got] == [rows[0]["model"], rows[2]["model"]]
+    assert reader.stats.skipped == 1 and reader.stats.lines == 3
+    assert reader.stats.examples[0].source == f"{path}:row 2"
+    assert reader.stats.examples[0].reason == ("column 'model' is of Parquet's JSON type but holds text that is "
+                                               "not JSON: '{not json'")
+
+
 @pytest.mark.parametrize("args, expect", [
     (["nope.jsonl"], "nope.jsonl: no such file"),
     (["log.jsonl", "--format", "nonsense"], "--format nonsense: unknown format; known: litellm-spend"),

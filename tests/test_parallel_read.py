@@ -4,6 +4,7 @@ the same requests (sources, ids, every field), the same skips and reasons, the s
 from __future__ import annotations
 
 import gzip
+import threading
 from pathlib import Path
 
 import orjson
@@ -119,7 +120,10 @@ def test_an_early_stop_shuts_the_workers_down(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setattr(parallel, "CHUNK", 4 << 10)
     units = parallel.units(path, 2, _as_is)
     assert next(units)[0] == f"{path}:1"
-    units.close()  # no hang: the pool is shut down with its queued ranges cancelled
+    closer = threading.Thread(target=units.close, daemon=True)
+    closer.start()
+    closer.join(60)
+    assert not closer.is_alive(), "closing the reader hung: the pool's queued ranges were not cancelled"
 
 
 def test_which_files_and_settings_use_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -134,9 +138,12 @@ def test_which_files_and_settings_use_workers(tmp_path: Path, monkeypatch: pytes
     assert not parallel.applies(plain, 2)  # small: read in this process
     monkeypatch.setenv(parallel.ENV, "3")
     assert parallel.workers() == 3
-    monkeypatch.setenv(parallel.ENV, "many")
-    with pytest.raises(InputError, match="TIERTOOL_READ_WORKERS='many': expected a whole number"):
-        parallel.workers()
+    for bad in ("many", "0", "-2", "1000", "2.5"):
+        monkeypatch.setenv(parallel.ENV, bad)
+        with pytest.raises(InputError, match=f"TIERTOOL_READ_WORKERS='{bad}': expected a whole number .* to 64"):
+            parallel.workers()
+    monkeypatch.setenv(parallel.ENV, "64")
+    assert parallel.workers() == 64
 
 
 @pytest.mark.parametrize("newline", [True, False])

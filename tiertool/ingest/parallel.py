@@ -35,6 +35,7 @@ from . import sources
 CHUNK = 8 << 20  # bytes of the file a worker reads at a time
 MIN_BYTES = 64 << 20  # a smaller file is read in this process: starting workers costs more than it saves
 MAX_WORKERS = 8
+MAX_ASKED = 64  # the most TIERTOOL_READ_WORKERS may ask for: each is a forked copy of this process
 ENV = "TIERTOOL_READ_WORKERS"  # workers to parse with (1: none); set, it also allows a process with threads
 
 Parse = Callable[[bytes | None, bool], Any]
@@ -46,9 +47,13 @@ def workers() -> int:
     asked = os.environ.get(ENV, "").strip()
     if asked:
         try:
-            return max(1, int(asked))
+            n = int(asked)
         except ValueError:
-            raise InputError(f"{ENV}={asked!r}: expected a whole number of worker processes (1: none)") from None
+            n = 0
+        if not 1 <= n <= MAX_ASKED:
+            raise InputError(f"{ENV}={asked!r}: expected a whole number of worker processes from 1 (none) to "
+                             f"{MAX_ASKED}")
+        return n
     if sys.platform != "linux" or threading.active_count() > 1:
         return 1
     return min(len(os.sched_getaffinity(0)), MAX_WORKERS)

@@ -445,6 +445,7 @@ def parquet_units(path: Path) -> Iterator[Unit]:
     batches, each row as plain JSON values (timestamps as epoch numbers, decimals as floats, maps as objects).
     pyarrow is imported only here: `pip install 'tiertool[parquet]'`."""
     try:
+        import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
         raise InputError(f"{path}: reading Parquet needs pyarrow: pip install 'tiertool[parquet]'") from None
@@ -453,6 +454,10 @@ def parquet_units(path: Path) -> Iterator[Unit]:
     except Exception as e:  # pyarrow raises ArrowInvalid / OSError for a damaged file
         raise InputError(f"{path}: not a readable Parquet file ({e})") from None
     n, nested = 0, _nested(parquet.schema_arrow)
+    # A column of Parquet's JSON type (DuckDB writes one for a JSON column, or where a column's values differ in
+    # type) holds each value as JSON text: its value is that text decoded, as a JSON line would give it.
+    json_type = getattr(pa, "JsonType", ())  # pyarrow 19+
+    texts = [f.name for f in parquet.schema_arrow if isinstance(f.type, json_type)]
     batches = parquet.iter_batches(batch_size=PARQUET_BATCH)
     while True:
         try:
@@ -463,7 +468,20 @@ def parquet_units(path: Path) -> Iterator[Unit]:
             return
         for row in _flat(batch).to_pylist(maps_as_pydicts="lossy"):
             n += 1
-            yield f"{path}:row {n}", {k: _plain(v) for k, v in row.items()} if nested else row, None
+            err = _decoded(row, texts) if texts else None
+            yield f"{path}:row {n}", {k: _plain(v) for k, v in row.items()} if nested else row, err
+
+
+def _decoded(row: dict[str, Any], texts: list[str]) -> str | None:
+    """Decode the row's JSON-typed columns in place; why not, when one holds text that is not JSON."""
+    for name in texts:
+        value = row.get(name)
+        if isinstance(value, str):
+            try:
+                row[name] = loads(value)
+            except ValueError:
+                return f"column {name!r} is of Parquet's JSON type but holds text that is not JSON: {value[:60]!r}"
+    return None
 
 
 def _flat(batch: Any) -> Any:

@@ -13,6 +13,7 @@ sampled ones, are fetched by number and read by the streaming parser.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,9 @@ def sql_str(s: str) -> str:
 
 
 TIMES = "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX"
+# A row as a JSON line: times as above; a null column kept as null (a key the parser sniffs, such as `spend`,
+# is there as in the row), not left out as to_json does by default
+AS_LINE = {"timestampFormat": TIMES, "ignoreNullFields": "false"}
 # Spark's JSON parser reads the first value of a text and ignores what follows it ('{"a": 1} x'); orjson refuses
 # such a line. Parsed as `[text,"\u0000"]`, a text is one JSON value exactly when the array's second item is that
 # NUL string and there is no third (a line holding the escape \u0000 goes to Python, so the NUL is ours).
@@ -272,17 +276,56 @@ SELECT p, m, py, task, how, model, day, t, pt, ct, cached, cw, rt, cost, replaya
 FROM s_text"""
 
 
+@contextmanager
+def _refused(name: str) -> Iterator[None]:
+    """Spark's refusal to read an input (no such path, a Parquet type it has no reader for) as a one-line error."""
+    from pyspark.errors import AnalysisException
+
+    try:
+        yield
+    except AnalysisException as e:
+        why = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        fix = ("; Spark reads no UUID columns: write them as text (DuckDB: `col::VARCHAR`; pyarrow: a string "
+               "column)") if "(UUID)" in why else ""
+        raise InputError(f"{name}: Spark cannot read it: {why}{fix}") from None
+
+
+def _json_columns(name: str) -> set[str]:
+    """The columns of Parquet's JSON type (as DuckDB writes them) in a local Parquet file, folder or glob (its first
+    file); none found elsewhere (object storage), where such columns read as text."""
+    import glob
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(name)
+    files = [name] if path.is_file() else sorted(glob.glob(str(path / "**" / "*.parquet"), recursive=True)
+                                                 if path.is_dir() else glob.glob(name))
+    json_type = getattr(pa, "JsonType", ())
+    return {f.name for f in pq.read_schema(files[0]) if isinstance(f.type, json_type)} if files else set()
+
+
 class SparkInput:
     """One path or table on the active Spark session. `hand`: (the reader checks what the tiers take, agent
     steps are typed apart), whose rows the parser reads (open_reader)."""
 
     def __init__(self, spark: Any, name: str, group_by: str, seed: int, size: int, answered: bool,
                  hand: tuple[bool, bool] = (False, False)) -> None:
+        self.spark, self.name, self.size, self.text = spark, name, size, False
+        with _refused(name):
+            self.lines = self._lines(spark, name)
+        self.staged = staged(group_by, seed, answered, *hand)
+        self.offsets: dict[int, int] = {}
+
+    def _lines(self, spark: Any, name: str) -> Any:
         from pyspark.sql import functions as F
 
-        self.spark, self.name, self.size, self.text = spark, name, size, False
         if Path(name).suffix.lower() in (".parquet", ".pq"):
-            frame = spark.read.parquet(name).select(F.to_json(F.struct("*"), {"timestampFormat": TIMES}).alias("line"))
+            frame = spark.read.parquet(name)
+            texts = _json_columns(name)  # Spark reads them as strings of JSON text: the values, as a line holds them
+            frame = frame.select(*[F.expr(f"coalesce(try_parse_json(`{c}`), CAST(`{c}` AS VARIANT))").alias(c)
+                                   if c in texts else F.col(f"`{c}`") for c in frame.columns])
+            frame = frame.select(F.to_json(F.struct("*"), AS_LINE).alias("line"))
             self.source = f"{name}:row {{}}"
         elif Path(name).exists() or "/" in name or "://" in name:
             # lines split on "\n" only, as the streaming reader numbers them (Spark's default also splits on "\r")
@@ -290,16 +333,14 @@ class SparkInput:
             self.source = f"{name}:{{}}"
             self.text = True
         else:
-            frame = spark.table(name).select(F.to_json(F.struct("*"), {"timestampFormat": TIMES}).alias("line"))
+            frame = spark.table(name).select(F.to_json(F.struct("*"), AS_LINE).alias("line"))
             self.source = f"{name}:row {{}}"
         # p: the partition, m: an id increasing through the input; a row's number is its partition's offset plus
         # its place in it, known once the partitions' sizes are (counted on the staged rows: no pass of its own)
-        self.lines = frame.select(F.spark_partition_id().alias("p"), F.monotonically_increasing_id().alias("m"),
-                                  "line")
-        self.staged = staged(group_by, seed, answered, *hand)
-        self.offsets: dict[int, int] = {}
+        return frame.select(F.spark_partition_id().alias("p"), F.monotonically_increasing_id().alias("m"), "line")
 
-    def chunks(self) -> Iterator[Chunk]:
+    def _queries(self) -> tuple[list[Any], list[Any], list[int]]:
+        """One read of the input: the volume groups, the sampled rows and the numbers of the rows Python reads."""
         from pyspark import StorageLevel
 
         self.lines.createOrReplaceTempView("lines")
@@ -322,6 +363,11 @@ class SparkInput:
             python = [self._n(p, m) for p, m in self.spark.sql("SELECT p, m FROM staged WHERE py").collect()]
         finally:
             s.unpersist()
+        return groups, picks, python
+
+    def chunks(self) -> Iterator[Chunk]:
+        with _refused(self.name):
+            groups, picks, python = self._queries()
         chunk = Chunk([], {}, sorted(python), self._units)
         for task, how, model, day, n, replayable, *sums, cost, costed, t0, t1, eligible, why, called, tag, system, \
                 user in groups:
