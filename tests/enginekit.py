@@ -98,7 +98,8 @@ def odd_lines() -> list[str]:
 def nan_log(folder: Path, uuids: bool = True) -> tuple[Path, Path]:
     """A spend log as JSON lines whose JSON text columns hold NaN or Infinity in a few rows (which DuckDB's and
     Spark's JSON functions read and Python's parsers refuse), and the same rows as Parquet written by DuckDB, JSON
-    columns as text (`uuids`: the columns DuckDB takes for UUIDs stay UUIDs, else they are written as text)."""
+    columns as text (a column whose values differ in type becomes Parquet's JSON type; `uuids`: the columns DuckDB
+    takes for UUIDs stay UUIDs, else they are written as text)."""
     import duckdb
 
     base = [r for r in spend_rows(40) if isinstance(r.get("request_id"), str)]

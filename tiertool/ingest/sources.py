@@ -445,7 +445,6 @@ def parquet_units(path: Path) -> Iterator[Unit]:
     batches, each row as plain JSON values (timestamps as epoch numbers, decimals as floats, maps as objects).
     pyarrow is imported only here: `pip install 'tiertool[parquet]'`."""
     try:
-        import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
         raise InputError(f"{path}: reading Parquet needs pyarrow: pip install 'tiertool[parquet]'") from None
@@ -454,10 +453,7 @@ def parquet_units(path: Path) -> Iterator[Unit]:
     except Exception as e:  # pyarrow raises ArrowInvalid / OSError for a damaged file
         raise InputError(f"{path}: not a readable Parquet file ({e})") from None
     n, nested = 0, _nested(parquet.schema_arrow)
-    # A column of Parquet's JSON type (DuckDB writes one for a JSON column, or where a column's values differ in
-    # type) holds each value as JSON text: its value is that text decoded, as a JSON line would give it.
-    json_type = getattr(pa, "JsonType", ())  # pyarrow 19+
-    texts = [f.name for f in parquet.schema_arrow if isinstance(f.type, json_type)]
+    texts = json_columns(parquet.schema_arrow)
     batches = parquet.iter_batches(batch_size=PARQUET_BATCH)
     while True:
         try:
@@ -470,6 +466,16 @@ def parquet_units(path: Path) -> Iterator[Unit]:
             n += 1
             err = _decoded(row, texts) if texts else None
             yield f"{path}:row {n}", {k: _plain(v) for k, v in row.items()} if nested else row, err
+
+
+def json_columns(schema: Any) -> list[str]:
+    """The top-level columns of Parquet's JSON type in an Arrow schema. Such a column (DuckDB writes one for a JSON
+    column, or where a column's values differ in type) holds each value as JSON text: its value is that text
+    decoded, as a JSON line would give it."""
+    import pyarrow as pa
+
+    json_type = getattr(pa, "JsonType", ())  # pyarrow 19+
+    return [f.name for f in schema if isinstance(f.type, json_type)]
 
 
 def _decoded(row: dict[str, Any], texts: list[str]) -> str | None:

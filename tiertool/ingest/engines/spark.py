@@ -291,18 +291,20 @@ def _refused(name: str) -> Iterator[None]:
 
 
 def _json_columns(name: str) -> set[str]:
-    """The columns of Parquet's JSON type (as DuckDB writes them) in a local Parquet file, folder or glob (its first
-    file); none found elsewhere (object storage), where such columns read as text."""
+    """The columns of Parquet's JSON type (sources.json_columns) in a local Parquet file, folder or glob (its first
+    file); none found elsewhere (object storage), where such columns read as text, or in a file pyarrow cannot
+    read (Spark then says why it cannot)."""
     import glob
 
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     path = Path(name)
     files = [name] if path.is_file() else sorted(glob.glob(str(path / "**" / "*.parquet"), recursive=True)
                                                  if path.is_dir() else glob.glob(name))
-    json_type = getattr(pa, "JsonType", ())
-    return {f.name for f in pq.read_schema(files[0]) if isinstance(f.type, json_type)} if files else set()
+    try:
+        return set(sources.json_columns(pq.read_schema(files[0]))) if files else set()
+    except Exception:  # pyarrow raises ArrowInvalid / OSError for a damaged file
+        return set()
 
 
 class SparkInput:
