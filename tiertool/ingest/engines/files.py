@@ -393,4 +393,4 @@ def _struct(columns: dict[str, Any], group_by: str) -> str:
 def _odd(columns: dict[str, Any]) -> str:
     texts = [f'coalesce("{c}"::VARCHAR, \'\')' for c in sql.TEXT_FIELDS if c in columns]
     # NaN, Infinity and trailing commas in the JSON text columns (DuckDB reads them, the parser does not)
-    return " OR ".join(f"{sql.odd(t)[1]} OR {sql.odd(t)[2]}" for t in texts) or "false"
+    return " OR ".join(" OR ".join(sql.odd(t)[1:3]) for t in texts) or "false"

@@ -325,8 +325,9 @@ class SparkInput:
         if Path(name).suffix.lower() in (".parquet", ".pq"):
             frame = spark.read.parquet(name)
             texts = _json_columns(name)  # Spark reads them as strings of JSON text: the values, as a line holds them
-            frame = frame.select(*[F.expr(f"coalesce(try_parse_json(`{c}`), CAST(`{c}` AS VARIANT))").alias(c)
-                                   if c in texts else F.col(f"`{c}`") for c in frame.columns])
+            if texts:
+                frame = frame.select(*[F.expr(f"coalesce(try_parse_json(`{c}`), CAST(`{c}` AS VARIANT))").alias(c)
+                                       if c in texts else F.col(f"`{c}`") for c in frame.columns])
             frame = frame.select(F.to_json(F.struct("*"), AS_LINE).alias("line"))
             self.source = f"{name}:row {{}}"
         elif Path(name).exists() or "/" in name or "://" in name:
